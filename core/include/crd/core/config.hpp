@@ -1,0 +1,175 @@
+#pragma once
+// crd-server configuration: one JSON file, strictly validated. An unknown key or a value of the
+// wrong type is a start-up error whose message names the key (e.g. "limits.max_body_bytes").
+
+#include <crd/core/url.hpp>
+
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace crd::core {
+
+using milliseconds = std::chrono::milliseconds;
+
+// Thrown by the loaders; what() names the offending key.
+class config_error : public std::runtime_error
+{
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct listen_config
+{
+    std::string address = "127.0.0.1";
+    std::uint16_t port = 8080;  // 0 picks an ephemeral port (tests)
+    unsigned threads = 0;       // 0: one per core
+};
+
+struct limits_config
+{
+    std::size_t max_body_bytes = 1024 * 1024;
+    std::size_t max_header_bytes = 16 * 1024;
+    milliseconds header_timeout{10'000};  // from the first byte of a request to the end of its header
+    milliseconds body_timeout{30'000};    // to receive the body once the header is in
+    milliseconds idle_timeout{60'000};    // a keep-alive connection waiting for its next request
+    milliseconds write_timeout{30'000};   // to send a response
+    unsigned max_connections = 10'000;
+    unsigned max_in_flight = 4'096;
+    milliseconds shutdown_grace{10'000};
+};
+
+enum class failure_policy
+{
+    error,        // CRD: report the failure as 4xx/5xx with an OperationOutcome
+    conditional,  // Payerbox-compatible: 200 with "coverage could not be determined"
+};
+
+struct header_config
+{
+    std::string name;
+    std::string value;  // from "value", or read from the environment variable "value_env"
+};
+
+struct decision_service_override
+{
+    std::optional<url> endpoint;
+    std::optional<milliseconds> timeout;
+};
+
+struct decision_config
+{
+    std::optional<url> endpoint;  // absent: the embedded rules engine decides
+    // Applies to every service when set; otherwise each service's own default (4 s, 9 s for
+    // appointment-book), which leaves room inside CRD's 5 s / 10 s targets.
+    std::optional<milliseconds> timeout;
+    failure_policy on_failure = failure_policy::error;
+    std::string rules_path;  // rules file of the embedded engine
+    unsigned pool_size = 16;
+    std::size_t max_response_bytes = 4 * 1024 * 1024;
+    bool forward_fhir_authorization = false;
+    std::vector<header_config> headers;
+    std::optional<std::string> ca_file;
+    std::optional<url> feedback_endpoint;
+    std::map<std::string, decision_service_override, std::less<>> services;  // per service id
+};
+
+struct auth_client
+{
+    std::string client_id;
+    std::optional<boost::json::object> jwks;  // inline JWK Set
+    std::optional<url> jwks_url;
+    std::vector<std::string> jku_allowlist;
+    std::string scope;
+    std::optional<std::string> secret_hash;
+};
+
+struct auth_config
+{
+    bool required = true;
+    std::vector<auth_client> clients;
+    unsigned max_token_lifetime_s = 300;
+    unsigned clock_leeway_s = 60;
+    std::vector<std::string> allowed_algs{"ES384", "RS384"};
+    std::optional<std::string> signing_key;
+    bool allow_basic = false;
+    bool protect_discovery = true;
+};
+
+struct audit_config
+{
+    std::optional<std::string> path;  // absent: no audit file (logged as a warning at start-up)
+    milliseconds fsync_interval{1'000};
+    bool required = false;
+    std::size_t queue_size = 10'000;
+};
+
+struct prefetch_config
+{
+    bool allow_http = false;
+    unsigned max_concurrency = 8;
+    double deadline_share = 0.5;  // share of the request deadline prefetch may spend
+    std::size_t max_response_bytes = 4 * 1024 * 1024;
+};
+
+struct tls_config
+{
+    std::optional<std::string> certificate;
+    std::optional<std::string> private_key;
+};
+
+enum class log_level
+{
+    debug,
+    info,
+    warning,
+    error,
+};
+
+struct config
+{
+    listen_config listen;
+    std::string public_base_url;  // no trailing slash
+    limits_config limits;
+    decision_config decision;
+    auth_config auth;
+    audit_config audit;
+    std::optional<std::vector<std::string>> enabled_services;  // absent: every service
+    std::vector<std::string> cors_allowed_origins{"*"};
+    prefetch_config prefetch;
+    tls_config tls;
+    log_level level = log_level::info;
+};
+
+// Reads the process environment; a function so tests can supply their own.
+using env_lookup = std::function<std::optional<std::string>(const char*)>;
+env_lookup process_environment();
+
+// Parses a configuration document. Relative paths resolve against base_dir. Environment
+// overrides: CDS_DECISION_SERVICE_URL wins over decision.url, CDS_ENABLED_HOOKS (a comma list)
+// over services.enabled. default_rules_path is used when decision.rules is absent.
+config parse_config(
+    const boost::json::value& doc,
+    const std::string& base_dir,
+    const env_lookup& env,
+    const std::string& default_rules_path
+);
+
+// Reads and parses a file; errors name the file and the key.
+config load_config_file(const std::string& path, const env_lookup& env, const std::string& default_rules_path);
+
+// The configuration used without --config: every default, plus the environment overrides.
+config default_config(const env_lookup& env, const std::string& default_rules_path);
+
+// Service ids this build knows; services.enabled may only name these.
+const std::vector<std::string>& known_service_ids();
+
+}  // namespace crd::core

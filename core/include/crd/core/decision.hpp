@@ -1,0 +1,35 @@
+#pragma once
+// The decision step: what a hook handler awaits with a validated request and a deadline. The
+// embedded rules engine implements it; the remote decision-service client is the other.
+
+#include <crd/core/async.hpp>
+#include <crd/core/error.hpp>
+#include <crd/core/hook_request.hpp>
+
+#include <boost/json/object.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace crd::core {
+
+class decision_service
+{
+public:
+    virtual ~decision_service() = default;
+
+    // Completes with a CDS Hooks response object ({"cards": [...], "systemActions": [...]}) or
+    // an errc::decision_* error. Must finish by `deadline`.
+    // Thread safety: may be called concurrently from every server thread.
+    virtual net::awaitable<result<boost::json::object>> decide(const hook_request& request, clock::time_point deadline) = 0;
+
+    // "embedded-rules" or "remote": for logs and the start-up summary.
+    virtual std::string_view mode() const noexcept = 0;
+
+    // Card type codes (CRD CodeSystem temp) this decision source may return for a service; each
+    // becomes a boolean configuration option in discovery.
+    virtual std::vector<std::string> card_types(const service_definition& service) const = 0;
+};
+
+}  // namespace crd::core

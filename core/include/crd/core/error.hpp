@@ -1,0 +1,36 @@
+#pragma once
+// Application error codes. Expected failures travel as values (error_code / result<T>);
+// exceptions are kept for start-up and programmer errors.
+
+#include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+
+#include <type_traits>
+
+namespace crd {
+
+using error_code = boost::system::error_code;
+template <class T>
+using result = boost::system::result<T>;
+
+enum class errc
+{
+    decision_timeout = 1,   // the decision step did not finish before the request deadline
+    decision_unavailable,   // the decision service could not be reached or answered 5xx
+    decision_bad_response,  // the decision service answered something that is not a CDS Hooks response
+    decision_circuit_open,  // the breaker is open: fail fast instead of queueing on a sick upstream
+};
+
+const boost::system::error_category& crd_category() noexcept;
+
+inline error_code make_error_code(errc e) noexcept
+{
+    return {static_cast<int>(e), crd_category()};
+}
+
+}  // namespace crd
+
+template <>
+struct boost::system::is_error_code_enum<crd::errc> : std::true_type
+{
+};

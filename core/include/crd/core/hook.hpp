@@ -1,0 +1,70 @@
+#pragma once
+// The hook handler interface and the registry the router looks services up in. Both live in core
+// so that the server and the decision modules never include each other.
+
+#include <crd/core/async.hpp>
+#include <crd/core/hooks.hpp>
+#include <crd/core/operation_outcome.hpp>
+
+#include <boost/json/value.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace crd::core {
+
+// What a handler answers: a status and a JSON body (CDS Hooks response or OperationOutcome).
+struct api_response
+{
+    unsigned status = 200;
+    boost::json::value body;
+
+    static api_response from(const problem& p) { return {p.status, to_operation_outcome(p)}; }
+};
+
+// Per-request facts the router establishes before the handler runs.
+struct request_context
+{
+    clock::time_point received;  // when the request was read
+    std::string client_id;       // authenticated caller; empty when authentication is off
+};
+
+class hook_handler
+{
+public:
+    virtual ~hook_handler() = default;
+
+    virtual const service_definition& service() const noexcept = 0;
+
+    // This service's entry in GET /cds-services.
+    virtual boost::json::object discovery() const = 0;
+
+    // Validates and answers one hook call. Never throws for bad input or upstream failures:
+    // those come back as an api_response with an error status and an OperationOutcome.
+    // Cancellation: none beyond the deadline the handler derives from ctx.received.
+    // Thread safety: handlers are immutable after start-up and may be called from any thread.
+    virtual net::awaitable<api_response> handle(std::unique_ptr<boost::json::value> body, request_context ctx) = 0;
+};
+
+class hook_registry
+{
+public:
+    // Throws std::logic_error on a duplicate id (start-up only).
+    void add(std::unique_ptr<hook_handler> handler);
+
+    hook_handler* find(std::string_view id) const noexcept;
+
+    // {"services": [...]} in registration order.
+    boost::json::value discovery() const;
+
+    std::vector<std::string_view> ids() const;
+
+private:
+    std::vector<std::unique_ptr<hook_handler>> handlers_;
+    std::map<std::string, hook_handler*, std::less<>> by_id_;
+};
+
+}  // namespace crd::core

@@ -1,0 +1,38 @@
+#pragma once
+// Structured logs: one JSON object per line on stderr, for journald. Never pass a token here.
+
+#include <crd/core/config.hpp>
+
+#include <boost/json/object.hpp>
+
+#include <string_view>
+
+namespace crd::log {
+
+void set_level(core::log_level level) noexcept;
+bool enabled(core::log_level level) noexcept;
+
+// Writes {"ts":..., "level":..., "event":..., ...fields} as one line with a single write(2), so
+// lines from different threads never interleave.
+void write(core::log_level level, std::string_view event, boost::json::object fields = {});
+
+inline void debug(std::string_view event, boost::json::object fields = {})
+{
+    if (enabled(core::log_level::debug))
+        write(core::log_level::debug, event, std::move(fields));
+}
+inline void info(std::string_view event, boost::json::object fields = {})
+{
+    if (enabled(core::log_level::info))
+        write(core::log_level::info, event, std::move(fields));
+}
+inline void warning(std::string_view event, boost::json::object fields = {})
+{
+    write(core::log_level::warning, event, std::move(fields));
+}
+inline void error(std::string_view event, boost::json::object fields = {})
+{
+    write(core::log_level::error, event, std::move(fields));
+}
+
+}  // namespace crd::log

@@ -1,0 +1,589 @@
+#include <crd/core/config.hpp>
+#include <crd/core/hooks.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+namespace json = boost::json;
+
+namespace crd::core {
+namespace {
+
+// Reads one JSON object, remembering which keys were consumed so that anything left over is
+// reported as an unknown key. Every error names the full dotted path of the key.
+class object_reader
+{
+public:
+    object_reader(const json::value& v, std::string path) : path_(std::move(path))
+    {
+        if (!v.is_object())
+            fail(path_.empty() ? "the configuration" : path_, "must be a JSON object");
+        obj_ = &v.get_object();
+    }
+
+    // Call after reading every known key.
+    void reject_unknown_keys() const
+    {
+        for (const auto& kv : *obj_)
+            if (!seen_.count(std::string(kv.key())))
+                fail(key_path(kv.key()), "is not a known configuration key");
+    }
+
+    const json::value* find(std::string_view key)
+    {
+        seen_.emplace(key);
+        return obj_->if_contains(key);
+    }
+
+    std::string key_path(std::string_view key) const
+    {
+        return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+    }
+
+    [[noreturn]] static void fail(const std::string& key, const std::string& what)
+    {
+        throw config_error("configuration key '" + key + "' " + what);
+    }
+
+    void read(std::string_view key, bool& out)
+    {
+        if (auto v = find(key))
+        {
+            if (!v->is_bool())
+                fail(key_path(key), "must be true or false");
+            out = v->get_bool();
+        }
+    }
+
+    void read(std::string_view key, std::string& out, bool allow_empty = false)
+    {
+        if (auto v = find(key))
+            out = as_string(*v, key_path(key), allow_empty);
+    }
+
+    void read(std::string_view key, std::optional<std::string>& out)
+    {
+        if (auto v = find(key))
+            out = as_string(*v, key_path(key), false);
+    }
+
+    template <class Int>
+    void read_int(std::string_view key, Int& out, std::uint64_t min, std::uint64_t max)
+    {
+        if (auto v = find(key))
+            out = static_cast<Int>(as_uint(*v, key_path(key), min, max));
+    }
+
+    void read_ms(std::string_view key, milliseconds& out, std::uint64_t min, std::uint64_t max)
+    {
+        if (auto v = find(key))
+            out = milliseconds(static_cast<milliseconds::rep>(as_uint(*v, key_path(key), min, max)));
+    }
+
+    void read_url(std::string_view key, std::optional<url>& out)
+    {
+        if (auto v = find(key); v && !v->is_null())
+            out = as_url(*v, key_path(key));
+    }
+
+    std::optional<std::vector<std::string>> read_string_list(std::string_view key)
+    {
+        auto v = find(key);
+        if (!v)
+            return std::nullopt;
+        if (!v->is_array())
+            fail(key_path(key), "must be an array of strings");
+        std::vector<std::string> out;
+        std::size_t i = 0;
+        for (const auto& item : v->get_array())
+            out.push_back(as_string(item, key_path(key) + "[" + std::to_string(i++) + "]", false));
+        return out;
+    }
+
+    static std::string as_string(const json::value& v, const std::string& key, bool allow_empty)
+    {
+        if (!v.is_string())
+            fail(key, "must be a string");
+        if (!allow_empty && v.get_string().empty())
+            fail(key, "must not be empty");
+        return std::string(v.get_string());
+    }
+
+    static std::uint64_t as_uint(const json::value& v, const std::string& key, std::uint64_t min, std::uint64_t max)
+    {
+        std::uint64_t n = 0;
+        if (v.is_uint64())
+            n = v.get_uint64();
+        else if (v.is_int64() && v.get_int64() >= 0)
+            n = static_cast<std::uint64_t>(v.get_int64());
+        else
+            fail(key, "must be a whole number from " + std::to_string(min) + " to " + std::to_string(max));
+        if (n < min || n > max)
+            fail(key, "must be from " + std::to_string(min) + " to " + std::to_string(max));
+        return n;
+    }
+
+    static url as_url(const json::value& v, const std::string& key)
+    {
+        auto parsed = parse_http_url(as_string(v, key, false));
+        if (!parsed)
+            fail(key, "must be an absolute http:// or https:// URL without credentials or fragment");
+        return *parsed;
+    }
+
+private:
+    const json::object* obj_{};
+    std::string path_;
+    std::set<std::string, std::less<>> seen_;
+};
+
+std::string resolve_path(const std::string& base_dir, const std::string& p)
+{
+    if (p.empty() || p.front() == '/' || base_dir.empty())
+        return p;
+    return base_dir + "/" + p;
+}
+
+constexpr std::uint64_t max_ms = 24ULL * 3600 * 1000;
+
+void read_listen(object_reader& root, listen_config& out)
+{
+    auto v = root.find("listen");
+    if (!v)
+        return;
+    object_reader r(*v, "listen");
+    r.read("address", out.address);
+    r.read_int("port", out.port, 0, 65535);
+    r.read_int("threads", out.threads, 0, 256);
+    r.reject_unknown_keys();
+}
+
+void read_limits(object_reader& root, limits_config& out)
+{
+    auto v = root.find("limits");
+    if (!v)
+        return;
+    object_reader r(*v, "limits");
+    r.read_int("max_body_bytes", out.max_body_bytes, 1024, 256ULL * 1024 * 1024);
+    r.read_int("max_header_bytes", out.max_header_bytes, 1024, 1024 * 1024);
+    r.read_ms("header_timeout_ms", out.header_timeout, 1, max_ms);
+    r.read_ms("body_timeout_ms", out.body_timeout, 1, max_ms);
+    r.read_ms("idle_timeout_ms", out.idle_timeout, 1, max_ms);
+    r.read_ms("write_timeout_ms", out.write_timeout, 1, max_ms);
+    r.read_int("max_connections", out.max_connections, 1, 1'000'000);
+    r.read_int("max_in_flight", out.max_in_flight, 1, 1'000'000);
+    r.read_ms("shutdown_grace_ms", out.shutdown_grace, 0, max_ms);
+    r.reject_unknown_keys();
+}
+
+bool valid_header_name(std::string_view name)
+{
+    static constexpr std::string_view token_chars = "!#$%&'*+-.^_`|~";
+    return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || token_chars.find(c) != std::string_view::npos;
+    });
+}
+
+void read_decision(object_reader& root, decision_config& out, const std::string& base_dir, const env_lookup& env)
+{
+    auto v = root.find("decision");
+    if (!v)
+        return;
+    object_reader r(*v, "decision");
+    r.read_url("url", out.endpoint);
+    if (r.find("timeout_ms"))
+    {
+        milliseconds t{0};
+        r.read_ms("timeout_ms", t, 1, 60'000);
+        out.timeout = t;
+    }
+    if (auto p = r.find("on_failure"))
+    {
+        const auto s = object_reader::as_string(*p, "decision.on_failure", false);
+        if (s == "error")
+            out.on_failure = failure_policy::error;
+        else if (s == "conditional")
+            out.on_failure = failure_policy::conditional;
+        else
+            object_reader::fail("decision.on_failure", "must be \"error\" or \"conditional\"");
+    }
+    if (auto p = r.find("rules"))
+        out.rules_path = resolve_path(base_dir, object_reader::as_string(*p, "decision.rules", false));
+    r.read_int("pool_size", out.pool_size, 1, 1024);
+    r.read_int("max_response_bytes", out.max_response_bytes, 1024, 256ULL * 1024 * 1024);
+    r.read("forward_fhir_authorization", out.forward_fhir_authorization);
+    if (auto p = r.find("ca_file"))
+        out.ca_file = resolve_path(base_dir, object_reader::as_string(*p, "decision.ca_file", false));
+    r.read_url("feedback_url", out.feedback_endpoint);
+
+    if (auto p = r.find("headers"))
+    {
+        if (!p->is_array())
+            object_reader::fail("decision.headers", "must be an array of {name, value | value_env}");
+        std::size_t i = 0;
+        for (const auto& item : p->get_array())
+        {
+            const std::string path = "decision.headers[" + std::to_string(i++) + "]";
+            object_reader h(item, path);
+            header_config hc;
+            h.read("name", hc.name);
+            if (!valid_header_name(hc.name))
+                object_reader::fail(path + ".name", "must be a non-empty HTTP header name");
+            std::optional<std::string> value, value_env;
+            h.read("value", value);
+            h.read("value_env", value_env);
+            h.reject_unknown_keys();
+            if (value.has_value() == value_env.has_value())
+                object_reader::fail(path, "needs exactly one of 'value' or 'value_env'");
+            if (value_env)
+            {
+                auto from_env = env(value_env->c_str());
+                if (!from_env || from_env->empty())
+                    object_reader::fail(path + ".value_env", "names environment variable '" + *value_env + "', which is not set");
+                value = std::move(from_env);
+            }
+            if (value->find_first_of("\r\n") != std::string::npos)
+                object_reader::fail(path + ".value", "must not contain line breaks");
+            hc.value = std::move(*value);
+            out.headers.push_back(std::move(hc));
+        }
+    }
+
+    if (auto p = r.find("services"))
+    {
+        object_reader services(*p, "decision.services");
+        for (const auto& kv : p->get_object())
+        {
+            const std::string id(kv.key());
+            const std::string path = "decision.services." + id;
+            if (!find_service(id))
+                object_reader::fail(path, "names an unknown service id");
+            object_reader s(kv.value(), path);
+            decision_service_override o;
+            s.read_url("url", o.endpoint);
+            milliseconds t{0};
+            if (s.find("timeout_ms"))
+            {
+                s.read_ms("timeout_ms", t, 1, 60'000);
+                o.timeout = t;
+            }
+            s.reject_unknown_keys();
+            services.find(id);
+            out.services.emplace(id, std::move(o));
+        }
+        services.reject_unknown_keys();
+    }
+    r.reject_unknown_keys();
+
+    if (auto from_env = env("CDS_DECISION_SERVICE_URL"); from_env && !from_env->empty())
+    {
+        auto parsed = parse_http_url(*from_env);
+        if (!parsed)
+            throw config_error(
+                "environment variable CDS_DECISION_SERVICE_URL must be an absolute http:// or https:// URL"
+            );
+        out.endpoint = std::move(parsed);
+    }
+}
+
+void read_auth(object_reader& root, auth_config& out, const std::string& base_dir)
+{
+    auto v = root.find("auth");
+    if (!v)
+        return;
+    object_reader r(*v, "auth");
+    r.read("required", out.required);
+    r.read_int("max_token_lifetime_s", out.max_token_lifetime_s, 1, 3600);
+    r.read_int("clock_leeway_s", out.clock_leeway_s, 0, 300);
+    r.read("allow_basic", out.allow_basic);
+    r.read("protect_discovery", out.protect_discovery);
+    if (auto p = r.find("signing_key"))
+        out.signing_key = resolve_path(base_dir, object_reader::as_string(*p, "auth.signing_key", false));
+    if (auto algs = r.read_string_list("allowed_algs"))
+    {
+        static const std::set<std::string> supported{"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"};
+        for (std::size_t i = 0; i < algs->size(); ++i)
+            if (!supported.count((*algs)[i]))
+                object_reader::fail(
+                    "auth.allowed_algs[" + std::to_string(i) + "]",
+                    "must be an asymmetric JWS algorithm (RS256/384/512, ES256/384/512); 'none' and HMAC are refused"
+                );
+        if (algs->empty())
+            object_reader::fail("auth.allowed_algs", "must not be empty");
+        out.allowed_algs = std::move(*algs);
+    }
+    if (auto p = r.find("clients"))
+    {
+        if (!p->is_array())
+            object_reader::fail("auth.clients", "must be an array of client registrations");
+        std::set<std::string> ids;
+        std::size_t i = 0;
+        for (const auto& item : p->get_array())
+        {
+            const std::string path = "auth.clients[" + std::to_string(i++) + "]";
+            object_reader c(item, path);
+            auth_client client;
+            c.read("client_id", client.client_id);
+            if (client.client_id.empty())
+                object_reader::fail(path + ".client_id", "is required");
+            if (!ids.insert(client.client_id).second)
+                object_reader::fail(path + ".client_id", "duplicates another client's id");
+            if (auto jwks = c.find("jwks"))
+            {
+                if (!jwks->is_object() || !jwks->get_object().contains("keys") ||
+                    !jwks->get_object().at("keys").is_array())
+                    object_reader::fail(path + ".jwks", "must be a JWK Set object with a 'keys' array");
+                client.jwks = jwks->get_object();
+            }
+            c.read_url("jwks_url", client.jwks_url);
+            if (auto list = c.read_string_list("jku_allowlist"))
+            {
+                for (std::size_t k = 0; k < list->size(); ++k)
+                    if (!parse_http_url((*list)[k]))
+                        object_reader::fail(path + ".jku_allowlist[" + std::to_string(k) + "]", "must be an absolute URL");
+                client.jku_allowlist = std::move(*list);
+            }
+            c.read("scope", client.scope, true);
+            c.read("secret_hash", client.secret_hash);
+            c.reject_unknown_keys();
+            if (!client.jwks && !client.jwks_url && !client.secret_hash)
+                object_reader::fail(path, "needs one of 'jwks', 'jwks_url' or 'secret_hash'");
+            out.clients.push_back(std::move(client));
+        }
+    }
+    r.reject_unknown_keys();
+}
+
+void read_audit(object_reader& root, audit_config& out, const std::string& base_dir)
+{
+    auto v = root.find("audit");
+    if (!v)
+        return;
+    object_reader r(*v, "audit");
+    if (auto p = r.find("path"))
+        out.path = resolve_path(base_dir, object_reader::as_string(*p, "audit.path", false));
+    r.read_ms("fsync_ms", out.fsync_interval, 1, 60'000);
+    r.read("required", out.required);
+    r.read_int("queue_size", out.queue_size, 16, 10'000'000);
+    r.reject_unknown_keys();
+}
+
+std::vector<std::string> check_service_ids(std::vector<std::string> ids, const std::string& where)
+{
+    std::set<std::string> seen;
+    for (std::size_t i = 0; i < ids.size(); ++i)
+    {
+        if (!find_service(ids[i]))
+            throw config_error(
+                where + " names unknown service id '" + ids[i] + "' (known: order-sign-crd, order-select-crd, "
+                "order-dispatch-crd, appointment-book-crd, encounter-start-crd, encounter-discharge-crd)"
+            );
+        if (!seen.insert(ids[i]).second)
+            throw config_error(where + " names service id '" + ids[i] + "' twice");
+    }
+    return ids;
+}
+
+void read_services(object_reader& root, std::optional<std::vector<std::string>>& out, const env_lookup& env)
+{
+    if (auto v = root.find("services"))
+    {
+        object_reader r(*v, "services");
+        if (auto list = r.read_string_list("enabled"))
+            out = check_service_ids(std::move(*list), "configuration key 'services.enabled'");
+        r.reject_unknown_keys();
+    }
+    if (auto from_env = env("CDS_ENABLED_HOOKS"); from_env)
+    {
+        std::vector<std::string> ids;
+        std::stringstream ss(*from_env);
+        for (std::string item; std::getline(ss, item, ',');)
+        {
+            item.erase(0, item.find_first_not_of(" \t"));
+            item.erase(item.find_last_not_of(" \t") + 1);
+            if (!item.empty())
+                ids.push_back(item);
+        }
+        out = check_service_ids(std::move(ids), "environment variable CDS_ENABLED_HOOKS");
+    }
+}
+
+void read_cors(object_reader& root, std::vector<std::string>& out)
+{
+    auto v = root.find("cors");
+    if (!v)
+        return;
+    object_reader r(*v, "cors");
+    if (auto list = r.read_string_list("allowed_origins"))
+    {
+        for (std::size_t i = 0; i < list->size(); ++i)
+        {
+            const auto& o = (*list)[i];
+            if (o != "*" && !parse_http_url(o))
+                object_reader::fail(
+                    "cors.allowed_origins[" + std::to_string(i) + "]", "must be \"*\" or an origin such as https://ehr.example.org"
+                );
+        }
+        out = std::move(*list);
+    }
+    r.reject_unknown_keys();
+}
+
+void read_prefetch(object_reader& root, prefetch_config& out)
+{
+    auto v = root.find("prefetch");
+    if (!v)
+        return;
+    object_reader r(*v, "prefetch");
+    r.read("allow_http", out.allow_http);
+    r.read_int("max_concurrency", out.max_concurrency, 1, 64);
+    r.read_int("max_response_bytes", out.max_response_bytes, 1024, 256ULL * 1024 * 1024);
+    if (auto p = r.find("deadline_share"))
+    {
+        if (!p->is_number() || p->to_number<double>() <= 0.0 || p->to_number<double>() >= 1.0)
+            object_reader::fail("prefetch.deadline_share", "must be a number between 0 and 1 (exclusive)");
+        out.deadline_share = p->to_number<double>();
+    }
+    r.reject_unknown_keys();
+}
+
+void read_tls(object_reader& root, tls_config& out, const std::string& base_dir)
+{
+    auto v = root.find("tls");
+    if (!v)
+        return;
+    object_reader r(*v, "tls");
+    if (auto p = r.find("certificate"))
+        out.certificate = resolve_path(base_dir, object_reader::as_string(*p, "tls.certificate", false));
+    if (auto p = r.find("private_key"))
+        out.private_key = resolve_path(base_dir, object_reader::as_string(*p, "tls.private_key", false));
+    r.reject_unknown_keys();
+    if (out.certificate.has_value() != out.private_key.has_value())
+        object_reader::fail("tls", "needs both 'certificate' and 'private_key', or neither");
+}
+
+void read_log(object_reader& root, log_level& out)
+{
+    auto v = root.find("log");
+    if (!v)
+        return;
+    object_reader r(*v, "log");
+    std::string level;
+    r.read("level", level);
+    r.reject_unknown_keys();
+    if (level.empty())
+        return;
+    if (level == "debug")
+        out = log_level::debug;
+    else if (level == "info")
+        out = log_level::info;
+    else if (level == "warning")
+        out = log_level::warning;
+    else if (level == "error")
+        out = log_level::error;
+    else
+        object_reader::fail("log.level", "must be one of debug, info, warning, error");
+}
+
+std::string default_base_url(const listen_config& l)
+{
+    const bool ipv6 = l.address.find(':') != std::string::npos;
+    return "http://" + (ipv6 ? "[" + l.address + "]" : l.address) + ":" + std::to_string(l.port);
+}
+
+}  // namespace
+
+env_lookup process_environment()
+{
+    return [](const char* name) -> std::optional<std::string> {
+        if (const char* v = std::getenv(name))
+            return std::string(v);
+        return std::nullopt;
+    };
+}
+
+config parse_config(
+    const json::value& doc,
+    const std::string& base_dir,
+    const env_lookup& env,
+    const std::string& default_rules_path
+)
+{
+    config out;
+    object_reader root(doc, "");
+    read_listen(root, out.listen);
+    if (auto v = root.find("public_base_url"))
+    {
+        auto u = object_reader::as_url(*v, "public_base_url");
+        if (u.target.find('?') != std::string::npos)
+            object_reader::fail("public_base_url", "must not contain a query");
+        std::string s = object_reader::as_string(*v, "public_base_url", false);
+        while (!s.empty() && s.back() == '/')
+            s.pop_back();
+        out.public_base_url = std::move(s);
+    }
+    read_limits(root, out.limits);
+    read_decision(root, out.decision, base_dir, env);
+    read_auth(root, out.auth, base_dir);
+    read_audit(root, out.audit, base_dir);
+    read_services(root, out.enabled_services, env);
+    read_cors(root, out.cors_allowed_origins);
+    read_prefetch(root, out.prefetch);
+    read_tls(root, out.tls, base_dir);
+    read_log(root, out.level);
+    root.reject_unknown_keys();
+
+    if (out.public_base_url.empty())
+        out.public_base_url = default_base_url(out.listen);
+    if (out.decision.rules_path.empty())
+        out.decision.rules_path = default_rules_path;
+    return out;
+}
+
+config load_config_file(const std::string& path, const env_lookup& env, const std::string& default_rules_path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw config_error("cannot read configuration file '" + path + "'");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    boost::system::error_code ec;
+    const json::value doc = json::parse(ss.str(), ec);
+    if (ec)
+        throw config_error("configuration file '" + path + "' is not valid JSON: " + ec.message());
+    const auto slash = path.rfind('/');
+    const std::string base_dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
+    try
+    {
+        return parse_config(doc, base_dir, env, default_rules_path);
+    }
+    catch (const config_error& e)
+    {
+        throw config_error(path + ": " + e.what());
+    }
+}
+
+config default_config(const env_lookup& env, const std::string& default_rules_path)
+{
+    return parse_config(json::object{}, "", env, default_rules_path);
+}
+
+const std::vector<std::string>& known_service_ids()
+{
+    static const std::vector<std::string> ids = [] {
+        std::vector<std::string> out;
+        for (const auto& s : service_catalog())
+            out.emplace_back(s.id);
+        return out;
+    }();
+    return ids;
+}
+
+}  // namespace crd::core

@@ -1,0 +1,36 @@
+#include <crd/core/error.hpp>
+
+#include <string>
+
+namespace crd {
+namespace {
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"  // error_category has a protected non-virtual dtor
+class crd_category_impl final : public boost::system::error_category
+{
+public:
+    const char* name() const noexcept override { return "crd"; }
+    std::string message(int ev) const override
+    {
+        switch (static_cast<errc>(ev))
+        {
+        case errc::decision_timeout: return "the decision service did not answer before the deadline";
+        case errc::decision_unavailable: return "the decision service is unavailable";
+        case errc::decision_bad_response: return "the decision service returned an invalid response";
+        case errc::decision_circuit_open: return "the decision service circuit breaker is open";
+        }
+        return "unknown crd error";
+    }
+};
+#pragma GCC diagnostic pop
+
+}  // namespace
+
+const boost::system::error_category& crd_category() noexcept
+{
+    static const crd_category_impl instance;
+    return instance;
+}
+
+}  // namespace crd

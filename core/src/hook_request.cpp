@@ -1,0 +1,475 @@
+#include <crd/core/hook_request.hpp>
+#include <crd/core/url.hpp>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <set>
+
+namespace json = boost::json;
+
+namespace crd::core {
+namespace {
+
+// Request resource types CRD allows in draftOrders (CRD hooks.md + deviations: CommunicationRequest, Task).
+constexpr std::array<std::string_view, 7> order_types{
+    "DeviceRequest",
+    "MedicationRequest",
+    "NutritionOrder",
+    "ServiceRequest",
+    "VisionPrescription",
+    "CommunicationRequest",
+    "Task",
+};
+
+constexpr std::array<std::string_view, 4> user_types{"Practitioner", "PractitionerRole", "Patient", "RelatedPerson"};
+
+template <std::size_t N>
+bool one_of(std::string_view s, const std::array<std::string_view, N>& set)
+{
+    return std::find(set.begin(), set.end(), s) != set.end();
+}
+
+std::string list_of(const auto& set)
+{
+    std::string out;
+    for (auto s : set)
+        out += (out.empty() ? "" : ", ") + std::string(s);
+    return out;
+}
+
+// Thrown inside the validator only, caught in validate_hook_request: it keeps each rule a one-liner.
+struct invalid
+{
+    problem p;
+};
+
+[[noreturn]] void fail(std::string_view code, std::string path, std::string message)
+{
+    throw invalid{problem{422, code, path + " " + message, std::move(path)}};
+}
+
+std::string index_path(const std::string& path, std::size_t i)
+{
+    return path + "[" + std::to_string(i) + "]";
+}
+
+const json::value& require(const json::object& obj, std::string_view key, const std::string& path, std::string_view why)
+{
+    const json::value* v = obj.if_contains(key);
+    if (!v)
+        fail("required", path, "is required" + std::string(why));
+    return *v;
+}
+
+std::string_view as_string(const json::value& v, const std::string& path)
+{
+    if (!v.is_string())
+        fail("structure", path, "must be a string");
+    if (v.get_string().empty())
+        fail("value", path, "must not be empty");
+    return v.get_string();
+}
+
+const json::object& as_object(const json::value& v, const std::string& path)
+{
+    if (!v.is_object())
+        fail("structure", path, "must be a JSON object");
+    return v.get_object();
+}
+
+const json::array& as_nonempty_array(const json::value& v, const std::string& path)
+{
+    if (!v.is_array())
+        fail("structure", path, "must be an array");
+    if (v.get_array().empty())
+        fail("value", path, "must not be empty");
+    return v.get_array();
+}
+
+std::string_view fhir_id_field(const json::value& v, const std::string& path)
+{
+    auto s = as_string(v, path);
+    if (!is_fhir_id(s))
+        fail("value", path, "must be a FHIR id (letters, digits, '-' and '.', at most 64), got '" + std::string(s) + "'");
+    return s;
+}
+
+std::string_view reference_field(const json::value& v, const std::string& path)
+{
+    auto s = as_string(v, path);
+    if (!is_relative_reference(s))
+        fail("value", path, "must be a reference of the form Type/id, got '" + std::string(s) + "'");
+    return s;
+}
+
+std::string_view type_of(std::string_view reference)
+{
+    return reference.substr(0, reference.find('/'));
+}
+
+std::string_view id_of(std::string_view reference)
+{
+    return reference.substr(reference.find('/') + 1);
+}
+
+void check_user(const json::object& ctx, hook_request& out, bool required, std::string_view hook)
+{
+    const json::value* v = ctx.if_contains("userId");
+    if (!v)
+    {
+        if (required)
+            fail("required", "context.userId", "is required for " + std::string(hook));
+        return;
+    }
+    out.user_id = reference_field(*v, "context.userId");
+    if (!one_of(type_of(out.user_id), user_types))
+        fail("value", "context.userId", "must reference one of " + list_of(user_types));
+}
+
+// A Bundle of resources of the allowed types, each with an id; returns its entries' resources.
+std::vector<const json::object*> check_bundle(
+    const json::object& ctx,
+    std::string_view key,
+    std::string_view hook,
+    auto allowed
+)
+{
+    const std::string path = "context." + std::string(key);
+    const auto& bundle = as_object(require(ctx, key, path, " for " + std::string(hook)), path);
+    const json::value* rt = bundle.if_contains("resourceType");
+    if (!rt || !rt->is_string() || rt->get_string() != "Bundle")
+        fail("structure", path + ".resourceType", "must be \"Bundle\"");
+    const json::value* entries = bundle.if_contains("entry");
+    if (!entries)
+        fail("required", path + ".entry", "is required: " + path + " must contain at least one resource");
+    const auto& arr = as_nonempty_array(*entries, path + ".entry");
+
+    std::vector<const json::object*> out;
+    std::set<std::string> seen;
+    for (std::size_t i = 0; i < arr.size(); ++i)
+    {
+        const std::string entry_path = index_path(path + ".entry", i);
+        const auto& entry = as_object(arr[i], entry_path);
+        const std::string res_path = entry_path + ".resource";
+        const auto& resource = as_object(require(entry, "resource", res_path, ""), res_path);
+        auto type = as_string(require(resource, "resourceType", res_path + ".resourceType", ""), res_path + ".resourceType");
+        if (!one_of(type, allowed))
+            fail("value", res_path + ".resourceType", "'" + std::string(type) + "' is not allowed here; expected one of " + list_of(allowed));
+        auto id = fhir_id_field(require(resource, "id", res_path + ".id", ""), res_path + ".id");
+        if (!seen.insert(std::string(type) + "/" + std::string(id)).second)
+            fail("value", res_path + ".id", "repeats " + std::string(type) + "/" + std::string(id) + " in the same Bundle");
+        out.push_back(&resource);
+    }
+    return out;
+}
+
+void add_items(hook_request& out, const std::vector<const json::object*>& resources)
+{
+    for (const auto* r : resources)
+        out.items.push_back({r->at("resourceType").get_string(), r->at("id").get_string(), r, true});
+}
+
+void check_order_select(const json::object& ctx, hook_request& out)
+{
+    const auto& selections = as_nonempty_array(require(ctx, "selections", "context.selections", " for order-select"), "context.selections");
+    std::set<std::string_view> selected;
+    for (std::size_t i = 0; i < selections.size(); ++i)
+    {
+        const std::string path = index_path("context.selections", i);
+        auto ref = reference_field(selections[i], path);
+        const bool known = std::any_of(out.items.begin(), out.items.end(), [&](const request_item& item) {
+            return item.resource_type == type_of(ref) && item.id == id_of(ref);
+        });
+        if (!known)
+            fail("value", path, "'" + std::string(ref) + "' does not match any resource in context.draftOrders");
+        selected.insert(ref);
+    }
+    for (auto& item : out.items)
+    {
+        const std::string ref = std::string(item.resource_type) + "/" + std::string(item.id);
+        item.selected = selected.count(ref) > 0;
+    }
+}
+
+// order-dispatch has three published context shapes (checklist CTX-01): v1.0 {order, task},
+// v1.1 {dispatchedOrders, fulfillmentTasks} and the interim hyphenated names. All become items + tasks.
+void check_order_dispatch(const json::object& ctx, hook_request& out)
+{
+    out.performer = reference_field(require(ctx, "performer", "context.performer", " for order-dispatch"), "context.performer");
+
+    static constexpr std::array<std::string_view, 3> order_keys{"dispatchedOrders", "dispatched-orders", "order"};
+    std::string_view used;
+    for (auto key : order_keys)
+    {
+        if (!ctx.contains(key))
+            continue;
+        if (!used.empty())
+            fail("structure", "context." + std::string(key), "cannot be combined with context." + std::string(used) + "; send one list of dispatched orders");
+        used = key;
+    }
+    if (used.empty())
+        fail("required", "context.dispatchedOrders", "is required for order-dispatch (or context.order in order-dispatch 1.0)");
+
+    std::vector<std::pair<std::string_view, std::string>> refs;  // reference, its path
+    if (used == "order")
+        refs.emplace_back(reference_field(ctx.at("order"), "context.order"), "context.order");
+    else
+    {
+        const std::string path = "context." + std::string(used);
+        const auto& arr = as_nonempty_array(ctx.at(used), path);
+        for (std::size_t i = 0; i < arr.size(); ++i)
+            refs.emplace_back(reference_field(arr[i], index_path(path, i)), index_path(path, i));
+    }
+    std::set<std::string_view> seen;
+    for (const auto& [ref, path] : refs)
+    {
+        if (!one_of(type_of(ref), order_types))
+            fail("value", path, "must reference an order (" + list_of(order_types) + ")");
+        if (!seen.insert(ref).second)
+            fail("value", path, "repeats '" + std::string(ref) + "'");
+        out.items.push_back({type_of(ref), id_of(ref), out.find_prefetched(ref), true});
+    }
+
+    static constexpr std::array<std::string_view, 3> task_keys{"fulfillmentTasks", "fulfillment-tasks", "task"};
+    std::string_view used_tasks;
+    for (auto key : task_keys)
+    {
+        const json::value* v = ctx.if_contains(key);
+        if (!v)
+            continue;
+        if (!used_tasks.empty())
+            fail("structure", "context." + std::string(key), "cannot be combined with context." + std::string(used_tasks));
+        used_tasks = key;
+        const std::string path = "context." + std::string(key);
+        auto check_task = [&](const json::value& t, const std::string& p) {
+            const auto& task = as_object(t, p);
+            const json::value* rt = task.if_contains("resourceType");
+            if (!rt || !rt->is_string() || rt->get_string() != "Task")
+                fail("structure", p + ".resourceType", "must be \"Task\"");
+            out.tasks.push_back(&task);
+        };
+        if (key == "task")
+            check_task(*v, path);
+        else
+        {
+            if (!v->is_array())
+                fail("structure", path, "must be an array of Task resources");
+            const auto& arr = v->get_array();
+            for (std::size_t i = 0; i < arr.size(); ++i)
+                check_task(arr[i], index_path(path, i));
+        }
+    }
+}
+
+void check_fhir_authorization(const json::object& doc)
+{
+    const json::value* v = doc.if_contains("fhirAuthorization");
+    if (!v)
+        return;
+    const auto& auth = as_object(*v, "fhirAuthorization");
+    if (!doc.contains("fhirServer"))
+        fail("required", "fhirServer", "is required when fhirAuthorization is present");
+    for (std::string_view key : {"access_token", "scope", "subject"})
+        as_string(require(auth, key, "fhirAuthorization." + std::string(key), ""), "fhirAuthorization." + std::string(key));
+    auto type = as_string(require(auth, "token_type", "fhirAuthorization.token_type", ""), "fhirAuthorization.token_type");
+    const bool bearer = type.size() == 6 && std::equal(type.begin(), type.end(), "Bearer", [](char a, char b) {
+                            return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+                        });
+    if (!bearer)
+        fail("value", "fhirAuthorization.token_type", "must be \"Bearer\"");
+    const auto& expires = require(auth, "expires_in", "fhirAuthorization.expires_in", "");
+    if (!(expires.is_uint64() || (expires.is_int64() && expires.get_int64() >= 0)))
+        fail("structure", "fhirAuthorization.expires_in", "must be a non-negative integer number of seconds");
+    if (auth.contains("patient"))
+        as_string(auth.at("patient"), "fhirAuthorization.patient");
+}
+
+void index_prefetch(hook_request& out)
+{
+    const json::value* v = out.document->get_object().if_contains("prefetch");
+    if (!v)
+        return;
+    const auto& prefetch = as_object(*v, "prefetch");
+    out.prefetch = &prefetch;
+    auto add = [&](const json::object& r) {
+        const json::value* type = r.if_contains("resourceType");
+        const json::value* id = r.if_contains("id");
+        if (type && type->is_string() && id && id->is_string())
+            out.prefetch_resources.emplace(std::string(type->get_string()) + "/" + std::string(id->get_string()), &r);
+    };
+    for (const auto& kv : prefetch)
+    {
+        const std::string path = "prefetch." + std::string(kv.key());
+        // null means "the client has no data for this key" (CDS Hooks 2.0 prefetch rules).
+        if (kv.value().is_null())
+            continue;
+        const auto& resource = as_object(kv.value(), path);
+        const json::value* type = resource.if_contains("resourceType");
+        if (!type || !type->is_string())
+            fail("structure", path + ".resourceType", "is required: prefetch values must be FHIR resources or null");
+        if (type->get_string() != "Bundle")
+        {
+            add(resource);
+            continue;
+        }
+        const json::value* entries = resource.if_contains("entry");
+        if (!entries)
+            continue;
+        if (!entries->is_array())
+            fail("structure", path + ".entry", "must be an array");
+        for (const auto& e : entries->get_array())
+            if (e.is_object())
+                if (const json::value* r = e.get_object().if_contains("resource"); r && r->is_object())
+                    add(r->get_object());
+    }
+}
+
+void check_extension(const json::object& doc, hook_request& out)
+{
+    const json::value* v = doc.if_contains("extension");
+    if (!v)
+        return;
+    const auto& ext = as_object(*v, "extension");
+    if (const json::value* c = ext.if_contains("davinci-crd.configuration"))
+        out.configuration = &as_object(*c, "extension.davinci-crd.configuration");
+}
+
+void validate(const service_definition& service, hook_request& out)
+{
+    const json::value& root = *out.document;
+    if (!root.is_object())
+        fail("structure", "request", "body must be a JSON object");
+    const auto& doc = root.get_object();
+
+    auto hook = as_string(require(doc, "hook", "hook", ""), "hook");
+    if (hook != service.hook)
+        fail("value", "hook", "'" + std::string(hook) + "' does not match service " + std::string(service.id) + ", which handles '" + std::string(service.hook) + "'");
+    out.hook_instance = as_string(require(doc, "hookInstance", "hookInstance", ""), "hookInstance");
+    if (const json::value* server = doc.if_contains("fhirServer"))
+    {
+        out.fhir_server = as_string(*server, "fhirServer");
+        if (!parse_http_url(out.fhir_server))
+            fail("value", "fhirServer", "must be an absolute http(s) URL");
+    }
+    check_fhir_authorization(doc);
+    index_prefetch(out);
+    check_extension(doc, out);
+
+    const auto& ctx = as_object(require(doc, "context", "context", ""), "context");
+    out.patient_id = fhir_id_field(require(ctx, "patientId", "context.patientId", " for " + std::string(hook)), "context.patientId");
+    const bool encounter_hook = service.kind == hook_kind::encounter_start || service.kind == hook_kind::encounter_discharge;
+    if (encounter_hook)
+        out.encounter_id = fhir_id_field(require(ctx, "encounterId", "context.encounterId", " for " + std::string(hook)), "context.encounterId");
+    else if (const json::value* enc = ctx.if_contains("encounterId"))
+        out.encounter_id = fhir_id_field(*enc, "context.encounterId");
+
+    switch (service.kind)
+    {
+    case hook_kind::order_sign:
+        check_user(ctx, out, true, hook);
+        add_items(out, check_bundle(ctx, "draftOrders", hook, order_types));
+        break;
+    case hook_kind::order_select:
+        check_user(ctx, out, true, hook);
+        add_items(out, check_bundle(ctx, "draftOrders", hook, order_types));
+        check_order_select(ctx, out);
+        break;
+    case hook_kind::appointment_book:
+        check_user(ctx, out, true, hook);
+        add_items(out, check_bundle(ctx, "appointments", hook, std::array<std::string_view, 1>{"Appointment"}));
+        break;
+    case hook_kind::order_dispatch:
+        check_user(ctx, out, false, hook);
+        check_order_dispatch(ctx, out);
+        break;
+    case hook_kind::encounter_start:
+    case hook_kind::encounter_discharge:
+        check_user(ctx, out, true, hook);
+        break;
+    }
+}
+
+}  // namespace
+
+bool is_fhir_id(std::string_view s) noexcept
+{
+    return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
+    });
+}
+
+bool is_relative_reference(std::string_view s) noexcept
+{
+    const auto slash = s.find('/');
+    if (slash == std::string_view::npos || slash == 0)
+        return false;
+    const auto type = s.substr(0, slash);
+    const bool type_ok = std::isupper(static_cast<unsigned char>(type.front())) &&
+                         std::all_of(type.begin(), type.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); });
+    return type_ok && is_fhir_id(s.substr(slash + 1));
+}
+
+const json::object* hook_request::first_prefetched(std::string_view resource_type) const
+{
+    if (!prefetch)
+        return nullptr;
+    // Walk prefetch in document order so the answer does not depend on hash order.
+    for (const auto& kv : *prefetch)
+    {
+        if (!kv.value().is_object())
+            continue;
+        const auto& r = kv.value().get_object();
+        const json::value* type = r.if_contains("resourceType");
+        if (!type || !type->is_string())
+            continue;
+        if (type->get_string() == resource_type)
+            return &r;
+        if (type->get_string() != "Bundle")
+            continue;
+        if (const json::value* entries = r.if_contains("entry"); entries && entries->is_array())
+            for (const auto& e : entries->get_array())
+                if (const json::value* res = e.is_object() ? e.get_object().if_contains("resource") : nullptr;
+                    res && res->is_object())
+                    if (const json::value* t = res->get_object().if_contains("resourceType");
+                        t && t->is_string() && t->get_string() == resource_type)
+                        return &res->get_object();
+    }
+    return nullptr;
+}
+
+const json::object* hook_request::find_prefetched(std::string_view reference) const
+{
+    // Absolute references ("http://ehr/fhir/MedicationRequest/1111") match by their last two segments.
+    const auto last = reference.rfind('/');
+    if (last == std::string_view::npos)
+        return nullptr;
+    const auto type_start = reference.rfind('/', last - 1);
+    const auto key = type_start == std::string_view::npos ? reference : reference.substr(type_start + 1);
+    const auto it = prefetch_resources.find(std::string(key));
+    return it == prefetch_resources.end() ? nullptr : it->second;
+}
+
+std::variant<hook_request, problem> validate_hook_request(
+    const service_definition& service,
+    std::unique_ptr<json::value> document
+)
+{
+    hook_request out;
+    out.service = &service;
+    out.document = std::move(document);
+    try
+    {
+        validate(service, out);
+    }
+    catch (invalid& e)
+    {
+        return std::move(e.p);
+    }
+    return out;
+}
+
+}  // namespace crd::core

@@ -1,0 +1,78 @@
+#include <crd/core/log.hpp>
+
+#include <boost/json/serialize.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <unistd.h>
+
+namespace crd::log {
+namespace {
+
+std::atomic<int> current_level{static_cast<int>(core::log_level::info)};
+
+std::string_view level_name(core::log_level level)
+{
+    switch (level)
+    {
+    case core::log_level::debug: return "debug";
+    case core::log_level::info: return "info";
+    case core::log_level::warning: return "warning";
+    case core::log_level::error: return "error";
+    }
+    return "info";
+}
+
+std::string timestamp()
+{
+    const auto now = std::chrono::system_clock::now();
+    const auto secs = std::chrono::system_clock::to_time_t(now);
+    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[40];
+    const auto n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(millis));
+    return buf;
+}
+
+}  // namespace
+
+void set_level(core::log_level level) noexcept
+{
+    current_level.store(static_cast<int>(level), std::memory_order_relaxed);
+}
+
+bool enabled(core::log_level level) noexcept
+{
+    return static_cast<int>(level) >= current_level.load(std::memory_order_relaxed);
+}
+
+void write(core::log_level level, std::string_view event, boost::json::object fields)
+{
+    if (!enabled(level))
+        return;
+    boost::json::object line;
+    line.reserve(fields.size() + 3);
+    line["ts"] = timestamp();
+    line["level"] = level_name(level);
+    line["event"] = event;
+    for (auto& kv : fields)
+        line[kv.key()] = std::move(kv.value());
+    std::string text = boost::json::serialize(line);
+    text.push_back('\n');
+    // One write per line; a short write to stderr is retried rather than lost.
+    const char* p = text.data();
+    std::size_t left = text.size();
+    while (left > 0)
+    {
+        const auto n = ::write(STDERR_FILENO, p, left);
+        if (n <= 0)
+            break;
+        p += n;
+        left -= static_cast<std::size_t>(n);
+    }
+}
+
+}  // namespace crd::log

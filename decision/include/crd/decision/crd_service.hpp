@@ -1,0 +1,42 @@
+#pragma once
+// A CRD CDS service: one handler object per hook. It validates the call, awaits the decision
+// source within the service's deadline and applies the caller's CRD configuration options.
+
+#include <crd/core/config.hpp>
+#include <crd/core/decision.hpp>
+#include <crd/core/hook.hpp>
+
+#include <chrono>
+
+namespace crd::decision {
+
+class crd_service final : public core::hook_handler
+{
+public:
+    crd_service(const core::service_definition& service, core::decision_service& decision, std::chrono::milliseconds timeout);
+
+    const core::service_definition& service() const noexcept override { return service_; }
+    boost::json::object discovery() const override { return discovery_; }
+    net::awaitable<core::api_response> handle(std::unique_ptr<boost::json::value> body, core::request_context ctx) override;
+
+    std::chrono::milliseconds timeout() const noexcept { return timeout_; }
+
+private:
+    const core::service_definition& service_;
+    core::decision_service& decision_;
+    std::chrono::milliseconds timeout_;
+    std::vector<std::string> card_types_;
+    boost::json::object discovery_;
+};
+
+// The decision budget of a service: decision.services.<id>.timeout_ms, else decision.timeout_ms,
+// else the service's own default.
+std::chrono::milliseconds decision_timeout(const core::config& cfg, const core::service_definition& service);
+
+// One handler per enabled service (services.enabled / CDS_ENABLED_HOOKS), in catalogue order.
+core::hook_registry make_registry(const core::config& cfg, core::decision_service& decision);
+
+// The HTTP answer for a failed decision step (CRD: an error status, never "no cards").
+core::problem decision_failure(const error_code& ec);
+
+}  // namespace crd::decision

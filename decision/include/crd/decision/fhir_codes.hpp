@@ -1,0 +1,47 @@
+#pragma once
+// What an order, appointment or encounter is about: its codings, the payer of its coverage and
+// its performers, read from the resource and, where it only references them, from prefetch.
+
+#include <crd/core/hook_request.hpp>
+
+#include <boost/json/object.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace crd::decision {
+
+struct coding
+{
+    std::string_view system;
+    std::string_view code;
+    std::string_view display;
+};
+
+// Codings that identify the ordered or booked service: ServiceRequest.code,
+// MedicationRequest.medication[x] (following a reference into prefetch or contained),
+// DeviceRequest.code[x], NutritionOrder diet/formula types, VisionPrescription products,
+// CommunicationRequest.category/reasonCode, Task.code, Appointment service and appointment types,
+// Encounter.class and type.
+std::vector<coding> service_codings(const boost::json::object& resource, const core::hook_request& request);
+
+// A short human name for a resource: a coding display, a CodeableConcept text, or "Type/id".
+std::string describe(const boost::json::object& resource, const std::vector<coding>& codings);
+
+// Performer references ("Type/id") of a resource plus, for order-dispatch, context.performer.
+std::vector<std::string> performers(const boost::json::object* resource, const core::hook_request& request);
+
+struct coverage_ref
+{
+    std::string reference;              // "Coverage/id"; empty when no coverage was identified
+    std::vector<std::string> payers;    // Coverage.payor references, as "Type/id"
+};
+
+// The coverage an order is billed to: its own insurance reference, else the first Coverage in prefetch.
+coverage_ref coverage_for(const boost::json::object* resource, const core::hook_request& request);
+
+// "http://ehr/fhir/Organization/1" -> "Organization/1"; relative references are returned as-is.
+std::string_view relative_reference(std::string_view reference);
+
+}  // namespace crd::decision

@@ -1,0 +1,87 @@
+#pragma once
+// The embedded engine's payer rules, loaded from a JSON file (decision.rules). A rule maps codes
+// (CPT/HCPCS, RxNorm, SNOMED, LOINC, ...) — optionally only for some payers, performers or hooks —
+// to a coverage determination and the cards that explain it. See etc/rules.json and docs/rules.md.
+
+#include <boost/json/value.hpp>
+
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace crd::decision {
+
+// Thrown by load_rules / parse_rules; what() names the file and the offending field.
+class rules_error : public std::runtime_error
+{
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct rule_link
+{
+    std::string label;
+    std::string url;  // absolute https/http URL
+};
+
+// The coverage part of a determination, in ext-coverage-information codes.
+struct determination
+{
+    std::string covered;                   // covered | not-covered | conditional
+    std::string pa_needed;                 // no-auth | auth-needed | performpa | conditional; empty: omit
+    std::string doc_needed;                // clinical | admin | both | conditional; empty: none
+    std::vector<std::string> doc_purpose;  // withpa | withclaim | withorder | retain-doc | OTH
+    std::vector<std::string> info_needed;  // performer | location | timeframe | contract-window | OTH
+    std::vector<std::string> questionnaire;  // canonical URLs
+};
+
+struct coded_value
+{
+    std::string system;  // canonical code system URI
+    std::string code;
+};
+
+struct rule
+{
+    std::string id;
+    std::string description;
+    std::vector<coded_value> codes;     // matches when an order carries any of them
+    std::vector<std::string> payers;    // "Organization/x"; empty: any payer
+    std::vector<std::string> performers;  // "Organization/x", "Practitioner/y"; empty: any
+    std::vector<std::string> hooks;     // CDS hook names; empty: every hook
+    determination result;
+    std::string reason;                 // why, shown to clinicians
+    std::string summary;                // card summary; generated when empty
+    std::string topic = "coverage-info";  // card type code (CRD CodeSystem temp)
+    std::string indicator;              // info | warning | critical; derived when empty
+    std::vector<rule_link> links;       // -> an External Reference card
+    std::string instructions;           // markdown -> an Instructions card
+
+    // Rules restricted to a payer or performer beat general ones.
+    int specificity() const noexcept { return (payers.empty() ? 0 : 2) + (performers.empty() ? 0 : 1); }
+};
+
+struct rule_set
+{
+    std::string payer_name;  // Card.source.label
+    std::string payer_url;   // Card.source.url (optional)
+    determination fallback;  // when no rule matches
+    std::vector<rule> rules;
+    // Every system URI that an alias stands for maps to the alias's first URI, so that e.g. the
+    // three HCPCS system URIs seen in the wild match one rule.
+    std::map<std::string, std::string, std::less<>> system_aliases;
+
+    // The canonical form of a system URI (itself when it has no alias).
+    std::string_view canonical_system(std::string_view system) const;
+};
+
+rule_set parse_rules(const boost::json::value& doc);
+rule_set load_rules(const std::string& path);
+
+// The CRD card type codes (http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp) and their display.
+const std::map<std::string, std::string, std::less<>>& crd_card_types();
+inline constexpr std::string_view crd_card_type_system = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp";
+
+}  // namespace crd::decision

@@ -1,0 +1,120 @@
+#include <crd/decision/crd_service.hpp>
+
+#include <crd/core/log.hpp>
+#include <crd/decision/crd_configuration.hpp>
+
+#include <boost/json/array.hpp>
+
+#include <algorithm>
+
+namespace json = boost::json;
+
+namespace crd::decision {
+namespace {
+
+// Only CDS Hooks 2.0 prefetch tokens (root-level primitive context fields), checklist §2.4.
+json::object prefetch_templates(const core::service_definition& service)
+{
+    json::object p;
+    p["patient"] = "Patient/{{context.patientId}}";
+    p["coverage"] = "Coverage?patient={{context.patientId}}&status=active";
+    switch (service.kind)
+    {
+    case core::hook_kind::order_sign:
+    case core::hook_kind::order_select:
+    case core::hook_kind::appointment_book:
+        p["user"] = "{{context.userId}}";
+        break;
+    case core::hook_kind::order_dispatch:
+        p["performer"] = "{{context.performer}}";
+        p["order"] = "{{context.order}}";  // order-dispatch 1.0; 1.1 clients omit the key
+        break;
+    case core::hook_kind::encounter_start:
+    case core::hook_kind::encounter_discharge:
+        p["user"] = "{{context.userId}}";
+        p["encounter"] = "Encounter/{{context.encounterId}}";
+        break;
+    }
+    return p;
+}
+
+}  // namespace
+
+crd_service::crd_service(const core::service_definition& service, core::decision_service& decision, std::chrono::milliseconds timeout)
+    : service_(service), decision_(decision), timeout_(timeout), card_types_(decision.card_types(service))
+{
+    discovery_["hook"] = service_.hook;
+    discovery_["id"] = service_.id;
+    discovery_["title"] = service_.title;
+    discovery_["description"] = service_.description;
+    discovery_["usageRequirements"] =
+        "Send the patient's active Coverage in prefetch, or fhirServer with fhirAuthorization, so the payer can "
+        "identify the plan. Orders need codes (CPT/HCPCS, RxNorm, SNOMED CT or LOINC) for a determination.";
+    discovery_["prefetch"] = prefetch_templates(service_);
+    discovery_["extension"] = json::object{{"davinci-crd.configuration-options", configuration_options(card_types_)}};
+}
+
+core::problem decision_failure(const error_code& ec)
+{
+    if (ec == errc::decision_timeout)
+        return {504, "timeout", "the coverage decision did not complete in time", ""};
+    if (ec == errc::decision_circuit_open)
+        return {503, "transient", "the coverage decision service is temporarily unavailable", ""};
+    if (ec == errc::decision_bad_response)
+        return {502, "exception", "the coverage decision service returned an invalid response", ""};
+    return {502, "exception", "the coverage decision service is unavailable", ""};
+}
+
+net::awaitable<core::api_response> crd_service::handle(std::unique_ptr<json::value> body, core::request_context ctx)
+{
+    auto validated = core::validate_hook_request(service_, std::move(body));
+    if (auto* p = std::get_if<core::problem>(&validated))
+        co_return core::api_response::from(*p);
+    auto& request = std::get<core::hook_request>(validated);
+
+    auto options = read_options(request.configuration, card_types_);
+    if (auto* p = std::get_if<core::problem>(&options))
+        co_return core::api_response::from(*p);
+
+    // One deadline per request, counted from its arrival: queueing before us is spent too.
+    const auto deadline = ctx.received + timeout_;
+    auto decided = co_await decision_.decide(request, deadline);
+    if (!decided)
+    {
+        log::warning("decision_failed", {
+            {"service", service_.id},
+            {"hookInstance", request.hook_instance},
+            {"error", decided.error().message()},
+        });
+        co_return core::api_response::from(decision_failure(decided.error()));
+    }
+    apply_options(*decided, std::get<crd_options>(options));
+    co_return core::api_response{200, std::move(*decided)};
+}
+
+std::chrono::milliseconds decision_timeout(const core::config& cfg, const core::service_definition& service)
+{
+    if (const auto it = cfg.decision.services.find(service.id); it != cfg.decision.services.end() && it->second.timeout)
+        return *it->second.timeout;
+    if (cfg.decision.timeout)
+        return *cfg.decision.timeout;
+    return service.default_timeout;
+}
+
+core::hook_registry make_registry(const core::config& cfg, core::decision_service& decision)
+{
+    core::hook_registry registry;
+    for (const auto& service : core::service_catalog())
+    {
+        if (cfg.enabled_services)
+        {
+            const auto& enabled = *cfg.enabled_services;
+            if (std::find(enabled.begin(), enabled.end(), service.id) == enabled.end())
+                continue;
+        }
+        registry.add(std::make_unique<crd_service>(service, decision, decision_timeout(cfg, service)));
+    }
+    return registry;
+}
+
+}  // namespace crd::decision

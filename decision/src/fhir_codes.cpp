@@ -1,0 +1,207 @@
+#include <crd/decision/fhir_codes.hpp>
+
+#include <boost/json/array.hpp>
+
+namespace json = boost::json;
+
+namespace crd::decision {
+namespace {
+
+std::string_view str(const json::object& o, std::string_view key)
+{
+    const json::value* v = o.if_contains(key);
+    return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view{};
+}
+
+void add_coding(const json::value& v, std::vector<coding>& out)
+{
+    if (!v.is_object())
+        return;
+    const auto& c = v.get_object();
+    if (!str(c, "code").empty())
+        out.push_back({str(c, "system"), str(c, "code"), str(c, "display")});
+}
+
+void add_concept(const json::value* v, std::vector<coding>& out)
+{
+    if (!v || !v->is_object())
+        return;
+    if (const json::value* codings = v->get_object().if_contains("coding"); codings && codings->is_array())
+        for (const auto& c : codings->get_array())
+            add_coding(c, out);
+}
+
+void add_concepts(const json::value* v, std::vector<coding>& out)
+{
+    if (v && v->is_array())
+        for (const auto& c : v->get_array())
+            add_concept(&c, out);
+    else
+        add_concept(v, out);
+}
+
+// Follows a Reference to a contained resource ("#med1") or to a prefetched one.
+const json::object* resolve(const json::value* ref, const json::object& from, const core::hook_request& request)
+{
+    if (!ref || !ref->is_object())
+        return nullptr;
+    const auto target = str(ref->get_object(), "reference");
+    if (target.empty())
+        return nullptr;
+    if (target.front() == '#')
+    {
+        if (const json::value* contained = from.if_contains("contained"); contained && contained->is_array())
+            for (const auto& c : contained->get_array())
+                if (c.is_object() && str(c.get_object(), "id") == target.substr(1))
+                    return &c.get_object();
+        return nullptr;
+    }
+    return request.find_prefetched(target);
+}
+
+void add_reference(const json::value* ref, std::vector<std::string>& out)
+{
+    if (ref && ref->is_object())
+        if (auto r = str(ref->get_object(), "reference"); !r.empty())
+            out.emplace_back(relative_reference(r));
+}
+
+void add_references(const json::value* refs, std::vector<std::string>& out)
+{
+    if (refs && refs->is_array())
+        for (const auto& r : refs->get_array())
+            add_reference(&r, out);
+    else
+        add_reference(refs, out);
+}
+
+}  // namespace
+
+std::string_view relative_reference(std::string_view reference)
+{
+    const auto last = reference.rfind('/');
+    if (last == std::string_view::npos || last == 0)
+        return reference;
+    const auto type_start = reference.rfind('/', last - 1);
+    return type_start == std::string_view::npos ? reference : reference.substr(type_start + 1);
+}
+
+std::vector<coding> service_codings(const json::object& resource, const core::hook_request& request)
+{
+    std::vector<coding> out;
+    const auto type = str(resource, "resourceType");
+    if (type == "ServiceRequest" || type == "Task")
+        add_concept(resource.if_contains("code"), out);
+    else if (type == "MedicationRequest")
+    {
+        add_concept(resource.if_contains("medicationCodeableConcept"), out);
+        if (const json::object* med = resolve(resource.if_contains("medicationReference"), resource, request))
+            add_concept(med->if_contains("code"), out);
+    }
+    else if (type == "DeviceRequest")
+    {
+        add_concept(resource.if_contains("codeCodeableConcept"), out);
+        if (const json::object* device = resolve(resource.if_contains("codeReference"), resource, request))
+            add_concept(device->if_contains("type"), out);
+    }
+    else if (type == "NutritionOrder")
+    {
+        if (const json::value* diet = resource.if_contains("oralDiet"); diet && diet->is_object())
+            add_concepts(diet->get_object().if_contains("type"), out);
+        if (const json::value* formula = resource.if_contains("enteralFormula"); formula && formula->is_object())
+            add_concept(formula->get_object().if_contains("baseFormulaType"), out);
+        if (const json::value* supplements = resource.if_contains("supplement"); supplements && supplements->is_array())
+            for (const auto& s : supplements->get_array())
+                if (s.is_object())
+                    add_concept(s.get_object().if_contains("type"), out);
+    }
+    else if (type == "VisionPrescription")
+    {
+        if (const json::value* specs = resource.if_contains("lensSpecification"); specs && specs->is_array())
+            for (const auto& s : specs->get_array())
+                if (s.is_object())
+                    add_concept(s.get_object().if_contains("product"), out);
+    }
+    else if (type == "CommunicationRequest")
+    {
+        add_concepts(resource.if_contains("category"), out);
+        add_concepts(resource.if_contains("reasonCode"), out);
+    }
+    else if (type == "Appointment")
+    {
+        add_concepts(resource.if_contains("serviceType"), out);
+        add_concept(resource.if_contains("appointmentType"), out);
+        add_concepts(resource.if_contains("serviceCategory"), out);
+        add_concepts(resource.if_contains("reasonCode"), out);
+    }
+    else if (type == "Encounter")
+    {
+        if (const json::value* cls = resource.if_contains("class"))
+            add_coding(*cls, out);  // R4 Encounter.class is a Coding
+        add_concepts(resource.if_contains("type"), out);
+        add_concept(resource.if_contains("serviceType"), out);
+    }
+    return out;
+}
+
+std::string describe(const json::object& resource, const std::vector<coding>& codings)
+{
+    for (const auto& c : codings)
+        if (!c.display.empty())
+            return std::string(c.display);
+    for (std::string_view key : {"code", "medicationCodeableConcept", "codeCodeableConcept", "appointmentType"})
+        if (const json::value* v = resource.if_contains(key); v && v->is_object())
+            if (auto text = str(v->get_object(), "text"); !text.empty())
+                return std::string(text);
+    if (!codings.empty())
+        return std::string(codings.front().code);
+    return std::string(str(resource, "resourceType")) + "/" + std::string(str(resource, "id"));
+}
+
+std::vector<std::string> performers(const json::object* resource, const core::hook_request& request)
+{
+    std::vector<std::string> out;
+    if (!request.performer.empty())
+        out.emplace_back(request.performer);
+    if (!resource)
+        return out;
+    add_references(resource->if_contains("performer"), out);  // ServiceRequest[], DeviceRequest, MedicationRequest
+    if (const json::value* dispense = resource->if_contains("dispenseRequest"); dispense && dispense->is_object())
+        add_reference(dispense->get_object().if_contains("performer"), out);
+    if (const json::value* participants = resource->if_contains("participant"); participants && participants->is_array())
+        for (const auto& p : participants->get_array())  // Appointment: everyone but the patient
+            if (p.is_object())
+                if (const json::value* actor = p.get_object().if_contains("actor"); actor && actor->is_object())
+                    if (str(actor->get_object(), "reference").find("Patient/") == std::string_view::npos)
+                        add_reference(actor, out);
+    return out;
+}
+
+coverage_ref coverage_for(const json::object* resource, const core::hook_request& request)
+{
+    coverage_ref out;
+    const json::object* coverage = nullptr;
+    if (resource)
+    {
+        if (const json::value* insurance = resource->if_contains("insurance"); insurance && insurance->is_array())
+            for (const auto& ref : insurance->get_array())
+                if (ref.is_object())
+                    if (auto r = str(ref.get_object(), "reference"); !r.empty())
+                    {
+                        out.reference = std::string(relative_reference(r));
+                        coverage = request.find_prefetched(r);
+                        break;
+                    }
+    }
+    if (out.reference.empty())
+    {
+        coverage = request.first_prefetched("Coverage");
+        if (coverage && !str(*coverage, "id").empty())
+            out.reference = "Coverage/" + std::string(str(*coverage, "id"));
+    }
+    if (coverage)
+        add_references(coverage->if_contains("payor"), out.payers);
+    return out;
+}
+
+}  // namespace crd::decision
