@@ -1,0 +1,48 @@
+#pragma once
+// Everything a running crd-server is made of, built from a configuration: the decision source,
+// the hook registry, the router and the listener. main() parses the command line and runs one.
+
+#include <crd/core/config.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+
+namespace crd::server {
+
+// A configuration this build cannot serve as asked (e.g. a feature configured on that is not
+// available); what() says which key and what to do.
+class startup_error : public std::runtime_error
+{
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class application
+{
+public:
+    // Loads the rules and builds the services. Throws core::config_error, decision::rules_error
+    // or startup_error, each with a message naming the file or key at fault.
+    explicit application(core::config cfg);
+    ~application();
+
+    void start();  // binds and serves; throws std::system_error when the port cannot be bound
+    std::uint16_t port() const noexcept;
+    void stop();  // graceful; callable from any thread
+    void wait();
+
+    const core::config& config() const noexcept;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+// Validates a configuration file completely (including the rules file it names) without serving.
+// Throws like application's constructor.
+void check_configuration(const core::config& cfg);
+
+// The command line: --config FILE, --check-config FILE, --help, --version. Returns the exit code.
+int run_command_line(int argc, char** argv);
+
+}  // namespace crd::server

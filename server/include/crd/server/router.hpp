@@ -1,0 +1,62 @@
+#pragma once
+// Method + path -> discovery, hook call, health or CORS preflight. Works on a plain view of the
+// request so that it has no Beast in its interface and can be tested without sockets.
+
+#include <crd/core/async.hpp>
+#include <crd/core/hook.hpp>
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace crd::server {
+
+struct http_request_view
+{
+    std::string_view method;  // "GET", "POST", ...
+    std::string_view target;  // origin-form, may carry a query
+    std::string_view content_type;
+    std::string_view origin;  // CORS: empty when the header is absent
+    std::string_view body;
+    clock::time_point received;
+};
+
+struct http_response
+{
+    unsigned status = 200;
+    std::string content_type = "application/json";
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+struct router_settings
+{
+    std::vector<std::string> cors_allowed_origins{"*"};
+    std::size_t max_json_depth = 64;
+};
+
+class router
+{
+public:
+    router(const core::hook_registry& registry, router_settings settings);
+
+    // Never throws: a handler's exception becomes a 500 with a generic body (details in the log).
+    // Thread safety: const and stateless per call; shared by every server thread.
+    net::awaitable<http_response> dispatch(const http_request_view& request) const;
+
+private:
+    net::awaitable<http_response> route(const http_request_view& request) const;
+    net::awaitable<http_response> hook_call(core::hook_handler& handler, const http_request_view& request) const;
+    void add_cors_headers(const http_request_view& request, http_response& response) const;
+    bool origin_allowed(std::string_view origin) const;
+
+    const core::hook_registry& registry_;
+    router_settings settings_;
+    std::string discovery_body_;  // serialized once: discovery never changes while running
+};
+
+// True for application/json and application/*+json, with or without parameters.
+bool is_json_media_type(std::string_view content_type) noexcept;
+
+}  // namespace crd::server

@@ -1,0 +1,189 @@
+#include <crd/server/router.hpp>
+
+#include <crd/core/log.hpp>
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parser.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <exception>
+
+namespace json = boost::json;
+
+namespace crd::server {
+namespace {
+
+constexpr std::string_view services_prefix = "/cds-services";
+
+http_response json_response(unsigned status, const json::value& body)
+{
+    http_response r;
+    r.status = status;
+    r.body = json::serialize(body);
+    return r;
+}
+
+http_response problem_response(const core::problem& p)
+{
+    return json_response(p.status, core::to_operation_outcome(p));
+}
+
+http_response method_not_allowed(std::string_view method, std::string_view path, std::string allow)
+{
+    auto r = problem_response({405, "not-supported", "method " + std::string(method) + " is not allowed on " + std::string(path), ""});
+    r.headers.emplace_back("Allow", std::move(allow));
+    return r;
+}
+
+std::string lower(std::string_view s)
+{
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
+    return out;
+}
+
+}  // namespace
+
+bool is_json_media_type(std::string_view content_type) noexcept
+{
+    const auto semi = content_type.find(';');
+    std::string_view type = content_type.substr(0, semi);
+    while (!type.empty() && (type.back() == ' ' || type.back() == '\t'))
+        type.remove_suffix(1);
+    while (!type.empty() && (type.front() == ' ' || type.front() == '\t'))
+        type.remove_prefix(1);
+    const auto eq = [](std::string_view a, std::string_view b) {
+        return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+                   return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+               });
+    };
+    if (eq(type, "application/json"))
+        return true;
+    constexpr std::string_view prefix = "application/";
+    constexpr std::string_view suffix = "+json";
+    return type.size() > prefix.size() + suffix.size() && eq(type.substr(0, prefix.size()), prefix) &&
+           eq(type.substr(type.size() - suffix.size()), suffix);
+}
+
+router::router(const core::hook_registry& registry, router_settings settings)
+    : registry_(registry), settings_(std::move(settings)), discovery_body_(json::serialize(registry.discovery()))
+{
+}
+
+bool router::origin_allowed(std::string_view origin) const
+{
+    const auto o = lower(origin);
+    return std::any_of(settings_.cors_allowed_origins.begin(), settings_.cors_allowed_origins.end(), [&](const std::string& allowed) {
+        return allowed == "*" || lower(allowed) == o;
+    });
+}
+
+void router::add_cors_headers(const http_request_view& request, http_response& response) const
+{
+    if (request.origin.empty() || !origin_allowed(request.origin))
+        return;
+    const bool wildcard = std::find(settings_.cors_allowed_origins.begin(), settings_.cors_allowed_origins.end(), "*") !=
+                          settings_.cors_allowed_origins.end();
+    response.headers.emplace_back("Access-Control-Allow-Origin", wildcard ? std::string("*") : std::string(request.origin));
+    if (!wildcard)
+        response.headers.emplace_back("Vary", "Origin");
+}
+
+net::awaitable<http_response> router::dispatch(const http_request_view& request) const
+{
+    http_response response;
+    try
+    {
+        response = co_await route(request);
+    }
+    catch (const std::exception& e)
+    {
+        // Never disclose internals to the caller; the log has the detail.
+        log::error("request_failed", {{"method", request.method}, {"target", request.target}, {"error", e.what()}});
+        response = problem_response({500, "exception", "internal error while processing the request", ""});
+    }
+    add_cors_headers(request, response);
+    co_return response;
+}
+
+net::awaitable<http_response> router::route(const http_request_view& request) const
+{
+    const std::string_view path = request.target.substr(0, request.target.find('?'));
+    const std::string_view method = request.method;
+
+    if (path == "/health")
+    {
+        if (method != "GET" && method != "HEAD")
+            co_return method_not_allowed(method, path, "GET, HEAD");
+        co_return json_response(200, json::object{{"status", "ok"}});
+    }
+
+    if (path.substr(0, services_prefix.size()) != services_prefix ||
+        (path.size() > services_prefix.size() && path[services_prefix.size()] != '/'))
+        co_return problem_response({404, "not-found", "no resource at " + std::string(path), ""});
+
+    // The service id, or empty for discovery itself ("/cds-services" or "/cds-services/").
+    std::string_view id = path.substr(std::min(path.size(), services_prefix.size() + 1));
+
+    if (method == "OPTIONS")
+    {
+        // CORS preflight (CDS Hooks 2.0 §CORS): answer for allowed origins only.
+        if (!request.origin.empty() && !origin_allowed(request.origin))
+            co_return problem_response({403, "forbidden", "origin " + std::string(request.origin) + " is not allowed", ""});
+        http_response r;
+        r.status = 204;
+        r.content_type.clear();
+        r.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+        r.headers.emplace_back("Access-Control-Allow-Headers", "Authorization, Content-Type");
+        r.headers.emplace_back("Access-Control-Max-Age", "600");
+        r.headers.emplace_back("Allow", id.empty() ? "GET, OPTIONS" : "POST, OPTIONS");
+        co_return r;
+    }
+
+    if (id.empty())
+    {
+        if (method != "GET")
+            co_return method_not_allowed(method, path, "GET, OPTIONS");
+        http_response r;
+        r.body = discovery_body_;
+        co_return r;
+    }
+
+    if (id.find('/') != std::string_view::npos)
+        co_return problem_response({404, "not-found", "no resource at " + std::string(path), ""});
+    core::hook_handler* handler = registry_.find(id);
+    if (!handler)
+        co_return problem_response({404, "not-found", "no CDS service '" + std::string(id) + "' is offered here", ""});
+    if (method != "POST")
+        co_return method_not_allowed(method, path, "POST, OPTIONS");
+    co_return co_await hook_call(*handler, request);
+}
+
+net::awaitable<http_response> router::hook_call(core::hook_handler& handler, const http_request_view& request) const
+{
+    if (!is_json_media_type(request.content_type))
+        co_return problem_response({415, "not-supported",
+            request.content_type.empty() ? std::string("Content-Type is required and must be application/json")
+                                         : "Content-Type must be application/json, got '" + std::string(request.content_type) + "'",
+            ""});
+
+    // The parsed document lives in one arena freed with the request: no per-node allocations.
+    json::parse_options options;
+    options.max_depth = settings_.max_json_depth;
+    json::parser parser(json::make_shared_resource<json::monotonic_resource>(), options);
+    boost::system::error_code ec;
+    // json::parser::write takes the whole document: incomplete input is an error, not a wait.
+    parser.write(request.body.data(), request.body.size(), ec);
+    if (ec)
+        co_return problem_response({400, "structure", "request body is not valid JSON: " + ec.message(), ""});
+    auto document = std::make_unique<json::value>(parser.release());
+
+    core::request_context ctx;
+    ctx.received = request.received;
+    core::api_response answer = co_await handler.handle(std::move(document), std::move(ctx));
+    co_return json_response(answer.status, answer.body);
+}
+
+}  // namespace crd::server

@@ -1,0 +1,141 @@
+#include "session.hpp"
+
+#include <crd/core/log.hpp>
+
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace crd::server::detail {
+namespace http = beast::http;
+
+namespace {
+
+http::response<http::string_body> to_beast(http_response&& r, unsigned version, bool keep_alive)
+{
+    http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+    res.set(http::field::server, "crd-server");
+    if (!r.content_type.empty())
+        res.set(http::field::content_type, r.content_type);
+    res.set(http::field::cache_control, "no-store");
+    res.set("X-Content-Type-Options", "nosniff");
+    for (auto& [name, value] : r.headers)
+        res.set(name, value);
+    res.body() = std::move(r.body);
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    return res;
+}
+
+// Answers a request we will not read to the end (limits, malformed HTTP), then closes.
+net::awaitable<void> reject(beast::tcp_stream& stream, const core::limits_config& limits, unsigned version, core::problem p)
+{
+    http_response r;
+    r.status = p.status;
+    r.body = boost::json::serialize(core::to_operation_outcome(p));
+    auto res = to_beast(std::move(r), version, false);
+    stream.expires_after(limits.write_timeout);
+    co_await http::async_write(stream, res, use_tuple);
+}
+
+core::problem read_failure(const beast::error_code& ec, const core::limits_config& limits)
+{
+    if (ec == http::error::body_limit)
+        return {413, "too-costly", "request body exceeds the limit of " + std::to_string(limits.max_body_bytes) + " bytes", ""};
+    if (ec == http::error::header_limit)
+        return {431, "too-costly", "request header exceeds the limit of " + std::to_string(limits.max_header_bytes) + " bytes", ""};
+    return {400, "structure", "malformed HTTP request: " + ec.message(), ""};
+}
+
+bool connection_ended(const beast::error_code& ec)
+{
+    return ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
+           ec == beast::error::timeout || ec == net::error::operation_aborted || ec == http::error::partial_message;
+}
+
+}  // namespace
+
+net::awaitable<void> run_session(tcp::socket socket, const core::limits_config& limits, const router& r, shard_state& shard)
+{
+    beast::tcp_stream stream(std::move(socket));
+    shard.sessions.push_front({&stream, true});
+    const auto entry = shard.sessions.begin();
+    beast::flat_buffer buffer;  // persists across keep-alive requests: it may hold the next one
+
+    for (;;)
+    {
+        entry->idle = true;
+        if (shard.stopping)
+            break;
+        if (buffer.size() == 0)
+        {
+            // Idle keep-alive wait: only the first byte of the next request.
+            stream.expires_after(limits.idle_timeout);
+            auto [ec, n] = co_await stream.async_read_some(buffer.prepare(8192), use_tuple);
+            if (ec)
+                break;
+            buffer.commit(n);
+        }
+        entry->idle = false;
+
+        http::request_parser<http::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+        parser.body_limit(limits.max_body_bytes);
+
+        // Header: bounded in time from its first byte, so a slow sender cannot hold the slot.
+        stream.expires_after(limits.header_timeout);
+        if (auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple); ec)
+        {
+            if (!connection_ended(ec))
+                co_await reject(stream, limits, 11, read_failure(ec, limits));
+            break;
+        }
+        const auto received = clock::now();
+        const unsigned version = parser.get().version();
+
+        // curl and many HTTP stacks wait (curl: 1 s) for "100 Continue" before sending a body.
+        if (beast::iequals(parser.get()[http::field::expect], "100-continue"))
+        {
+            http::response<http::empty_body> cont{http::status::continue_, version};
+            stream.expires_after(limits.write_timeout);
+            if (auto [ec, n] = co_await http::async_write(stream, cont, use_tuple); ec)
+                break;
+        }
+
+        stream.expires_after(limits.body_timeout);
+        if (auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple); ec)
+        {
+            if (!connection_ended(ec))
+                co_await reject(stream, limits, version, read_failure(ec, limits));
+            break;
+        }
+        stream.expires_never();  // the handler owns the request's deadline from here
+
+        const auto& req = parser.get();
+        http_request_view view;
+        view.method = req.method_string();
+        view.target = req.target();
+        view.content_type = req[http::field::content_type];
+        view.origin = req[http::field::origin];
+        view.body = req.body();
+        view.received = received;
+
+        http_response answer = co_await r.dispatch(view);
+        const bool keep_alive = req.keep_alive() && !shard.stopping;
+        auto res = to_beast(std::move(answer), version, keep_alive);
+        stream.expires_after(limits.write_timeout);
+        if (auto [ec, n] = co_await http::async_write(stream, res, use_tuple); ec || !keep_alive)
+            break;
+    }
+
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    shard.sessions.erase(entry);
+}
+
+}  // namespace crd::server::detail
