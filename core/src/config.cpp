@@ -281,14 +281,16 @@ void read_decision(object_reader& root, decision_config& out, const std::string&
         services.reject_unknown_keys();
     }
     r.reject_unknown_keys();
+}
 
+// CDS_DECISION_SERVICE_URL (Payerbox's name for it) wins over decision.url.
+void apply_decision_url_override(decision_config& out, const env_lookup& env)
+{
     if (auto from_env = env("CDS_DECISION_SERVICE_URL"); from_env && !from_env->empty())
     {
         auto parsed = parse_http_url(*from_env);
         if (!parsed)
-            throw config_error(
-                "environment variable CDS_DECISION_SERVICE_URL must be an absolute http:// or https:// URL"
-            );
+            throw config_error("environment variable CDS_DECISION_SERVICE_URL must be an absolute http:// or https:// URL");
         out.endpoint = std::move(parsed);
     }
 }
@@ -531,6 +533,7 @@ config parse_config(
     }
     read_limits(root, out.limits);
     read_decision(root, out.decision, base_dir, env);
+    apply_decision_url_override(out.decision, env);
     read_auth(root, out.auth, base_dir);
     read_audit(root, out.audit, base_dir);
     read_services(root, out.enabled_services, env);

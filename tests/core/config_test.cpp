@@ -1,0 +1,175 @@
+#include <crd/core/config.hpp>
+
+#include "fixtures.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <map>
+
+namespace json = boost::json;
+using namespace crd::core;
+
+namespace {
+
+env_lookup env_of(std::map<std::string, std::string> vars)
+{
+    return [vars](const char* name) -> std::optional<std::string> {
+        const auto it = vars.find(name);
+        return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);
+    };
+}
+
+config parse(const std::string& text, std::map<std::string, std::string> env = {})
+{
+    return parse_config(json::parse(text), "/etc/crd", env_of(std::move(env)), "/usr/share/crd-server/rules.json");
+}
+
+// The error message of parsing `text`, which must fail.
+std::string error_of(const std::string& text, std::map<std::string, std::string> env = {})
+{
+    try
+    {
+        parse(text, std::move(env));
+    }
+    catch (const config_error& e)
+    {
+        return e.what();
+    }
+    BOOST_FAIL("configuration was accepted: " + text);
+    return {};
+}
+
+bool mentions(const std::string& message, const std::string& key)
+{
+    return message.find("'" + key + "'") != std::string::npos;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(config_)
+
+BOOST_AUTO_TEST_CASE(empty_document_gives_production_defaults)
+{
+    auto c = parse("{}");
+    BOOST_TEST(c.listen.address == "127.0.0.1");
+    BOOST_TEST(c.listen.port == 8080);
+    BOOST_TEST(c.limits.max_body_bytes == 1024U * 1024U);
+    BOOST_TEST(c.auth.required);  // secure by default
+    BOOST_TEST(!c.decision.endpoint.has_value());
+    BOOST_TEST(c.decision.rules_path == "/usr/share/crd-server/rules.json");
+    BOOST_TEST(c.public_base_url == "http://127.0.0.1:8080");
+    BOOST_TEST(c.cors_allowed_origins == std::vector<std::string>{"*"});
+    BOOST_TEST(!c.enabled_services.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(reads_every_section)
+{
+    auto c = parse(R"({
+        "listen": {"address": "0.0.0.0", "port": 9443, "threads": 4},
+        "public_base_url": "https://crd.payer.example/",
+        "limits": {"max_body_bytes": 2048, "idle_timeout_ms": 500, "header_timeout_ms": 200},
+        "decision": {"url": "https://decide.payer.example/v1", "timeout_ms": 3000, "on_failure": "conditional",
+                     "rules": "rules.json", "pool_size": 8,
+                     "headers": [{"name": "X-Api-Key", "value_env": "DECISION_KEY"}],
+                     "services": {"appointment-book-crd": {"timeout_ms": 9000}}},
+        "auth": {"required": true, "clients": [{"client_id": "ehr-1", "jwks_url": "https://ehr.example/jwks.json", "scope": "system/*.read"}]},
+        "audit": {"path": "/var/lib/crd-server/audit.jsonl", "fsync_ms": 100},
+        "services": {"enabled": ["order-sign-crd"]},
+        "cors": {"allowed_origins": ["https://ehr.example.org"]},
+        "prefetch": {"max_concurrency": 4, "deadline_share": 0.4},
+        "log": {"level": "debug"}
+    })", {{"DECISION_KEY", "k-123"}});
+    BOOST_TEST(c.listen.threads == 4U);
+    BOOST_TEST(c.public_base_url == "https://crd.payer.example");  // trailing slash dropped
+    BOOST_TEST(c.limits.idle_timeout.count() == 500);
+    BOOST_TEST_REQUIRE(c.decision.endpoint.has_value());
+    BOOST_TEST(c.decision.endpoint->host == "decide.payer.example");
+    BOOST_TEST(c.decision.timeout->count() == 3000);
+    BOOST_TEST((c.decision.on_failure == failure_policy::conditional));
+    BOOST_TEST(c.decision.rules_path == "/etc/crd/rules.json");  // relative to the config's folder
+    BOOST_TEST(c.decision.headers.at(0).value == "k-123");
+    BOOST_TEST(c.decision.services.at("appointment-book-crd").timeout->count() == 9000);
+    BOOST_TEST(c.auth.clients.at(0).client_id == "ehr-1");
+    BOOST_TEST(c.enabled_services->size() == 1U);
+    BOOST_TEST((c.level == log_level::debug));
+}
+
+BOOST_AUTO_TEST_CASE(unknown_keys_are_errors_naming_the_key)
+{
+    BOOST_TEST(mentions(error_of(R"({"lsiten": {}})"), "lsiten"));
+    BOOST_TEST(mentions(error_of(R"({"limits": {"max_body_byte": 10}})"), "limits.max_body_byte"));
+    BOOST_TEST(mentions(error_of(R"({"decision": {"services": {"order-sign-crd": {"timout_ms": 1}}}})"), "decision.services.order-sign-crd.timout_ms"));
+    BOOST_TEST(mentions(error_of(R"({"auth": {"clients": [{"client_id": "a", "jwks_url": "https://x/j", "scop": ""}]}})"), "auth.clients[0].scop"));
+}
+
+BOOST_AUTO_TEST_CASE(wrong_types_and_ranges_are_errors_naming_the_key)
+{
+    BOOST_TEST(mentions(error_of(R"({"listen": {"port": "8080"}})"), "listen.port"));
+    BOOST_TEST(mentions(error_of(R"({"listen": {"port": 70000}})"), "listen.port"));
+    BOOST_TEST(mentions(error_of(R"({"listen": {"port": -1}})"), "listen.port"));
+    BOOST_TEST(mentions(error_of(R"({"limits": {"max_body_bytes": 10}})"), "limits.max_body_bytes"));
+    BOOST_TEST(mentions(error_of(R"({"limits": {"idle_timeout_ms": 0}})"), "limits.idle_timeout_ms"));
+    BOOST_TEST(mentions(error_of(R"({"auth": {"required": "yes"}})"), "auth.required"));
+    BOOST_TEST(mentions(error_of(R"({"decision": {"on_failure": "ignore"}})"), "decision.on_failure"));
+    BOOST_TEST(mentions(error_of(R"({"decision": {"url": "decide.example/x"}})"), "decision.url"));
+    BOOST_TEST(mentions(error_of(R"({"public_base_url": "ftp://x"})"), "public_base_url"));
+    BOOST_TEST(mentions(error_of(R"({"log": {"level": "verbose"}})"), "log.level"));
+    BOOST_TEST(mentions(error_of(R"({"prefetch": {"deadline_share": 1.5}})"), "prefetch.deadline_share"));
+    BOOST_TEST(mentions(error_of(R"({"cors": {"allowed_origins": ["ehr.example"]}})"), "cors.allowed_origins[0]"));
+    BOOST_TEST(mentions(error_of(R"([])"), "the configuration"));
+}
+
+BOOST_AUTO_TEST_CASE(security_relevant_settings_are_checked)
+{
+    BOOST_TEST(mentions(error_of(R"({"auth": {"allowed_algs": ["HS256"]}})"), "auth.allowed_algs[0]"));
+    BOOST_TEST(mentions(error_of(R"({"auth": {"allowed_algs": ["none"]}})"), "auth.allowed_algs[0]"));
+    BOOST_TEST(mentions(error_of(R"({"auth": {"clients": [{"client_id": "a"}]}})"), "auth.clients[0]"));
+    BOOST_TEST(mentions(error_of(R"({"auth": {"clients": [{"client_id": "a", "jwks": {"keys": 1}}]}})"), "auth.clients[0].jwks"));
+    BOOST_TEST(mentions(
+        error_of(R"({"auth": {"clients": [{"client_id": "a", "jwks_url": "https://x/j"}, {"client_id": "a", "jwks_url": "https://x/j"}]}})"),
+        "auth.clients[1].client_id"
+    ));
+    BOOST_TEST(mentions(error_of(R"({"tls": {"certificate": "cert.pem"}})"), "tls"));
+    BOOST_TEST(mentions(error_of(R"({"decision": {"headers": [{"name": "X-Key", "value_env": "MISSING"}]}})"), "decision.headers[0].value_env"));
+    BOOST_TEST(mentions(error_of(R"({"decision": {"headers": [{"name": "Bad Name", "value": "v"}]}})"), "decision.headers[0].name"));
+    BOOST_TEST(mentions(error_of(R"({"decision": {"headers": [{"name": "X-Key", "value": "a\r\nInjected: 1"}]}})"), "decision.headers[0].value"));
+}
+
+BOOST_AUTO_TEST_CASE(service_ids_must_be_known)
+{
+    BOOST_TEST(error_of(R"({"services": {"enabled": ["order-sign-crd", "prior-auth"]}})").find("prior-auth") != std::string::npos);
+    BOOST_TEST(mentions(error_of(R"({"decision": {"services": {"nope": {}}}})"), "decision.services.nope"));
+    BOOST_TEST(error_of(R"({"services": {"enabled": ["order-sign-crd", "order-sign-crd"]}})").find("twice") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(environment_overrides_the_file)
+{
+    auto c = parse(R"({"decision": {"url": "https://file.example/"}, "services": {"enabled": ["order-sign-crd"]}})",
+                   {{"CDS_DECISION_SERVICE_URL", "http://127.0.0.1:9000/decide"}, {"CDS_ENABLED_HOOKS", "order-select-crd, appointment-book-crd"}});
+    BOOST_TEST(c.decision.endpoint->host == "127.0.0.1");
+    BOOST_TEST(c.decision.endpoint->target == "/decide");
+    BOOST_TEST((*c.enabled_services == std::vector<std::string>{"order-select-crd", "appointment-book-crd"}));
+
+    BOOST_TEST(error_of("{}", {{"CDS_DECISION_SERVICE_URL", "not a url"}}).find("CDS_DECISION_SERVICE_URL") != std::string::npos);
+    BOOST_TEST(error_of("{}", {{"CDS_ENABLED_HOOKS", "order-sign-crd,bogus"}}).find("CDS_ENABLED_HOOKS") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(files_name_themselves_in_errors)
+{
+    const auto env = env_of({});
+    try
+    {
+        load_config_file("/nonexistent/crd.json", env, "r.json");
+        BOOST_FAIL("missing file accepted");
+    }
+    catch (const config_error& e)
+    {
+        BOOST_TEST(std::string(e.what()).find("/nonexistent/crd.json") != std::string::npos);
+    }
+    const auto shipped = load_config_file(std::string(CRD_SOURCE_DIR) + "/etc/crd-server.json", env, "r.json");
+    BOOST_TEST(shipped.decision.rules_path == std::string(CRD_SOURCE_DIR) + "/etc/rules.json");
+    BOOST_TEST(!shipped.auth.required);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,289 @@
+#include <crd/core/hook_request.hpp>
+#include <crd/core/hooks.hpp>
+
+#include "fixtures.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/test/unit_test.hpp>
+
+namespace json = boost::json;
+using namespace crd::core;
+using crd::test::edit;
+using crd::test::load_fixture;
+
+namespace {
+
+// Validates with the service of the request's own hook (order-sign-crd when it has none).
+std::variant<hook_request, problem> validate(const json::value& doc, std::string id = {})
+{
+    if (id.empty())
+        id = doc.is_object() && doc.as_object().contains("hook") ? crd::test::service_id_for(doc) : "order-sign-crd";
+    const auto* service = find_service(id);
+    BOOST_TEST_REQUIRE(service != nullptr);
+    return validate_hook_request(*service, std::make_unique<json::value>(doc));
+}
+
+struct bad_case
+{
+    const char* fixture;
+    const char* pointer;   // JSON pointer of the field to change
+    const char* value;     // new JSON value; nullptr erases the field
+    const char* expression;  // the field the OperationOutcome must name
+    const char* code;        // FHIR issue type
+};
+
+// One row per validation rule: a valid published request with exactly one thing broken.
+const bad_case bad_cases[] = {
+    // Request envelope (CDS Hooks 2.0 request fields)
+    {"crd-order-sign-5.json", "/hook", nullptr, "hook", "required"},
+    {"crd-order-sign-5.json", "/hook", "42", "hook", "structure"},
+    {"crd-order-sign-5.json", "/hook", "\"\"", "hook", "value"},
+    {"crd-order-sign-5.json", "/hookInstance", nullptr, "hookInstance", "required"},
+    {"crd-order-sign-5.json", "/hookInstance", "\"\"", "hookInstance", "value"},
+    {"crd-order-sign-5.json", "/hookInstance", "123", "hookInstance", "structure"},
+    {"crd-order-sign-5.json", "/fhirServer", "\"not a url\"", "fhirServer", "value"},
+    {"crd-order-sign-5.json", "/fhirServer", "17", "fhirServer", "structure"},
+    {"crd-order-sign-5.json", "/fhirServer", nullptr, "fhirServer", "required"},  // fhirAuthorization needs it
+    {"crd-order-sign-5.json", "/fhirAuthorization", "\"token\"", "fhirAuthorization", "structure"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/access_token", nullptr, "fhirAuthorization.access_token", "required"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/token_type", "\"MAC\"", "fhirAuthorization.token_type", "value"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/expires_in", "\"300\"", "fhirAuthorization.expires_in", "structure"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/expires_in", "-5", "fhirAuthorization.expires_in", "structure"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/scope", nullptr, "fhirAuthorization.scope", "required"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/subject", "\"\"", "fhirAuthorization.subject", "value"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/patient", "7", "fhirAuthorization.patient", "structure"},
+    {"crd-order-sign-5.json", "/context", nullptr, "context", "required"},
+    {"crd-order-sign-5.json", "/context", "[]", "context", "structure"},
+    {"crd-order-sign-5.json", "/prefetch", "\"x\"", "prefetch", "structure"},
+    {"crd-order-sign-5.json", "/prefetch/patient", "\"Patient/1\"", "prefetch.patient", "structure"},
+    {"crd-order-sign-5.json", "/prefetch/patient", "{\"id\": \"1\"}", "prefetch.patient.resourceType", "structure"},
+    {"crd-order-sign-5.json", "/extension", "[]", "extension", "structure"},
+    {"crd-order-sign-5.json", "/extension/davinci-crd.configuration", "true", "extension.davinci-crd.configuration", "structure"},
+    // order-sign context
+    {"crd-order-sign-5.json", "/context/patientId", nullptr, "context.patientId", "required"},
+    {"crd-order-sign-5.json", "/context/patientId", "\"pat 015\"", "context.patientId", "value"},
+    {"crd-order-sign-5.json", "/context/userId", nullptr, "context.userId", "required"},
+    {"crd-order-sign-5.json", "/context/userId", "\"pra1234\"", "context.userId", "value"},
+    {"crd-order-sign-5.json", "/context/userId", "\"Organization/org1\"", "context.userId", "value"},
+    {"crd-order-sign-5.json", "/context/encounterId", "5", "context.encounterId", "structure"},
+    {"crd-order-sign-5.json", "/context/draftOrders", nullptr, "context.draftOrders", "required"},
+    {"crd-order-sign-5.json", "/context/draftOrders", "[]", "context.draftOrders", "structure"},
+    {"crd-order-sign-5.json", "/context/draftOrders/resourceType", "\"Parameters\"", "context.draftOrders.resourceType", "structure"},
+    {"crd-order-sign-5.json", "/context/draftOrders/entry", nullptr, "context.draftOrders.entry", "required"},
+    {"crd-order-sign-5.json", "/context/draftOrders/entry", "[]", "context.draftOrders.entry", "value"},
+    {"crd-order-sign-5.json", "/context/draftOrders/entry/0", "7", "context.draftOrders.entry[0]", "structure"},
+    {"crd-order-sign-5.json", "/context/draftOrders/entry/0/resource", nullptr, "context.draftOrders.entry[0].resource", "required"},
+    {"crd-order-sign-5.json", "/context/draftOrders/entry/0/resource/resourceType", "\"Patient\"", "context.draftOrders.entry[0].resource.resourceType", "value"},
+    {"crd-order-sign-5.json", "/context/draftOrders/entry/0/resource/resourceType", nullptr, "context.draftOrders.entry[0].resource.resourceType", "required"},
+    {"crd-order-sign-5.json", "/context/draftOrders/entry/0/resource/id", nullptr, "context.draftOrders.entry[0].resource.id", "required"},
+    {"crd-order-sign-5.json", "/context/draftOrders/entry/0/resource/id", "\"a/b\"", "context.draftOrders.entry[0].resource.id", "value"},
+    // order-select context
+    {"crd-order-select-3.json", "/context/selections", nullptr, "context.selections", "required"},
+    {"crd-order-select-3.json", "/context/selections", "[]", "context.selections", "value"},
+    {"crd-order-select-3.json", "/context/selections", "\"NutritionOrder/pureeddiet-simple\"", "context.selections", "structure"},
+    {"crd-order-select-3.json", "/context/selections/0", "\"pureeddiet-simple\"", "context.selections[0]", "value"},
+    {"crd-order-select-3.json", "/context/selections/1", "\"MedicationRequest/other\"", "context.selections[1]", "value"},
+    {"crd-order-select-3.json", "/context/draftOrders", nullptr, "context.draftOrders", "required"},
+    // appointment-book context
+    {"crd-appointment-book-2.json", "/context/appointments", nullptr, "context.appointments", "required"},
+    {"crd-appointment-book-2.json", "/context/appointments/entry/0/resource/resourceType", "\"ServiceRequest\"", "context.appointments.entry[0].resource.resourceType", "value"},
+    {"crd-appointment-book-2.json", "/context/userId", nullptr, "context.userId", "required"},
+    // encounter hooks
+    {"crd-encounter-start-1.json", "/context/encounterId", nullptr, "context.encounterId", "required"},
+    {"crd-encounter-discharge-1.json", "/context/encounterId", "\"\"", "context.encounterId", "value"},
+    {"crd-encounter-discharge-1.json", "/context/userId", nullptr, "context.userId", "required"},
+    // order-dispatch 1.1 and 1.0
+    {"crd-order-dispatch-1.json", "/context/performer", nullptr, "context.performer", "required"},
+    {"crd-order-dispatch-1.json", "/context/performer", "\"pharm1\"", "context.performer", "value"},
+    {"crd-order-dispatch-1.json", "/context/dispatchedOrders", nullptr, "context.dispatchedOrders", "required"},
+    {"crd-order-dispatch-1.json", "/context/dispatchedOrders", "[]", "context.dispatchedOrders", "value"},
+    {"crd-order-dispatch-1.json", "/context/dispatchedOrders/0", "\"Patient/123\"", "context.dispatchedOrders[0]", "value"},
+    {"crd-order-dispatch-1.json", "/context/dispatchedOrders/1", "\"MedicationRequest/1111\"", "context.dispatchedOrders[1]", "value"},
+    {"crd-order-dispatch-1.json", "/context/order", "\"MedicationRequest/1111\"", "context.order", "structure"},
+    {"crd-order-dispatch-1.json", "/context/fulfillmentTasks", "{}", "context.fulfillmentTasks", "structure"},
+    {"crd-order-dispatch-1.json", "/context/fulfillmentTasks/0/resourceType", "\"Patient\"", "context.fulfillmentTasks[0].resourceType", "structure"},
+    {"crd-order-dispatch-1.json", "/context/task", "{\"resourceType\": \"Task\"}", "context.task", "structure"},
+    {"crd-order-dispatch-4.json", "/context/order", "42", "context.order", "structure"},
+    {"crd-order-dispatch-4.json", "/context/task", "[]", "context.task", "structure"},
+    {"crd-order-dispatch-4.json", "/context/patientId", nullptr, "context.patientId", "required"},
+    {"crd-order-dispatch-4.json", "/context/userId", "\"Device/1\"", "context.userId", "value"},
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(hook_request_)
+
+BOOST_AUTO_TEST_CASE(every_published_request_is_accepted_by_its_service)
+{
+    for (const auto& name : crd::test::request_fixture_names())
+    {
+        BOOST_TEST_CONTEXT(name)
+        {
+            auto result = validate(load_fixture(name));
+            const auto* p = std::get_if<problem>(&result);
+            BOOST_TEST(!p, (p ? p->diagnostics : ""));
+            if (!p)
+                BOOST_TEST(!std::get<hook_request>(result).hook_instance.empty());
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(each_rule_rejects_its_bad_input_naming_the_field)
+{
+    for (const auto& c : bad_cases)
+    {
+        BOOST_TEST_CONTEXT(c.fixture << " " << c.pointer << " = " << (c.value ? c.value : "<erased>"))
+        {
+            auto doc = load_fixture(c.fixture);
+            const auto service = crd::test::service_id_for(doc);
+            edit(doc, c.pointer, c.value ? std::optional<json::value>(json::parse(c.value)) : std::nullopt);
+            auto result = validate(doc, service);
+            const auto* p = std::get_if<problem>(&result);
+            BOOST_TEST_REQUIRE(p != nullptr);
+            BOOST_TEST(p->status == 422U);
+            BOOST_TEST(p->expression == c.expression);
+            BOOST_TEST(p->code == c.code);
+            // The diagnostics start with the field's name, so a person reading only them knows where to look.
+            BOOST_TEST(p->diagnostics.rfind(c.expression, 0) == 0U, p->diagnostics);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(hook_must_match_the_service)
+{
+    auto doc = load_fixture("crd-order-select-1.json");
+    auto result = validate_hook_request(*find_service("order-sign-crd"), std::make_unique<json::value>(doc));
+    const auto* p = std::get_if<problem>(&result);
+    BOOST_TEST_REQUIRE(p != nullptr);
+    BOOST_TEST(p->expression == "hook");
+    BOOST_TEST(p->diagnostics.find("order-sign-crd") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(body_must_be_an_object)
+{
+    auto result = validate_hook_request(*find_service("order-sign-crd"), std::make_unique<json::value>(json::array{}));
+    BOOST_TEST_REQUIRE(std::holds_alternative<problem>(result));
+    BOOST_TEST(std::get<problem>(result).diagnostics == "request body must be a JSON object");
+}
+
+BOOST_AUTO_TEST_CASE(unknown_fields_and_extensions_are_ignored_and_orders_need_not_be_drafts)
+{
+    auto doc = load_fixture("crd-order-sign-5.json");
+    edit(doc, "/context/somethingNew", json::value("x"));
+    edit(doc, "/extension/org.example.unknown", json::object{{"a", 1}});
+    edit(doc, "/futureField", json::value(true));
+    edit(doc, "/context/draftOrders/entry/0/resource/status", json::value("active"));  // order-sign 1.1: revisions
+    auto result = validate(doc);
+    BOOST_TEST(std::holds_alternative<hook_request>(result));
+}
+
+BOOST_AUTO_TEST_CASE(null_prefetch_keys_mean_no_data)
+{
+    auto doc = load_fixture("crd-order-sign-5.json");
+    edit(doc, "/prefetch/coverage", json::value(nullptr));
+    auto result = validate(doc);
+    BOOST_TEST_REQUIRE(std::holds_alternative<hook_request>(result));
+    BOOST_TEST(std::get<hook_request>(result).first_prefetched("Coverage") == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(order_dispatch_context_shapes_become_one_model)
+{
+    // v1.1 (dispatchedOrders / fulfillmentTasks)
+    auto v11 = validate(load_fixture("crd-order-dispatch-1.json"));
+    BOOST_TEST_REQUIRE(std::holds_alternative<hook_request>(v11));
+    const auto& a = std::get<hook_request>(v11);
+    BOOST_TEST(a.items.size() == 2U);
+    BOOST_TEST(a.items[0].resource_type == "MedicationRequest");
+    BOOST_TEST(a.items[1].id == "2222");
+    BOOST_TEST(a.tasks.size() == 1U);
+    BOOST_TEST(a.performer == "Organization/pharm1");
+
+    // v1.0 (order / task), with the order in prefetch
+    auto v10 = validate(load_fixture("crd-order-dispatch-2.json"));
+    BOOST_TEST_REQUIRE(std::holds_alternative<hook_request>(v10));
+    const auto& b = std::get<hook_request>(v10);
+    BOOST_TEST_REQUIRE(b.items.size() == 1U);
+    BOOST_TEST(b.items[0].id == "servreq-g0180-1");
+    BOOST_TEST(b.items[0].resource != nullptr);  // found in prefetch."order"
+
+    // interim hyphenated names, from the hook library's own example
+    auto doc = load_fixture("crd-order-dispatch-1.json");
+    auto& ctx = doc.at("context").as_object();
+    ctx["dispatched-orders"] = ctx["dispatchedOrders"];
+    ctx["fulfillment-tasks"] = ctx["fulfillmentTasks"];
+    ctx.erase("dispatchedOrders");
+    ctx.erase("fulfillmentTasks");
+    auto hyph = validate(doc);
+    BOOST_TEST_REQUIRE(std::holds_alternative<hook_request>(hyph));
+    BOOST_TEST(std::get<hook_request>(hyph).items.size() == 2U);
+    BOOST_TEST(std::get<hook_request>(hyph).tasks.size() == 1U);
+
+    // v1.0 with a task and no prefetch
+    auto v10task = validate(load_fixture("crd-order-dispatch-4.json"));
+    BOOST_TEST_REQUIRE(std::holds_alternative<hook_request>(v10task));
+    BOOST_TEST(std::get<hook_request>(v10task).items.at(0).resource == nullptr);
+    BOOST_TEST(std::get<hook_request>(v10task).tasks.size() == 1U);
+}
+
+BOOST_AUTO_TEST_CASE(hook_library_context_fragments_validate)
+{
+    // The hook library's own examples, wrapped into whole requests.
+    const std::pair<const char*, const char*> fragments[] = {
+        {"ctx-order-sign-lib-r4.json", "order-sign"},
+        {"ctx-order-select-lib-r4.json", "order-select"},
+        {"ctx-order-dispatch-lib-r4.json", "order-dispatch"},
+        {"ctx-order-dispatch-docs-v1.0.json", "order-dispatch"},
+        {"ctx-order-dispatch-docs-v1.1-hyphenated.json", "order-dispatch"},
+        {"ctx-encounter-start-lib-1.json", "encounter-start"},
+        {"ctx-encounter-discharge-lib-1.json", "encounter-discharge"},
+    };
+    for (const auto& [file, hook] : fragments)
+    {
+        BOOST_TEST_CONTEXT(file)
+        {
+            auto fragment = load_fixture(std::string("context-fragments/") + file);
+            json::object doc{{"hook", hook}, {"hookInstance", "0f3b0c1e-3c1a-4a55-9a3e-0b1c2d3e4f50"}, {"context", fragment.at("context")}};
+            auto result = validate(doc);
+            const auto* p = std::get_if<problem>(&result);
+            BOOST_TEST(!p, (p ? p->diagnostics : ""));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(order_select_marks_the_selected_orders)
+{
+    auto doc = load_fixture("crd-order-select-3.json");
+    edit(doc, "/context/selections", json::array{"MedicationRequest/smart-MedicationRequest-103"});
+    auto result = validate(doc);
+    BOOST_TEST_REQUIRE(std::holds_alternative<hook_request>(result));
+    const auto& r = std::get<hook_request>(result);
+    BOOST_TEST_REQUIRE(r.items.size() == 2U);
+    BOOST_TEST(!r.items[0].selected);  // NutritionOrder
+    BOOST_TEST(r.items[1].selected);
+}
+
+BOOST_AUTO_TEST_CASE(prefetch_resources_are_indexed_through_bundles)
+{
+    auto result = validate(load_fixture("crd-order-sign-1.json"));
+    BOOST_TEST_REQUIRE(std::holds_alternative<hook_request>(result));
+    const auto& r = std::get<hook_request>(result);
+    BOOST_TEST(r.first_prefetched("Coverage") != nullptr);
+    BOOST_TEST(r.find_prefetched("Coverage/COV1") != nullptr);
+    BOOST_TEST(r.find_prefetched("http://example.org/someEHR/fhir/Coverage/COV1") != nullptr);
+    BOOST_TEST(r.find_prefetched("Coverage/other") == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(reference_and_id_syntax)
+{
+    BOOST_TEST(is_fhir_id("pat015.a-1"));
+    BOOST_TEST(!is_fhir_id(""));
+    BOOST_TEST(!is_fhir_id(std::string(65, 'a')));
+    BOOST_TEST(!is_fhir_id("a_b"));
+    BOOST_TEST(is_relative_reference("PractitionerRole/abc"));
+    BOOST_TEST(!is_relative_reference("practitioner/abc"));
+    BOOST_TEST(!is_relative_reference("Practitioner/"));
+    BOOST_TEST(!is_relative_reference("/abc"));
+    BOOST_TEST(!is_relative_reference("http://x/Practitioner/1"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,50 @@
+#pragma once
+// Test helpers: the public CRD example requests, JSON-pointer edits, and running coroutines.
+
+#include <crd/core/async.hpp>
+#include <crd/core/config.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json/value.hpp>
+
+#include <exception>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace crd::test {
+
+std::string read_file(const std::string& path);
+std::string fixture_path(const std::string& name);  // under tests/fixtures/crd-examples
+boost::json::value load_fixture(const std::string& name);
+// Every whole request body: crd-<hook>-N.json, sorted.
+std::vector<std::string> request_fixture_names();
+// "order-sign" -> "order-sign-crd"
+std::string service_id_for(const boost::json::value& request);
+
+// Sets (or, with nullopt, erases) the member or element a JSON pointer names. The parent must exist.
+void edit(boost::json::value& doc, const std::string& pointer, std::optional<boost::json::value> value);
+
+// A configuration for in-process servers: loopback, ephemeral port, auth off, the shipped rules.
+core::config test_config();
+
+// Runs a coroutine to completion on a fresh io_context, rethrowing its exception.
+template <class T>
+T run_coro(net::awaitable<T> op)
+{
+    net::io_context ioc;
+    std::optional<T> out;
+    std::exception_ptr error;
+    net::co_spawn(ioc, std::move(op), [&](std::exception_ptr e, T value) {
+        error = e;
+        if (!e)
+            out.emplace(std::move(value));
+    });
+    ioc.run();
+    if (error)
+        std::rethrow_exception(error);
+    return std::move(*out);
+}
+
+}  // namespace crd::test
