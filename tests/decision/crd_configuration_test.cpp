@@ -1,1 +1,114 @@
+#include <crd/decision/crd_configuration.hpp>
+
+#include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
+
+namespace json = boost::json;
+using namespace crd::decision;
+
+namespace {
+
+const std::vector<std::string> types{"coverage-info", "claim"};
+
+std::variant<crd_options, crd::core::problem> read(const char* text)
+{
+    static json::value holder;
+    holder = json::parse(text);
+    return read_options(&holder.as_object(), types);
+}
+
+json::value card(const char* indicator, const char* topic, int n)
+{
+    return json::object{
+        {"summary", "card " + std::to_string(n)},
+        {"indicator", indicator},
+        {"source", json::object{{"label", "P"}, {"topic", json::object{{"code", topic}}}}},
+    };
+}
+
+json::object coverage_action()
+{
+    return json::object{{"type", "update"}, {"description", "d"},
+        {"resource", json::object{{"resourceType", "ServiceRequest"}, {"extension", json::array{json::object{
+            {"url", "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"}}}}}}};
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(crd_configuration_)
+
+BOOST_AUTO_TEST_CASE(absent_configuration_means_defaults)
+{
+    auto o = read_options(nullptr, types);
+    BOOST_TEST_REQUIRE(std::holds_alternative<crd_options>(o));
+    BOOST_TEST(std::get<crd_options>(o).coverage_info);
+    BOOST_TEST(std::get<crd_options>(o).max_cards == default_max_cards);
+}
+
+BOOST_AUTO_TEST_CASE(known_options_are_read_and_unknown_ones_ignored)
+{
+    auto o = read(R"({"coverage-info": false, "claim": false, "max-cards": 3, "alt-drug": true, "dtr-clin": 7})");
+    BOOST_TEST_REQUIRE(std::holds_alternative<crd_options>(o));
+    const auto& opts = std::get<crd_options>(o);
+    BOOST_TEST(!opts.coverage_info);
+    BOOST_TEST(opts.max_cards == 3U);
+    BOOST_TEST(opts.disabled_card_types.count("claim") == 1U);
+    BOOST_TEST(opts.disabled_card_types.count("alt-drug") == 0U);
+}
+
+BOOST_AUTO_TEST_CASE(wrong_types_are_422_naming_the_option)
+{
+    for (const char* bad : {R"({"max-cards": "5"})", R"({"max-cards": -1})", R"({"max-cards": 1.5})", R"({"coverage-info": "no"})", R"({"claim": 0})"})
+    {
+        BOOST_TEST_CONTEXT(bad)
+        {
+            auto o = read(bad);
+            BOOST_TEST_REQUIRE(std::holds_alternative<crd::core::problem>(o));
+            const auto& p = std::get<crd::core::problem>(o);
+            BOOST_TEST(p.status == 422U);
+            BOOST_TEST(p.expression.rfind("extension.davinci-crd.configuration.", 0) == 0U);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(max_cards_keeps_the_most_severe)
+{
+    json::object res{{"cards", json::array{card("info", "coverage-info", 1), card("warning", "coverage-info", 2),
+                                           card("critical", "claim", 3), card("warning", "claim", 4)}}};
+    crd_options o;
+    o.max_cards = 2;
+    apply_options(res, o);
+    const auto& cards = res.at("cards").as_array();
+    BOOST_TEST_REQUIRE(cards.size() == 2U);
+    BOOST_TEST(cards[0].at("summary").as_string() == "card 3");
+    BOOST_TEST(cards[1].at("summary").as_string() == "card 2");  // stable among warnings
+}
+
+BOOST_AUTO_TEST_CASE(disabled_types_and_coverage_info_are_removed)
+{
+    json::object res{{"cards", json::array{card("info", "coverage-info", 1), card("warning", "claim", 2)}},
+                     {"systemActions", json::array{coverage_action()}}};
+    crd_options o;
+    o.coverage_info = false;
+    o.disabled_card_types = {"claim"};
+    apply_options(res, o);
+    BOOST_TEST(res.at("cards").as_array().size() == 1U);
+    BOOST_TEST(!res.contains("systemActions"));  // CDS Hooks: never an empty systemActions array
+}
+
+BOOST_AUTO_TEST_CASE(discovery_options_are_complete)
+{
+    auto options = configuration_options(types);
+    BOOST_TEST_REQUIRE(options.size() == 3U);
+    for (const auto& o : options)
+    {
+        for (const char* key : {"code", "type", "name", "description"})
+            BOOST_TEST(!o.at(key).as_string().empty());
+        BOOST_TEST(o.as_object().contains("default"));
+        BOOST_TEST((o.at("type") == "boolean" ? o.at("default").is_bool() : o.at("default").is_number()));
+    }
+    BOOST_TEST(options.back().at("code").as_string() == "max-cards");
+    BOOST_TEST(options.back().at("type").as_string() == "integer");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

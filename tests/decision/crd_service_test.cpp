@@ -1,1 +1,177 @@
+#include <crd/decision/crd_service.hpp>
+#include <crd/decision/rules_engine.hpp>
+
+#include "fixtures.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
+
+#include <regex>
+#include <set>
+
+namespace json = boost::json;
+using namespace crd;
+using namespace crd::decision;
+
+namespace {
+
+rules_engine& engine()
+{
+    static rules_engine e(load_rules(std::string(CRD_SOURCE_DIR) + "/etc/rules.json"));
+    return e;
+}
+
+core::api_response call(core::hook_handler& h, json::value doc)
+{
+    core::request_context ctx;
+    ctx.received = clock::now();
+    return test::run_coro(h.handle(std::make_unique<json::value>(std::move(doc)), ctx));
+}
+
+// A decision source that always fails with the given error.
+class failing_decision final : public core::decision_service
+{
+public:
+    explicit failing_decision(errc e) : error_(e) {}
+    net::awaitable<result<json::object>> decide(const core::hook_request&, clock::time_point) override
+    {
+        co_return error_code(error_);
+    }
+    std::string_view mode() const noexcept override { return "failing"; }
+    std::vector<std::string> card_types(const core::service_definition&) const override { return {}; }
+
+private:
+    errc error_;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(crd_service_)
+
+BOOST_AUTO_TEST_CASE(discovery_lists_every_service_with_cds_hooks_2_0_prefetch_tokens)
+{
+    auto cfg = test::test_config();
+    auto registry = make_registry(cfg, engine());
+    const auto doc = registry.discovery();
+    const auto& services = doc.at("services").as_array();
+    BOOST_TEST(services.size() == 6U);
+
+    // Only root-level primitive context fields and the user* tokens (checklist CH-31).
+    const std::regex token("\\{\\{([^}]*)\\}\\}");
+    const std::set<std::string> allowed{"context.patientId", "context.userId", "context.encounterId", "context.performer",
+                                        "context.order", "userPractitionerId", "userPractitionerRoleId", "userPatientId",
+                                        "userRelatedPersonId"};
+    std::set<std::string> ids;
+    for (const auto& s : services)
+    {
+        BOOST_TEST_CONTEXT(json::serialize(s.at("id")))
+        {
+            for (const char* key : {"id", "hook", "title", "description", "usageRequirements"})
+                BOOST_TEST(!s.at(key).as_string().empty());
+            ids.insert(std::string(s.at("id").as_string()));
+            BOOST_TEST(std::string(s.at("id").as_string()) == std::string(s.at("hook").as_string()) + "-crd");
+            for (const auto& kv : s.at("prefetch").as_object())
+            {
+                const std::string tmpl(kv.value().as_string());
+                for (std::sregex_iterator it(tmpl.begin(), tmpl.end(), token), end; it != end; ++it)
+                    BOOST_TEST(allowed.count((*it)[1].str()) == 1U, "token " << (*it)[1].str());
+            }
+            BOOST_TEST(s.at("prefetch").at("coverage").as_string() == "Coverage?patient={{context.patientId}}&status=active");
+            const auto& options = s.at("extension").at("davinci-crd.configuration-options").as_array();
+            BOOST_TEST(options.back().at("code").as_string() == "max-cards");
+        }
+    }
+    BOOST_TEST(ids.count("encounter-discharge-crd") == 1U);
+    // Primary hooks offer coverage-info as an option.
+    const auto& sign_options = services[0].at("extension").at("davinci-crd.configuration-options").as_array();
+    BOOST_TEST(sign_options[0].at("code") == "claim");
+    BOOST_TEST(std::any_of(sign_options.begin(), sign_options.end(), [](const json::value& o) { return o.at("code") == "coverage-info"; }));
+}
+
+BOOST_AUTO_TEST_CASE(enabled_services_restrict_the_registry)
+{
+    auto cfg = test::test_config();
+    cfg.enabled_services = std::vector<std::string>{"order-sign-crd", "appointment-book-crd"};
+    auto registry = make_registry(cfg, engine());
+    BOOST_TEST(registry.find("order-sign-crd") != nullptr);
+    BOOST_TEST(registry.find("order-select-crd") == nullptr);
+    BOOST_TEST(registry.discovery().at("services").as_array().size() == 2U);
+}
+
+BOOST_AUTO_TEST_CASE(timeouts_come_from_the_most_specific_setting)
+{
+    auto cfg = test::test_config();
+    const auto& sign = *core::find_service("order-sign-crd");
+    const auto& book = *core::find_service("appointment-book-crd");
+    BOOST_TEST(decision_timeout(cfg, sign).count() == 4000);
+    BOOST_TEST(decision_timeout(cfg, book).count() == 9000);
+    cfg.decision.timeout = std::chrono::milliseconds(2500);
+    BOOST_TEST(decision_timeout(cfg, book).count() == 2500);
+    cfg.decision.services["appointment-book-crd"].timeout = std::chrono::milliseconds(8000);
+    BOOST_TEST(decision_timeout(cfg, book).count() == 8000);
+}
+
+BOOST_AUTO_TEST_CASE(handle_honours_the_request_configuration)
+{
+    crd_service sign(*core::find_service("order-sign-crd"), engine(), std::chrono::seconds(4));
+
+    auto full = call(sign, test::load_fixture("crd-order-sign-5.json"));
+    BOOST_TEST(full.status == 200U);
+    BOOST_TEST(full.body.at("cards").as_array().size() == 2U);
+    BOOST_TEST(full.body.as_object().contains("systemActions"));
+
+    auto doc = test::load_fixture("crd-order-sign-5.json");
+    doc.at("extension").as_object()["davinci-crd.configuration"] = json::object{{"max-cards", 1}};
+    auto limited = call(sign, doc);
+    BOOST_TEST(limited.status == 200U);
+    BOOST_TEST_REQUIRE(limited.body.at("cards").as_array().size() == 1U);
+    BOOST_TEST(limited.body.at("cards").at(0).at("indicator").as_string() == "warning");  // the most severe kept
+    BOOST_TEST(limited.body.as_object().contains("systemActions"));
+
+    // coverage-info false: neither the coverage-information systemAction nor coverage-info cards.
+    doc.at("extension").as_object()["davinci-crd.configuration"] = json::object{{"coverage-info", false}};
+    auto no_coverage = call(sign, doc);
+    BOOST_TEST(no_coverage.status == 200U);
+    BOOST_TEST(!no_coverage.body.as_object().contains("systemActions"));
+    BOOST_TEST(no_coverage.body.at("cards").as_array().empty());
+
+    doc.at("extension").as_object()["davinci-crd.configuration"] = json::object{{"max-cards", "one"}};
+    auto bad = call(sign, doc);
+    BOOST_TEST(bad.status == 422U);
+    BOOST_TEST(bad.body.at("resourceType").as_string() == "OperationOutcome");
+    BOOST_TEST(bad.body.at("issue").at(0).at("expression").at(0).as_string() == "extension.davinci-crd.configuration.max-cards");
+}
+
+BOOST_AUTO_TEST_CASE(invalid_requests_get_an_operation_outcome)
+{
+    crd_service sign(*core::find_service("order-sign-crd"), engine(), std::chrono::seconds(4));
+    auto doc = test::load_fixture("crd-order-sign-5.json");
+    doc.at("context").as_object().erase("draftOrders");
+    auto res = call(sign, doc);
+    BOOST_TEST(res.status == 422U);
+    const auto& issue = res.body.at("issue").at(0);
+    BOOST_TEST(issue.at("severity").as_string() == "error");
+    BOOST_TEST(issue.at("code").as_string() == "required");
+    BOOST_TEST(issue.at("diagnostics").as_string() == "context.draftOrders is required for order-sign");
+}
+
+BOOST_AUTO_TEST_CASE(decision_failures_are_errors_not_empty_cards)
+{
+    const std::pair<errc, unsigned> cases[] = {
+        {errc::decision_timeout, 504U},
+        {errc::decision_unavailable, 502U},
+        {errc::decision_bad_response, 502U},
+        {errc::decision_circuit_open, 503U},
+    };
+    for (const auto& [error, status] : cases)
+    {
+        failing_decision decision(error);
+        crd_service sign(*core::find_service("order-sign-crd"), decision, std::chrono::seconds(4));
+        auto res = call(sign, test::load_fixture("crd-order-sign-5.json"));
+        BOOST_TEST(res.status == status);
+        BOOST_TEST(res.body.at("resourceType").as_string() == "OperationOutcome");
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,1 +1,349 @@
+#include <crd/core/hook_request.hpp>
+#include <crd/core/ids.hpp>
+#include <crd/decision/rules_engine.hpp>
+
+#include "fixtures.hpp"
+
+#include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
+
+#include <regex>
+#include <set>
+
+namespace json = boost::json;
+using namespace crd;
+using namespace crd::decision;
+
+namespace {
+
+const rules_engine& engine()
+{
+    static const rules_engine e(load_rules(std::string(CRD_SOURCE_DIR) + "/etc/rules.json"));
+    return e;
+}
+
+core::hook_request validated(json::value doc)
+{
+    const auto* service = core::find_service(test::service_id_for(doc));
+    BOOST_TEST_REQUIRE(service != nullptr);
+    auto result = core::validate_hook_request(*service, std::make_unique<json::value>(std::move(doc)));
+    BOOST_TEST_REQUIRE(std::holds_alternative<core::hook_request>(result));
+    return std::move(std::get<core::hook_request>(result));
+}
+
+json::object evaluate(json::value doc)
+{
+    return engine().evaluate(validated(std::move(doc)));
+}
+
+// Sub-extension values of the coverage-information extension on a systemAction's resource.
+std::multimap<std::string, json::value> coverage_info(const json::value& action)
+{
+    std::multimap<std::string, json::value> out;
+    const json::value* found = nullptr;
+    for (const auto& e : action.at("resource").at("extension").as_array())
+        if (is_coverage_information(e))
+        {
+            BOOST_TEST(found == nullptr);  // exactly one per resource
+            found = &e;
+        }
+    BOOST_TEST_REQUIRE(found != nullptr);
+    for (const auto& sub : found->at("extension").as_array())
+    {
+        const auto& o = sub.as_object();
+        for (const auto& kv : o)
+            if (kv.key() != "url")
+                out.emplace(std::string(o.at("url").as_string()), kv.value());
+    }
+    return out;
+}
+
+std::string code_of(const std::multimap<std::string, json::value>& ext, const std::string& url)
+{
+    const auto it = ext.find(url);
+    return it == ext.end() ? std::string{} : std::string(it->second.as_string());
+}
+
+const std::regex uuid_re("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
+
+// The card rules of CDS Hooks 2.0 and CRD 2.0.1 (checklist §1.5, §2.6).
+void check_card(const json::value& card)
+{
+    const auto& c = card.as_object();
+    BOOST_TEST(std::regex_match(std::string(c.at("uuid").as_string()), uuid_re));
+    const auto summary = std::string(c.at("summary").as_string());
+    BOOST_TEST(!summary.empty());
+    BOOST_TEST(summary.size() < 140U);
+    const auto indicator = std::string(c.at("indicator").as_string());
+    BOOST_TEST((indicator == "info" || indicator == "warning" || indicator == "critical"));
+    BOOST_TEST(c.at("source").at("label").as_string() == "Example Health Plan");
+    BOOST_TEST(c.at("source").at("topic").at("system").as_string() == crd_card_type_system);
+    BOOST_TEST(crd_card_types().count(c.at("source").at("topic").at("code").as_string()) == 1U);
+    if (c.contains("links"))
+    {
+        BOOST_TEST(!c.at("links").as_array().empty());
+        for (const auto& l : c.at("links").as_array())
+        {
+            BOOST_TEST(l.at("type").as_string() == "absolute");
+            BOOST_TEST(std::string(l.at("url").as_string()).rfind("https://", 0) == 0U);
+            BOOST_TEST(!l.at("label").as_string().empty());
+        }
+    }
+    for (const auto& kv : c)  // CH-02: no empty values
+        BOOST_TEST(!(kv.value().is_null() || (kv.value().is_string() && kv.value().as_string().empty()) ||
+                     (kv.value().is_array() && kv.value().as_array().empty())));
+}
+
+void check_action(const json::value& action)
+{
+    BOOST_TEST(action.at("type").as_string() == "update");
+    BOOST_TEST(!action.at("description").as_string().empty());
+    BOOST_TEST(action.at("resource").is_object());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(rules_engine_)
+
+BOOST_AUTO_TEST_CASE(prior_auth_order_gets_coverage_information_and_both_card_kinds)
+{
+    auto doc = test::load_fixture("crd-order-sign-5.json");  // DeviceRequest E0250, hospital bed
+    const json::value original_order = doc.at_pointer("/context/draftOrders/entry/0/resource");
+    auto res = evaluate(doc);
+
+    // One systemAction: the full order back, with ext-coverage-information added.
+    const auto& actions = res.at("systemActions").as_array();
+    BOOST_TEST_REQUIRE(actions.size() == 1U);
+    check_action(actions[0]);
+    const auto& resource = actions[0].at("resource").as_object();
+    for (const auto& kv : original_order.as_object())
+        if (kv.key() != "extension")
+            BOOST_TEST(resource.at(kv.key()) == kv.value(), "field " << kv.key() << " echoed unchanged");
+
+    auto ext = coverage_info(actions[0]);
+    BOOST_TEST(ext.find("coverage")->second.at("reference").as_string() == "Coverage/cov015");
+    BOOST_TEST(code_of(ext, "covered") == "covered");
+    BOOST_TEST(code_of(ext, "pa-needed") == "auth-needed");
+    BOOST_TEST(code_of(ext, "doc-needed") == "clinical");
+    BOOST_TEST(code_of(ext, "doc-purpose") == "withpa");
+    BOOST_TEST(code_of(ext, "questionnaire") == "https://www.example-health-plan.org/fhir/Questionnaire/hospital-bed");
+    BOOST_TEST(code_of(ext, "date") == core::today_utc());
+    BOOST_TEST(std::regex_match(code_of(ext, "coverage-assertion-id"), uuid_re));
+    BOOST_TEST(ext.count("info-needed") == 0U);
+
+    // An External Reference card (absolute links) and an Instructions card (no links, no suggestions).
+    const auto& cards = res.at("cards").as_array();
+    BOOST_TEST_REQUIRE(cards.size() == 2U);
+    for (const auto& c : cards)
+    {
+        check_card(c);
+        BOOST_TEST(c.at("extension").at("davinci-crd.associated-resource").at(0).as_string() == "DeviceRequest/devreq-015-e0250");
+    }
+    BOOST_TEST(cards[0].at("links").as_array().size() == 2U);
+    BOOST_TEST(cards[0].at("indicator").as_string() == "warning");
+    BOOST_TEST(std::string(cards[0].at("summary").as_string()).rfind("Prior authorization required", 0) == 0U);
+    BOOST_TEST(!cards[1].as_object().contains("links"));
+    BOOST_TEST(!cards[1].as_object().contains("suggestions"));
+    BOOST_TEST(std::string(cards[1].at("detail").as_string()).find("face-to-face") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(every_order_gets_its_own_assertion_and_not_covered_needs_no_pa)
+{
+    auto res = evaluate(test::load_fixture("crd-order-sign-1.json"));  // mammography (not covered) + oxygen
+    const auto& actions = res.at("systemActions").as_array();
+    BOOST_TEST_REQUIRE(actions.size() == 2U);
+    auto first = coverage_info(actions[0]);
+    auto second = coverage_info(actions[1]);
+    BOOST_TEST(actions[0].at("resource").at("id").as_string() == "1357");
+    BOOST_TEST(code_of(first, "covered") == "not-covered");
+    BOOST_TEST(first.count("pa-needed") == 0U);
+    BOOST_TEST(code_of(second, "covered") == "conditional");
+    BOOST_TEST(code_of(second, "pa-needed") == "auth-needed");
+    BOOST_TEST(code_of(first, "coverage-assertion-id") != code_of(second, "coverage-assertion-id"));
+    BOOST_TEST(first.find("coverage")->second.at("reference").as_string() == "Coverage/COV1");
+    for (const auto& c : res.at("cards").as_array())
+        check_card(c);
+}
+
+BOOST_AUTO_TEST_CASE(unmatched_orders_get_the_default_and_missing_coverage_is_conditional)
+{
+    // No Coverage anywhere in the request: the plan cannot be confirmed.
+    auto res = evaluate(test::load_fixture("crd-order-sign-7.json"));
+    const auto& actions = res.at("systemActions").as_array();
+    BOOST_TEST_REQUIRE(actions.size() == 2U);
+    for (const auto& a : actions)
+    {
+        check_action(a);
+        auto ext = coverage_info(a);
+        BOOST_TEST(code_of(ext, "covered") == "conditional");
+        BOOST_TEST(code_of(ext, "pa-needed") == "no-auth");
+        BOOST_TEST(code_of(ext, "info-needed") == "OTH");
+        BOOST_TEST(!ext.find("coverage")->second.as_object().contains("reference"));
+        BOOST_TEST(!ext.find("coverage")->second.at("display").as_string().empty());
+    }
+    BOOST_TEST(res.at("cards").as_array().empty());
+
+    // With coverage, an order no rule names is simply covered without authorization.
+    auto doc = test::load_fixture("crd-order-sign-6.json");
+    doc.at_pointer("/context/draftOrders/entry/0/resource/code/coding/0").as_object()["code"] = "99999";
+    auto plain = evaluate(doc);
+    auto ext = coverage_info(plain.at("systemActions").at(0));
+    BOOST_TEST(code_of(ext, "covered") == "covered");
+    BOOST_TEST(code_of(ext, "pa-needed") == "no-auth");
+    BOOST_TEST(ext.count("info-needed") == 0U);
+}
+
+BOOST_AUTO_TEST_CASE(payer_specific_rules_apply_only_to_that_payer)
+{
+    auto doc = test::load_fixture("crd-order-sign-6.json");  // G0180, Coverage cov015 paid by Organization/org1234
+    auto res = evaluate(doc);
+    auto ext = coverage_info(res.at("systemActions").at(0));
+    BOOST_TEST(code_of(ext, "doc-needed") == "admin");
+    BOOST_TEST_REQUIRE(res.at("cards").as_array().size() == 1U);
+    BOOST_TEST(res.at("cards").at(0).at("source").at("topic").at("code").as_string() == "claim");
+
+    doc.at_pointer("/prefetch/coverage/entry/0/resource/payor/0").as_object()["reference"] = "Organization/other-plan";
+    auto other = evaluate(doc);
+    BOOST_TEST(coverage_info(other.at("systemActions").at(0)).count("doc-needed") == 0U);
+    BOOST_TEST(other.at("cards").as_array().empty());
+}
+
+BOOST_AUTO_TEST_CASE(performer_specific_rules_win_for_that_performer)
+{
+    auto doc = test::load_fixture("crd-order-dispatch-3.json");  // DeviceRequest E0424 in prefetch
+    auto in_network = evaluate(doc);
+    BOOST_TEST(code_of(coverage_info(in_network.at("systemActions").at(0)), "pa-needed") == "auth-needed");
+
+    doc.at("context").as_object()["performer"] = "Organization/dme-nonpar-77";
+    auto res = evaluate(doc);
+    auto ext = coverage_info(res.at("systemActions").at(0));
+    BOOST_TEST(code_of(ext, "pa-needed") == "performpa");
+    BOOST_TEST_REQUIRE(!res.at("cards").as_array().empty());
+    BOOST_TEST(res.at("cards").at(0).at("source").at("topic").at("code").as_string() == "network");
+}
+
+BOOST_AUTO_TEST_CASE(order_dispatch_echoes_the_prefetched_order_or_a_minimal_one)
+{
+    auto doc = test::load_fixture("crd-order-dispatch-2.json");
+    auto res = evaluate(doc);
+    const auto& resource = res.at("systemActions").at(0).at("resource");
+    BOOST_TEST(resource.at("id").as_string() == "servreq-g0180-1");
+    BOOST_TEST(resource.at("code") == doc.at_pointer("/prefetch/order/code"));
+
+    auto bare = evaluate(test::load_fixture("crd-order-dispatch-4.json"));  // ServiceRequest/example, no prefetch
+    const auto& minimal = bare.at("systemActions").at(0).at("resource");
+    BOOST_TEST(minimal.at("resourceType").as_string() == "ServiceRequest");
+    BOOST_TEST(minimal.at("id").as_string() == "example");
+    BOOST_TEST(minimal.at("subject").at("reference").as_string() == "Patient/example");
+    check_action(bare.at("systemActions").at(0));
+}
+
+BOOST_AUTO_TEST_CASE(appointments_get_coverage_information_and_limit_cards)
+{
+    auto res = evaluate(test::load_fixture("crd-appointment-book-3.json"));
+    const auto& actions = res.at("systemActions").as_array();
+    BOOST_TEST_REQUIRE(actions.size() == 2U);
+    BOOST_TEST(actions[0].at("resource").at("resourceType").as_string() == "Appointment");
+    BOOST_TEST(actions[1].at("resource").at("id").as_string() == "126");
+    BOOST_TEST_REQUIRE(res.at("cards").as_array().size() == 1U);
+    const auto& card = res.at("cards").at(0);
+    check_card(card);
+    BOOST_TEST(card.at("source").at("topic").at("code").as_string() == "limits");
+    BOOST_TEST(card.at("extension").at("davinci-crd.associated-resource").at(0).as_string() == "Appointment/126");
+}
+
+BOOST_AUTO_TEST_CASE(secondary_hooks_return_cards_but_no_system_actions)
+{
+    auto select = evaluate(test::load_fixture("crd-order-select-2.json"));  // methotrexate: PA
+    BOOST_TEST(!select.contains("systemActions"));
+    BOOST_TEST_REQUIRE(select.at("cards").as_array().size() == 1U);
+    check_card(select.at("cards").at(0));
+
+    // Advice only for selected orders.
+    auto doc = test::load_fixture("crd-order-select-2.json");
+    auto& entries = doc.at_pointer("/context/draftOrders/entry").as_array();
+    json::value other = entries[0];
+    other.at("resource").as_object()["id"] = "unselected";
+    entries.push_back(other);
+    auto res = evaluate(doc);
+    BOOST_TEST(res.at("cards").as_array().size() == 1U);
+
+    auto start = evaluate(test::load_fixture("crd-encounter-start-1.json"));  // home health encounter
+    BOOST_TEST(!start.contains("systemActions"));
+    BOOST_TEST_REQUIRE(start.at("cards").as_array().size() == 1U);
+    BOOST_TEST(start.at("cards").at(0).at("extension").at("davinci-crd.associated-resource").at(0).as_string() ==
+               "Encounter/pat015-rad-encounter");
+    // The same encounter at discharge: that rule is for encounter-start only.
+    BOOST_TEST(evaluate(test::load_fixture("crd-encounter-discharge-1.json")).at("cards").as_array().empty());
+}
+
+BOOST_AUTO_TEST_CASE(medication_references_resolve_through_prefetch)
+{
+    auto doc = test::load_fixture("crd-order-sign-4.json");
+    // The published example points medicationReference at "Patient/MED1" (sic); use the Medication.
+    doc.at_pointer("/context/draftOrders/entry/0/resource/medicationReference").as_object()["reference"] =
+        "http://example.org/someEHR/fhir/Medication/MED1";
+    // Make the referenced Medication's NDC one that a rule names, via a custom rule set.
+    const char* rules = R"({
+        "payer": {"name": "Plan"},
+        "code_systems": {"ndc": ["http://hl7.org/fhir/sid/ndc"]},
+        "default": {"covered": "covered", "pa_needed": "no-auth"},
+        "rules": [{"id": "diclofenac", "codes": [{"system": "ndc", "code": "0093-0948"}],
+                   "covered": "covered", "pa_needed": "auth-needed"}]
+    })";
+    rules_engine custom(parse_rules(json::parse(rules)));
+    auto res = custom.evaluate(validated(doc));
+    BOOST_TEST(code_of(coverage_info(res.at("systemActions").at(0)), "pa-needed") == "auth-needed");
+}
+
+BOOST_AUTO_TEST_CASE(long_summaries_are_cut_below_140_characters)
+{
+    const char* rules = R"({
+        "payer": {"name": "Plan"},
+        "default": {"covered": "covered", "pa_needed": "no-auth"},
+        "rules": [{"id": "x", "codes": [{"system": "http://snomed.info/sct", "code": "726551006"}],
+                   "covered": "covered", "pa_needed": "auth-needed",
+                   "links": [{"label": "Policy", "url": "https://plan.example/p"}]}]
+    })";
+    rules_engine custom(parse_rules(json::parse(rules)));
+    auto doc = test::load_fixture("crd-order-sign-1.json");
+    doc.at_pointer("/context/draftOrders/entry/0/resource/code/coding/0").as_object()["display"] = std::string(300, 'y');
+    auto res = custom.evaluate(validated(doc));
+    const auto summary = std::string(res.at("cards").at(0).at("summary").as_string());
+    BOOST_TEST(summary.size() <= 139U);
+    BOOST_TEST(summary.substr(summary.size() - 3) == "\xE2\x80\xA6");
+}
+
+BOOST_AUTO_TEST_CASE(card_types_follow_the_rules)
+{
+    const auto sign = engine().card_types(*core::find_service("order-sign-crd"));
+    BOOST_TEST((std::set<std::string>(sign.begin(), sign.end()) == std::set<std::string>{"claim", "coverage-info", "network"}));
+    const auto book = engine().card_types(*core::find_service("appointment-book-crd"));
+    BOOST_TEST((std::set<std::string>(book.begin(), book.end()) == std::set<std::string>{"coverage-info", "limits", "network", "claim"}));
+}
+
+BOOST_AUTO_TEST_CASE(every_published_request_gets_a_conformant_answer)
+{
+    for (const auto& name : test::request_fixture_names())
+    {
+        BOOST_TEST_CONTEXT(name)
+        {
+            auto doc = test::load_fixture(name);
+            const bool primary = core::find_service(test::service_id_for(doc))->primary;
+            auto res = evaluate(doc);
+            BOOST_TEST(res.at("cards").is_array());
+            for (const auto& c : res.at("cards").as_array())
+                check_card(c);
+            // CRD: primary hooks always return coverage information (configuration is applied later).
+            BOOST_TEST(res.contains("systemActions") == primary);
+            if (primary)
+                for (const auto& a : res.at("systemActions").as_array())
+                {
+                    check_action(a);
+                    coverage_info(a);
+                }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
