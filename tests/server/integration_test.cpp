@@ -1,1 +1,205 @@
+// The real server on an ephemeral loopback port, spoken to over HTTP/1.1.
+
+#include <crd/server/application.hpp>
+
+#include "fixtures.hpp"
+#include "http_client.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <thread>
+
+namespace json = boost::json;
+using namespace crd;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct running_server
+{
+    std::unique_ptr<server::application> app;
+
+    explicit running_server(core::config cfg = test::test_config())
+    {
+        app = std::make_unique<server::application>(std::move(cfg));
+        app->start();
+    }
+    ~running_server()
+    {
+        app->stop();
+        app->wait();
+    }
+    std::uint16_t port() const { return app->port(); }
+};
+
+core::config small_limits()
+{
+    auto cfg = test::test_config();
+    cfg.limits.max_body_bytes = 4096;
+    cfg.limits.max_header_bytes = 2048;
+    cfg.limits.idle_timeout = 300ms;
+    cfg.limits.header_timeout = 300ms;
+    cfg.limits.body_timeout = 300ms;
+    return cfg;
+}
+
+// A published request, pointed away from the public example hosts it names.
+std::string request_body(const std::string& fixture)
+{
+    auto doc = test::load_fixture(fixture);
+    if (doc.as_object().contains("fhirServer"))
+        doc.as_object()["fhirServer"] = "http://127.0.0.1:9/fhir";
+    return json::serialize(doc);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(integration_)
+
+BOOST_AUTO_TEST_CASE(every_published_request_is_answered_200_over_one_keep_alive_connection)
+{
+    running_server s;
+    test::http_client client(s.port());
+    auto discovery = client.request("GET", "/cds-services");
+    BOOST_TEST(discovery.status == 200U);
+    BOOST_TEST(discovery.keep_alive);
+    BOOST_TEST(json::parse(discovery.body).at("services").as_array().size() == 6U);
+
+    for (const auto& name : test::request_fixture_names())
+    {
+        BOOST_TEST_CONTEXT(name)
+        {
+            auto doc = test::load_fixture(name);
+            auto r = client.request("POST", "/cds-services/" + test::service_id_for(doc), request_body(name));
+            BOOST_TEST(r.status == 200U);
+            BOOST_TEST(r.header("content-type") == "application/json");
+            auto body = json::parse(r.body);
+            BOOST_TEST(body.at("cards").is_array());
+            BOOST_TEST(r.keep_alive);
+        }
+    }
+    BOOST_TEST(client.request("GET", "/health").status == 200U);
+}
+
+BOOST_AUTO_TEST_CASE(errors_keep_the_connection_and_carry_operation_outcomes)
+{
+    running_server s;
+    test::http_client client(s.port());
+    const auto outcome = [](const test::http_result& r) { return json::parse(r.body).at("resourceType").as_string() == "OperationOutcome"; };
+
+    auto not_found = client.request("POST", "/cds-services/no-such-service", "{}");
+    BOOST_TEST(not_found.status == 404U);
+    BOOST_TEST(outcome(not_found));
+    auto not_allowed = client.request("PUT", "/cds-services/order-sign-crd", "{}");
+    BOOST_TEST(not_allowed.status == 405U);
+    BOOST_TEST(not_allowed.header("allow") == "POST, OPTIONS");
+    auto media = client.request("POST", "/cds-services/order-sign-crd", "{}", {{"Content-Type", "text/plain"}});
+    BOOST_TEST(media.status == 415U);
+    BOOST_TEST(outcome(media));
+    auto bad_json = client.request("POST", "/cds-services/order-sign-crd", "{\"hook\":");
+    BOOST_TEST(bad_json.status == 400U);
+    auto invalid = client.request("POST", "/cds-services/order-sign-crd", R"({"hook":"order-sign","hookInstance":"1","context":{}})");
+    BOOST_TEST(invalid.status == 422U);
+    BOOST_TEST(outcome(invalid));
+    BOOST_TEST(client.request("GET", "/health").status == 200U);  // same connection, still served
+}
+
+BOOST_AUTO_TEST_CASE(oversized_bodies_are_413_and_the_connection_is_closed)
+{
+    running_server s(small_limits());
+    {
+        // Declared too large: refused from the header, before the body is read.
+        test::http_client client(s.port());
+        client.send_raw("POST /cds-services/order-sign-crd HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        "Content-Length: 2000000\r\n\r\n");
+        auto r = client.read_response();
+        BOOST_TEST(r.status == 413U);
+        BOOST_TEST(!r.keep_alive);
+        BOOST_TEST(json::parse(r.body).at("issue").at(0).at("diagnostics").as_string().find("4096") != std::string::npos);
+        BOOST_TEST(client.closed_by_server());
+    }
+    {
+        // Chunked, growing past the limit while being read.
+        test::http_client client(s.port());
+        client.send_raw("POST /cds-services/order-sign-crd HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n");
+        const std::string chunk(1024, 'a');
+        for (int i = 0; i < 5; ++i)
+            client.send_raw("400\r\n" + chunk + "\r\n");
+        BOOST_TEST(client.read_response().status == 413U);
+    }
+    test::http_client fresh(s.port());
+    BOOST_TEST(fresh.request("GET", "/health").status == 200U);
+}
+
+BOOST_AUTO_TEST_CASE(expect_100_continue_is_answered_before_the_body)
+{
+    running_server s;
+    test::http_client client(s.port());
+    const auto body = request_body("crd-order-sign-5.json");
+    client.send_raw("POST /cds-services/order-sign-crd HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    "Expect: 100-continue\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+    auto interim = client.read_response();
+    BOOST_TEST(interim.status == 100U);
+    client.send_raw(body);
+    BOOST_TEST(client.read_response().status == 200U);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_http_and_huge_headers_are_refused)
+{
+    running_server s(small_limits());
+    {
+        test::http_client client(s.port());
+        client.send_raw("THIS IS NOT HTTP\r\n\r\n");
+        BOOST_TEST(client.read_response().status == 400U);
+        BOOST_TEST(client.closed_by_server());
+    }
+    {
+        test::http_client client(s.port());
+        client.send_raw("GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4000, 'b') + "\r\n\r\n");
+        BOOST_TEST(client.read_response().status == 431U);
+    }
+    test::http_client fresh(s.port());
+    BOOST_TEST(fresh.request("GET", "/health").status == 200U);
+}
+
+BOOST_AUTO_TEST_CASE(idle_and_slow_connections_are_closed)
+{
+    running_server s(small_limits());
+    {
+        test::http_client idle(s.port());
+        BOOST_TEST(idle.request("GET", "/health").status == 200U);
+        const auto start = std::chrono::steady_clock::now();
+        BOOST_TEST(idle.closed_by_server());  // idle_timeout 300 ms; the client gives up after 10 s
+        BOOST_TEST((std::chrono::steady_clock::now() - start < 8s));
+    }
+    {
+        test::http_client slow(s.port());
+        slow.send_raw("GET /health HTTP/1.1\r\nHo");  // a header that never ends
+        BOOST_TEST(slow.closed_by_server());
+    }
+}
+
+BOOST_AUTO_TEST_CASE(stop_closes_idle_connections_and_ends_promptly)
+{
+    auto s = std::make_unique<running_server>();
+    test::http_client client(s->port());
+    BOOST_TEST(client.request("GET", "/health").status == 200U);
+    const auto start = std::chrono::steady_clock::now();
+    s.reset();  // stop + wait, with the keep-alive connection still open
+    BOOST_TEST((std::chrono::steady_clock::now() - start < 1500ms));
+    BOOST_TEST(client.closed_by_server());
+}
+
+BOOST_AUTO_TEST_CASE(an_address_that_cannot_be_bound_is_reported)
+{
+    auto cfg = test::test_config();
+    cfg.listen.address = "192.0.2.1";  // TEST-NET-1: never an address of this machine
+    server::application app(std::move(cfg));
+    BOOST_CHECK_THROW(app.start(), std::system_error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

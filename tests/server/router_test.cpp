@@ -1,1 +1,183 @@
+#include <crd/decision/crd_service.hpp>
+#include <crd/decision/rules_engine.hpp>
+#include <crd/server/router.hpp>
+
+#include "fixtures.hpp"
+
+#include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace json = boost::json;
+using namespace crd;
+using namespace crd::server;
+
+namespace {
+
+// A handler that fails the way a bug would.
+class throwing_handler final : public core::hook_handler
+{
+public:
+    const core::service_definition& service() const noexcept override { return *core::find_service("order-select-crd"); }
+    json::object discovery() const override { return {{"id", "order-select-crd"}}; }
+    net::awaitable<core::api_response> handle(std::unique_ptr<json::value>, core::request_context) override
+    {
+        throw std::runtime_error("secret internal detail");
+        co_return core::api_response{};
+    }
+};
+
+struct router_fixture
+{
+    decision::rules_engine engine{decision::load_rules(std::string(CRD_SOURCE_DIR) + "/etc/rules.json")};
+    core::hook_registry registry;
+    std::optional<router> routes;
+
+    explicit router_fixture(std::vector<std::string> origins = {"*"})
+    {
+        registry.add(std::make_unique<decision::crd_service>(*core::find_service("order-sign-crd"), engine, std::chrono::seconds(4)));
+        registry.add(std::make_unique<throwing_handler>());
+        routes.emplace(registry, router_settings{std::move(origins), 64});
+    }
+
+    http_response send(std::string_view method, std::string_view target, std::string_view body = {},
+                       std::string_view content_type = "application/json", std::string_view origin = {})
+    {
+        http_request_view req{method, target, content_type, origin, body, clock::now()};
+        return test::run_coro(routes->dispatch(req));
+    }
+};
+
+std::string header(const http_response& r, const std::string& name)
+{
+    for (const auto& [n, v] : r.headers)
+        if (n == name)
+            return v;
+    return {};
+}
+
+std::string diagnostics(const http_response& r)
+{
+    return std::string(json::parse(r.body).at("issue").at(0).at("diagnostics").as_string());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(router_)
+
+BOOST_AUTO_TEST_CASE(health_and_discovery)
+{
+    router_fixture f;
+    auto health = f.send("GET", "/health");
+    BOOST_TEST(health.status == 200U);
+    BOOST_TEST(json::parse(health.body).at("status").as_string() == "ok");
+
+    auto discovery = f.send("GET", "/cds-services");
+    BOOST_TEST(discovery.status == 200U);
+    BOOST_TEST(discovery.content_type == "application/json");
+    BOOST_TEST(json::parse(discovery.body).at("services").as_array().size() == 2U);
+    BOOST_TEST(f.send("GET", "/cds-services/").status == 200U);
+    BOOST_TEST(f.send("GET", "/cds-services?x=1").status == 200U);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_paths_and_services_are_404_with_an_operation_outcome)
+{
+    router_fixture f;
+    for (const char* target : {"/", "/cds-servicesX", "/cds", "/cds-services/order-sign-crd/extra/more", "/cds-services/nope"})
+    {
+        BOOST_TEST_CONTEXT(target)
+        {
+            auto r = f.send("POST", target, "{}");
+            BOOST_TEST(r.status == 404U);
+            BOOST_TEST(json::parse(r.body).at("resourceType").as_string() == "OperationOutcome");
+        }
+    }
+    // A service the configuration did not enable is simply not there.
+    BOOST_TEST(diagnostics(f.send("POST", "/cds-services/appointment-book-crd", "{}")).find("appointment-book-crd") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(wrong_methods_are_405_with_allow)
+{
+    router_fixture f;
+    auto r = f.send("GET", "/cds-services/order-sign-crd");
+    BOOST_TEST(r.status == 405U);
+    BOOST_TEST(header(r, "Allow") == "POST, OPTIONS");
+    auto d = f.send("POST", "/cds-services", "{}");
+    BOOST_TEST(d.status == 405U);
+    BOOST_TEST(header(d, "Allow") == "GET, OPTIONS");
+    BOOST_TEST(f.send("DELETE", "/health").status == 405U);
+}
+
+BOOST_AUTO_TEST_CASE(content_type_must_be_json)
+{
+    router_fixture f;
+    const auto body = test::read_file(test::fixture_path("crd-order-sign-5.json"));
+    BOOST_TEST(f.send("POST", "/cds-services/order-sign-crd", body, "text/plain").status == 415U);
+    auto missing = f.send("POST", "/cds-services/order-sign-crd", body, "");
+    BOOST_TEST(missing.status == 415U);
+    BOOST_TEST(diagnostics(missing).find("Content-Type") != std::string::npos);
+    BOOST_TEST(f.send("POST", "/cds-services/order-sign-crd", body, "application/json; charset=utf-8").status == 200U);
+    BOOST_TEST(f.send("POST", "/cds-services/order-sign-crd", body, "Application/FHIR+JSON").status == 200U);
+    BOOST_TEST(!is_json_media_type("application/jsonx"));
+    BOOST_TEST(!is_json_media_type("application/+json"));
+    BOOST_TEST(!is_json_media_type("text/json"));
+}
+
+BOOST_AUTO_TEST_CASE(bad_json_is_400_and_bad_cds_hooks_is_422)
+{
+    router_fixture f;
+    for (const char* body : {"{", "", "not json", "{\"a\":1} trailing", "{\"a\":}"})
+    {
+        BOOST_TEST_CONTEXT(body)
+        {
+            auto r = f.send("POST", "/cds-services/order-sign-crd", body);
+            BOOST_TEST(r.status == 400U);
+            BOOST_TEST(diagnostics(r).find("not valid JSON") != std::string::npos);
+        }
+    }
+    // Nesting deeper than any FHIR resource needs is refused before it can exhaust the stack.
+    std::string deep(100, '[');
+    deep += std::string(100, ']');
+    BOOST_TEST(f.send("POST", "/cds-services/order-sign-crd", deep).status == 400U);
+
+    auto r = f.send("POST", "/cds-services/order-sign-crd", R"({"hookInstance": "x", "context": {}})");
+    BOOST_TEST(r.status == 422U);
+    BOOST_TEST(diagnostics(r) == "hook is required");
+}
+
+BOOST_AUTO_TEST_CASE(a_handler_exception_is_a_generic_500)
+{
+    router_fixture f;
+    auto r = f.send("POST", "/cds-services/order-select-crd", "{}");
+    BOOST_TEST(r.status == 500U);
+    BOOST_TEST(r.body.find("secret") == std::string::npos);
+    // The router still serves afterwards.
+    BOOST_TEST(f.send("GET", "/health").status == 200U);
+}
+
+BOOST_AUTO_TEST_CASE(cors_preflight_and_responses)
+{
+    router_fixture open;
+    auto pre = open.send("OPTIONS", "/cds-services/order-sign-crd", {}, {}, "https://ehr.example.org");
+    BOOST_TEST(pre.status == 204U);
+    BOOST_TEST(pre.body.empty());
+    BOOST_TEST(header(pre, "Access-Control-Allow-Origin") == "*");
+    BOOST_TEST(header(pre, "Access-Control-Allow-Methods") == "GET, POST, OPTIONS");
+    BOOST_TEST(header(pre, "Access-Control-Allow-Headers") == "Authorization, Content-Type");
+    BOOST_TEST(header(open.send("GET", "/cds-services", {}, {}, "https://ehr.example.org"), "Access-Control-Allow-Origin") == "*");
+    BOOST_TEST(header(open.send("GET", "/cds-services"), "Access-Control-Allow-Origin").empty());  // no Origin, no CORS
+
+    router_fixture strict({"https://ehr.example.org"});
+    auto allowed = strict.send("OPTIONS", "/cds-services", {}, {}, "https://EHR.example.org");
+    BOOST_TEST(allowed.status == 204U);
+    BOOST_TEST(header(allowed, "Access-Control-Allow-Origin") == "https://EHR.example.org");
+    BOOST_TEST(header(allowed, "Vary") == "Origin");
+    auto refused = strict.send("OPTIONS", "/cds-services/order-sign-crd", {}, {}, "https://evil.example");
+    BOOST_TEST(refused.status == 403U);
+    BOOST_TEST(header(refused, "Access-Control-Allow-Origin").empty());
+    BOOST_TEST(header(strict.send("GET", "/cds-services", {}, {}, "https://evil.example"), "Access-Control-Allow-Origin").empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
