@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The standard benchmark set: crd-server scenarios and same-run baselines (nginx serving a fixed
+# answer of the same size: the cost of HTTP alone). Writes results/latest.json and
+# results/latency.svg. Usage: bench/run.sh [BUILD_DIR]   (./crd-dev bench builds Release first)
+#   CRD_BENCH_DURATION_S  measured seconds per scenario (default 10; warm-up 2 s more)
+#   CRD_BENCH_SOAK_S      soak duration at a steady 500 requests/s (default 600; 0 skips it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+duration=${CRD_BENCH_DURATION_S:-10}
+soak=${CRD_BENCH_SOAK_S:-600}
+scripts/install-deps.sh nginx-light gnuplot-nox
+
+bench="$build/bench/crd-bench"
+server="$build/server/crd-server"
+work=$(mktemp -d /tmp/crd-bench.XXXXXX)
+chmod 755 "$work"  # nginx workers run as an unprivileged user and must read the answer file
+results=bench/results
+mkdir -p "$results"
+port=18080
+nginx_port=18081
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+# crd-server: one worker thread, leaving the other core to the load generator.
+cat > "$work/crd.json" <<JSON
+{"listen": {"address": "127.0.0.1", "port": $port, "threads": 1},
+ "auth": {"required": false}, "decision": {"rules": "$PWD/etc/rules.json"}, "log": {"level": "warning"}}
+JSON
+"$server" --config "$work/crd.json" 2>"$work/crd.log" &
+crd_pid=$!; pids+=("$crd_pid")
+
+# nginx baseline: one worker, keep-alive, answering every request with the recorded order-sign response.
+bodies=bench/bodies
+"$bench" --url "http://127.0.0.1:$port/health" --method GET --connections 1 --duration 0.2 --warmup 0 >/dev/null 2>&1 || sleep 0.5
+curl -s -H 'Content-Type: application/json' --data-binary @$bodies/payerbox-order-sign.json \
+    "http://127.0.0.1:$port/cds-services/order-sign-crd" > "$work/order-sign-response.json"
+mkdir -p "$work/nginx"
+cat > "$work/nginx/nginx.conf" <<CONF
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_buffer_size 1m;
+    client_max_body_size 1m;
+    server {
+        listen 127.0.0.1:$nginx_port;
+        location / { default_type application/json; root $work; try_files /order-sign-response.json =404; }
+    }
+}
+CONF
+# POST to a static file is 405 in nginx; GET of the same bytes is the HTTP-only floor we want.
+nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -g 'daemon off;' &
+pids+=("$!")
+sleep 0.5
+nginx_pid=$(cat "$work/nginx/nginx.pid")
+nginx_worker=$(pgrep -P "$nginx_pid" | head -1)
+
+bench/make-large-order-sign.sh 100 > "$work/large.json"
+fixtures=tests/fixtures/crd-examples
+json_header=(--header 'Content-Type: application/json')
+out="$work/results.jsonl"
+: > "$out"
+
+run() {  # label, then crd-bench arguments
+    local label=$1; shift
+    echo "bench: $label" >&2
+    "$bench" --label "$label" --duration "$duration" --warmup 2 "$@" >> "$out"
+}
+
+crd="http://127.0.0.1:$port/cds-services"
+run health-get            --url "http://127.0.0.1:$port/health" --method GET --connections 16 --server-pid "$crd_pid"
+run nginx-static-get      --url "http://127.0.0.1:$nginx_port/x" --method GET --connections 16 --server-pid "$nginx_worker"
+run order-sign            --url "$crd/order-sign-crd" "${json_header[@]}" --body $bodies/payerbox-order-sign.json --connections 16 --server-pid "$crd_pid"
+run order-sign-large-100  --url "$crd/order-sign-crd" "${json_header[@]}" --body "$work/large.json" --connections 8 --server-pid "$crd_pid"
+run order-select          --url "$crd/order-select-crd" "${json_header[@]}" --body $fixtures/crd-order-select-1.json --connections 16 --server-pid "$crd_pid"
+run order-dispatch        --url "$crd/order-dispatch-crd" "${json_header[@]}" --body $fixtures/crd-order-dispatch-1.json --connections 16 --server-pid "$crd_pid"
+run appointment-book      --url "$crd/appointment-book-crd" "${json_header[@]}" --body $fixtures/crd-appointment-book-3.json --connections 16 --server-pid "$crd_pid"
+run encounter-start       --url "$crd/encounter-start-crd" "${json_header[@]}" --body $fixtures/crd-encounter-start-1.json --connections 16 --server-pid "$crd_pid"
+run encounter-discharge   --url "$crd/encounter-discharge-crd" "${json_header[@]}" --body $fixtures/crd-encounter-discharge-1.json --connections 16 --server-pid "$crd_pid"
+run order-sign-open-1000  --url "$crd/order-sign-crd" "${json_header[@]}" --body $bodies/payerbox-order-sign.json --connections 64 --rate 1000 --server-pid "$crd_pid"
+run nginx-open-1000       --url "http://127.0.0.1:$nginx_port/x" --method GET --connections 64 --rate 1000 --server-pid "$nginx_worker"
+if [ "$soak" -gt 0 ]; then
+    echo "bench: soak for $soak s" >&2
+    "$bench" --label soak-500 --duration "$soak" --warmup 30 --url "$crd/order-sign-crd" "${json_header[@]}" \
+        --body $bodies/payerbox-order-sign.json --connections 32 --rate 500 --server-pid "$crd_pid" >> "$out"
+fi
+
+# One JSON document: the machine, the command, the date, every scenario.
+{
+    printf '{"date": "%s", "commit": "%s", "command": "./crd-dev bench", "duration_s": %s,\n' \
+        "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$duration"
+    printf ' "machine": {"cpu": "%s", "cores": %s, "memory": "%s", "kernel": "%s"},\n' \
+        "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$(nproc)" \
+        "$(free -h | awk '/Mem:/ {print $2}')" "$(uname -r)"
+    printf ' "crd_server": {"threads": 1}, "nginx": {"worker_processes": 1},\n "results": [\n'
+    sed '$!s/$/,/' "$out"
+    printf ' ]}\n'
+} > "$results/latest.json"
+
+# Latency percentiles per scenario (the soak is left out: it is about stability, not speed).
+awk -F'"' '
+    /"label"/ {
+        label=""; p50=""; p90=""; p99="";
+        for (i = 1; i <= NF; i++) {
+            if ($i == "label") label=$(i+2);
+            if ($i == "p50") { v=$(i+1); gsub(/[:,]/, "", v); p50=v }
+            if ($i == "p90") { v=$(i+1); gsub(/[:,]/, "", v); p90=v }
+            if ($i == "p99") { v=$(i+1); gsub(/[:,]/, "", v); p99=v }
+        }
+        if (label != "soak-500") print label, p50, p90, p99
+    }' "$out" > "$work/latency.dat"
+gnuplot <<GP
+set terminal svg size 1000,520 dynamic background rgb 'white'
+set output '$results/latency.svg'
+set title 'crd-server latency by scenario ($(date -u +%Y-%m-%d), $(nproc) cores; lower is better)'
+set ylabel 'milliseconds'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set xtics rotate by -35
+set key top left
+set grid ytics
+plot '$work/latency.dat' using 2:xtic(1) title 'p50', '' using 3 title 'p90', '' using 4 title 'p99'
+GP
+echo "bench: wrote $results/latest.json and $results/latency.svg" >&2
+cat "$results/latest.json"

@@ -1,0 +1,369 @@
+// crd-bench: an HTTP/1.1 load generator for crd-server (Beast coroutine clients, one thread).
+//
+// Two modes:
+//  - closed loop (--rate 0): N keep-alive connections each send their next request as soon as
+//    the previous answer arrives. Measures capacity.
+//  - open loop (--rate R): requests are due at a constant rate, and latency is measured from each
+//    request's *intended* send time, so a server stall shows up as latency instead of silently
+//    slowing the generator down (no coordinated omission).
+// Output: one JSON object (throughput, status counts, latency percentiles, the server's CPU time
+// and peak RSS when --server-pid is given), and optionally every latency sample for plots.
+
+#include <crd/core/async.hpp>
+#include <crd/core/url.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+using steady = std::chrono::steady_clock;
+namespace net = boost::asio;
+using crd::use_tuple;
+using tcp = net::ip::tcp;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct options
+{
+    crd::core::url target;
+    std::string method = "POST";
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::vector<std::string> bodies;  // --body-dir style rotation: each request takes the next
+    unsigned connections = 16;
+    double rate = 0;  // requests per second; 0 = closed loop
+    double duration_s = 10;
+    double warmup_s = 2;
+    std::string label = "run";
+    int server_pid = 0;
+    std::string samples_path;
+    std::string unique_header;  // a header whose value gets a unique suffix per request (JWT jti etc.)
+};
+
+struct stats
+{
+    std::vector<double> latencies_us;  // measured requests only (after warm-up)
+    std::map<unsigned, std::uint64_t> statuses;
+    std::map<std::string, std::uint64_t> errors;
+    std::uint64_t sent = 0;
+};
+
+struct shared_state
+{
+    const options& opt;
+    stats st;
+    steady::time_point start;
+    steady::time_point measure_from;
+    steady::time_point end;
+    std::uint64_t next_ticket = 0;
+    std::uint64_t total_tickets = 0;  // open loop only
+};
+
+struct proc_sample
+{
+    double cpu_s = 0;
+    long rss_kb = 0;
+    long peak_rss_kb = 0;
+};
+
+proc_sample read_proc(int pid)
+{
+    proc_sample s;
+    if (pid <= 0)
+        return s;
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string content((std::istreambuf_iterator<char>(stat)), {});
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    const auto close = content.rfind(')');
+    if (close != std::string::npos)
+    {
+        std::istringstream rest(content.substr(close + 2));
+        std::vector<std::string> f;
+        for (std::string x; rest >> x;)
+            f.push_back(x);
+        if (f.size() > 13)
+            s.cpu_s = (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+    }
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(status, line);)
+    {
+        if (line.rfind("VmRSS:", 0) == 0)
+            s.rss_kb = std::stol(line.substr(6));
+        if (line.rfind("VmHWM:", 0) == 0)
+            s.peak_rss_kb = std::stol(line.substr(6));
+    }
+    return s;
+}
+
+net::awaitable<void> client(shared_state& sh, tcp::endpoint endpoint, unsigned index)
+{
+    const auto& opt = sh.opt;
+    beast::tcp_stream stream(co_await net::this_coro::executor);
+    beast::flat_buffer buffer;
+    bool connected = false;
+    net::steady_timer pacer(co_await net::this_coro::executor);
+    std::uint64_t local = 0;
+
+    for (;;)
+    {
+        steady::time_point intended;
+        std::uint64_t ticket = 0;
+        if (opt.rate > 0)
+        {
+            if (sh.next_ticket >= sh.total_tickets)
+                break;
+            ticket = sh.next_ticket++;
+            intended = sh.start + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(static_cast<double>(ticket) / opt.rate));
+            if (intended > steady::now())
+            {
+                pacer.expires_at(intended);
+                co_await pacer.async_wait(use_tuple);
+            }
+        }
+        else
+        {
+            intended = steady::now();
+            if (intended >= sh.end)
+                break;
+            ticket = sh.next_ticket++;
+        }
+
+        if (!connected)
+        {
+            stream.expires_after(5s);
+            auto [ec] = co_await stream.async_connect(endpoint, use_tuple);
+            if (ec)
+            {
+                ++sh.st.errors["connect: " + ec.message()];
+                pacer.expires_after(10ms);
+                co_await pacer.async_wait(use_tuple);
+                continue;
+            }
+            stream.socket().set_option(tcp::no_delay(true));
+            connected = true;
+        }
+
+        http::request<http::string_body> req{http::string_to_verb(opt.method), opt.target.target, 11};
+        req.method_string(opt.method);
+        req.set(http::field::host, opt.target.host);
+        for (const auto& [k, v] : opt.headers)
+            req.set(k, v);
+        if (!opt.unique_header.empty())
+            req.set(opt.unique_header, std::to_string(index) + "-" + std::to_string(local++));
+        req.body() = opt.bodies.empty() ? opt.body : opt.bodies[ticket % opt.bodies.size()];
+        if (!req.body().empty() || opt.method == "POST")
+            req.prepare_payload();
+        req.keep_alive(true);
+
+        ++sh.st.sent;
+        stream.expires_after(30s);
+        auto [wec, wn] = co_await http::async_write(stream, req, use_tuple);
+        http::response<http::string_body> res;
+        beast::error_code rec = wec;
+        if (!wec)
+        {
+            auto [ec, n] = co_await http::async_read(stream, buffer, res, use_tuple);
+            rec = ec;
+        }
+        const auto done = steady::now();
+        if (rec)
+        {
+            ++sh.st.errors[rec.message()];
+            beast::error_code ignored;
+            stream.socket().close(ignored);
+            buffer.clear();
+            connected = false;
+            continue;
+        }
+        if (intended >= sh.measure_from)
+        {
+            ++sh.st.statuses[res.result_int()];
+            sh.st.latencies_us.push_back(std::chrono::duration<double, std::micro>(done - intended).count());
+        }
+        if (!res.keep_alive())
+        {
+            beast::error_code ignored;
+            stream.socket().close(ignored);
+            connected = false;
+        }
+    }
+}
+
+double percentile(const std::vector<double>& sorted, double p)
+{
+    if (sorted.empty())
+        return 0;
+    const auto idx = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size()))) - 1;
+    return sorted[std::min(idx, sorted.size() - 1)];
+}
+
+[[noreturn]] void usage(const std::string& why)
+{
+    std::cerr << "crd-bench: " << why << "\n"
+              << "usage: crd-bench --url URL [--method POST] [--body FILE]... [--header 'K: V']...\n"
+                 "                 [--connections N] [--rate R] [--duration S] [--warmup S] [--label L]\n"
+                 "                 [--server-pid PID] [--samples FILE] [--unique-header NAME]\n";
+    std::exit(2);
+}
+
+options parse(int argc, char** argv)
+{
+    options o;
+    bool have_url = false;
+    for (int i = 1; i < argc; ++i)
+    {
+        const std::string a = argv[i];
+        auto next = [&]() -> std::string {
+            if (i + 1 >= argc)
+                usage(a + " needs a value");
+            return argv[++i];
+        };
+        if (a == "--url")
+        {
+            auto u = crd::core::parse_http_url(next());
+            if (!u || u->is_https())
+                usage("--url must be an http:// URL");
+            o.target = *u;
+            have_url = true;
+        }
+        else if (a == "--method")
+            o.method = next();
+        else if (a == "--body")
+        {
+            std::ifstream in(next(), std::ios::binary);
+            if (!in)
+                usage("cannot read the body file");
+            o.bodies.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        }
+        else if (a == "--header")
+        {
+            const auto h = next();
+            const auto colon = h.find(':');
+            if (colon == std::string::npos)
+                usage("--header takes 'Name: value'");
+            o.headers.emplace_back(h.substr(0, colon), h.substr(h.find_first_not_of(' ', colon + 1)));
+        }
+        else if (a == "--connections")
+            o.connections = static_cast<unsigned>(std::stoul(next()));
+        else if (a == "--rate")
+            o.rate = std::stod(next());
+        else if (a == "--duration")
+            o.duration_s = std::stod(next());
+        else if (a == "--warmup")
+            o.warmup_s = std::stod(next());
+        else if (a == "--label")
+            o.label = next();
+        else if (a == "--server-pid")
+            o.server_pid = std::stoi(next());
+        else if (a == "--samples")
+            o.samples_path = next();
+        else if (a == "--unique-header")
+            o.unique_header = next();
+        else
+            usage("unknown argument " + a);
+    }
+    if (!have_url)
+        usage("--url is required");
+    if (o.connections == 0 || o.duration_s <= 0 || o.rate < 0 || o.warmup_s < 0)
+        usage("connections, duration and rate must be positive");
+    if (o.bodies.size() == 1)
+    {
+        o.body = std::move(o.bodies.front());
+        o.bodies.clear();
+    }
+    return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    const options opt = parse(argc, argv);
+    net::io_context ioc{1};
+    const tcp::endpoint endpoint{net::ip::make_address(opt.target.host), opt.target.port};
+
+    shared_state sh{opt, {}, {}, {}, {}, 0, 0};
+    sh.start = steady::now() + 50ms;  // let every client connect first
+    sh.measure_from = sh.start + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(opt.warmup_s));
+    sh.end = sh.measure_from + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(opt.duration_s));
+    if (opt.rate > 0)
+        sh.total_tickets = static_cast<std::uint64_t>(opt.rate * (opt.warmup_s + opt.duration_s));
+    sh.st.latencies_us.reserve(opt.rate > 0 ? sh.total_tickets : 1'000'000);
+
+    const auto before = read_proc(opt.server_pid);
+    for (unsigned i = 0; i < opt.connections; ++i)
+        net::co_spawn(ioc, client(sh, endpoint, i), net::detached);
+    ioc.run();
+    const auto finished = steady::now();
+    const auto after = read_proc(opt.server_pid);
+
+    auto lat = sh.st.latencies_us;
+    std::sort(lat.begin(), lat.end());
+    // Open loop: the measured window is from measure_from to the last answer.
+    const double window_s = std::chrono::duration<double>((opt.rate > 0 ? finished : sh.end) - sh.measure_from).count();
+
+    json::object out;
+    out["label"] = opt.label;
+    out["mode"] = opt.rate > 0 ? "open" : "closed";
+    out["connections"] = opt.connections;
+    if (opt.rate > 0)
+        out["target_rate"] = opt.rate;
+    out["duration_s"] = opt.duration_s;
+    out["requests"] = lat.size();
+    out["throughput_rps"] = window_s > 0 ? static_cast<double>(lat.size()) / window_s : 0.0;
+    json::object statuses;
+    for (const auto& [code, n] : sh.st.statuses)
+        statuses[std::to_string(code)] = n;
+    out["statuses"] = std::move(statuses);
+    json::object errors;
+    for (const auto& [what, n] : sh.st.errors)
+        errors[what] = n;
+    out["errors"] = std::move(errors);
+    json::object latency;
+    for (const auto& [name, p] : {std::pair{"p50", 50.0}, {"p90", 90.0}, {"p99", 99.0}, {"p99_9", 99.9}})
+        latency[name] = std::round(percentile(lat, p)) / 1000.0;
+    latency["max"] = lat.empty() ? 0.0 : std::round(lat.back()) / 1000.0;
+    out["latency_ms"] = std::move(latency);
+    if (opt.server_pid > 0)
+    {
+        out["server_cpu_s"] = std::round((after.cpu_s - before.cpu_s) * 100) / 100;
+        out["server_rss_kb"] = after.rss_kb;
+        out["server_peak_rss_kb"] = after.peak_rss_kb;
+    }
+    std::cout << json::serialize(out) << std::endl;
+
+    if (!opt.samples_path.empty())
+    {
+        std::ofstream samples(opt.samples_path);
+        for (double v : lat)
+            samples << v / 1000.0 << "\n";
+    }
+    // A run with transport errors or non-2xx answers measured something else: fail it.
+    const bool bad_status = std::any_of(sh.st.statuses.begin(), sh.st.statuses.end(), [](const auto& s) { return s.first >= 300; });
+    const bool failed = !sh.st.errors.empty() || lat.empty() || bad_status;
+    return failed ? 1 : 0;
+}
