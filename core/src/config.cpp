@@ -217,6 +217,14 @@ void read_decision(object_reader& root, decision_config& out, const std::string&
     if (auto p = r.find("rules"))
         out.rules_path = resolve_path(base_dir, object_reader::as_string(*p, "decision.rules", false));
     r.read_int("pool_size", out.pool_size, 1, 1024);
+    r.read_int("max_pending", out.max_pending, 0, 1'000'000);
+    r.read_ms("idle_ttl_ms", out.idle_ttl, 1, max_ms);
+    r.read_ms("resolve_interval_ms", out.resolve_interval, 1000, max_ms);
+    r.read_int("breaker_failures", out.breaker_failures, 1, 1'000'000);
+    r.read_ms("breaker_cooldown_ms", out.breaker_cooldown, 1, max_ms);
+    r.read("source_label", out.source_label);
+    if (out.source_label.size() > 100)
+        object_reader::fail("decision.source_label", "must be at most 100 characters");
     r.read_int("max_response_bytes", out.max_response_bytes, 1024, 256ULL * 1024 * 1024);
     r.read("forward_fhir_authorization", out.forward_fhir_authorization);
     if (auto p = r.find("ca_file"))
@@ -534,6 +542,9 @@ config parse_config(
     read_limits(root, out.limits);
     read_decision(root, out.decision, base_dir, env);
     apply_decision_url_override(out.decision, env);
+    for (const auto& [id, o] : out.decision.services)
+        if (o.endpoint && !out.decision.endpoint)
+            object_reader::fail("decision.services." + id + ".url", "needs decision.url (or CDS_DECISION_SERVICE_URL) for the other services");
     read_auth(root, out.auth, base_dir);
     read_audit(root, out.audit, base_dir);
     read_services(root, out.enabled_services, env);

@@ -19,6 +19,10 @@ public:
         case errc::decision_unavailable: return "the decision service is unavailable";
         case errc::decision_bad_response: return "the decision service returned an invalid response";
         case errc::decision_circuit_open: return "the decision service circuit breaker is open";
+        case errc::upstream_timeout: return "the upstream did not answer before the deadline";
+        case errc::pool_exhausted: return "no upstream connection is free and the wait queue is full";
+        case errc::response_too_large: return "the upstream response exceeds its size limit";
+        case errc::upstream_unresolved: return "the upstream host name has no resolved address";
         }
         return "unknown crd error";
     }

@@ -140,12 +140,12 @@ json::object with_coverage_information(json::object resource, json::object exten
     return resource;
 }
 
-json::object card_source(const rule_set& rules, std::string_view topic)
+json::object card_source(std::string_view label, std::string_view url, std::string_view topic)
 {
     json::object source;
-    source["label"] = rules.payer_name;
-    if (!rules.payer_url.empty())
-        source["url"] = rules.payer_url;
+    source["label"] = label;
+    if (!url.empty())
+        source["url"] = url;
     const auto& types = crd_card_types();
     const auto it = types.find(topic);
     source["topic"] = json::object{
@@ -162,7 +162,7 @@ json::object base_card(const rule_set& rules, const rule& r, std::string summary
     card["uuid"] = core::new_uuid();
     card["summary"] = fit_summary(std::move(summary));
     card["indicator"] = std::move(indicator);
-    card["source"] = card_source(rules, r.topic);
+    card["source"] = card_source(rules.payer_name, rules.payer_url, r.topic);
     // CRD: cards about some of several orders say which, for people and for software.
     card["extension"] = json::object{{"davinci-crd.associated-resource", json::array{json::string(item_ref)}}};
     return card;
@@ -181,6 +181,46 @@ bool is_coverage_information(const json::value& extension) noexcept
 {
     const json::value* url = extension.is_object() ? extension.get_object().if_contains("url") : nullptr;
     return url && url->is_string() && url->get_string() == coverage_information_url;
+}
+
+json::object undetermined_response(const core::hook_request& request, std::string_view source_label)
+{
+    json::object response;
+    json::array cards;
+    if (request.service->primary)
+    {
+        json::array actions;
+        determination d;
+        d.covered = "conditional";
+        d.pa_needed = "conditional";
+        d.info_needed = {"OTH"};
+        const std::string reason = "Coverage could not be determined at this time.";
+        for (const auto& item : request.items)
+        {
+            const std::string ref = std::string(item.resource_type) + "/" + std::string(item.id);
+            const auto cov = coverage_for(item.resource, request);
+            json::object resource = item.resource ? *item.resource : minimal_resource(item, request);
+            json::object action;
+            action["type"] = "update";
+            action["description"] = action_description(d, ref, ref);
+            action["resource"] = with_coverage_information(std::move(resource), coverage_extension(d, cov, reason, !cov.reference.empty()));
+            actions.push_back(std::move(action));
+        }
+        json::object card;
+        card["uuid"] = core::new_uuid();
+        card["summary"] = "Coverage could not be determined right now";
+        card["detail"] = "The coverage decision service did not answer in time. Check coverage requirements again "
+                         "before the order is fulfilled, or contact the plan.";
+        card["indicator"] = "info";
+        card["source"] = card_source(source_label, "", "coverage-info");
+        cards.push_back(std::move(card));
+        response["cards"] = std::move(cards);
+        if (!actions.empty())
+            response["systemActions"] = std::move(actions);
+        return response;
+    }
+    response["cards"] = std::move(cards);
+    return response;
 }
 
 rules_engine::rules_engine(rule_set rules) : rules_(std::move(rules)) {}

@@ -2,14 +2,17 @@
 
 #include <crd/core/log.hpp>
 #include <crd/decision/crd_service.hpp>
+#include <crd/decision/remote_decision.hpp>
 #include <crd/decision/rules_engine.hpp>
 #include <crd/server/router.hpp>
 #include <crd/server/server.hpp>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/json/array.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 #include <string_view>
@@ -24,11 +27,6 @@ namespace {
 // refuse rather than run in a mode the operator did not ask for.
 void refuse_unavailable_features(const core::config& cfg)
 {
-    if (cfg.decision.endpoint)
-        throw startup_error(
-            "decision.url (or CDS_DECISION_SERVICE_URL) is set to " + cfg.decision.endpoint->origin() +
-            ", but this build has no remote decision-service client yet; unset it to use the embedded rules engine"
-        );
     if (cfg.auth.required)
         throw startup_error(
             "auth.required is true, but this build cannot verify caller tokens yet; set auth.required to false "
@@ -38,9 +36,17 @@ void refuse_unavailable_features(const core::config& cfg)
         throw startup_error("tls.certificate is set, but this build has no TLS listener yet; terminate TLS in front of it");
 }
 
-decision::rules_engine load_engine(const core::config& cfg)
+bool uses_remote_decision(const core::config& cfg)
 {
-    return decision::rules_engine(decision::load_rules(cfg.decision.rules_path));
+    return cfg.decision.endpoint.has_value();  // per-service URLs require it (config validation)
+}
+
+// With a decision URL the payer's service decides; without one, the embedded rules engine.
+std::unique_ptr<core::decision_service> make_decision(const core::config& cfg)
+{
+    if (uses_remote_decision(cfg))
+        return std::make_unique<decision::remote_decision>(cfg);
+    return std::make_unique<decision::rules_engine>(decision::load_rules(cfg.decision.rules_path));
 }
 
 }  // namespace
@@ -48,18 +54,32 @@ decision::rules_engine load_engine(const core::config& cfg)
 struct application::impl
 {
     core::config cfg;
-    decision::rules_engine engine;
+    std::unique_ptr<core::decision_service> decision;
     core::hook_registry registry;
     router routes;
     server listener;
+    // Background work off the request path (name refresh of upstream hosts).
+    net::io_context control;
+    std::optional<net::executor_work_guard<net::io_context::executor_type>> control_work;
+    std::thread control_thread;
 
     explicit impl(core::config c)
         : cfg(std::move(c))
-        , engine(load_engine(cfg))
-        , registry(decision::make_registry(cfg, engine))
-        , routes(registry, router_settings{cfg.cors_allowed_origins, 64})
+        , decision(make_decision(cfg))
+        , registry(decision::make_registry(cfg, *decision))
+        , routes(registry, router_settings{cfg.cors_allowed_origins, 64, decision.get()})
         , listener(cfg, routes)
     {
+    }
+
+    ~impl()
+    {
+        listener.stop();
+        listener.wait();
+        control_work.reset();
+        control.stop();
+        if (control_thread.joinable())
+            control_thread.join();
     }
 };
 
@@ -74,6 +94,9 @@ application::~application() = default;
 void application::start()
 {
     const auto& cfg = impl_->cfg;
+    impl_->decision->start_background(impl_->control.get_executor());
+    impl_->control_work.emplace(impl_->control.get_executor());
+    impl_->control_thread = std::thread([this] { impl_->control.run(); });
     impl_->listener.start();
 
     json::array services;
@@ -82,9 +105,8 @@ void application::start()
     log::info("started", {
         {"listen", cfg.listen.address + ":" + std::to_string(port())},
         {"public_base_url", cfg.public_base_url},
-        {"decision_mode", impl_->engine.mode()},
-        {"rules", cfg.decision.rules_path},
-        {"rules_loaded", impl_->engine.rules().rules.size()},
+        {"decision_mode", impl_->decision->mode()},
+        {"decision", cfg.decision.endpoint ? json::value(cfg.decision.endpoint->origin() + cfg.decision.endpoint->target) : json::value(cfg.decision.rules_path)},
         {"auth", cfg.auth.required ? "required" : "off"},
         {"services", std::move(services)},
     });
@@ -117,7 +139,8 @@ const core::config& application::config() const noexcept
 void check_configuration(const core::config& cfg)
 {
     refuse_unavailable_features(cfg);
-    (void)load_engine(cfg);
+    if (!uses_remote_decision(cfg))
+        (void)decision::load_rules(cfg.decision.rules_path);
 }
 
 namespace {

@@ -120,6 +120,18 @@ net::awaitable<http_response> router::route(const http_request_view& request) co
         co_return json_response(200, json::object{{"status", "ok"}});
     }
 
+    if (path == "/ready")
+    {
+        if (method != "GET" && method != "HEAD")
+            co_return method_not_allowed(method, path, "GET, HEAD");
+        // Ready when the configuration and rules are loaded (they are, or we would not be serving)
+        // and the decision source can take calls.
+        const auto state = settings_.decision ? settings_.decision->ready() : core::readiness{};
+        if (state.ready)
+            co_return json_response(200, json::object{{"status", "ready"}});
+        co_return json_response(503, json::object{{"status", "not-ready"}, {"reason", state.reason}});
+    }
+
     if (path.substr(0, services_prefix.size()) != services_prefix ||
         (path.size() > services_prefix.size() && path[services_prefix.size()] != '/'))
         co_return problem_response({404, "not-found", "no resource at " + std::string(path), ""});

@@ -3,6 +3,7 @@
 #include "session.hpp"
 
 #include <crd/core/log.hpp>
+#include <crd/core/shard.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -33,6 +34,8 @@ struct shard
     net::io_context ioc{1};  // concurrency hint 1: this context is only ever run by one thread
     std::optional<tcp::acceptor> acceptor;
     detail::shard_state state;
+    // Declared after ioc so it is destroyed first: it holds sockets (connection pools) of ioc.
+    core::shard_context services;
     std::thread thread;
 };
 
@@ -120,7 +123,8 @@ void server::start()
     for (auto& s : impl_->shards)
     {
         net::co_spawn(s->ioc, accept_loop(*s, cfg.limits, impl_->routes), net::detached);
-        s->thread = std::thread([&ioc = s->ioc] {
+        s->thread = std::thread([&ioc = s->ioc, &services = s->services] {
+            core::shard_scope scope(services);
             for (;;)
             {
                 try

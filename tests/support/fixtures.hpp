@@ -29,11 +29,10 @@ void edit(boost::json::value& doc, const std::string& pointer, std::optional<boo
 // A configuration for in-process servers: loopback, ephemeral port, auth off, the shipped rules.
 core::config test_config();
 
-// Runs a coroutine to completion on a fresh io_context, rethrowing its exception.
+// Runs a coroutine to completion on `ioc` (which may then run again), rethrowing its exception.
 template <class T>
-T run_coro(net::awaitable<T> op)
+T run_coro(net::io_context& ioc, net::awaitable<T> op)
 {
-    net::io_context ioc;
     std::optional<T> out;
     std::exception_ptr error;
     net::co_spawn(ioc, std::move(op), [&](std::exception_ptr e, T value) {
@@ -41,10 +40,19 @@ T run_coro(net::awaitable<T> op)
         if (!e)
             out.emplace(std::move(value));
     });
+    ioc.restart();
     ioc.run();
     if (error)
         std::rethrow_exception(error);
     return std::move(*out);
+}
+
+// The same on a fresh io_context.
+template <class T>
+T run_coro(net::awaitable<T> op)
+{
+    net::io_context ioc;
+    return run_coro(ioc, std::move(op));
 }
 
 }  // namespace crd::test

@@ -73,7 +73,13 @@ struct decision_config
     std::optional<milliseconds> timeout;
     failure_policy on_failure = failure_policy::error;
     std::string rules_path;  // rules file of the embedded engine
-    unsigned pool_size = 16;
+    unsigned pool_size = 16;       // connections per origin and server thread
+    unsigned max_pending = 256;    // callers waiting for a connection before new ones fail fast
+    milliseconds idle_ttl{4'000};  // below the upstream's keep-alive timeout
+    milliseconds resolve_interval{60'000};
+    unsigned breaker_failures = 5;          // consecutive failures that open the circuit breaker
+    milliseconds breaker_cooldown{5'000};   // how long it stays open before one probe
+    std::string source_label = "Coverage Requirements Discovery";  // label of cards crd-server writes itself
     std::size_t max_response_bytes = 4 * 1024 * 1024;
     bool forward_fhir_authorization = false;
     std::vector<header_config> headers;

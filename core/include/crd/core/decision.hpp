@@ -3,6 +3,8 @@
 // embedded rules engine implements it; the remote decision-service client is the other.
 
 #include <crd/core/async.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
 #include <crd/core/error.hpp>
 #include <crd/core/hook_request.hpp>
 
@@ -13,6 +15,13 @@
 #include <vector>
 
 namespace crd::core {
+
+// Whether the decision source can take calls now; reason says why not (for GET /ready).
+struct readiness
+{
+    bool ready = true;
+    std::string reason;
+};
 
 class decision_service
 {
@@ -26,6 +35,12 @@ public:
 
     // "embedded-rules" or "remote": for logs and the start-up summary.
     virtual std::string_view mode() const noexcept = 0;
+
+    virtual readiness ready() const { return {}; }
+
+    // Starts background work (e.g. refreshing upstream addresses) on the application's control
+    // executor. Called once, before the server starts.
+    virtual void start_background(net::any_io_executor) {}
 
     // Card type codes (CRD CodeSystem temp) this decision source may return for a service; each
     // becomes a boolean configuration option in discovery.

@@ -19,6 +19,10 @@ enum class errc
     decision_unavailable,   // the decision service could not be reached or answered 5xx
     decision_bad_response,  // the decision service answered something that is not a CDS Hooks response
     decision_circuit_open,  // the breaker is open: fail fast instead of queueing on a sick upstream
+    upstream_timeout,       // an upstream exchange (connect, TLS, write, read) passed its deadline
+    pool_exhausted,         // every pooled connection is busy and the wait queue is full
+    response_too_large,     // an upstream response body exceeded its size limit
+    upstream_unresolved,    // the upstream host has no resolved address (yet)
 };
 
 const boost::system::error_category& crd_category() noexcept;

@@ -13,6 +13,11 @@ inline constexpr std::string_view coverage_information_url =
 // True for an extension object whose url is ext-coverage-information.
 bool is_coverage_information(const boost::json::value& extension) noexcept;
 
+// The answer when no decision could be made and decision.on_failure is "conditional": for primary
+// hooks, coverage information "conditional" (info-needed OTH) for every order or appointment and
+// one info card saying so; for secondary hooks no cards.
+boost::json::object undetermined_response(const core::hook_request& request, std::string_view source_label);
+
 class rules_engine final : public core::decision_service
 {
 public:

@@ -3,6 +3,7 @@
 // request so that it has no Beast in its interface and can be tested without sockets.
 
 #include <crd/core/async.hpp>
+#include <crd/core/decision.hpp>
 #include <crd/core/hook.hpp>
 
 #include <string>
@@ -34,6 +35,7 @@ struct router_settings
 {
     std::vector<std::string> cors_allowed_origins{"*"};
     std::size_t max_json_depth = 64;
+    const core::decision_service* decision = nullptr;  // for GET /ready; null: always ready
 };
 
 class router

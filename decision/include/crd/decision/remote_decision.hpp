@@ -1,0 +1,84 @@
+#pragma once
+// The payer's decision service as the decision source: each hook handler's call is POSTed to
+// decision.url (or a per-service URL) through a pooled client, under the request's deadline and
+// behind a circuit breaker; the answer is normalised before it reaches the EHR.
+
+#include <crd/core/config.hpp>
+#include <crd/core/decision.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace crd::decision {
+
+// Opens after `threshold` consecutive failures, fails fast for `cooldown`, then lets one probe
+// through: its success closes the breaker, its failure opens it again. Lock-free; shared by threads.
+class circuit_breaker
+{
+public:
+    circuit_breaker(unsigned threshold, std::chrono::milliseconds cooldown) : threshold_(threshold), cooldown_(cooldown) {}
+
+    bool allow() noexcept;  // false: fail fast
+    void record_success() noexcept;
+    void record_failure() noexcept;
+    bool is_open() const noexcept;
+
+private:
+    unsigned threshold_;
+    std::chrono::milliseconds cooldown_;
+    std::atomic<unsigned> failures_{0};
+    std::atomic<clock::rep> open_until_{0};  // steady_clock ticks; 0 = closed
+    std::atomic<bool> probing_{false};
+};
+
+struct decision_counters
+{
+    std::atomic<std::uint64_t> ok{0};
+    std::atomic<std::uint64_t> timeout{0};
+    std::atomic<std::uint64_t> error{0};
+    std::atomic<std::uint64_t> breaker_open{0};
+    std::atomic<std::uint64_t> degraded{0};  // answered "conditional" by decision.on_failure
+    std::atomic<std::uint64_t> cards_dropped{0};
+    std::atomic<std::uint64_t> cards_repaired{0};
+    std::atomic<std::uint64_t> actions_dropped{0};
+    std::atomic<std::uint64_t> actions_repaired{0};
+};
+
+class remote_decision final : public core::decision_service
+{
+public:
+    // Resolves every decision origin now; one that does not resolve is logged and left unready
+    // (GET /ready says so) until the background refresh succeeds. Throws std::runtime_error when
+    // a configured CA file cannot be loaded.
+    explicit remote_decision(const core::config& cfg);
+    ~remote_decision() override;
+
+    // Completes with the normalised response, or errc::decision_timeout / decision_unavailable /
+    // decision_bad_response / decision_circuit_open — unless decision.on_failure is "conditional",
+    // which turns every failure into a 200 "coverage could not be determined" answer.
+    net::awaitable<result<boost::json::object>> decide(const core::hook_request& request, clock::time_point deadline) override;
+    std::string_view mode() const noexcept override { return "remote"; }
+    core::readiness ready() const override;
+    // The decision service may answer any CRD card type; each can be switched off by the caller.
+    std::vector<std::string> card_types(const core::service_definition& service) const override;
+
+    // Re-resolves the decision hosts periodically on `ex` (the application's control thread).
+    void start_background(net::any_io_executor ex) override;
+
+    const decision_counters& counters() const noexcept { return counters_; }
+
+    struct origin;
+    struct shard_clients;
+
+private:
+    const core::config& cfg_;
+    std::vector<std::unique_ptr<origin>> origins_;
+    std::map<std::string, std::size_t, std::less<>> origin_of_service_;
+    decision_counters counters_;
+};
+
+}  // namespace crd::decision

@@ -1,0 +1,285 @@
+#include <crd/decision/remote_decision.hpp>
+
+#include <crd/core/log.hpp>
+#include <crd/core/shard.hpp>
+#include <crd/decision/response_normaliser.hpp>
+#include <crd/decision/rules.hpp>
+#include <crd/decision/rules_engine.hpp>
+#include <crd/upstream/http_client.hpp>
+
+#include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace json = boost::json;
+
+namespace crd::decision {
+
+// --- circuit breaker ---------------------------------------------------------------------------
+
+bool circuit_breaker::allow() noexcept
+{
+    const auto until = open_until_.load(std::memory_order_acquire);
+    if (until == 0)
+        return true;
+    if (clock::now().time_since_epoch().count() < until)
+        return false;
+    // Half-open: exactly one caller probes.
+    bool expected = false;
+    return probing_.compare_exchange_strong(expected, true, std::memory_order_acq_rel);
+}
+
+void circuit_breaker::record_success() noexcept
+{
+    failures_.store(0, std::memory_order_relaxed);
+    open_until_.store(0, std::memory_order_release);
+    probing_.store(false, std::memory_order_release);
+}
+
+void circuit_breaker::record_failure() noexcept
+{
+    const auto n = failures_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (n >= threshold_ || probing_.load(std::memory_order_acquire))
+    {
+        const auto until = (clock::now() + cooldown_).time_since_epoch().count();
+        open_until_.store(until, std::memory_order_release);
+        probing_.store(false, std::memory_order_release);
+    }
+}
+
+bool circuit_breaker::is_open() const noexcept
+{
+    const auto until = open_until_.load(std::memory_order_acquire);
+    return until != 0 && clock::now().time_since_epoch().count() < until;
+}
+
+// --- remote decision ---------------------------------------------------------------------------
+
+struct remote_decision::origin
+{
+    origin(core::url u, unsigned breaker_failures, std::chrono::milliseconds breaker_cooldown)
+        : url(std::move(u)), endpoints(std::make_shared<upstream::endpoint_cache>(url)), breaker(breaker_failures, breaker_cooldown)
+    {
+    }
+    core::url url;
+    std::shared_ptr<upstream::endpoint_cache> endpoints;
+    std::shared_ptr<upstream::tls_context> tls;
+    circuit_breaker breaker;
+};
+
+// The pools of one shard, one per origin: they hold that shard's sockets.
+struct remote_decision::shard_clients
+{
+    std::vector<upstream::http_client> clients;
+};
+
+namespace {
+
+upstream::client_config client_config_for(const core::config& cfg, const core::url& url)
+{
+    upstream::client_config c;
+    c.origin = url;
+    c.max_connections = cfg.decision.pool_size;
+    c.max_pending = cfg.decision.max_pending;
+    c.idle_ttl = cfg.decision.idle_ttl;
+    c.max_response_bytes = cfg.decision.max_response_bytes;
+    c.ca_file = cfg.decision.ca_file;
+    return c;
+}
+
+// The request as the decision service sees it: the validated CDS Hooks request, without the
+// EHR's FHIR access token unless the operator chose to forward it. Serialised member by member
+// so the (possibly large) document is never copied.
+std::string decision_body(const core::hook_request& request, bool forward_fhir_authorization)
+{
+    const auto& doc = request.document->get_object();
+    std::string out = "{";
+    bool first = true;
+    for (const auto& kv : doc)
+    {
+        if (!forward_fhir_authorization && kv.key() == "fhirAuthorization")
+            continue;
+        if (!first)
+            out += ',';
+        first = false;
+        out += json::serialize(json::string(kv.key()));
+        out += ':';
+        out += json::serialize(kv.value());
+    }
+    out += '}';
+    return out;
+}
+
+error_code classify(const result<upstream::response>& r)
+{
+    if (!r)
+    {
+        if (r.error() == errc::upstream_timeout)
+            return errc::decision_timeout;
+        if (r.error() == errc::response_too_large)
+            return errc::decision_bad_response;
+        return errc::decision_unavailable;
+    }
+    if (r->status >= 500)
+        return errc::decision_unavailable;
+    if (r->status < 200 || r->status > 299)
+        return errc::decision_bad_response;
+    return {};
+}
+
+}  // namespace
+
+remote_decision::remote_decision(const core::config& cfg) : cfg_(cfg)
+{
+    auto add_origin = [&](const core::url& url) -> std::size_t {
+        for (std::size_t i = 0; i < origins_.size(); ++i)
+            if (origins_[i]->url.origin() == url.origin() && origins_[i]->url.target == url.target)
+                return i;
+        auto o = std::make_unique<origin>(url, cfg.decision.breaker_failures, cfg.decision.breaker_cooldown);
+        if (url.is_https())
+            o->tls = std::make_shared<upstream::tls_context>(cfg.decision.ca_file);
+        if (auto ec = o->endpoints->resolve_now())
+            log::warning("decision_resolve_failed", {{"origin", url.origin()}, {"error", ec.message()}});
+        origins_.push_back(std::move(o));
+        return origins_.size() - 1;
+    };
+    for (const auto& service : core::service_catalog())
+    {
+        const auto it = cfg.decision.services.find(service.id);
+        if (it != cfg.decision.services.end() && it->second.endpoint)
+            origin_of_service_.emplace(std::string(service.id), add_origin(*it->second.endpoint));
+        else if (cfg.decision.endpoint)
+            origin_of_service_.emplace(std::string(service.id), add_origin(*cfg.decision.endpoint));
+    }
+    if (origins_.empty())
+        throw std::logic_error("remote_decision needs decision.url or a per-service url");
+}
+
+remote_decision::~remote_decision() = default;
+
+void remote_decision::start_background(net::any_io_executor ex)
+{
+    for (auto& o : origins_)
+        o->endpoints->start_refresh(ex, cfg_.decision.resolve_interval);
+}
+
+core::readiness remote_decision::ready() const
+{
+    for (const auto& o : origins_)
+    {
+        if (!o->endpoints->resolved())
+            return {false, "decision service host " + o->url.host + " does not resolve"};
+        if (o->breaker.is_open())
+            return {false, "decision service " + o->url.origin() + " is failing (circuit breaker open)"};
+    }
+    return {};
+}
+
+std::vector<std::string> remote_decision::card_types(const core::service_definition&) const
+{
+    std::vector<std::string> out;
+    for (const auto& [code, name] : crd_card_types())
+        out.push_back(code);
+    return out;
+}
+
+net::awaitable<result<json::object>> remote_decision::decide(const core::hook_request& request, clock::time_point deadline)
+{
+    const auto service_it = origin_of_service_.find(request.service->id);
+    if (service_it == origin_of_service_.end())
+        co_return error_code(errc::decision_unavailable);
+    const std::size_t index = service_it->second;
+    origin& o = *origins_[index];
+
+    // The pools of this shard (created on first use); off a server shard, a pool for this call only.
+    auto ex = co_await net::this_coro::executor;
+    auto make_clients = [&]() {
+        auto sc = std::make_shared<shard_clients>();
+        for (const auto& each : origins_)
+            sc->clients.emplace_back(ex, client_config_for(cfg_, each->url), each->endpoints, each->tls);
+        return sc;
+    };
+    auto* shard = core::shard_context::current();
+    std::shared_ptr<shard_clients> clients =
+        shard ? shard->get_or_create<shard_clients>(this, make_clients) : make_clients();
+
+    error_code failure;
+    json::object answer;
+    if (!o.breaker.allow())
+    {
+        failure = errc::decision_circuit_open;
+        counters_.breaker_open.fetch_add(1, std::memory_order_relaxed);
+    }
+    else
+    {
+        upstream::request req;
+        req.target = o.url.target;
+        req.body = decision_body(request, cfg_.decision.forward_fhir_authorization);
+        for (const auto& h : cfg_.decision.headers)
+            req.headers.push_back({h.name, h.value});
+        req.headers.push_back({"X-CDS-Hook-Instance", std::string(request.hook_instance)});
+
+        auto sent = co_await clients->clients[index].send(std::move(req), deadline);
+        failure = classify(sent);
+        if (!failure)
+        {
+            error_code parse_error;
+            json::value body = json::parse(sent->body, parse_error);
+            normalise_report report;
+            auto normalised = parse_error ? result<json::object>(error_code(errc::decision_bad_response))
+                                          : normalise_response(std::move(body), report);
+            if (!normalised)
+                failure = normalised.error();
+            else
+            {
+                answer = std::move(*normalised);
+                if (report.changed())
+                {
+                    counters_.cards_dropped.fetch_add(report.cards_dropped, std::memory_order_relaxed);
+                    counters_.cards_repaired.fetch_add(report.cards_repaired, std::memory_order_relaxed);
+                    counters_.actions_dropped.fetch_add(report.actions_dropped, std::memory_order_relaxed);
+                    counters_.actions_repaired.fetch_add(report.actions_repaired, std::memory_order_relaxed);
+                    json::array notes;
+                    for (auto& n : report.notes)
+                        notes.emplace_back(n);
+                    log::warning("decision_response_repaired", {
+                        {"service", request.service->id},
+                        {"hookInstance", request.hook_instance},
+                        {"cards_dropped", report.cards_dropped},
+                        {"cards_repaired", report.cards_repaired},
+                        {"actions_dropped", report.actions_dropped},
+                        {"actions_repaired", report.actions_repaired},
+                        {"notes", std::move(notes)},
+                    });
+                }
+            }
+        }
+        else
+            log::warning("decision_call_failed", {
+                {"service", request.service->id},
+                {"hookInstance", request.hook_instance},
+                {"origin", o.url.origin()},
+                {"error", sent ? "HTTP " + std::to_string(sent->status) : sent.error().message()},
+            });
+
+        if (!failure)
+            o.breaker.record_success();
+        else if (!(sent.has_error() && sent.error() == errc::pool_exhausted))  // our own load, not the upstream's health
+            o.breaker.record_failure();
+    }
+
+    if (!failure)
+    {
+        counters_.ok.fetch_add(1, std::memory_order_relaxed);
+        co_return answer;
+    }
+    (failure == errc::decision_timeout ? counters_.timeout : counters_.error).fetch_add(1, std::memory_order_relaxed);
+    if (cfg_.decision.on_failure == core::failure_policy::conditional)
+    {
+        counters_.degraded.fetch_add(1, std::memory_order_relaxed);
+        co_return undetermined_response(request, cfg_.decision.source_label);
+    }
+    co_return failure;
+}
+
+}  // namespace crd::decision
