@@ -123,15 +123,13 @@ bool check_card(json::value& v, normalise_report& report, std::size_t index)
     bool repaired = false;
     if (summary.size() > 139)
     {
-        card["summary"] = cut_summary(summary);
+        // Written through the member itself: operator[] may rehash even for an existing key.
+        *card.if_contains("summary") = cut_summary(summary);
         report.notes.push_back(where + ": summary cut to 139 characters");
         repaired = true;
     }
-    if (!non_empty_string(card.if_contains("uuid")))
-    {
-        card["uuid"] = core::new_uuid();
-        repaired = true;
-    }
+    // Note: operator[] may rehash the card and move its members, so pointers into it (source,
+    // links, suggestions) are only used before any operator[] on the card, or looked up again.
     auto& src = source->get_object();
     const json::value* topic = src.if_contains("topic");
     if (!topic || !topic->is_object() || !non_empty_string(topic->get_object().if_contains("code")))
@@ -209,6 +207,11 @@ bool check_card(json::value& v, normalise_report& report, std::size_t index)
             report.notes.push_back(where + ": selectionBehavior set to at-most-one");
             repaired = true;
         }
+    }
+    if (!non_empty_string(card.if_contains("uuid")))
+    {
+        card["uuid"] = core::new_uuid();  // feedback needs it to name the card
+        repaired = true;
     }
     prune_empty(v);
     if (repaired)

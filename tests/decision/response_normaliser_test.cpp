@@ -1,1 +1,120 @@
+#include <crd/decision/response_normaliser.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
+
+namespace json = boost::json;
+using namespace crd;
+using namespace crd::decision;
+
+namespace {
+
+json::object normalise(const char* text, normalise_report& report)
+{
+    auto r = normalise_response(json::parse(text), report);
+    BOOST_TEST_REQUIRE(r.has_value());
+    return std::move(*r);
+}
+
+const char* good_card = R"({"uuid": "u1", "summary": "S", "indicator": "info",
+    "source": {"label": "P", "topic": {"system": "s", "code": "coverage-info"}}})";
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(response_normaliser_)
+
+BOOST_AUTO_TEST_CASE(a_valid_response_passes_unchanged)
+{
+    normalise_report report;
+    const std::string text = std::string(R"({"cards": [)") + good_card + "]}";
+    auto out = normalise(text.c_str(), report);
+    BOOST_TEST(!report.changed());
+    BOOST_TEST(out.at("cards") == json::parse(text).at("cards"));
+    BOOST_TEST(!out.contains("systemActions"));
+}
+
+BOOST_AUTO_TEST_CASE(what_is_not_a_cds_hooks_response_is_an_error)
+{
+    for (const char* bad : {"[]", "\"x\"", "{}", R"({"cards": {}})", R"({"cards": null})"})
+    {
+        normalise_report report;
+        auto r = normalise_response(json::parse(bad), report);
+        BOOST_TEST_CONTEXT(bad)
+        {
+            BOOST_TEST_REQUIRE(r.has_error());
+            BOOST_TEST(r.error() == error_code(errc::decision_bad_response));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(invalid_cards_are_dropped_and_counted)
+{
+    normalise_report report;
+    auto out = normalise(R"({"cards": [
+        {"summary": "", "indicator": "info", "source": {"label": "P"}},
+        {"summary": "S", "indicator": "urgent", "source": {"label": "P"}},
+        {"summary": "S", "indicator": "info", "source": {}},
+        {"summary": "S", "indicator": "info"},
+        7,
+        {"summary": "kept", "indicator": "critical", "source": {"label": "P"}}
+    ]})", report);
+    BOOST_TEST(out.at("cards").as_array().size() == 1U);
+    BOOST_TEST(out.at("cards").at(0).at("summary").as_string() == "kept");
+    BOOST_TEST(report.cards_dropped == 5U);
+    BOOST_TEST(report.notes.size() >= 5U);
+}
+
+BOOST_AUTO_TEST_CASE(repairable_cards_are_repaired)
+{
+    normalise_report report;
+    const std::string long_summary(200, 's');
+    const std::string text = R"({"cards": [{"summary": ")" + long_summary + R"(", "indicator": "warning", "source": {"label": "P"},
+        "detail": "", "overrideReasons": [], "extension": null,
+        "links": [{"label": "ok", "url": "https://x.example/a", "type": "absolute", "appContext": "drop-me"},
+                  {"label": "bad", "url": "relative", "type": "absolute"},
+                  {"label": "bad type", "url": "https://x.example", "type": "web"}],
+        "suggestions": [{"label": "Do it", "actions": [{"type": "create", "resource": {"resourceType": "Task"}},
+                                                       {"type": "frobnicate", "description": "x"}]},
+                        {"actions": []}]}]})";
+    auto out = normalise(text.c_str(), report);
+    const auto& card = out.at("cards").at(0).as_object();
+    BOOST_TEST(card.at("summary").as_string().size() <= 139U);
+    BOOST_TEST(!card.at("uuid").as_string().empty());
+    BOOST_TEST(card.at("source").at("topic").at("code").as_string() == "coverage-info");
+    BOOST_TEST(!card.contains("detail"));           // empty string removed
+    BOOST_TEST(!card.contains("overrideReasons"));  // empty array removed
+    BOOST_TEST(!card.contains("extension"));        // null removed
+    BOOST_TEST(card.at("links").as_array().size() == 1U);
+    BOOST_TEST(!card.at("links").at(0).as_object().contains("appContext"));
+    const auto& suggestions = card.at("suggestions").as_array();
+    BOOST_TEST_REQUIRE(suggestions.size() == 1U);  // the one without a label is dropped
+    BOOST_TEST(!suggestions[0].at("uuid").as_string().empty());
+    BOOST_TEST(suggestions[0].at("actions").as_array().size() == 1U);
+    BOOST_TEST(suggestions[0].at("actions").at(0).at("description").as_string() == "Create Task");
+    BOOST_TEST(card.at("selectionBehavior").as_string() == "at-most-one");
+    BOOST_TEST(report.cards_repaired == 1U);
+    BOOST_TEST(report.actions_dropped == 1U);
+    BOOST_TEST(report.actions_repaired == 1U);
+}
+
+BOOST_AUTO_TEST_CASE(system_actions_get_the_same_checks)
+{
+    normalise_report report;
+    auto out = normalise(R"({"cards": [], "systemActions": [
+        {"type": "update", "resource": {"resourceType": "ServiceRequest", "id": "1"}},
+        {"type": "update"},
+        {"type": "delete", "resourceId": "ServiceRequest/2", "description": "Remove"},
+        {"type": "remove", "description": "x"}
+    ]})", report);
+    const auto& actions = out.at("systemActions").as_array();
+    BOOST_TEST(actions.size() == 2U);
+    BOOST_TEST(actions[0].at("description").as_string() == "Update ServiceRequest");
+    BOOST_TEST(report.actions_dropped == 2U);
+
+    normalise_report none;
+    auto empty = normalise(R"({"cards": [], "systemActions": [{"type": "bogus"}]})", none);
+    BOOST_TEST(!empty.contains("systemActions"));  // never an empty array
+}
+
+BOOST_AUTO_TEST_SUITE_END()

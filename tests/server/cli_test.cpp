@@ -86,7 +86,7 @@ BOOST_AUTO_TEST_CASE(check_config_loads_the_rules_it_names)
     std::remove(cfg.c_str());
 }
 
-BOOST_AUTO_TEST_CASE(features_this_build_cannot_serve_are_refused)
+BOOST_AUTO_TEST_CASE(features_this_build_cannot_serve_and_bad_environment_are_refused)
 {
     const auto auth = temp_file("auth.json", R"({"auth": {"required": true}})");
     auto r = run({"--check-config", auth});
@@ -94,11 +94,19 @@ BOOST_AUTO_TEST_CASE(features_this_build_cannot_serve_are_refused)
     BOOST_TEST(r.err.find("auth.required") != std::string::npos, r.err);
     std::remove(auth.c_str());
 
-    ::setenv("CDS_DECISION_SERVICE_URL", "http://127.0.0.1:9/decide", 1);
+    ::setenv("CDS_DECISION_SERVICE_URL", "not-a-url", 1);
     auto d = run({"--check-config", shipped});
     ::unsetenv("CDS_DECISION_SERVICE_URL");
     BOOST_TEST(d.code == 1);
     BOOST_TEST(d.err.find("CDS_DECISION_SERVICE_URL") != std::string::npos, d.err);
+
+    // A decision service URL needs no rules file.
+    ::setenv("CDS_DECISION_SERVICE_URL", "http://127.0.0.1:9/decide", 1);
+    const auto no_rules = temp_file("remote.json", R"({"auth": {"required": false}, "decision": {"rules": "/nonexistent.json"}})");
+    auto remote = run({"--check-config", no_rules});
+    ::unsetenv("CDS_DECISION_SERVICE_URL");
+    BOOST_TEST(remote.code == 0, remote.err);
+    std::remove(no_rules.c_str());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,1 +1,249 @@
+// crd-server in front of a scripted decision service: every fault mode gets its documented answer.
+
+#include <crd/server/application.hpp>
+
+#include "fake_decision_service.hpp"
+#include "fixtures.hpp"
+#include "http_client.hpp"
+#include "tls_cert.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <thread>
+
+namespace json = boost::json;
+using namespace crd;
+using namespace std::chrono_literals;
+using test::fake_decision_service;
+using test::fake_mode;
+
+namespace {
+
+core::config remote_config(const fake_decision_service& fake)
+{
+    auto cfg = test::test_config();
+    cfg.decision.endpoint = *core::parse_http_url(fake.url());
+    cfg.decision.timeout = 500ms;
+    cfg.decision.breaker_failures = 3;
+    cfg.decision.breaker_cooldown = 300ms;
+    cfg.listen.threads = 1;
+    return cfg;
+}
+
+struct gateway
+{
+    std::unique_ptr<server::application> app;
+    explicit gateway(core::config cfg)
+    {
+        app = std::make_unique<server::application>(std::move(cfg));
+        app->start();
+    }
+    ~gateway()
+    {
+        app->stop();
+        app->wait();
+    }
+    test::http_result sign(test::http_client& client, const std::string& fixture = "crd-order-sign-5.json")
+    {
+        auto doc = test::load_fixture(fixture);
+        doc.as_object()["fhirServer"] = "http://127.0.0.1:9/fhir";
+        return client.request("POST", "/cds-services/" + test::service_id_for(doc), json::serialize(doc));
+    }
+};
+
+std::string diagnostics(const test::http_result& r)
+{
+    return std::string(json::parse(r.body).at("issue").at(0).at("diagnostics").as_string());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(remote_decision_)
+
+BOOST_AUTO_TEST_CASE(the_decision_service_answer_is_relayed_and_sees_no_fhir_token)
+{
+    fake_decision_service fake;
+    gateway g(remote_config(fake));
+    test::http_client client(g.app->port());
+    auto r = g.sign(client);
+    BOOST_TEST_REQUIRE(r.status == 200U, r.body);
+    auto body = json::parse(r.body);
+    BOOST_TEST(body.at("cards").at(0).at("source").at("label").as_string() == "Remote Plan");
+    BOOST_TEST(body.at("systemActions").as_array().size() == 1U);
+
+    auto sent = json::parse(fake.last_body());
+    BOOST_TEST(sent.at("hook").as_string() == "order-sign");
+    BOOST_TEST(!sent.as_object().contains("fhirAuthorization"));  // never forwarded by default
+    BOOST_TEST(fake.last_body().find("some-opaque") == std::string::npos);
+    BOOST_TEST(fake.last_header("x-cds-hook-instance") == "d1577c69-dfbe-77ad-ba6d-3e05e953b2ea");
+
+    // N sequential calls share one upstream connection.
+    for (int i = 0; i < 5; ++i)
+        BOOST_TEST(g.sign(client).status == 200U);
+    BOOST_TEST(fake.connections() == 1U);
+
+    test::http_client probe(g.app->port());
+    BOOST_TEST(probe.request("GET", "/ready").status == 200U);
+}
+
+BOOST_AUTO_TEST_CASE(each_fault_gets_its_status_and_an_operation_outcome)
+{
+    const std::pair<fake_mode, unsigned> cases[] = {
+        {fake_mode::slow, 504U},
+        {fake_mode::server_error, 502U},
+        {fake_mode::not_json, 502U},
+        {fake_mode::reset_mid_response, 502U},
+        {fake_mode::close_before_answer, 502U},
+        {fake_mode::oversized, 502U},
+    };
+    for (const auto& [mode, status] : cases)
+    {
+        BOOST_TEST_CONTEXT("mode " << static_cast<int>(mode))
+        {
+            fake_decision_service fake;
+            fake.set_mode(mode);
+            fake.set_delay(3s);
+            fake.set_oversized_bytes(64 * 1024);
+            auto cfg = remote_config(fake);
+            cfg.decision.max_response_bytes = 16 * 1024;
+            gateway g(std::move(cfg));
+            test::http_client client(g.app->port());
+            const auto start = std::chrono::steady_clock::now();
+            auto r = g.sign(client);
+            BOOST_TEST(r.status == status);
+            BOOST_TEST(json::parse(r.body).at("resourceType").as_string() == "OperationOutcome");
+            // The deadline (500 ms) bounds even the slow case; generous upper bound.
+            BOOST_TEST((std::chrono::steady_clock::now() - start < 2500ms));
+            BOOST_TEST(client.request("GET", "/health").status == 200U);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(invalid_cards_are_repaired_or_dropped_before_the_ehr_sees_them)
+{
+    fake_decision_service fake;
+    fake.set_body(R"({"cards": [
+        {"summary": "no indicator", "source": {"label": "P"}},
+        {"summary": "fixable", "indicator": "info", "source": {"label": "P"}, "detail": ""}
+    ], "systemActions": [{"type": "update", "resource": {"resourceType": "DeviceRequest", "id": "x"}}]})");
+    gateway g(remote_config(fake));
+    test::http_client client(g.app->port());
+    auto r = g.sign(client);
+    BOOST_TEST_REQUIRE(r.status == 200U);
+    auto body = json::parse(r.body);
+    BOOST_TEST_REQUIRE(body.at("cards").as_array().size() == 1U);
+    const auto& card = body.at("cards").at(0).as_object();
+    BOOST_TEST(card.at("summary").as_string() == "fixable");
+    BOOST_TEST(!card.at("uuid").as_string().empty());
+    BOOST_TEST(card.at("source").at("topic").at("code").as_string() == "coverage-info");
+    BOOST_TEST(!card.contains("detail"));
+    BOOST_TEST(!body.at("systemActions").at(0).at("description").as_string().empty());
+}
+
+BOOST_AUTO_TEST_CASE(request_configuration_applies_to_remote_answers)
+{
+    fake_decision_service fake;
+    gateway g(remote_config(fake));
+    test::http_client client(g.app->port());
+    auto doc = test::load_fixture("crd-order-sign-5.json");
+    doc.as_object()["fhirServer"] = "http://127.0.0.1:9/fhir";
+    doc.at("extension").as_object()["davinci-crd.configuration"] = json::object{{"coverage-info", false}};
+    auto r = client.request("POST", "/cds-services/order-sign-crd", json::serialize(doc));
+    BOOST_TEST_REQUIRE(r.status == 200U);
+    auto body = json::parse(r.body);
+    BOOST_TEST(!body.as_object().contains("systemActions"));
+    BOOST_TEST(body.at("cards").as_array().empty());
+}
+
+BOOST_AUTO_TEST_CASE(the_breaker_opens_fails_fast_and_recovers)
+{
+    fake_decision_service fake;
+    fake.set_mode(fake_mode::server_error);
+    gateway g(remote_config(fake));
+    test::http_client client(g.app->port());
+    for (int i = 0; i < 3; ++i)
+        BOOST_TEST(g.sign(client).status == 502U);
+    const auto before = fake.requests();
+
+    // Open: answered at once, without calling the decision service.
+    auto fast = g.sign(client);
+    BOOST_TEST(fast.status == 503U);
+    BOOST_TEST(fake.requests() == before);
+    auto ready = client.request("GET", "/ready");
+    BOOST_TEST(ready.status == 503U);
+    BOOST_TEST(json::parse(ready.body).at("reason").as_string().find("circuit breaker") != std::string::npos);
+    BOOST_TEST(client.request("GET", "/health").status == 200U);  // health is not readiness
+
+    // After the cool-down one probe goes through; its success closes the breaker.
+    fake.set_mode(fake_mode::normal);
+    std::this_thread::sleep_for(400ms);
+    BOOST_TEST(g.sign(client).status == 200U);
+    BOOST_TEST(client.request("GET", "/ready").status == 200U);
+    BOOST_TEST(g.sign(client).status == 200U);
+}
+
+BOOST_AUTO_TEST_CASE(on_failure_conditional_answers_with_undetermined_coverage)
+{
+    fake_decision_service fake;
+    fake.set_mode(fake_mode::server_error);
+    auto cfg = remote_config(fake);
+    cfg.decision.on_failure = core::failure_policy::conditional;
+    cfg.decision.source_label = "Example Health Plan";
+    gateway g(std::move(cfg));
+    test::http_client client(g.app->port());
+
+    auto r = g.sign(client);
+    BOOST_TEST_REQUIRE(r.status == 200U);
+    auto body = json::parse(r.body);
+    const auto& action = body.at("systemActions").at(0);
+    BOOST_TEST(action.at("resource").at("id").as_string() == "devreq-015-e0250");
+    const auto ext = json::serialize(action.at("resource").at("extension"));
+    BOOST_TEST(ext.find(R"({"url":"covered","valueCode":"conditional"})") != std::string::npos);
+    BOOST_TEST(ext.find(R"({"url":"info-needed","valueCode":"OTH"})") != std::string::npos);
+    BOOST_TEST(body.at("cards").at(0).at("source").at("label").as_string() == "Example Health Plan");
+
+    // Secondary hooks: no cards.
+    auto select = g.sign(client, "crd-order-select-1.json");
+    BOOST_TEST(select.status == 200U);
+    BOOST_TEST(json::parse(select.body).at("cards").as_array().empty());
+}
+
+BOOST_AUTO_TEST_CASE(https_decision_service_with_a_private_ca)
+{
+    fake_decision_service fake(true);
+    auto cfg = remote_config(fake);
+    cfg.decision.timeout = 3s;
+    cfg.decision.ca_file = test::localhost_certificate().certificate;
+    gateway g(std::move(cfg));
+    test::http_client client(g.app->port());
+    auto r = g.sign(client);
+    BOOST_TEST(r.status == 200U, r.body);
+
+    // Without the CA the certificate is not trusted: an error, not a silent downgrade.
+    fake_decision_service other(true);
+    auto untrusted = remote_config(other);
+    untrusted.decision.timeout = 3s;
+    gateway g2(std::move(untrusted));
+    test::http_client client2(g2.app->port());
+    auto refused = g2.sign(client2);
+    BOOST_TEST(refused.status == 502U);
+    BOOST_TEST(diagnostics(refused).find("unavailable") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_unresolvable_host_is_not_ready)
+{
+    fake_decision_service fake;
+    auto cfg = remote_config(fake);
+    cfg.decision.endpoint = *core::parse_http_url("http://decision.invalid/decide");
+    gateway g(std::move(cfg));
+    test::http_client client(g.app->port());
+    auto ready = client.request("GET", "/ready");
+    BOOST_TEST(ready.status == 503U);
+    BOOST_TEST(json::parse(ready.body).at("reason").as_string().find("decision.invalid") != std::string::npos);
+    BOOST_TEST(g.sign(client).status == 502U);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
