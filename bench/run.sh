@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The standard benchmark set: crd-server scenarios and same-run baselines (nginx serving a fixed
-# answer of the same size: the cost of HTTP alone). Writes results/latest.json and
-# results/latency.svg. Usage: bench/run.sh [BUILD_DIR]   (./crd-dev bench builds Release first)
+# The standard benchmark set: crd-server scenarios and same-run baselines. Embedded engine
+# scenarios are compared with nginx serving a fixed answer (the cost of HTTP alone); gateway
+# scenarios (crd-server calling a decision service) with that decision service called directly
+# (the limit) and with nginx as a plain reverse proxy in front of it (what a payer could put there
+# instead). Writes results/latest.json and results/latency.svg.
+# Usage: bench/run.sh [BUILD_DIR]   (./crd-dev bench builds Release first)
 #   CRD_BENCH_DURATION_S  measured seconds per scenario (default 10; warm-up 2 s more)
 #   CRD_BENCH_SOAK_S      soak duration at a steady 500 requests/s (default 600; 0 skips it)
 set -euo pipefail
@@ -17,8 +20,14 @@ work=$(mktemp -d /tmp/crd-bench.XXXXXX)
 chmod 755 "$work"  # nginx workers run as an unprivileged user and must read the answer file
 results=bench/results
 mkdir -p "$results"
-port=18080
-nginx_port=18081
+port=18080            # crd-server, embedded rules
+nginx_port=18081      # nginx, static answer
+gateway_port=18082    # crd-server -> fake decision service
+proxy_port=18083      # nginx reverse proxy -> fake decision service
+slow_port=18084       # crd-server -> slow (200 ms) fake decision service
+decision_port=18090
+slow_decision_port=18091
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true  # 2,000 connections in and 2,000 out in the slow scenario
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
@@ -30,6 +39,25 @@ cat > "$work/crd.json" <<JSON
 JSON
 "$server" --config "$work/crd.json" 2>"$work/crd.log" &
 crd_pid=$!; pids+=("$crd_pid")
+
+# The decision service stand-ins, and crd-server in front of each (one worker thread).
+"$build/bench/crd-fake-decision" --port "$decision_port" &
+decision_pid=$!; pids+=("$decision_pid")
+"$build/bench/crd-fake-decision" --port "$slow_decision_port" --latency-ms 200 &
+pids+=("$!")
+cat > "$work/gateway.json" <<JSON
+{"listen": {"address": "127.0.0.1", "port": $gateway_port, "threads": 1}, "auth": {"required": false},
+ "decision": {"url": "http://127.0.0.1:$decision_port/decide", "pool_size": 64}, "log": {"level": "warning"}}
+JSON
+cat > "$work/slow.json" <<JSON
+{"listen": {"address": "127.0.0.1", "port": $slow_port, "threads": 1}, "auth": {"required": false},
+ "limits": {"max_connections": 10000, "max_in_flight": 10000},
+ "decision": {"url": "http://127.0.0.1:$slow_decision_port/decide", "pool_size": 2500, "max_pending": 5000}, "log": {"level": "warning"}}
+JSON
+"$server" --config "$work/gateway.json" 2>"$work/gateway.log" &
+gateway_pid=$!; pids+=("$gateway_pid")
+"$server" --config "$work/slow.json" 2>"$work/slow.log" &
+slow_pid=$!; pids+=("$slow_pid")
 
 # nginx baseline: one worker, keep-alive, answering every request with the recorded order-sign response.
 bodies=bench/bodies
@@ -47,9 +75,18 @@ http {
     keepalive_requests 1000000;
     client_body_buffer_size 1m;
     client_max_body_size 1m;
+    upstream decision { server 127.0.0.1:$decision_port; keepalive 64; }
     server {
         listen 127.0.0.1:$nginx_port;
         location / { default_type application/json; root $work; try_files /order-sign-response.json =404; }
+    }
+    server {
+        listen 127.0.0.1:$proxy_port;
+        location / {
+            proxy_pass http://decision;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
     }
 }
 CONF
@@ -84,6 +121,17 @@ run encounter-start       --url "$crd/encounter-start-crd" "${json_header[@]}" -
 run encounter-discharge   --url "$crd/encounter-discharge-crd" "${json_header[@]}" --body $fixtures/crd-encounter-discharge-1.json --connections 16 --server-pid "$crd_pid"
 run order-sign-open-1000  --url "$crd/order-sign-crd" "${json_header[@]}" --body $bodies/payerbox-order-sign.json --connections 64 --rate 1000 --server-pid "$crd_pid"
 run nginx-open-1000       --url "http://127.0.0.1:$nginx_port/x" --method GET --connections 64 --rate 1000 --server-pid "$nginx_worker"
+
+# Gateway: the same order-sign call to the decision service directly, through nginx, through crd-server.
+sign=(--header 'Content-Type: application/json' --body $bodies/payerbox-order-sign.json)
+run decision-direct       --url "http://127.0.0.1:$decision_port/decide" "${sign[@]}" --connections 16 --server-pid "$decision_pid"
+run nginx-proxy           --url "http://127.0.0.1:$proxy_port/decide" "${sign[@]}" --connections 16 --server-pid "$nginx_worker"
+run gateway               --url "http://127.0.0.1:$gateway_port/cds-services/order-sign-crd" "${sign[@]}" --connections 16 --server-pid "$gateway_pid"
+run decision-direct-open-1000 --url "http://127.0.0.1:$decision_port/decide" "${sign[@]}" --connections 64 --rate 1000 --server-pid "$decision_pid"
+run nginx-proxy-open-1000 --url "http://127.0.0.1:$proxy_port/decide" "${sign[@]}" --connections 64 --rate 1000 --server-pid "$nginx_worker"
+run gateway-open-1000     --url "http://127.0.0.1:$gateway_port/cds-services/order-sign-crd" "${sign[@]}" --connections 64 --rate 1000 --server-pid "$gateway_pid"
+# 2,000 requests in flight on a 200 ms decision service: all answered, none dropped, bounded memory.
+run slow-decision-2000    --url "http://127.0.0.1:$slow_port/cds-services/order-sign-crd" "${sign[@]}" --connections 2000 --server-pid "$slow_pid"
 if [ "$soak" -gt 0 ]; then
     echo "bench: soak for $soak s" >&2
     "$bench" --label soak-500 --duration "$soak" --warmup 30 --url "$crd/order-sign-crd" "${json_header[@]}" \

@@ -216,7 +216,7 @@ void read_decision(object_reader& root, decision_config& out, const std::string&
     }
     if (auto p = r.find("rules"))
         out.rules_path = resolve_path(base_dir, object_reader::as_string(*p, "decision.rules", false));
-    r.read_int("pool_size", out.pool_size, 1, 1024);
+    r.read_int("pool_size", out.pool_size, 1, 16384);
     r.read_int("max_pending", out.max_pending, 0, 1'000'000);
     r.read_ms("idle_ttl_ms", out.idle_ttl, 1, max_ms);
     r.read_ms("resolve_interval_ms", out.resolve_interval, 1000, max_ms);
