@@ -546,7 +546,9 @@ config parse_config(
         if (o.endpoint && !out.decision.endpoint)
             object_reader::fail("decision.services." + id + ".url", "needs decision.url (or CDS_DECISION_SERVICE_URL) for the other services");
     read_auth(root, out.auth, base_dir);
-    read_audit(root, out.audit, base_dir);
+    // Under systemd (StateDirectory=) a relative audit path lives in the service's state directory.
+    const auto state_dir = env("STATE_DIRECTORY");
+    read_audit(root, out.audit, state_dir && !state_dir->empty() ? state_dir->substr(0, state_dir->find(':')) : base_dir);
     read_services(root, out.enabled_services, env);
     read_cors(root, out.cors_allowed_origins);
     read_prefetch(root, out.prefetch);

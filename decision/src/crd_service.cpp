@@ -38,6 +38,15 @@ json::object prefetch_templates(const core::service_definition& service)
     return p;
 }
 
+std::string outcome_name(const error_code& ec)
+{
+    if (ec == errc::decision_timeout)
+        return "timeout";
+    if (ec == errc::decision_circuit_open)
+        return "breaker_open";
+    return "error";
+}
+
 }  // namespace
 
 crd_service::crd_service(const core::service_definition& service, core::decision_service& decision, std::chrono::milliseconds timeout)
@@ -74,7 +83,11 @@ net::awaitable<core::api_response> crd_service::handle(std::unique_ptr<json::val
 
     auto options = read_options(request.configuration, card_types_);
     if (auto* p = std::get_if<core::problem>(&options))
-        co_return core::api_response::from(*p);
+    {
+        auto r = core::api_response::from(*p);
+        r.hook_instance = request.hook_instance;
+        co_return r;
+    }
 
     // One deadline per request, counted from its arrival: queueing before us is spent too.
     const auto deadline = ctx.received + timeout_;
@@ -86,10 +99,14 @@ net::awaitable<core::api_response> crd_service::handle(std::unique_ptr<json::val
             {"hookInstance", request.hook_instance},
             {"error", decided.error().message()},
         });
-        co_return core::api_response::from(decision_failure(decided.error()));
+        auto r = core::api_response::from(decision_failure(decided.error()));
+        r.hook_instance = request.hook_instance;
+        r.decision = outcome_name(decided.error());
+        co_return r;
     }
     apply_options(*decided, std::get<crd_options>(options));
-    co_return core::api_response{200, std::move(*decided)};
+    core::api_response r{200, std::move(*decided), std::string(request.hook_instance), "ok"};
+    co_return r;
 }
 
 std::chrono::milliseconds decision_timeout(const core::config& cfg, const core::service_definition& service)

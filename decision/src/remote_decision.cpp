@@ -1,6 +1,7 @@
 #include <crd/decision/remote_decision.hpp>
 
 #include <crd/core/log.hpp>
+#include <crd/core/metrics.hpp>
 #include <crd/core/shard.hpp>
 #include <crd/decision/response_normaliser.hpp>
 #include <crd/decision/rules.hpp>
@@ -209,6 +210,7 @@ net::awaitable<result<json::object>> remote_decision::decide(const core::hook_re
     {
         failure = errc::decision_circuit_open;
         counters_.breaker_open.fetch_add(1, std::memory_order_relaxed);
+        metrics::count(metrics::decision_outcome::breaker_open);
     }
     else
     {
@@ -219,7 +221,9 @@ net::awaitable<result<json::object>> remote_decision::decide(const core::hook_re
             req.headers.push_back({h.name, h.value});
         req.headers.push_back({"X-CDS-Hook-Instance", std::string(request.hook_instance)});
 
+        const auto started = clock::now();
         auto sent = co_await clients->clients[index].send(std::move(req), deadline);
+        metrics::global().decision_seconds.observe(clock::now() - started);
         failure = classify(sent);
         if (!failure)
         {
@@ -239,6 +243,11 @@ net::awaitable<result<json::object>> remote_decision::decide(const core::hook_re
                     counters_.cards_repaired.fetch_add(report.cards_repaired, std::memory_order_relaxed);
                     counters_.actions_dropped.fetch_add(report.actions_dropped, std::memory_order_relaxed);
                     counters_.actions_repaired.fetch_add(report.actions_repaired, std::memory_order_relaxed);
+                    auto& m = metrics::global();
+                    metrics::add(m.cards_dropped, report.cards_dropped);
+                    metrics::add(m.cards_repaired, report.cards_repaired);
+                    metrics::add(m.actions_dropped, report.actions_dropped);
+                    metrics::add(m.actions_repaired, report.actions_repaired);
                     json::array notes;
                     for (auto& n : report.notes)
                         notes.emplace_back(n);
@@ -271,12 +280,18 @@ net::awaitable<result<json::object>> remote_decision::decide(const core::hook_re
     if (!failure)
     {
         counters_.ok.fetch_add(1, std::memory_order_relaxed);
+        metrics::count(metrics::decision_outcome::ok);
         co_return answer;
     }
     (failure == errc::decision_timeout ? counters_.timeout : counters_.error).fetch_add(1, std::memory_order_relaxed);
+    if (failure == errc::decision_timeout)
+        metrics::count(metrics::decision_outcome::timeout);
+    else if (failure != errc::decision_circuit_open)
+        metrics::count(metrics::decision_outcome::error);
     if (cfg_.decision.on_failure == core::failure_policy::conditional)
     {
         counters_.degraded.fetch_add(1, std::memory_order_relaxed);
+        metrics::add(metrics::global().decision_degraded);
         co_return undetermined_response(request, cfg_.decision.source_label);
     }
     co_return failure;

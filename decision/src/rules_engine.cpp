@@ -223,7 +223,20 @@ json::object undetermined_response(const core::hook_request& request, std::strin
     return response;
 }
 
-rules_engine::rules_engine(rule_set rules) : rules_(std::move(rules)) {}
+rules_engine::rules_engine(rule_set rules) : rules_(std::make_shared<const rule_set>(std::move(rules))) {}
+
+std::optional<std::string> rules_engine::reload(const core::config& cfg)
+{
+    try
+    {
+        rules_.store(std::make_shared<const rule_set>(load_rules(cfg.decision.rules_path)), std::memory_order_release);
+        return std::nullopt;
+    }
+    catch (const std::exception& e)
+    {
+        return std::string(e.what());
+    }
+}
 
 net::awaitable<result<json::object>> rules_engine::decide(const core::hook_request& request, clock::time_point)
 {
@@ -235,7 +248,8 @@ std::vector<std::string> rules_engine::card_types(const core::service_definition
     std::set<std::string> types;
     if (service.primary)
         types.insert("coverage-info");
-    for (const auto& r : rules_.rules)
+    const auto rules_now = rules();
+    for (const auto& r : rules_now->rules)
         if (applies_to_hook(r, service.hook) && (!r.links.empty() || !r.instructions.empty()))
             types.insert(r.topic);
     return {types.begin(), types.end()};
@@ -244,6 +258,8 @@ std::vector<std::string> rules_engine::card_types(const core::service_definition
 json::object rules_engine::evaluate(const core::hook_request& request) const
 {
     const auto& service = *request.service;
+    const auto rules_now = rules();
+    const rule_set& rs = *rules_now;  // this call's snapshot
     std::vector<evaluated_item> items;
     for (const auto& item : request.items)
         if (item.selected)  // order-select: advice only for the selected orders (CRD hooks.md)
@@ -270,7 +286,7 @@ json::object rules_engine::evaluate(const core::hook_request& request) const
         const auto perf = performers(e.resource, request);
 
         const rule* matched = nullptr;
-        for (const auto& r : rules_.rules)  // sorted most specific first
+        for (const auto& r : rs.rules)  // sorted most specific first
         {
             if (!applies_to_hook(r, service.hook))
                 continue;
@@ -279,7 +295,7 @@ json::object rules_engine::evaluate(const core::hook_request& request) const
             if (!r.performers.empty() && std::none_of(perf.begin(), perf.end(), [&](const std::string& p) { return contains(r.performers, p); }))
                 continue;
             const bool code_match = std::any_of(codings.begin(), codings.end(), [&](const coding& c) {
-                const auto system = rules_.canonical_system(c.system);
+                const auto system = rs.canonical_system(c.system);
                 return std::any_of(r.codes.begin(), r.codes.end(), [&](const coded_value& v) {
                     return v.code == c.code && v.system == system;
                 });
@@ -292,7 +308,7 @@ json::object rules_engine::evaluate(const core::hook_request& request) const
         }
 
         const std::string what = e.resource ? describe(*e.resource, codings) : e.reference;
-        determination d = matched ? matched->result : rules_.fallback;
+        determination d = matched ? matched->result : rs.fallback;
         std::string reason = matched ? matched->reason : std::string{};
         const bool coverage_known = !cov.reference.empty();
         if (!coverage_known)
@@ -320,7 +336,7 @@ json::object rules_engine::evaluate(const core::hook_request& request) const
 
         if (!matched)
             continue;
-        const std::string summary = matched->summary.empty() ? generated_summary(d, what, rules_.payer_name) : matched->summary;
+        const std::string summary = matched->summary.empty() ? generated_summary(d, what, rs.payer_name) : matched->summary;
         const std::string indicator = matched->indicator.empty() ? derived_indicator(d) : matched->indicator;
         std::string detail = matched->reason.empty() ? std::string{} : matched->reason;
         if (items.size() > 1)
@@ -329,7 +345,7 @@ json::object rules_engine::evaluate(const core::hook_request& request) const
         if (!matched->links.empty())
         {
             // External Reference card (CRD cards.md): links are absolute and also listed in Card.links.
-            json::object card = base_card(rules_, *matched, summary, indicator, e.reference);
+            json::object card = base_card(rs, *matched, summary, indicator, e.reference);
             if (!detail.empty())
                 card["detail"] = detail;
             json::array links;
@@ -341,7 +357,7 @@ json::object rules_engine::evaluate(const core::hook_request& request) const
         if (!matched->instructions.empty())
         {
             // Instructions card: text only, no links or suggestions.
-            json::object card = base_card(rules_, *matched, "Instructions: " + what, "info", e.reference);
+            json::object card = base_card(rs, *matched, "Instructions: " + what, "info", e.reference);
             card["detail"] = matched->instructions;
             cards.push_back(std::move(card));
         }

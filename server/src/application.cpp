@@ -1,6 +1,9 @@
 #include <crd/server/application.hpp>
 
 #include <crd/core/log.hpp>
+#include <crd/core/metrics.hpp>
+#include <crd/server/audit_log.hpp>
+#include <crd/server/systemd_notify.hpp>
 #include <crd/decision/crd_service.hpp>
 #include <crd/decision/remote_decision.hpp>
 #include <crd/decision/rules_engine.hpp>
@@ -13,6 +16,8 @@
 #include <boost/json/array.hpp>
 
 #include <algorithm>
+#include <functional>
+#include <mutex>
 #include <csignal>
 #include <iostream>
 #include <string_view>
@@ -32,8 +37,6 @@ void refuse_unavailable_features(const core::config& cfg)
             "auth.required is true, but this build cannot verify caller tokens yet; set auth.required to false "
             "only on a trusted network"
         );
-    if (cfg.tls.certificate)
-        throw startup_error("tls.certificate is set, but this build has no TLS listener yet; terminate TLS in front of it");
 }
 
 bool uses_remote_decision(const core::config& cfg)
@@ -49,15 +52,40 @@ std::unique_ptr<core::decision_service> make_decision(const core::config& cfg)
     return std::make_unique<decision::rules_engine>(decision::load_rules(cfg.decision.rules_path));
 }
 
+std::unique_ptr<audit_log> make_audit(const core::config& cfg)
+{
+    if (!cfg.audit.path)
+        return nullptr;
+    return std::make_unique<audit_log>(cfg.audit);
+}
+
+router_settings make_router_settings(const core::config& cfg, const core::decision_service& decision, audit_log* audit)
+{
+    router_settings s;
+    s.cors_allowed_origins = cfg.cors_allowed_origins;
+    s.decision = &decision;
+    s.audit = audit;
+    s.max_in_flight = cfg.limits.max_in_flight;
+    s.version = CRD_VERSION;
+    return s;
+}
+
+bool is_loopback(const std::string& address)
+{
+    return address.rfind("127.", 0) == 0 || address == "::1" || address == "localhost";
+}
+
 }  // namespace
 
 struct application::impl
 {
     core::config cfg;
+    std::unique_ptr<audit_log> audit;  // before the router and listener, which use it
     std::unique_ptr<core::decision_service> decision;
     core::hook_registry registry;
     router routes;
     server listener;
+    std::mutex reload_mutex;
     // Background work off the request path (name refresh of upstream hosts).
     net::io_context control;
     std::optional<net::executor_work_guard<net::io_context::executor_type>> control_work;
@@ -65,9 +93,10 @@ struct application::impl
 
     explicit impl(core::config c)
         : cfg(std::move(c))
+        , audit(make_audit(cfg))
         , decision(make_decision(cfg))
         , registry(decision::make_registry(cfg, *decision))
-        , routes(registry, router_settings{cfg.cors_allowed_origins, 64, decision.get()})
+        , routes(registry, make_router_settings(cfg, *decision, audit.get()))
         , listener(cfg, routes)
     {
     }
@@ -112,8 +141,58 @@ void application::start()
     });
     if (!cfg.auth.required)
         log::warning("auth_disabled", {{"detail", "auth.required is false: callers are not authenticated"}});
-    if (cfg.audit.path)
-        log::warning("audit_not_written", {{"detail", "audit.path is validated, but this build does not write the audit log yet"}});
+    if (!cfg.audit.path)
+        log::warning("audit_disabled", {{"detail", "audit.path is not set: hook calls are not kept for disputes (CRD-62)"}});
+    if (!cfg.tls.certificate && !is_loopback(cfg.listen.address))
+        log::warning("plain_http", {{"detail", "serving plain HTTP on a non-loopback address; set tls.certificate or terminate TLS in front"}});
+    notify_systemd("READY=1\nSTATUS=serving on " + cfg.listen.address + ":" + std::to_string(port()));
+}
+
+bool application::reload(const std::string& config_path)
+{
+    std::lock_guard lock(impl_->reload_mutex);
+    // Everything is checked before anything changes: a bad new configuration leaves the old one.
+    core::config next;
+    try
+    {
+        const auto env = core::process_environment();
+        next = config_path.empty() ? core::default_config(env, CRD_DEFAULT_RULES_PATH)
+                                   : core::load_config_file(config_path, env, CRD_DEFAULT_RULES_PATH);
+        check_configuration(next);
+    }
+    catch (const std::exception& e)
+    {
+        metrics::add(metrics::global().reload_failures);
+        log::error("reload_refused", {{"config", config_path}, {"error", e.what()}, {"detail", "the running configuration is kept"}});
+        return false;
+    }
+    // Rules: the decision source swaps them atomically (the embedded engine; a remote service has none).
+    auto& current = impl_->cfg;
+    current.decision.rules_path = next.decision.rules_path;
+    if (auto error = impl_->decision->reload(current))
+    {
+        metrics::add(metrics::global().reload_failures);
+        log::error("reload_refused", {{"config", config_path}, {"error", *error}, {"detail", "the running rules are kept"}});
+        return false;
+    }
+    log::set_level(next.level);
+    if (impl_->audit)
+        impl_->audit->reopen();
+    json::array needs_restart;
+    if (next.listen.address != current.listen.address || next.listen.port != current.listen.port ||
+        next.listen.threads != current.listen.threads)
+        needs_restart.emplace_back("listen");
+    if (next.tls.certificate != current.tls.certificate || next.tls.private_key != current.tls.private_key)
+        needs_restart.emplace_back("tls");
+    if (next.audit.path != current.audit.path)
+        needs_restart.emplace_back("audit.path");
+    if (next.decision.endpoint.has_value() != current.decision.endpoint.has_value() ||
+        (next.decision.endpoint && next.decision.endpoint->origin() + next.decision.endpoint->target !=
+                                       current.decision.endpoint->origin() + current.decision.endpoint->target))
+        needs_restart.emplace_back("decision.url");
+    metrics::add(metrics::global().reloads);
+    log::info("reloaded", {{"config", config_path}, {"rules", current.decision.rules_path}, {"needs_restart", std::move(needs_restart)}});
+    return true;
 }
 
 std::uint16_t application::port() const noexcept
@@ -123,12 +202,15 @@ std::uint16_t application::port() const noexcept
 
 void application::stop()
 {
+    notify_systemd("STOPPING=1");
     impl_->listener.stop();
 }
 
 void application::wait()
 {
     impl_->listener.wait();
+    if (impl_->audit)
+        impl_->audit->flush();  // every answered call is on disk before we report "stopped"
 }
 
 const core::config& application::config() const noexcept
@@ -210,13 +292,21 @@ int run_command_line(int argc, char** argv)
 
         // Signals are handled on the main thread; the shards never see them.
         net::io_context signals_ctx;
-        net::signal_set signals(signals_ctx, SIGINT, SIGTERM);
-        signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+        net::signal_set signals(signals_ctx, SIGINT, SIGTERM, SIGHUP);
+        std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec, int signo) {
             if (ec)
                 return;
+            if (signo == SIGHUP)
+            {
+                log::info("reloading", {{"signal", signo}});
+                app.reload(config_path);
+                signals.async_wait(on_signal);
+                return;
+            }
             log::info("stopping", {{"signal", signo}});
             app.stop();
-        });
+        };
+        signals.async_wait(on_signal);
         app.start();
         std::thread signal_thread([&] { signals_ctx.run(); });
         app.wait();

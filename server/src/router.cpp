@@ -1,6 +1,8 @@
 #include <crd/server/router.hpp>
 
 #include <crd/core/log.hpp>
+#include <crd/core/metrics.hpp>
+#include <crd/server/audit_log.hpp>
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parser.hpp>
@@ -44,7 +46,27 @@ std::string lower(std::string_view s)
     return out;
 }
 
+http_response overloaded(std::string detail)
+{
+    auto r = problem_response({503, "transient", std::move(detail), ""});
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
+}
+
+std::size_t catalogue_index(const core::service_definition& service)
+{
+    return static_cast<std::size_t>(&service - core::service_catalog().data());
+}
+
 }  // namespace
+
+struct request_info
+{
+    metrics::route route = metrics::route::other;
+    const core::service_definition* service = nullptr;  // hook calls
+    std::string hook_instance;
+    std::string client;
+};
 
 bool is_json_media_type(std::string_view content_type) noexcept
 {
@@ -94,9 +116,10 @@ void router::add_cors_headers(const http_request_view& request, http_response& r
 net::awaitable<http_response> router::dispatch(const http_request_view& request) const
 {
     http_response response;
+    request_info info;
     try
     {
-        response = co_await route(request);
+        response = co_await route(request, info);
     }
     catch (const std::exception& e)
     {
@@ -105,23 +128,55 @@ net::awaitable<http_response> router::dispatch(const http_request_view& request)
         response = problem_response({500, "exception", "internal error while processing the request", ""});
     }
     add_cors_headers(request, response);
+
+    const auto elapsed = clock::now() - request.received;
+    metrics::count_request(info.route, response.status);
+    if (info.service)
+        metrics::global().request_seconds[catalogue_index(*info.service)].observe(elapsed);
+    if (log::enabled(core::log_level::info))
+    {
+        json::object line{
+            {"method", request.method},
+            {"path", request.target.substr(0, request.target.find('?'))},  // a query could carry anything
+            {"status", response.status},
+            {"latency_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
+        };
+        if (!info.hook_instance.empty())
+            line["hookInstance"] = info.hook_instance;
+        if (!info.client.empty())
+            line["client"] = info.client;
+        log::write(core::log_level::info, "request", std::move(line));
+    }
     co_return response;
 }
 
-net::awaitable<http_response> router::route(const http_request_view& request) const
+net::awaitable<http_response> router::route(const http_request_view& request, request_info& info) const
 {
     const std::string_view path = request.target.substr(0, request.target.find('?'));
     const std::string_view method = request.method;
 
     if (path == "/health")
     {
+        info.route = metrics::route::health;
         if (method != "GET" && method != "HEAD")
             co_return method_not_allowed(method, path, "GET, HEAD");
         co_return json_response(200, json::object{{"status", "ok"}});
     }
 
+    if (path == "/metrics")
+    {
+        info.route = metrics::route::metrics;
+        if (method != "GET" && method != "HEAD")
+            co_return method_not_allowed(method, path, "GET, HEAD");
+        http_response r;
+        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        r.body = metrics::render_prometheus(settings_.version);
+        co_return r;
+    }
+
     if (path == "/ready")
     {
+        info.route = metrics::route::ready;
         if (method != "GET" && method != "HEAD")
             co_return method_not_allowed(method, path, "GET, HEAD");
         // Ready when the configuration and rules are loaded (they are, or we would not be serving)
@@ -141,6 +196,7 @@ net::awaitable<http_response> router::route(const http_request_view& request) co
 
     if (method == "OPTIONS")
     {
+        info.route = metrics::route::preflight;
         // CORS preflight (CDS Hooks 2.0 §CORS): answer for allowed origins only.
         if (!request.origin.empty() && !origin_allowed(request.origin))
             co_return problem_response({403, "forbidden", "origin " + std::string(request.origin) + " is not allowed", ""});
@@ -156,6 +212,7 @@ net::awaitable<http_response> router::route(const http_request_view& request) co
 
     if (id.empty())
     {
+        info.route = metrics::route::discovery;
         if (method != "GET")
             co_return method_not_allowed(method, path, "GET, OPTIONS");
         http_response r;
@@ -168,34 +225,77 @@ net::awaitable<http_response> router::route(const http_request_view& request) co
     core::hook_handler* handler = registry_.find(id);
     if (!handler)
         co_return problem_response({404, "not-found", "no CDS service '" + std::string(id) + "' is offered here", ""});
+    info.route = metrics::route_of_service(catalogue_index(handler->service()));
+    info.service = &handler->service();
     if (method != "POST")
         co_return method_not_allowed(method, path, "POST, OPTIONS");
-    co_return co_await hook_call(*handler, request);
+    co_return co_await hook_call(*handler, request, info);
 }
 
-net::awaitable<http_response> router::hook_call(core::hook_handler& handler, const http_request_view& request) const
+net::awaitable<http_response> router::hook_call(core::hook_handler& handler, const http_request_view& request, request_info& info) const
 {
-    if (!is_json_media_type(request.content_type))
-        co_return problem_response({415, "not-supported",
-            request.content_type.empty() ? std::string("Content-Type is required and must be application/json")
-                                         : "Content-Type must be application/json, got '" + std::string(request.content_type) + "'",
-            ""});
-
-    // The parsed document lives in one arena freed with the request: no per-node allocations.
-    json::parse_options options;
-    options.max_depth = settings_.max_json_depth;
-    json::parser parser(json::make_shared_resource<json::monotonic_resource>(), options);
-    boost::system::error_code ec;
-    // json::parser::write takes the whole document: incomplete input is an error, not a wait.
-    parser.write(request.body.data(), request.body.size(), ec);
-    if (ec)
-        co_return problem_response({400, "structure", "request body is not valid JSON: " + ec.message(), ""});
-    auto document = std::make_unique<json::value>(parser.release());
+    // Overload: refuse early and cheaply rather than queue without bound.
+    auto& m = metrics::global();
+    metrics::gauge_guard in_flight(m.in_flight);
+    if (m.in_flight.load(std::memory_order_relaxed) > static_cast<std::int64_t>(settings_.max_in_flight))
+    {
+        metrics::add(m.overload_in_flight);
+        co_return overloaded("the server is at its limit of requests in flight; retry shortly");
+    }
 
     core::request_context ctx;
     ctx.received = request.received;
-    core::api_response answer = co_await handler.handle(std::move(document), std::move(ctx));
-    co_return json_response(answer.status, answer.body);
+    info.client = ctx.client_id;
+    audit_record record;
+    if (settings_.audit)
+    {
+        record.client = ctx.client_id;
+        record.jti = ctx.jti;
+        record.tenant = ctx.tenant;
+    }
+
+    http_response response;
+    if (!is_json_media_type(request.content_type))
+        response = problem_response({415, "not-supported",
+            request.content_type.empty() ? std::string("Content-Type is required and must be application/json")
+                                         : "Content-Type must be application/json, got '" + std::string(request.content_type) + "'",
+            ""});
+    else
+    {
+        // The parsed document lives in one arena freed with the request: no per-node allocations.
+        json::parse_options options;
+        options.max_depth = settings_.max_json_depth;
+        json::parser parser(json::make_shared_resource<json::monotonic_resource>(), options);
+        boost::system::error_code ec;
+        // json::parser::write takes the whole document: incomplete input is an error, not a wait.
+        parser.write(request.body.data(), request.body.size(), ec);
+        if (ec)
+            response = problem_response({400, "structure", "request body is not valid JSON: " + ec.message(), ""});
+        else
+        {
+            auto document = std::make_unique<json::value>(parser.release());
+            core::api_response answer = co_await handler.handle(std::move(document), std::move(ctx));
+            info.hook_instance = answer.hook_instance;
+            record.decision = std::move(answer.decision);
+            response = json_response(answer.status, answer.body);
+        }
+    }
+
+    if (settings_.audit)
+    {
+        record.kind = "hook";
+        record.time = std::chrono::system_clock::now();
+        record.service = handler.service().id;
+        record.hook_instance = info.hook_instance;
+        record.status = response.status;
+        record.latency = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - request.received);
+        record.request_body = std::string(request.body);
+        record.response_body = response.body;
+        // CRD-62: an answer that cannot be kept for disputes is not given.
+        if (!co_await settings_.audit->append(std::move(record), clock::now() + settings_.audit_wait))
+            co_return overloaded("the audit log cannot take the record of this call; retry shortly");
+    }
+    co_return response;
 }
 
 }  // namespace crd::server

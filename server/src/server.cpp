@@ -3,6 +3,7 @@
 #include "session.hpp"
 
 #include <crd/core/log.hpp>
+#include <crd/core/metrics.hpp>
 #include <crd/core/shard.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -11,6 +12,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <optional>
@@ -39,7 +41,7 @@ struct shard
     std::thread thread;
 };
 
-net::awaitable<void> accept_loop(shard& s, const core::limits_config& limits, const router& r)
+net::awaitable<void> accept_loop(shard& s, const core::limits_config& limits, const router& r, net::ssl::context* tls)
 {
     for (;;)
     {
@@ -54,7 +56,19 @@ net::awaitable<void> accept_loop(shard& s, const core::limits_config& limits, co
         }
         beast::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);  // responses are small: do not wait for Nagle
-        net::co_spawn(s.ioc, detail::run_session(std::move(socket), limits, r, s.state), net::detached);
+        auto& m = metrics::global();
+        if (m.open_connections.load(std::memory_order_relaxed) >= static_cast<std::int64_t>(limits.max_connections))
+        {
+            // Over the limit: a plain client gets a 503 it can read; a TLS client cannot read
+            // plaintext, so it is simply closed. Either way no session state is kept for it.
+            metrics::add(m.overload_connections);
+            if (tls)
+                socket.close(ignored);
+            else
+                net::co_spawn(s.ioc, detail::refuse_connection(std::move(socket), limits), net::detached);
+            continue;
+        }
+        net::co_spawn(s.ioc, detail::run_session(std::move(socket), limits, r, s.state, tls), net::detached);
     }
 }
 
@@ -72,13 +86,41 @@ net::awaitable<void> drain(shard& s, std::chrono::milliseconds grace)
     s.ioc.stop();
 }
 
+// TLS 1.2+ with forward-secret AEAD suites only (Mozilla "intermediate"); TLS 1.3 suites are
+// OpenSSL's defaults, all AEAD.
+std::unique_ptr<net::ssl::context> make_tls_context(const core::tls_config& tls)
+{
+    auto ctx = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+    SSL_CTX* native = ctx->native_handle();
+    SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+    SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_cipher_list(native,
+        "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+        "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
+    boost::system::error_code ec;
+    ctx->use_certificate_chain_file(*tls.certificate, ec);
+    if (ec)
+        throw std::system_error(ec, "tls.certificate '" + *tls.certificate + "' cannot be loaded");
+    ctx->use_private_key_file(*tls.private_key, net::ssl::context::pem, ec);
+    if (ec)
+        throw std::system_error(ec, "tls.private_key '" + *tls.private_key + "' cannot be loaded");
+    if (SSL_CTX_check_private_key(native) != 1)
+        throw std::runtime_error("tls.private_key does not match tls.certificate");
+    return ctx;
+}
+
 }  // namespace
 
 struct server::impl
 {
-    impl(const core::config& c, const router& r) : cfg(c), routes(r) {}
+    impl(const core::config& c, const router& r) : cfg(c), routes(r)
+    {
+        if (cfg.tls.certificate)
+            tls = make_tls_context(cfg.tls);
+    }
     const core::config& cfg;
     const router& routes;
+    std::unique_ptr<net::ssl::context> tls;  // null: plain HTTP
     std::vector<std::unique_ptr<shard>> shards;
     std::uint16_t bound_port = 0;
     std::atomic<bool> stop_requested{false};
@@ -122,7 +164,7 @@ void server::start()
 
     for (auto& s : impl_->shards)
     {
-        net::co_spawn(s->ioc, accept_loop(*s, cfg.limits, impl_->routes), net::detached);
+        net::co_spawn(s->ioc, accept_loop(*s, cfg.limits, impl_->routes, impl_->tls.get()), net::detached);
         s->thread = std::thread([&ioc = s->ioc, &services = s->services] {
             core::shard_scope scope(services);
             for (;;)

@@ -1,9 +1,11 @@
 #include "session.hpp"
 
 #include <crd/core/log.hpp>
+#include <crd/core/metrics.hpp>
 
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
@@ -33,13 +35,14 @@ http::response<http::string_body> to_beast(http_response&& r, unsigned version, 
 }
 
 // Answers a request we will not read to the end (limits, malformed HTTP), then closes.
-net::awaitable<void> reject(beast::tcp_stream& stream, const core::limits_config& limits, unsigned version, core::problem p)
+template <class Stream>
+net::awaitable<void> reject(Stream& stream, const core::limits_config& limits, unsigned version, core::problem p)
 {
     http_response r;
     r.status = p.status;
     r.body = boost::json::serialize(core::to_operation_outcome(p));
     auto res = to_beast(std::move(r), version, false);
-    stream.expires_after(limits.write_timeout);
+    beast::get_lowest_layer(stream).expires_after(limits.write_timeout);
     co_await http::async_write(stream, res, use_tuple);
 }
 
@@ -60,11 +63,13 @@ bool connection_ended(const beast::error_code& ec)
 
 }  // namespace
 
-net::awaitable<void> run_session(tcp::socket socket, const core::limits_config& limits, const router& r, shard_state& shard)
+namespace {
+
+// The keep-alive loop over a plain or TLS stream. `entry` is this connection in the shard's list.
+template <class Stream>
+net::awaitable<void> serve(Stream& stream, const core::limits_config& limits, const router& r, shard_state& shard, std::list<session_entry>::iterator entry)
 {
-    beast::tcp_stream stream(std::move(socket));
-    shard.sessions.push_front({&stream, true});
-    const auto entry = shard.sessions.begin();
+    auto& lowest = beast::get_lowest_layer(stream);
     beast::flat_buffer buffer;  // persists across keep-alive requests: it may hold the next one
 
     for (;;)
@@ -75,7 +80,7 @@ net::awaitable<void> run_session(tcp::socket socket, const core::limits_config& 
         if (buffer.size() == 0)
         {
             // Idle keep-alive wait: only the first byte of the next request.
-            stream.expires_after(limits.idle_timeout);
+            lowest.expires_after(limits.idle_timeout);
             auto [ec, n] = co_await stream.async_read_some(buffer.prepare(8192), use_tuple);
             if (ec)
                 break;
@@ -88,7 +93,7 @@ net::awaitable<void> run_session(tcp::socket socket, const core::limits_config& 
         parser.body_limit(limits.max_body_bytes);
 
         // Header: bounded in time from its first byte, so a slow sender cannot hold the slot.
-        stream.expires_after(limits.header_timeout);
+        lowest.expires_after(limits.header_timeout);
         if (auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple); ec)
         {
             if (!connection_ended(ec))
@@ -102,19 +107,19 @@ net::awaitable<void> run_session(tcp::socket socket, const core::limits_config& 
         if (beast::iequals(parser.get()[http::field::expect], "100-continue"))
         {
             http::response<http::empty_body> cont{http::status::continue_, version};
-            stream.expires_after(limits.write_timeout);
+            lowest.expires_after(limits.write_timeout);
             if (auto [ec, n] = co_await http::async_write(stream, cont, use_tuple); ec)
                 break;
         }
 
-        stream.expires_after(limits.body_timeout);
+        lowest.expires_after(limits.body_timeout);
         if (auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple); ec)
         {
             if (!connection_ended(ec))
                 co_await reject(stream, limits, version, read_failure(ec, limits));
             break;
         }
-        stream.expires_never();  // the handler owns the request's deadline from here
+        lowest.expires_never();  // the handler owns the request's deadline from here
 
         const auto& req = parser.get();
         http_request_view view;
@@ -128,14 +133,61 @@ net::awaitable<void> run_session(tcp::socket socket, const core::limits_config& 
         http_response answer = co_await r.dispatch(view);
         const bool keep_alive = req.keep_alive() && !shard.stopping;
         auto res = to_beast(std::move(answer), version, keep_alive);
-        stream.expires_after(limits.write_timeout);
+        lowest.expires_after(limits.write_timeout);
         if (auto [ec, n] = co_await http::async_write(stream, res, use_tuple); ec || !keep_alive)
             break;
     }
+}
 
+}  // namespace
+
+net::awaitable<void> run_session(tcp::socket socket, const core::limits_config& limits, const router& r, shard_state& shard, net::ssl::context* tls)
+{
+    metrics::gauge_guard open(metrics::global().open_connections);
+    beast::error_code ignored;
+    if (!tls)
+    {
+        beast::tcp_stream stream(std::move(socket));
+        shard.sessions.push_front({&stream, true});
+        const auto entry = shard.sessions.begin();
+        co_await serve(stream, limits, r, shard, entry);
+        stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        shard.sessions.erase(entry);
+        co_return;
+    }
+
+    beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *tls);
+    shard.sessions.push_front({&stream.next_layer(), true});
+    const auto entry = shard.sessions.begin();
+    // The handshake is bounded like a request header: a silent client cannot hold the slot.
+    stream.next_layer().expires_after(limits.header_timeout);
+    auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server, use_tuple);
+    if (ec)
+        log::debug("tls_handshake_failed", {{"error", ec.message()}});
+    else
+    {
+        co_await serve(stream, limits, r, shard, entry);
+        // close_notify, briefly: a peer that never answers must not hold the connection.
+        stream.next_layer().expires_after(std::chrono::seconds(1));
+        co_await stream.async_shutdown(use_tuple);
+    }
+    stream.next_layer().socket().close(ignored);
+    shard.sessions.erase(entry);
+}
+
+net::awaitable<void> refuse_connection(tcp::socket socket, const core::limits_config& limits)
+{
+    beast::tcp_stream stream(std::move(socket));
+    http_response r;
+    r.status = 503;
+    r.body = boost::json::serialize(core::to_operation_outcome(
+        {503, "transient", "the server is at its connection limit; retry shortly", ""}));
+    r.headers.emplace_back("Retry-After", "1");
+    auto res = to_beast(std::move(r), 11, false);
+    stream.expires_after(std::min<std::chrono::milliseconds>(limits.write_timeout, std::chrono::seconds(2)));
+    co_await http::async_write(stream, res, use_tuple);
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    shard.sessions.erase(entry);
 }
 
 }  // namespace crd::server::detail

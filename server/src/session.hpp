@@ -6,6 +6,7 @@
 #include <crd/server/router.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
 #include <list>
@@ -31,7 +32,17 @@ struct shard_state
 
 // Serves one connection: keep-alive loop with idle, header, body and write timeouts, body and
 // header limits (413/431), Expect: 100-continue, and routing. Completes when the connection ends;
-// never throws (errors end the connection and are logged at debug level).
-net::awaitable<void> run_session(tcp::socket socket, const core::limits_config& limits, const router& r, shard_state& shard);
+// never throws (errors end the connection and are logged at debug level). With `tls` non-null the
+// connection is TLS, handshaken within limits.header_timeout.
+net::awaitable<void> run_session(
+    tcp::socket socket,
+    const core::limits_config& limits,
+    const router& r,
+    shard_state& shard,
+    net::ssl::context* tls
+);
+
+// Answers a connection over limits.max_connections with 503 and Retry-After, then closes it.
+net::awaitable<void> refuse_connection(tcp::socket socket, const core::limits_config& limits);
 
 }  // namespace crd::server::detail

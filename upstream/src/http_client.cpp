@@ -64,6 +64,32 @@ struct http_client::state
     std::size_t open = 0;                           // idle + leased + connecting
     std::list<waiter*> waiters;
     pool_stats counters;
+    // What this pool last added to the process-wide gauges; publish() adds the difference.
+    std::int64_t published_open = 0, published_idle = 0, published_waiting = 0;
+
+    state() = default;
+    state(const state&) = delete;
+    state& operator=(const state&) = delete;
+    ~state()
+    {
+        auto& g = metrics::pool(cfg.pool);
+        g.open.fetch_sub(published_open, std::memory_order_relaxed);
+        g.idle.fetch_sub(published_idle, std::memory_order_relaxed);
+        g.waiting.fetch_sub(published_waiting, std::memory_order_relaxed);
+    }
+
+    void publish() noexcept
+    {
+        auto& g = metrics::pool(cfg.pool);
+        const auto o = static_cast<std::int64_t>(open), i = static_cast<std::int64_t>(idle.size()),
+                   w = static_cast<std::int64_t>(waiters.size());
+        g.open.fetch_add(o - published_open, std::memory_order_relaxed);
+        g.idle.fetch_add(i - published_idle, std::memory_order_relaxed);
+        g.waiting.fetch_add(w - published_waiting, std::memory_order_relaxed);
+        published_open = o;
+        published_idle = i;
+        published_waiting = w;
+    }
 
     void wake_one()
     {
@@ -87,6 +113,7 @@ struct http_client::state
         else
             --open;
         wake_one();
+        publish();
     }
 };
 
@@ -164,6 +191,7 @@ net::awaitable<result<std::unique_ptr<connection>>> connect_new(http_client::sta
             co_return map_error(ec);
     }
     ++pool.counters.connects;
+    metrics::add(metrics::pool(pool.cfg.pool).connects);
     co_return c;
 }
 
@@ -181,6 +209,8 @@ net::awaitable<result<lease>> acquire(std::shared_ptr<http_client::state> pool, 
             {
                 c->reused = true;
                 ++st.counters.reuses;
+                metrics::add(metrics::pool(st.cfg.pool).reuses);
+                st.publish();
                 co_return lease(pool, std::move(c));
             }
             --st.open;  // stale: drop it and look again
@@ -188,15 +218,18 @@ net::awaitable<result<lease>> acquire(std::shared_ptr<http_client::state> pool, 
         if (st.open < st.cfg.max_connections)  // 2. grow
         {
             ++st.open;
+            st.publish();
             auto c = co_await connect_new(st, deadline);
             if (!c)
             {
                 --st.open;
                 st.wake_one();  // the slot is free again
+                st.publish();
                 co_return c.error();
             }
             co_return lease(pool, std::move(*c));
         }
+        st.publish();
         if (st.waiters.size() >= st.cfg.max_pending)  // 3. shed load rather than queue without bound
             co_return error_code(errc::pool_exhausted);
         if (clock::now() >= deadline)
@@ -206,12 +239,15 @@ net::awaitable<result<lease>> acquire(std::shared_ptr<http_client::state> pool, 
         waiter w{&timer};
         st.waiters.push_back(&w);
         const auto it = std::prev(st.waiters.end());
+        st.publish();
         co_await timer.async_wait(use_tuple);
         if (!w.signalled)
         {
             st.waiters.erase(it);
+            st.publish();
             co_return error_code(errc::upstream_timeout);
         }
+        st.publish();
     }
 }
 
@@ -324,6 +360,7 @@ net::awaitable<result<response>> http_client::send(request req, clock::time_poin
         if (!(reused && r.before_response_bytes && attempt == 0 && clock::now() < deadline))
             co_return r.value.error();
         ++pool->counters.retries;
+        metrics::add(metrics::pool(pool->cfg.pool).retries);
         log::debug("upstream_retry", {{"origin", pool->cfg.origin.origin()}, {"error", r.value.error().message()}});
     }
 }

@@ -5,11 +5,13 @@
 #include <crd/core/async.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <crd/core/config.hpp>
 #include <crd/core/error.hpp>
 #include <crd/core/hook_request.hpp>
 
 #include <boost/json/object.hpp>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +43,10 @@ public:
     // Starts background work (e.g. refreshing upstream addresses) on the application's control
     // executor. Called once, before the server starts.
     virtual void start_background(net::any_io_executor) {}
+
+    // SIGHUP: re-reads what this source loads from files (rules). Returns an error message and
+    // keeps the old state when the new files are invalid. Thread-safe against concurrent decide().
+    virtual std::optional<std::string> reload(const config&) { return std::nullopt; }
 
     // Card type codes (CRD CodeSystem temp) this decision source may return for a service; each
     // becomes a boolean configuration option in discovery.

@@ -21,8 +21,18 @@ struct api_response
 {
     unsigned status = 200;
     boost::json::value body;
+    // For the access log and the audit record: the call's hookInstance once validated, and how the
+    // decision step ended ("ok", "timeout", "error", "breaker_open", "conditional"; empty if not reached).
+    std::string hook_instance;
+    std::string decision;
 
-    static api_response from(const problem& p) { return {p.status, to_operation_outcome(p)}; }
+    static api_response from(const problem& p)
+    {
+        api_response r;
+        r.status = p.status;
+        r.body = to_operation_outcome(p);
+        return r;
+    }
 };
 
 // Per-request facts the router establishes before the handler runs.
@@ -30,6 +40,8 @@ struct request_context
 {
     clock::time_point received;  // when the request was read
     std::string client_id;       // authenticated caller; empty when authentication is off
+    std::string jti;             // the caller's token id (JWT), for the audit log
+    std::string tenant;          // CDS Hooks JWT "tenant" claim, when given
 };
 
 class hook_handler

@@ -5,6 +5,11 @@
 #include <crd/core/decision.hpp>
 #include <crd/decision/rules.hpp>
 
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+
 namespace crd::decision {
 
 inline constexpr std::string_view coverage_information_url =
@@ -32,10 +37,16 @@ public:
     // systemAction per order or appointment; cards where a matching rule has links or instructions.
     boost::json::object evaluate(const core::hook_request& request) const;
 
-    const rule_set& rules() const noexcept { return rules_; }
+    // The rules in use now; a call holds its own reference, so a reload never changes the rules
+    // under a request being evaluated.
+    std::shared_ptr<const rule_set> rules() const noexcept { return rules_.load(std::memory_order_acquire); }
+
+    // SIGHUP: loads cfg.decision.rules_path again and swaps it in atomically. On error (message
+    // naming the file and key) the old rules stay.
+    std::optional<std::string> reload(const core::config& cfg) override;
 
 private:
-    rule_set rules_;
+    std::atomic<std::shared_ptr<const rule_set>> rules_;
 };
 
 }  // namespace crd::decision

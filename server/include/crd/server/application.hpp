@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
+#include <string>
 
 namespace crd::server {
 
@@ -29,7 +30,12 @@ public:
     void start();  // binds and serves; throws std::system_error when the port cannot be bound
     std::uint16_t port() const noexcept;
     void stop();  // graceful; callable from any thread
-    void wait();
+    void wait();  // until stopped; the audit log is flushed when it returns
+
+    // SIGHUP: reads the configuration file again; on success swaps the rules, applies the log
+    // level and reopens the audit file without dropping connections. A bad file is refused (logged,
+    // counted) and everything running is kept. Settings that need a restart are logged as such.
+    bool reload(const std::string& config_path);
 
     const core::config& config() const noexcept;
 

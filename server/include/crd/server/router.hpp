@@ -6,6 +6,7 @@
 #include <crd/core/decision.hpp>
 #include <crd/core/hook.hpp>
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -31,12 +32,22 @@ struct http_response
     std::vector<std::pair<std::string, std::string>> headers;
 };
 
+class audit_log;
+
 struct router_settings
 {
     std::vector<std::string> cors_allowed_origins{"*"};
     std::size_t max_json_depth = 64;
     const core::decision_service* decision = nullptr;  // for GET /ready; null: always ready
+    audit_log* audit = nullptr;                        // null: no audit file
+    // How long a request waits for room in a full audit queue before it is refused with 503.
+    std::chrono::milliseconds audit_wait{1'000};
+    unsigned max_in_flight = 4'096;  // hook and feedback calls being processed; more get 503
+    std::string version = "0";       // for crd_build_info
 };
+
+// What the router learnt about a request, for metrics, the access log and the audit record.
+struct request_info;
 
 class router
 {
@@ -48,8 +59,8 @@ public:
     net::awaitable<http_response> dispatch(const http_request_view& request) const;
 
 private:
-    net::awaitable<http_response> route(const http_request_view& request) const;
-    net::awaitable<http_response> hook_call(core::hook_handler& handler, const http_request_view& request) const;
+    net::awaitable<http_response> route(const http_request_view& request, request_info& info) const;
+    net::awaitable<http_response> hook_call(core::hook_handler& handler, const http_request_view& request, request_info& info) const;
     void add_cors_headers(const http_request_view& request, http_response& response) const;
     bool origin_allowed(std::string_view origin) const;
 

@@ -5,6 +5,7 @@
 
 #include <crd/core/async.hpp>
 #include <crd/core/error.hpp>
+#include <crd/core/metrics.hpp>
 #include <crd/core/url.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -53,6 +54,7 @@ struct client_config
     std::chrono::milliseconds idle_ttl{4000};
     std::size_t max_response_bytes = 4 * 1024 * 1024;
     std::optional<std::string> ca_file;  // PEM bundle for a private CA; default: the system store
+    metrics::pool_kind pool = metrics::pool_kind::decision;  // which pool gauges this pool adds to
 };
 
 struct pool_stats
