@@ -288,6 +288,7 @@ int run_command_line(int argc, char** argv)
             return 0;
         }
         log::set_level(cfg.level);
+        log::info("configuration", {{"config", config_path.empty() ? std::string("(defaults)") : config_path}});
         application app(std::move(cfg));
 
         // Signals are handled on the main thread; the shards never see them.
