@@ -1,5 +1,6 @@
 #include <crd/server/application.hpp>
 
+#include <crd/auth/authenticator.hpp>
 #include <crd/core/log.hpp>
 #include <crd/core/metrics.hpp>
 #include <crd/server/audit_log.hpp>
@@ -32,11 +33,22 @@ namespace {
 // refuse rather than run in a mode the operator did not ask for.
 void refuse_unavailable_features(const core::config& cfg)
 {
-    if (cfg.auth.required)
-        throw startup_error(
-            "auth.required is true, but this build cannot verify caller tokens yet; set auth.required to false "
-            "only on a trusted network"
-        );
+    if (cfg.auth.required && cfg.auth.clients.empty())
+        throw startup_error("auth.required is true but auth.clients is empty: no caller could ever be accepted");
+}
+
+std::shared_ptr<auth::authenticator> make_authenticator(const core::config& cfg)
+{
+    if (!cfg.auth.required)
+        return nullptr;
+    try
+    {
+        return std::make_shared<auth::authenticator>(cfg);
+    }
+    catch (const std::exception& e)
+    {
+        throw startup_error(e.what());
+    }
 }
 
 bool uses_remote_decision(const core::config& cfg)
@@ -59,9 +71,11 @@ std::unique_ptr<audit_log> make_audit(const core::config& cfg)
     return std::make_unique<audit_log>(cfg.audit);
 }
 
-router_settings make_router_settings(const core::config& cfg, const core::decision_service& decision, audit_log* audit)
+router_settings make_router_settings(const core::config& cfg, const core::decision_service& decision, audit_log* audit, const auth::authenticator_slot* authn)
 {
     router_settings s;
+    s.auth = cfg.auth.required ? authn : nullptr;
+    s.protect_discovery = cfg.auth.protect_discovery;
     s.cors_allowed_origins = cfg.cors_allowed_origins;
     s.decision = &decision;
     s.audit = audit;
@@ -81,6 +95,7 @@ struct application::impl
 {
     core::config cfg;
     std::unique_ptr<audit_log> audit;  // before the router and listener, which use it
+    auth::authenticator_slot authn;
     std::unique_ptr<core::decision_service> decision;
     core::hook_registry registry;
     router routes;
@@ -94,9 +109,10 @@ struct application::impl
     explicit impl(core::config c)
         : cfg(std::move(c))
         , audit(make_audit(cfg))
+        , authn(make_authenticator(cfg))
         , decision(make_decision(cfg))
         , registry(decision::make_registry(cfg, *decision))
-        , routes(registry, make_router_settings(cfg, *decision, audit.get()))
+        , routes(registry, make_router_settings(cfg, *decision, audit.get(), &authn))
         , listener(cfg, routes)
     {
     }
@@ -124,6 +140,8 @@ void application::start()
 {
     const auto& cfg = impl_->cfg;
     impl_->decision->start_background(impl_->control.get_executor());
+    if (auto a = impl_->authn.load())
+        a->start_background(impl_->control.get_executor());
     impl_->control_work.emplace(impl_->control.get_executor());
     impl_->control_thread = std::thread([this] { impl_->control.run(); });
     impl_->listener.start();
@@ -168,6 +186,7 @@ bool application::reload(const std::string& config_path)
     }
     // Rules: the decision source swaps them atomically (the embedded engine; a remote service has none).
     auto& current = impl_->cfg;
+    bool needs_restart_auth = false;
     current.decision.rules_path = next.decision.rules_path;
     if (auto error = impl_->decision->reload(current))
     {
@@ -175,10 +194,36 @@ bool application::reload(const std::string& config_path)
         log::error("reload_refused", {{"config", config_path}, {"error", *error}, {"detail", "the running rules are kept"}});
         return false;
     }
+    // Clients and keys: a new authenticator, swapped in whole; calls in progress keep the old one.
+    if (current.auth.required)
+    {
+        if (!next.auth.required)
+            log::warning("reload_auth_kept", {{"detail", "auth.required cannot be switched off by a reload; restart to do so"}});
+        else
+        {
+            try
+            {
+                auto fresh = std::make_shared<auth::authenticator>(next);
+                fresh->start_background(impl_->control.get_executor());
+                impl_->authn.store(std::move(fresh));
+                current.auth = next.auth;
+            }
+            catch (const std::exception& e)
+            {
+                metrics::add(metrics::global().reload_failures);
+                log::error("reload_refused", {{"config", config_path}, {"error", e.what()}, {"detail", "the running clients and keys are kept"}});
+                return false;
+            }
+        }
+    }
+    else if (next.auth.required)
+        needs_restart_auth = true;
     log::set_level(next.level);
     if (impl_->audit)
         impl_->audit->reopen();
     json::array needs_restart;
+    if (needs_restart_auth)
+        needs_restart.emplace_back("auth.required");
     if (next.listen.address != current.listen.address || next.listen.port != current.listen.port ||
         next.listen.threads != current.listen.threads)
         needs_restart.emplace_back("listen");

@@ -62,6 +62,7 @@ std::size_t catalogue_index(const core::service_definition& service)
 
 struct request_info
 {
+    std::string auth_failure;  // reason label, for the access log
     metrics::route route = metrics::route::other;
     const core::service_definition* service = nullptr;  // hook calls
     std::string hook_instance;
@@ -145,6 +146,8 @@ net::awaitable<http_response> router::dispatch(const http_request_view& request)
             line["hookInstance"] = info.hook_instance;
         if (!info.client.empty())
             line["client"] = info.client;
+        if (!info.auth_failure.empty())
+            line["auth_failure"] = info.auth_failure;
         log::write(core::log_level::info, "request", std::move(line));
     }
     co_return response;
@@ -171,6 +174,31 @@ net::awaitable<http_response> router::route(const http_request_view& request, re
         http_response r;
         r.content_type = "text/plain; version=0.0.4; charset=utf-8";
         r.body = metrics::render_prometheus(settings_.version);
+        co_return r;
+    }
+
+    if (path == "/.well-known/smart-configuration")
+    {
+        info.route = metrics::route::smart_configuration;
+        const auto authn = settings_.auth ? settings_.auth->load() : nullptr;
+        if (!authn)
+            co_return problem_response({404, "not-found", "authentication is not enabled on this server", ""});
+        if (method != "GET" && method != "HEAD")
+            co_return method_not_allowed(method, path, "GET, HEAD");
+        co_return json_response(200, authn->smart_configuration());
+    }
+
+    if (path == "/auth/token")
+    {
+        info.route = metrics::route::token;
+        const auto authn = settings_.auth ? settings_.auth->load() : nullptr;
+        if (!authn)
+            co_return problem_response({404, "not-found", "authentication is not enabled on this server", ""});
+        if (method != "POST")
+            co_return method_not_allowed(method, path, "POST");
+        auto answer = co_await authn->token(request.content_type, request.body);
+        auto r = json_response(answer.status, answer.body);
+        r.headers.emplace_back("Pragma", "no-cache");  // RFC 6749 §5.1 (Cache-Control: no-store is always set)
         co_return r;
     }
 
@@ -215,6 +243,12 @@ net::awaitable<http_response> router::route(const http_request_view& request, re
         info.route = metrics::route::discovery;
         if (method != "GET")
             co_return method_not_allowed(method, path, "GET, OPTIONS");
+        if (settings_.protect_discovery)
+        {
+            core::request_context ctx;
+            if (auto refused = co_await authenticate(request, services_prefix, info, ctx))
+                co_return std::move(*refused);
+        }
         http_response r;
         r.body = discovery_body_;
         co_return r;
@@ -232,6 +266,31 @@ net::awaitable<http_response> router::route(const http_request_view& request, re
     co_return co_await hook_call(*handler, request, info);
 }
 
+net::awaitable<std::optional<http_response>> router::authenticate(
+    const http_request_view& request, std::string_view path, request_info& info, core::request_context& ctx) const
+{
+    const auto authn = settings_.auth ? settings_.auth->load() : nullptr;
+    if (!authn)
+        co_return std::nullopt;
+    auto result = co_await authn->authenticate(request.authorization, path);
+    if (auto* who = std::get_if<auth::identity>(&result))
+    {
+        ctx.client_id = std::move(who->client_id);
+        ctx.jti = std::move(who->jti);
+        ctx.tenant = std::move(who->tenant);
+        info.client = ctx.client_id;
+        co_return std::nullopt;
+    }
+    const auto& why = std::get<auth::rejection>(result);
+    metrics::count(why.reason);
+    info.auth_failure = metrics::name_of(why.reason);
+    // The reason goes to the log and the metric label; the caller learns only that it failed.
+    log::warning("auth_failed", {{"path", path}, {"reason", info.auth_failure}, {"detail", why.detail}});
+    auto r = problem_response({401, "security", "authentication is required: a valid bearer token for this endpoint", ""});
+    r.headers.emplace_back("WWW-Authenticate", why.token_given ? R"(Bearer error="invalid_token")" : "Bearer");
+    co_return r;
+}
+
 net::awaitable<http_response> router::hook_call(core::hook_handler& handler, const http_request_view& request, request_info& info) const
 {
     // Overload: refuse early and cheaply rather than queue without bound.
@@ -245,7 +304,8 @@ net::awaitable<http_response> router::hook_call(core::hook_handler& handler, con
 
     core::request_context ctx;
     ctx.received = request.received;
-    info.client = ctx.client_id;
+    const std::string_view path = request.target.substr(0, request.target.find('?'));
+    auto refused = co_await authenticate(request, path, info, ctx);
     audit_record record;
     if (settings_.audit)
     {
@@ -255,7 +315,9 @@ net::awaitable<http_response> router::hook_call(core::hook_handler& handler, con
     }
 
     http_response response;
-    if (!is_json_media_type(request.content_type))
+    if (refused)
+        response = std::move(*refused);
+    else if (!is_json_media_type(request.content_type))
         response = problem_response({415, "not-supported",
             request.content_type.empty() ? std::string("Content-Type is required and must be application/json")
                                          : "Content-Type must be application/json, got '" + std::string(request.content_type) + "'",

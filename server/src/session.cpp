@@ -127,6 +127,7 @@ net::awaitable<void> serve(Stream& stream, const core::limits_config& limits, co
         view.target = req.target();
         view.content_type = req[http::field::content_type];
         view.origin = req[http::field::origin];
+        view.authorization = req[http::field::authorization];
         view.body = req.body();
         view.received = received;
 

@@ -2,11 +2,13 @@
 // Method + path -> discovery, hook call, health or CORS preflight. Works on a plain view of the
 // request so that it has no Beast in its interface and can be tested without sockets.
 
+#include <crd/auth/authenticator.hpp>
 #include <crd/core/async.hpp>
 #include <crd/core/decision.hpp>
 #include <crd/core/hook.hpp>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -22,6 +24,7 @@ struct http_request_view
     std::string_view origin;  // CORS: empty when the header is absent
     std::string_view body;
     clock::time_point received;
+    std::string_view authorization = {};  // never logged
 };
 
 struct http_response
@@ -40,6 +43,8 @@ struct router_settings
     std::size_t max_json_depth = 64;
     const core::decision_service* decision = nullptr;  // for GET /ready; null: always ready
     audit_log* audit = nullptr;                        // null: no audit file
+    const auth::authenticator_slot* auth = nullptr;    // null: callers are not authenticated
+    bool protect_discovery = true;                     // discovery needs authentication too
     // How long a request waits for room in a full audit queue before it is refused with 503.
     std::chrono::milliseconds audit_wait{1'000};
     unsigned max_in_flight = 4'096;  // hook and feedback calls being processed; more get 503
@@ -61,6 +66,8 @@ public:
 private:
     net::awaitable<http_response> route(const http_request_view& request, request_info& info) const;
     net::awaitable<http_response> hook_call(core::hook_handler& handler, const http_request_view& request, request_info& info) const;
+    // Authenticates the caller of `path`; on failure returns the 401 to send.
+    net::awaitable<std::optional<http_response>> authenticate(const http_request_view& request, std::string_view path, request_info& info, core::request_context& ctx) const;
     void add_cors_headers(const http_request_view& request, http_response& response) const;
     bool origin_allowed(std::string_view origin) const;
 

@@ -1,0 +1,725 @@
+#include <crd/auth/authenticator.hpp>
+
+#include <crd/core/ids.hpp>
+#include <crd/core/log.hpp>
+#include <crd/core/shard.hpp>
+#include <crd/upstream/http_client.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <unordered_map>
+#include <vector>
+
+namespace json = boost::json;
+
+namespace crd::auth {
+namespace {
+
+using metrics::auth_failure;
+using sys_clock = std::chrono::system_clock;
+
+constexpr auto jwks_floor = std::chrono::minutes(1);      // never refetch more often than this on expiry
+constexpr auto jwks_ceiling = std::chrono::hours(24);     // and never keep keys longer than this
+constexpr auto unknown_kid_refetch = std::chrono::seconds(30);  // rate limit for "kid not found" refetches
+constexpr std::size_t max_replay_entries = 200'000;
+constexpr std::int64_t access_token_lifetime_s = 300;
+constexpr std::size_t max_token_bytes = 16 * 1024;
+
+std::int64_t now_s()
+{
+    return std::chrono::duration_cast<std::chrono::seconds>(sys_clock::now().time_since_epoch()).count();
+}
+
+std::optional<std::int64_t> numeric_claim(const json::object& o, std::string_view key)
+{
+    const auto* v = o.if_contains(key);
+    if (!v)
+        return std::nullopt;
+    if (v->is_int64())
+        return v->get_int64();
+    if (v->is_uint64() && v->get_uint64() < (1ULL << 62))
+        return static_cast<std::int64_t>(v->get_uint64());
+    if (v->is_double())
+        return static_cast<std::int64_t>(v->get_double());
+    return std::nullopt;
+}
+
+std::string string_claim(const json::object& o, std::string_view key)
+{
+    const auto* v = o.if_contains(key);
+    return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+bool audience_matches(const json::value* aud, const std::vector<std::string>& accepted)
+{
+    if (!aud)
+        return false;
+    auto one = [&](const json::value& v) {
+        return v.is_string() && std::find(accepted.begin(), accepted.end(), std::string_view(v.get_string())) != accepted.end();
+    };
+    if (aud->is_string())
+        return one(*aud);
+    if (aud->is_array())
+        return std::any_of(aud->get_array().begin(), aud->get_array().end(), one);
+    return false;
+}
+
+std::vector<std::string> split_scopes(std::string_view s)
+{
+    std::vector<std::string> out;
+    std::istringstream in{std::string(s)};
+    std::string w;
+    while (in >> w)
+        out.push_back(w);
+    return out;
+}
+
+// application/x-www-form-urlencoded; nullopt on bad escapes or duplicated names (RFC 6749 §3.2).
+std::optional<std::map<std::string, std::string>> parse_form(std::string_view body)
+{
+    auto unescape = [](std::string_view in) -> std::optional<std::string> {
+        std::string out;
+        for (std::size_t i = 0; i < in.size(); ++i)
+        {
+            if (in[i] == '+')
+                out += ' ';
+            else if (in[i] == '%')
+            {
+                if (i + 2 >= in.size() || !std::isxdigit(static_cast<unsigned char>(in[i + 1])) ||
+                    !std::isxdigit(static_cast<unsigned char>(in[i + 2])))
+                    return std::nullopt;
+                out += static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16));
+                i += 2;
+            }
+            else
+                out += in[i];
+        }
+        return out;
+    };
+    std::map<std::string, std::string> out;
+    while (!body.empty())
+    {
+        const auto amp = body.find('&');
+        const auto pair = body.substr(0, amp);
+        body = amp == std::string_view::npos ? std::string_view{} : body.substr(amp + 1);
+        if (pair.empty())
+            continue;
+        const auto eq = pair.find('=');
+        auto name = unescape(pair.substr(0, eq));
+        auto value = unescape(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+        if (!name || !value || !out.emplace(std::move(*name), std::move(*value)).second)
+            return std::nullopt;
+    }
+    return out;
+}
+
+// Keys from one JWKS URL, shared by every thread.
+struct key_source
+{
+    core::url url;
+    std::shared_ptr<upstream::endpoint_cache> endpoints;
+    std::shared_ptr<upstream::tls_context> tls;
+    std::mutex mutex;
+    std::vector<public_key> keys;         // guarded by mutex
+    sys_clock::time_point expires{};      // guarded by mutex
+    sys_clock::time_point last_attempt{}; // guarded by mutex
+    bool fetching = false;                // guarded by mutex
+};
+
+struct client_entry
+{
+    const core::auth_client* registration = nullptr;
+    std::vector<public_key> inline_keys;
+    key_source* registered_source = nullptr;  // jwks_url
+    std::set<std::string> scopes;
+};
+
+std::optional<std::chrono::seconds> max_age(std::string_view cache_control)
+{
+    const auto p = cache_control.find("max-age=");
+    if (p == std::string_view::npos)
+        return std::nullopt;
+    try
+    {
+        return std::chrono::seconds(std::stol(std::string(cache_control.substr(p + 8))));
+    }
+    catch (...)
+    {
+        return std::nullopt;
+    }
+}
+
+bool is_loopback_host(const std::string& host)
+{
+    return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+}  // namespace
+
+// Shard-local JWKS clients are keyed by URL through a pointer that stays the same for the life of
+// the process, so a reloaded authenticator finds (and never confuses) the clients of an old one.
+const void* client_key_for(const std::string& url)
+{
+    static std::mutex mutex;
+    static std::map<std::string, std::unique_ptr<char>, std::less<>> interned;
+    std::lock_guard lock(mutex);
+    auto& slot = interned[url];
+    if (!slot)
+        slot = std::make_unique<char>();
+    return slot.get();
+}
+
+struct authenticator::impl
+{
+    const core::config cfg;  // a copy: a reload builds a new authenticator from the new file
+    std::string issuer;  // our own: public_base_url
+    std::string token_url;
+    signing_key own_key;
+    public_key own_verifier;
+    std::map<std::string, client_entry, std::less<>> clients;
+    std::map<std::string, std::unique_ptr<key_source>, std::less<>> sources;  // by URL
+    std::set<std::string> allowed_algs;
+
+    std::mutex replay_mutex;
+    std::unordered_map<std::string, std::int64_t> seen_jti;  // iss "\n" jti -> exp
+
+    explicit impl(const core::config& c) : cfg(c), issuer(c.public_base_url), token_url(c.public_base_url + "/auth/token")
+    {
+        allowed_algs.insert(cfg.auth.allowed_algs.begin(), cfg.auth.allowed_algs.end());
+        if (cfg.auth.signing_key)
+            own_key = load_signing_key(*cfg.auth.signing_key);
+        else
+        {
+            own_key = generate_signing_key();
+            if (cfg.auth.required)
+                log::warning("signing_key_generated", {{"detail",
+                    "auth.signing_key is not set: access tokens are signed with a key generated at start-up, so they "
+                    "stop working on restart and on other instances"}});
+        }
+        own_verifier = own_key.verifier();
+
+        std::size_t i = 0;
+        for (const auto& reg : cfg.auth.clients)
+        {
+            const std::string where = "auth.clients[" + std::to_string(i++) + "]";
+            client_entry e;
+            e.registration = &reg;
+            for (auto& s : split_scopes(reg.scope))
+                e.scopes.insert(s);
+            if (reg.jwks)
+            {
+                std::size_t k = 0;
+                for (const auto& item : reg.jwks->at("keys").as_array())
+                {
+                    std::string error;
+                    if (!item.is_object())
+                        throw std::runtime_error(where + ".jwks.keys[" + std::to_string(k) + "] is not an object");
+                    auto key = parse_jwk(item.get_object(), error);
+                    if (!key)
+                        throw std::runtime_error(where + ".jwks.keys[" + std::to_string(k) + "]: " + error);
+                    e.inline_keys.push_back(std::move(*key));
+                    ++k;
+                }
+            }
+            if (reg.jwks_url)
+                e.registered_source = add_source(*reg.jwks_url, where + ".jwks_url");
+            for (std::size_t k = 0; k < reg.jku_allowlist.size(); ++k)
+                add_source(*core::parse_http_url(reg.jku_allowlist[k]), where + ".jku_allowlist[" + std::to_string(k) + "]");
+            clients.emplace(reg.client_id, std::move(e));
+        }
+    }
+
+    key_source* add_source(const core::url& u, const std::string& where)
+    {
+        const auto text = u.origin() + u.target;
+        if (auto it = sources.find(text); it != sources.end())
+            return it->second.get();
+        // Keys decide who may call: fetch them over TLS, except from this host (tests, sidecars).
+        if (!u.is_https() && !is_loopback_host(u.host))
+            throw std::runtime_error(where + " must be an https URL (http is allowed only on loopback)");
+        auto src = std::make_unique<key_source>();
+        src->url = u;
+        src->endpoints = std::make_shared<upstream::endpoint_cache>(u);
+        if (auto ec = src->endpoints->resolve_now())
+            log::warning("jwks_host_unresolved", {{"url", text}, {"error", ec.message()}});
+        if (u.is_https())
+            src->tls = std::make_shared<upstream::tls_context>(std::nullopt);
+        auto* raw = src.get();
+        sources.emplace(text, std::move(src));
+        return raw;
+    }
+
+    // The client for `src` on this thread's shard (or a one-off off the shard threads).
+    upstream::http_client client_for(key_source& src, const net::any_io_executor& ex)
+    {
+        auto make = [&] {
+            upstream::client_config c;
+            c.origin = src.url;
+            c.max_connections = 2;
+            c.max_pending = 16;
+            c.max_response_bytes = 256 * 1024;
+            c.pool = metrics::pool_kind::jwks;
+            return std::make_shared<upstream::http_client>(ex, c, src.endpoints, src.tls);
+        };
+        auto* shard = core::shard_context::current();
+        std::shared_ptr<upstream::http_client> c =
+            shard ? shard->get_or_create<upstream::http_client>(client_key_for(src.url.origin() + src.url.target), std::function<std::shared_ptr<upstream::http_client>()>(make)) : make();
+        return *c;
+    }
+
+    // Fetches a JWK Set; keeps the old keys when the fetch fails. `forced`: a kid was unknown.
+    net::awaitable<void> refresh(key_source& src, bool forced)
+    {
+        {
+            std::lock_guard lock(src.mutex);
+            const auto now = sys_clock::now();
+            if (src.fetching)
+                co_return;
+            if (forced && now - src.last_attempt < unknown_kid_refetch)
+                co_return;
+            if (!forced && now < src.expires)
+                co_return;
+            src.fetching = true;
+            src.last_attempt = now;
+        }
+        auto ex = co_await net::this_coro::executor;
+        upstream::request req;
+        req.method = "GET";
+        req.target = src.url.target;
+        auto client = client_for(src, ex);
+        auto got = co_await client.send(std::move(req), clock::now() + std::chrono::seconds(3));
+        std::vector<public_key> keys;
+        std::string problem;
+        auto lifetime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::minutes(5));
+        if (!got)
+            problem = got.error().message();
+        else if (got->status != 200)
+            problem = "HTTP " + std::to_string(got->status);
+        else
+        {
+            boost::system::error_code ec;
+            auto doc = json::parse(got->body, ec);
+            const json::value* list = (!ec && doc.is_object()) ? doc.get_object().if_contains("keys") : nullptr;
+            if (!list || !list->is_array())
+                problem = "not a JWK Set";
+            else
+                for (const auto& item : list->get_array())
+                {
+                    std::string error;
+                    if (auto k = item.is_object() ? parse_jwk(item.get_object(), error) : std::nullopt)
+                        keys.push_back(std::move(*k));
+                    else
+                        log::debug("jwk_skipped", {{"url", src.url.origin() + src.url.target}, {"error", error}});
+                }
+            if (auto age = max_age(got->cache_control))
+                lifetime = *age;
+        }
+        lifetime = std::clamp<std::chrono::seconds>(lifetime, jwks_floor, jwks_ceiling);
+        std::lock_guard lock(src.mutex);
+        src.fetching = false;
+        if (!problem.empty())
+        {
+            metrics::count(auth_failure::key_fetch_failed);
+            log::warning("jwks_fetch_failed", {{"url", src.url.origin() + src.url.target}, {"error", problem}});
+            src.expires = sys_clock::now() + jwks_floor;  // retry after the floor, keep the old keys
+            co_return;
+        }
+        src.keys = std::move(keys);
+        src.expires = sys_clock::now() + lifetime;
+    }
+
+    std::optional<public_key> find_cached(key_source& src, const std::string& kid)
+    {
+        std::lock_guard lock(src.mutex);
+        for (const auto& k : src.keys)
+            if (k.kid == kid)
+                return k;
+        return std::nullopt;
+    }
+
+    bool fetch_in_progress(key_source& src)
+    {
+        std::lock_guard lock(src.mutex);
+        return src.fetching;
+    }
+
+    net::awaitable<std::optional<public_key>> find_key(key_source& src, const std::string& kid)
+    {
+        co_await refresh(src, false);  // no-op while the cached set is fresh
+        auto k = find_cached(src, kid);
+        if (!k && fetch_in_progress(src))
+        {
+            // Another caller is fetching the set (e.g. the first one after start-up): wait for it
+            // briefly rather than refuse a valid token.
+            net::steady_timer wait(co_await net::this_coro::executor);
+            for (int i = 0; i < 300 && fetch_in_progress(src); ++i)
+            {
+                wait.expires_after(std::chrono::milliseconds(10));
+                co_await wait.async_wait(use_tuple);
+            }
+            k = find_cached(src, kid);
+        }
+        if (!k)
+        {
+            co_await refresh(src, true);  // rotated keys: one rate-limited refetch
+            k = find_cached(src, kid);
+        }
+        co_return k;
+    }
+
+    // Records iss+jti until exp; false when already seen (or the cache is full of live entries).
+    bool first_use(const std::string& iss, const std::string& jti, std::int64_t exp)
+    {
+        std::lock_guard lock(replay_mutex);
+        const auto now = now_s();
+        if (seen_jti.size() >= max_replay_entries)
+            std::erase_if(seen_jti, [&](const auto& e) { return e.second + static_cast<std::int64_t>(cfg.auth.clock_leeway_s) < now; });
+        if (seen_jti.size() >= max_replay_entries)
+            return false;  // refuse rather than forget: forgetting would allow replays
+        return seen_jti.emplace(iss + "\n" + jti, exp).second;
+    }
+
+    rejection fail(auth_failure reason, std::string detail, bool token_given = true)
+    {
+        return rejection{reason, token_given, std::move(detail)};
+    }
+
+    struct jwt_rules
+    {
+        std::vector<std::string> audiences;
+        bool require_iat = true;
+        bool require_sub_equals_iss = false;
+        std::optional<std::int64_t> max_exp_ahead;  // SMART assertion: exp at most 5 minutes ahead
+    };
+
+    // Mode A and SMART client assertions: a client-signed JWT checked against its registration.
+    net::awaitable<auth_result> verify_client_jwt(const jws& token, const jwt_rules& rules)
+    {
+        const auto alg = string_claim(token.header, "alg");
+        if (!allowed_algs.count(alg) || !family_for_alg(alg))
+            co_return fail(auth_failure::bad_algorithm, "alg '" + alg + "' is not accepted");
+        if (string_claim(token.header, "typ") != "JWT")
+            co_return fail(auth_failure::malformed, "typ must be JWT");
+        const auto kid = string_claim(token.header, "kid");
+        if (kid.empty())
+            co_return fail(auth_failure::malformed, "kid is required");
+        const auto iss = string_claim(token.payload, "iss");
+        const auto it = clients.find(iss);
+        if (iss.empty() || it == clients.end())
+            co_return fail(auth_failure::unknown_client, "iss '" + iss + "' is not a registered client");
+        client_entry& client = it->second;
+        const auto jti = string_claim(token.payload, "jti");
+        const auto exp = numeric_claim(token.payload, "exp");
+        const auto iat = numeric_claim(token.payload, "iat");
+        if (jti.empty() || !exp || (rules.require_iat && !iat) || !token.payload.contains("aud"))
+            co_return fail(auth_failure::malformed, "exp, iat, jti and aud are required");
+        if (rules.require_sub_equals_iss && string_claim(token.payload, "sub") != iss)
+            co_return fail(auth_failure::malformed, "sub must equal iss");
+        if (!audience_matches(token.payload.if_contains("aud"), rules.audiences))
+            co_return fail(auth_failure::bad_audience, "aud does not name this endpoint");
+        const auto now = now_s();
+        const auto leeway = static_cast<std::int64_t>(cfg.auth.clock_leeway_s);
+        if (*exp + leeway < now)
+            co_return fail(auth_failure::expired, "expired");
+        if (iat && *iat > now + leeway)
+            co_return fail(auth_failure::not_yet_valid, "iat is in the future");
+        if (const auto nbf = numeric_claim(token.payload, "nbf"); nbf && *nbf > now + leeway)
+            co_return fail(auth_failure::not_yet_valid, "nbf is in the future");
+        if (iat && *exp - *iat > static_cast<std::int64_t>(cfg.auth.max_token_lifetime_s))
+            co_return fail(auth_failure::lifetime_too_long, "exp - iat exceeds auth.max_token_lifetime_s");
+        if (rules.max_exp_ahead && *exp > now + *rules.max_exp_ahead + leeway)
+            co_return fail(auth_failure::lifetime_too_long, "exp is more than 5 minutes ahead");
+
+        // Key: the jku (only a registered URL), else the registered JWKS URL, else the inline set.
+        std::optional<public_key> key;
+        const auto jku = string_claim(token.header, "jku");
+        if (token.header.contains("jku"))
+        {
+            const auto& reg = *client.registration;
+            const bool allowed = (reg.jwks_url && jku == reg.jwks_url->origin() + reg.jwks_url->target) ||
+                                 std::find(reg.jku_allowlist.begin(), reg.jku_allowlist.end(), jku) != reg.jku_allowlist.end();
+            const auto src = allowed ? sources.find(jku) : sources.end();
+            if (!allowed || src == sources.end())
+                co_return fail(auth_failure::bad_jku, "jku is not registered for this client");
+            key = co_await find_key(*src->second, kid);
+        }
+        else if (client.registered_source)
+            key = co_await find_key(*client.registered_source, kid);
+        else
+            for (const auto& k : client.inline_keys)
+                if (k.kid == kid)
+                    key = k;
+        if (!key)
+            co_return fail(auth_failure::unknown_key, "no key with this kid");
+        if (family_for_alg(alg) != key->family)
+            co_return fail(auth_failure::bad_algorithm, "alg does not fit the key type");
+        if (!verify_signature(alg, *key, token.signing_input, token.signature))
+            co_return fail(auth_failure::bad_signature, "signature does not verify");
+        // Only a verified token may take a replay-cache slot.
+        if (!first_use(iss, jti, *exp))
+            co_return fail(auth_failure::replayed, "jti was used before");
+        co_return identity{iss, jti, string_claim(token.payload, "tenant")};
+    }
+
+    // Mode B: an access token we issued.
+    auth_result verify_access_token(const jws& token)
+    {
+        if (string_claim(token.header, "alg") != own_key.alg || string_claim(token.header, "kid") != own_key.kid)
+            return fail(auth_failure::unknown_key, "access token not signed with our current key");
+        if (!verify_signature(own_key.alg, own_verifier, token.signing_input, token.signature))
+            return fail(auth_failure::bad_signature, "access token signature does not verify");
+        const auto exp = numeric_claim(token.payload, "exp");
+        if (!exp || *exp + static_cast<std::int64_t>(cfg.auth.clock_leeway_s) < now_s())
+            return fail(auth_failure::expired, "access token expired");
+        if (!audience_matches(token.payload.if_contains("aud"), {issuer + "/cds-services"}))
+            return fail(auth_failure::bad_audience, "access token audience");
+        const auto sub = string_claim(token.payload, "sub");
+        if (!clients.count(sub))
+            return fail(auth_failure::unknown_client, "access token for a client no longer registered");
+        return identity{sub, string_claim(token.payload, "jti"), ""};
+    }
+
+    auth_result verify_basic(std::string_view encoded)
+    {
+        if (!cfg.auth.allow_basic)
+            return fail(auth_failure::malformed, "Basic authentication is not enabled");
+        const auto decoded = base64_decode(encoded);
+        const auto colon = decoded ? decoded->find(':') : std::string::npos;
+        if (colon == std::string::npos)
+            return fail(auth_failure::malformed, "malformed Basic credentials");
+        const auto id = decoded->substr(0, colon);
+        const auto it = clients.find(id);
+        if (it == clients.end() || !it->second.registration->secret_hash)
+        {
+            (void)secret_matches("", "");  // same cost either way: no client enumeration by timing
+            return fail(auth_failure::unknown_client, "unknown Basic client");
+        }
+        if (!secret_matches(std::string_view(*decoded).substr(colon + 1), *it->second.registration->secret_hash))
+            return fail(auth_failure::bad_secret, "wrong secret");
+        return identity{id, "", ""};
+    }
+};
+
+authenticator::authenticator(const core::config& cfg) : impl_(std::make_unique<impl>(cfg)) {}
+authenticator::~authenticator() = default;
+
+void authenticator::start_background(net::any_io_executor ex)
+{
+    for (auto& [url, src] : impl_->sources)
+    {
+        key_source* s = src.get();
+        net::co_spawn(ex, [this, s]() -> net::awaitable<void> {
+            net::steady_timer timer(co_await net::this_coro::executor);
+            for (;;)
+            {
+                co_await impl_->refresh(*s, false);
+                timer.expires_after(std::chrono::seconds(30));
+                auto [ec] = co_await timer.async_wait(use_tuple);
+                if (ec)
+                    co_return;
+            }
+        }, net::detached);
+    }
+}
+
+net::awaitable<auth_result> authenticator::authenticate(std::string_view authorization, std::string_view path)
+{
+    auto& m = *impl_;
+    if (authorization.empty())
+        co_return m.fail(auth_failure::missing, "no Authorization header", false);
+    const auto space = authorization.find(' ');
+    const auto scheme = authorization.substr(0, space);
+    auto credentials = space == std::string_view::npos ? std::string_view{} : authorization.substr(space + 1);
+    while (!credentials.empty() && credentials.front() == ' ')
+        credentials.remove_prefix(1);
+    auto iequals = [](std::string_view a, std::string_view b) {
+        return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+                   return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+               });
+    };
+    if (iequals(scheme, "Basic"))
+        co_return m.verify_basic(credentials);
+    if (!iequals(scheme, "Bearer") || credentials.empty() || credentials.size() > max_token_bytes)
+        co_return m.fail(auth_failure::malformed, "not a Bearer token", !credentials.empty());
+    auto token = parse_compact(credentials);
+    if (!token)
+        co_return m.fail(auth_failure::malformed, "not a compact JWS");
+    if (string_claim(token->payload, "iss") == m.issuer && !m.issuer.empty())
+        co_return m.verify_access_token(*token);
+
+    impl::jwt_rules rules;
+    rules.audiences.push_back(m.issuer + std::string(path));
+    // Feedback: CDS Hooks leaves its aud open; accept the service URL as well.
+    constexpr std::string_view feedback_suffix = "/feedback";
+    if (path.size() > feedback_suffix.size() && path.substr(path.size() - feedback_suffix.size()) == feedback_suffix)
+        rules.audiences.push_back(m.issuer + std::string(path.substr(0, path.size() - feedback_suffix.size())));
+    co_return co_await m.verify_client_jwt(*token, rules);
+}
+
+boost::json::object authenticator::smart_configuration() const
+{
+    json::array scopes;
+    std::set<std::string> all;
+    for (const auto& [id, c] : impl_->clients)
+        all.insert(c.scopes.begin(), c.scopes.end());
+    for (const auto& s : all)
+        scopes.emplace_back(s);
+    json::array algs;
+    for (const auto& a : impl_->cfg.auth.allowed_algs)
+        algs.emplace_back(a);
+    return json::object{
+        {"issuer", impl_->issuer},
+        {"token_endpoint", impl_->token_url},
+        {"grant_types_supported", json::array{"client_credentials"}},
+        {"token_endpoint_auth_methods_supported", json::array{"private_key_jwt"}},
+        {"token_endpoint_auth_signing_alg_values_supported", std::move(algs)},
+        {"scopes_supported", std::move(scopes)},
+        {"capabilities", json::array{"client-confidential-asymmetric"}},
+        {"code_challenge_methods_supported", json::array{"S256"}},
+    };
+}
+
+std::string authenticator::token_endpoint() const
+{
+    return impl_->token_url;
+}
+
+net::awaitable<token_answer> authenticator::token(std::string_view content_type, std::string_view body)
+{
+    auto error = [](std::string code, std::string description) {
+        return token_answer{400, json::object{{"error", std::move(code)}, {"error_description", std::move(description)}}};
+    };
+    const auto semi = content_type.find(';');
+    if (content_type.substr(0, semi) != "application/x-www-form-urlencoded")
+        co_return error("invalid_request", "Content-Type must be application/x-www-form-urlencoded");
+    auto form = parse_form(body);
+    if (!form)
+        co_return error("invalid_request", "malformed form body or a repeated parameter");
+    auto get = [&](const char* name) -> std::string {
+        const auto it = form->find(name);
+        return it == form->end() ? std::string() : it->second;
+    };
+    const auto grant_type = get("grant_type");
+    if (grant_type.empty())
+        co_return error("invalid_request", "grant_type is required");
+    if (grant_type != "client_credentials")
+        co_return error("unsupported_grant_type", "only client_credentials is supported");
+    if (get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        co_return error("invalid_client", "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+    const auto assertion = get("client_assertion");
+    const auto scope = get("scope");
+    if (assertion.empty() || scope.empty())
+        co_return error("invalid_request", "client_assertion and scope are required");
+
+    auto& m = *impl_;
+    auto token = assertion.size() <= max_token_bytes ? parse_compact(assertion) : std::nullopt;
+    if (!token)
+    {
+        metrics::count(auth_failure::malformed);
+        co_return error("invalid_client", "client_assertion is not a JWT");
+    }
+    impl::jwt_rules rules;
+    rules.audiences.push_back(m.token_url);
+    rules.require_iat = false;  // SMART does not require iat in the assertion
+    rules.require_sub_equals_iss = true;
+    rules.max_exp_ahead = 300;
+    auto verified = co_await m.verify_client_jwt(*token, rules);
+    if (auto* r = std::get_if<rejection>(&verified))
+    {
+        metrics::count(r->reason);
+        log::warning("token_request_refused", {{"reason", metrics::name_of(r->reason)}, {"detail", r->detail}});
+        co_return error("invalid_client", "client authentication failed");
+    }
+    const auto& who = std::get<identity>(verified);
+    const auto& registered = m.clients.at(who.client_id).scopes;
+    const auto requested = split_scopes(scope);
+    for (const auto& s : requested)
+        if (!registered.count(s))
+        {
+            metrics::count(auth_failure::bad_scope);
+            co_return error("invalid_scope", "scope '" + s + "' is not registered for this client");
+        }
+    const auto now = now_s();
+    json::object claims{
+        {"iss", m.issuer},
+        {"sub", who.client_id},
+        {"aud", m.issuer + "/cds-services"},
+        {"iat", now},
+        {"exp", now + access_token_lifetime_s},
+        {"jti", core::new_uuid()},
+        {"scope", scope},
+    };
+    log::info("token_issued", {{"client", who.client_id}, {"scope", scope}});
+    co_return token_answer{200, json::object{
+        {"access_token", sign_compact(m.own_key, claims)},
+        {"token_type", "bearer"},
+        {"expires_in", access_token_lifetime_s},
+        {"scope", scope},
+    }};
+}
+
+namespace {
+constexpr int pbkdf2_rounds = 210'000;  // OWASP 2023 figure for PBKDF2-HMAC-SHA256
+
+std::string pbkdf2(std::string_view secret, std::string_view salt, int rounds)
+{
+    std::string out(32, '\0');
+    PKCS5_PBKDF2_HMAC(secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(salt.data()),
+                      static_cast<int>(salt.size()), rounds, EVP_sha256(), static_cast<int>(out.size()),
+                      reinterpret_cast<unsigned char*>(out.data()));
+    return out;
+}
+}  // namespace
+
+std::string hash_secret(std::string_view secret)
+{
+    std::string salt(16, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(salt.data()), static_cast<int>(salt.size())) != 1)
+        throw std::runtime_error("no randomness for a salt");
+    return "pbkdf2-sha256$" + std::to_string(pbkdf2_rounds) + "$" + base64_encode(salt) + "$" +
+           base64_encode(pbkdf2(secret, salt, pbkdf2_rounds));
+}
+
+bool secret_matches(std::string_view secret, std::string_view stored)
+{
+    // pbkdf2-sha256$rounds$salt$hash
+    std::vector<std::string_view> parts;
+    while (parts.size() < 4)
+    {
+        const auto d = stored.find('$');
+        parts.push_back(stored.substr(0, d));
+        if (d == std::string_view::npos)
+            break;
+        stored.remove_prefix(d + 1);
+    }
+    int rounds = pbkdf2_rounds;
+    std::optional<std::string> salt, expected;
+    if (parts.size() == 4 && parts[0] == "pbkdf2-sha256")
+    {
+        rounds = std::clamp(std::atoi(std::string(parts[1]).c_str()), 1, 10'000'000);
+        salt = base64_decode(parts[2]);
+        expected = base64_decode(parts[3]);
+    }
+    // Always spend the work, so a malformed or missing hash costs as much as a real one.
+    const auto got = pbkdf2(secret, salt ? *salt : std::string(16, '\0'), rounds);
+    if (!salt || !expected || expected->size() != got.size())
+        return false;
+    return CRYPTO_memcmp(got.data(), expected->data(), got.size()) == 0;
+}
+
+}  // namespace crd::auth
