@@ -275,12 +275,14 @@ namespace {
 constexpr std::string_view usage =
     "Usage: crd-server [--config FILE]\n"
     "       crd-server --check-config FILE\n"
+    "       crd-server --hash-secret < secret\n"
     "       crd-server --help | --version\n"
     "\n"
     "A Da Vinci CRD (Coverage Requirements Discovery) CDS Hooks server for payers.\n"
     "\n"
     "  --config FILE        run with this JSON configuration (see etc/crd-server.json)\n"
     "  --check-config FILE  validate the configuration and the rules it names, then exit\n"
+    "  --hash-secret        read a client secret from stdin, print its auth.clients[].secret_hash\n"
     "  --help               show this text\n"
     "  --version            print the version\n"
     "\n"
@@ -306,6 +308,18 @@ int run_command_line(int argc, char** argv)
         if (arg == "--help" || arg == "-h")
         {
             std::cout << usage;
+            return 0;
+        }
+        if (arg == "--hash-secret")
+        {
+            std::string secret;
+            std::getline(std::cin, secret);
+            if (secret.size() < 16)
+            {
+                std::cerr << "crd-server: a client secret needs at least 16 characters\n";
+                return 2;
+            }
+            std::cout << auth::hash_secret(secret) << "\n";
             return 0;
         }
         if (arg == "--version")

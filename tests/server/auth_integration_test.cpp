@@ -1,0 +1,157 @@
+// Authentication over HTTP: which routes need a token, what a refusal looks like on the wire,
+// and the SMART Backend Services flow end to end.
+
+#include <crd/auth/jose.hpp>
+#include <crd/server/application.hpp>
+
+#include "fixtures.hpp"
+#include "http_client.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+namespace json = boost::json;
+namespace fs = std::filesystem;
+using namespace crd;
+
+namespace {
+
+std::int64_t now_s()
+{
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+const auth::signing_key& client_key()
+{
+    static const auto k = [] {
+        auto key = auth::generate_signing_key(auth::key_family::ec_p384);
+        key.kid = "ehr-key-1";
+        return key;
+    }();
+    return k;
+}
+
+struct secured_server
+{
+    fs::path dir;
+    std::unique_ptr<server::application> app;
+    std::string base;
+
+    secured_server()
+    {
+        static int n = 0;
+        dir = fs::temp_directory_path() / ("crd-auth-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+        fs::create_directories(dir);
+        auto no_env = [](const char*) -> std::optional<std::string> { return std::nullopt; };
+        // The port is not known before binding; the audience names the public URL, so fix it.
+        base = "https://crd.example-payer.org";
+        json::value doc = {
+            {"listen", {{"address", "127.0.0.1"}, {"port", 0}, {"threads", 1}}},
+            {"public_base_url", base},
+            {"audit", {{"path", (dir / "audit.jsonl").string()}, {"fsync_ms", 20}}},
+            {"auth", {{"required", true}, {"clients", json::array{json::object{
+                {"client_id", "ehr"},
+                {"jwks", json::object{{"keys", json::array{auth::public_jwk(client_key())}}}},
+                {"scope", "system/cds.hooks"},
+            }}}}},
+        };
+        app = std::make_unique<server::application>(core::parse_config(doc, "", no_env, std::string(CRD_SOURCE_DIR) + "/etc/rules.json"));
+        app->start();
+    }
+    ~secured_server()
+    {
+        app->stop();
+        app->wait();
+    }
+
+    std::string hook_jwt(const std::string& path)
+    {
+        static int n = 0;
+        const auto now = now_s();
+        return auth::sign_compact(client_key(), json::object{
+            {"iss", "ehr"}, {"aud", base + path}, {"iat", now}, {"exp", now + 300}, {"jti", "j" + std::to_string(++n) + "-" + std::to_string(now)}});
+    }
+};
+
+std::string sign_body()
+{
+    auto doc = test::load_fixture("crd-order-sign-5.json");
+    doc.as_object()["fhirServer"] = "http://127.0.0.1:9/fhir";
+    return json::serialize(doc);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(auth_over_http_)
+
+BOOST_AUTO_TEST_CASE(hooks_and_discovery_need_a_token_health_and_metadata_do_not)
+{
+    secured_server s;
+    test::http_client c(s.app->port());
+    auto hook = c.request("POST", "/cds-services/order-sign-crd", sign_body());
+    BOOST_TEST(hook.status == 401U);
+    BOOST_TEST(hook.header("www-authenticate") == "Bearer");
+    BOOST_TEST(json::parse(hook.body).at("resourceType").as_string() == "OperationOutcome");
+    BOOST_TEST(c.request("GET", "/cds-services").status == 401U);
+    BOOST_TEST(c.request("GET", "/health").status == 200U);
+    BOOST_TEST(c.request("GET", "/ready").status == 200U);
+    BOOST_TEST(c.request("GET", "/metrics").status == 200U);
+    BOOST_TEST(c.request("GET", "/.well-known/smart-configuration").status == 200U);
+
+    // A bad token: invalid_token, and the body never says why.
+    auto bad = c.request("POST", "/cds-services/order-sign-crd", sign_body(),
+                         {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + s.hook_jwt("/cds-services/order-select-crd")}});
+    BOOST_TEST(bad.status == 401U);
+    BOOST_TEST(bad.header("www-authenticate") == R"(Bearer error="invalid_token")");
+    BOOST_TEST(bad.body.find("aud") == std::string::npos);
+
+    auto good = c.request("POST", "/cds-services/order-sign-crd", sign_body(),
+                          {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + s.hook_jwt("/cds-services/order-sign-crd")}});
+    BOOST_TEST(good.status == 200U);
+    auto discovery = c.request("GET", "/cds-services", "", {{"Authorization", "Bearer " + s.hook_jwt("/cds-services")}});
+    BOOST_TEST(discovery.status == 200U);
+
+    auto metrics = c.request("GET", "/metrics").body;
+    BOOST_TEST(metrics.find("crd_auth_failures_total{reason=\"bad_audience\"} ") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(smart_backend_services_token_then_a_hook_call_audited_without_the_token)
+{
+    secured_server s;
+    test::http_client c(s.app->port());
+    auto config = json::parse(c.request("GET", "/.well-known/smart-configuration").body);
+    BOOST_TEST(config.at("token_endpoint").as_string() == s.base + "/auth/token");
+
+    const auto now = now_s();
+    const auto assertion = auth::sign_compact(client_key(), json::object{
+        {"iss", "ehr"}, {"sub", "ehr"}, {"aud", s.base + "/auth/token"}, {"exp", now + 240}, {"jti", "assertion-" + std::to_string(now)}});
+    auto token = c.request("POST", "/auth/token",
+        "grant_type=client_credentials&scope=system%2Fcds.hooks"
+        "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=" + assertion,
+        {{"Content-Type", "application/x-www-form-urlencoded"}});
+    BOOST_TEST_REQUIRE(token.status == 200U, token.body);
+    BOOST_TEST(token.header("cache-control") == "no-store");
+    const std::string access(json::parse(token.body).at("access_token").as_string());
+
+    auto hook = c.request("POST", "/cds-services/order-sign-crd", sign_body(),
+                          {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + access}});
+    BOOST_TEST(hook.status == 200U);
+    auto refused = c.request("POST", "/auth/token", "grant_type=password", {{"Content-Type", "application/x-www-form-urlencoded"}});
+    BOOST_TEST(refused.status == 400U);
+    BOOST_TEST(json::parse(refused.body).at("error").as_string() == "unsupported_grant_type");
+
+    s.app->stop();
+    s.app->wait();  // flushes the audit log
+    std::ifstream in(s.dir / "audit.jsonl");
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    BOOST_TEST(text.find(access) == std::string::npos);
+    BOOST_TEST(text.find(assertion) == std::string::npos);
+    BOOST_TEST(text.find("\"client\":\"ehr\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
