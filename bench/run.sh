@@ -25,6 +25,7 @@ nginx_port=18081      # nginx, static answer
 gateway_port=18082    # crd-server -> fake decision service
 proxy_port=18083      # nginx reverse proxy -> fake decision service
 slow_port=18084       # crd-server -> slow (200 ms) fake decision service
+auth_port=18085       # crd-server, embedded rules, client JWTs required
 decision_port=18090
 slow_decision_port=18091
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true  # 2,000 connections in and 2,000 out in the slow scenario
@@ -58,6 +59,23 @@ JSON
 gateway_pid=$!; pids+=("$gateway_pid")
 "$server" --config "$work/slow.json" 2>"$work/slow.log" &
 slow_pid=$!; pids+=("$slow_pid")
+
+# Authenticated crd-server: pre-signed RS384 and ES384 client JWTs (unique jti each), enough for
+# the open-loop scenarios at 2,000 requests/s that compare CPU per request with and without auth.
+auth_rate=2000
+token_count=$(( auth_rate * (duration + 2) + 1000 ))
+for alg in ES384 RS384; do
+    mkdir -p "$work/$alg"
+    "$build/bench/crd-bench-tokens" --alg "$alg" --count "$token_count" \
+        --aud "http://127.0.0.1:$auth_port/cds-services/order-sign-crd" --out "$work/$alg"
+done
+cat > "$work/auth.json" <<JSON
+{"listen": {"address": "127.0.0.1", "port": $auth_port, "threads": 1}, "public_base_url": "http://127.0.0.1:$auth_port",
+ "auth": {"required": true, "clients": [$(cat "$work/ES384/client.json"), $(cat "$work/RS384/client.json")]},
+ "decision": {"rules": "$PWD/etc/rules.json"}, "log": {"level": "warning"}}
+JSON
+"$server" --config "$work/auth.json" 2>"$work/auth.log" &
+auth_pid=$!; pids+=("$auth_pid")
 
 # nginx baseline: one worker, keep-alive, answering every request with the recorded order-sign response.
 bodies=bench/bodies
@@ -121,6 +139,11 @@ run encounter-start       --url "$crd/encounter-start-crd" "${json_header[@]}" -
 run encounter-discharge   --url "$crd/encounter-discharge-crd" "${json_header[@]}" --body $fixtures/crd-encounter-discharge-1.json --connections 16 --server-pid "$crd_pid"
 run order-sign-open-1000  --url "$crd/order-sign-crd" "${json_header[@]}" --body $bodies/payerbox-order-sign.json --connections 64 --rate 1000 --server-pid "$crd_pid"
 run nginx-open-1000       --url "http://127.0.0.1:$nginx_port/x" --method GET --connections 64 --rate 1000 --server-pid "$nginx_worker"
+
+# Authentication cost: the same open-loop order-sign with no token, an ES384 and an RS384 client JWT.
+run order-sign-open-2000-noauth --url "$crd/order-sign-crd" "${json_header[@]}" --body $bodies/payerbox-order-sign.json --connections 64 --rate $auth_rate --server-pid "$crd_pid"
+run order-sign-open-2000-es384  --url "http://127.0.0.1:$auth_port/cds-services/order-sign-crd" "${json_header[@]}" --body $bodies/payerbox-order-sign.json --connections 64 --rate $auth_rate --auth-tokens "$work/ES384/tokens.txt" --server-pid "$auth_pid"
+run order-sign-open-2000-rs384  --url "http://127.0.0.1:$auth_port/cds-services/order-sign-crd" "${json_header[@]}" --body $bodies/payerbox-order-sign.json --connections 64 --rate $auth_rate --auth-tokens "$work/RS384/tokens.txt" --server-pid "$auth_pid"
 
 # Gateway: the same order-sign call to the decision service directly, through nginx, through crd-server.
 sign=(--header 'Content-Type: application/json' --body $bodies/payerbox-order-sign.json)

@@ -62,6 +62,7 @@ struct options
     int server_pid = 0;
     std::string samples_path;
     std::string unique_header;  // a header whose value gets a unique suffix per request (JWT jti etc.)
+    std::vector<std::string> authorizations;  // --auth-tokens: one Authorization value per request, each used once
 };
 
 struct stats
@@ -81,6 +82,7 @@ struct shared_state
     steady::time_point end;
     std::uint64_t next_ticket = 0;
     std::uint64_t total_tickets = 0;  // open loop only
+    std::size_t next_token = 0;       // --auth-tokens
 };
 
 struct proc_sample
@@ -174,6 +176,16 @@ net::awaitable<void> client(shared_state& sh, tcp::endpoint endpoint, unsigned i
             req.set(k, v);
         if (!opt.unique_header.empty())
             req.set(opt.unique_header, std::to_string(index) + "-" + std::to_string(local++));
+        if (!opt.authorizations.empty())
+        {
+            // Tokens carry a unique jti: reusing one is a replay the server must refuse.
+            if (sh.next_token >= opt.authorizations.size())
+            {
+                ++sh.st.errors["out of pre-generated tokens"];
+                break;
+            }
+            req.set(http::field::authorization, opt.authorizations[sh.next_token++]);
+        }
         req.body() = opt.bodies.empty() ? opt.body : opt.bodies[ticket % opt.bodies.size()];
         if (!req.body().empty() || opt.method == "POST")
             req.prepare_payload();
@@ -226,7 +238,7 @@ double percentile(const std::vector<double>& sorted, double p)
     std::cerr << "crd-bench: " << why << "\n"
               << "usage: crd-bench --url URL [--method POST] [--body FILE]... [--header 'K: V']...\n"
                  "                 [--connections N] [--rate R] [--duration S] [--warmup S] [--label L]\n"
-                 "                 [--server-pid PID] [--samples FILE] [--unique-header NAME]\n";
+                 "                 [--server-pid PID] [--samples FILE] [--unique-header NAME] [--auth-tokens FILE]\n";
     std::exit(2);
 }
 
@@ -283,6 +295,15 @@ options parse(int argc, char** argv)
             o.samples_path = next();
         else if (a == "--unique-header")
             o.unique_header = next();
+        else if (a == "--auth-tokens")
+        {
+            std::ifstream in(next());
+            for (std::string line; std::getline(in, line);)
+                if (!line.empty())
+                    o.authorizations.push_back(line);
+            if (o.authorizations.empty())
+                usage("--auth-tokens file is empty or unreadable");
+        }
         else
             usage("unknown argument " + a);
     }
