@@ -49,8 +49,10 @@ std::string outcome_name(const error_code& ec)
 
 }  // namespace
 
-crd_service::crd_service(const core::service_definition& service, core::decision_service& decision, std::chrono::milliseconds timeout)
-    : service_(service), decision_(decision), timeout_(timeout), card_types_(decision.card_types(service))
+crd_service::crd_service(const core::service_definition& service, core::decision_service& decision, std::chrono::milliseconds timeout,
+                         prefetch_fulfiller* prefetch, double prefetch_share)
+    : service_(service), decision_(decision), timeout_(timeout), prefetch_(prefetch), prefetch_share_(prefetch_share),
+      card_types_(decision.card_types(service))
 {
     discovery_["hook"] = service_.hook;
     discovery_["id"] = service_.id;
@@ -79,6 +81,15 @@ net::awaitable<core::api_response> crd_service::handle(std::unique_ptr<json::val
     auto validated = core::validate_hook_request(service_, std::move(body));
     if (auto* p = std::get_if<core::problem>(&validated))
         co_return core::api_response::from(*p);
+    if (prefetch_)
+    {
+        // Missing prefetch is fetched within a share of the budget, leaving the rest to the decision.
+        const auto share = std::chrono::duration_cast<clock::duration>(timeout_ * prefetch_share_);
+        const auto& templates = discovery_.at("prefetch").as_object();
+        validated = co_await prefetch_->complete(std::move(std::get<core::hook_request>(validated)), templates, ctx.received + share);
+        if (auto* p = std::get_if<core::problem>(&validated))
+            co_return core::api_response::from(*p);
+    }
     auto& request = std::get<core::hook_request>(validated);
 
     auto options = read_options(request.configuration, card_types_);
@@ -118,7 +129,7 @@ std::chrono::milliseconds decision_timeout(const core::config& cfg, const core::
     return service.default_timeout;
 }
 
-core::hook_registry make_registry(const core::config& cfg, core::decision_service& decision)
+core::hook_registry make_registry(const core::config& cfg, core::decision_service& decision, prefetch_fulfiller* prefetch)
 {
     core::hook_registry registry;
     for (const auto& service : core::service_catalog())
@@ -129,7 +140,7 @@ core::hook_registry make_registry(const core::config& cfg, core::decision_servic
             if (std::find(enabled.begin(), enabled.end(), service.id) == enabled.end())
                 continue;
         }
-        registry.add(std::make_unique<crd_service>(service, decision, decision_timeout(cfg, service)));
+        registry.add(std::make_unique<crd_service>(service, decision, decision_timeout(cfg, service), prefetch, cfg.prefetch.deadline_share));
     }
     return registry;
 }

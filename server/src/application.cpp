@@ -6,6 +6,7 @@
 #include <crd/server/audit_log.hpp>
 #include <crd/server/systemd_notify.hpp>
 #include <crd/decision/crd_service.hpp>
+#include <crd/decision/prefetch.hpp>
 #include <crd/decision/remote_decision.hpp>
 #include <crd/decision/rules_engine.hpp>
 #include <crd/server/router.hpp>
@@ -97,6 +98,7 @@ struct application::impl
     std::unique_ptr<audit_log> audit;  // before the router and listener, which use it
     auth::authenticator_slot authn;
     std::unique_ptr<core::decision_service> decision;
+    decision::prefetch_fulfiller prefetch;
     core::hook_registry registry;
     router routes;
     server listener;
@@ -111,7 +113,8 @@ struct application::impl
         , audit(make_audit(cfg))
         , authn(make_authenticator(cfg))
         , decision(make_decision(cfg))
-        , registry(decision::make_registry(cfg, *decision))
+        , prefetch(cfg)
+        , registry(decision::make_registry(cfg, *decision, &prefetch))
         , routes(registry, make_router_settings(cfg, *decision, audit.get(), &authn))
         , listener(cfg, routes)
     {

@@ -5,6 +5,7 @@
 #include <crd/core/config.hpp>
 #include <crd/core/decision.hpp>
 #include <crd/core/hook.hpp>
+#include <crd/decision/prefetch.hpp>
 
 #include <chrono>
 
@@ -13,7 +14,9 @@ namespace crd::decision {
 class crd_service final : public core::hook_handler
 {
 public:
-    crd_service(const core::service_definition& service, core::decision_service& decision, std::chrono::milliseconds timeout);
+    // `prefetch` (may be null: no fetching) completes missing prefetch before the decision step.
+    crd_service(const core::service_definition& service, core::decision_service& decision, std::chrono::milliseconds timeout,
+                prefetch_fulfiller* prefetch = nullptr, double prefetch_share = 0.5);
 
     const core::service_definition& service() const noexcept override { return service_; }
     boost::json::object discovery() const override { return discovery_; }
@@ -25,6 +28,8 @@ private:
     const core::service_definition& service_;
     core::decision_service& decision_;
     std::chrono::milliseconds timeout_;
+    prefetch_fulfiller* prefetch_;
+    double prefetch_share_;
     std::vector<std::string> card_types_;
     boost::json::object discovery_;
 };
@@ -34,7 +39,7 @@ private:
 std::chrono::milliseconds decision_timeout(const core::config& cfg, const core::service_definition& service);
 
 // One handler per enabled service (services.enabled / CDS_ENABLED_HOOKS), in catalogue order.
-core::hook_registry make_registry(const core::config& cfg, core::decision_service& decision);
+core::hook_registry make_registry(const core::config& cfg, core::decision_service& decision, prefetch_fulfiller* prefetch = nullptr);
 
 // The HTTP answer for a failed decision step (CRD: an error status, never "no cards").
 core::problem decision_failure(const error_code& ec);

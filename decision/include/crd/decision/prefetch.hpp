@@ -1,0 +1,57 @@
+#pragma once
+// Prefetch fulfilment (CDS Hooks 2.0 §prefetch, CRD 2.0.1 foundation): keys the EHR did not send
+// (or sent as an OperationOutcome) are fetched from its FHIR server with the access token it gave
+// us, in parallel, under bounded concurrency and inside a share of the request's deadline. The
+// token goes only to the fhirServer origin: redirects are never followed.
+
+#include <crd/core/config.hpp>
+#include <crd/core/hook_request.hpp>
+
+#include <crd/core/async.hpp>
+
+#include <boost/json/object.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace crd::decision {
+
+// Resolves one prefetch template against a request's context: CDS Hooks 2.0 tokens
+// ({{context.<primitive field>}}, {{userPractitionerId}}, {{userPractitionerRoleId}},
+// {{userPatientId}}, {{userRelatedPersonId}}) and CRD's {{context.<key>.<Type>.id}} (comma-joined
+// ids of that type in that Bundle or reference list). nullopt when a token has no value.
+std::optional<std::string> resolve_template(std::string_view tmpl, const boost::json::object& context);
+
+// The keys a service cannot work without: when one is absent and there is no FHIR access to fetch
+// it, the call is answered 412.
+bool is_required_prefetch_key(std::string_view key) noexcept;
+
+class prefetch_fulfiller
+{
+public:
+    explicit prefetch_fulfiller(const core::config& cfg);
+    ~prefetch_fulfiller();
+    prefetch_fulfiller(const prefetch_fulfiller&) = delete;
+    prefetch_fulfiller& operator=(const prefetch_fulfiller&) = delete;
+
+    // Completes the request's prefetch from `templates` (the service's discovery prefetch) and,
+    // for order-dispatch, the orders it references. Returns the request unchanged when nothing is
+    // missing, the re-validated request with fetched keys merged, or a 412 problem when required
+    // data is missing and there is no FHIR access. Fetch failures are logged and counted, and leave
+    // the key absent. Never throws for upstream failures.
+    net::awaitable<std::variant<core::hook_request, core::problem>> complete(
+        core::hook_request request,
+        const boost::json::object& templates,
+        clock::time_point deadline
+    );
+
+    struct impl;
+
+private:
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace crd::decision
