@@ -72,9 +72,11 @@ std::unique_ptr<audit_log> make_audit(const core::config& cfg)
     return std::make_unique<audit_log>(cfg.audit);
 }
 
-router_settings make_router_settings(const core::config& cfg, const core::decision_service& decision, audit_log* audit, const auth::authenticator_slot* authn)
+router_settings make_router_settings(const core::config& cfg, const core::decision_service& decision, audit_log* audit,
+                                     const auth::authenticator_slot* authn, decision::feedback_forwarder* feedback)
 {
     router_settings s;
+    s.feedback = feedback;
     s.auth = cfg.auth.required ? authn : nullptr;
     s.protect_discovery = cfg.auth.protect_discovery;
     s.cors_allowed_origins = cfg.cors_allowed_origins;
@@ -99,6 +101,7 @@ struct application::impl
     auth::authenticator_slot authn;
     std::unique_ptr<core::decision_service> decision;
     decision::prefetch_fulfiller prefetch;
+    decision::feedback_forwarder feedback;
     core::hook_registry registry;
     router routes;
     server listener;
@@ -114,8 +117,9 @@ struct application::impl
         , authn(make_authenticator(cfg))
         , decision(make_decision(cfg))
         , prefetch(cfg)
+        , feedback(cfg)
         , registry(decision::make_registry(cfg, *decision, &prefetch))
-        , routes(registry, make_router_settings(cfg, *decision, audit.get(), &authn))
+        , routes(registry, make_router_settings(cfg, *decision, audit.get(), &authn, &feedback))
         , listener(cfg, routes)
     {
     }

@@ -1,10 +1,13 @@
 #include <crd/server/router.hpp>
 
+#include <crd/core/feedback.hpp>
 #include <crd/core/log.hpp>
 #include <crd/core/metrics.hpp>
 #include <crd/server/audit_log.hpp>
 
+#include <boost/asio/this_coro.hpp>
 #include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/parser.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -254,6 +257,19 @@ net::awaitable<http_response> router::route(const http_request_view& request, re
         co_return r;
     }
 
+    constexpr std::string_view feedback_suffix = "/feedback";
+    if (id.size() > feedback_suffix.size() && id.substr(id.size() - feedback_suffix.size()) == feedback_suffix &&
+        id.find('/') == id.size() - feedback_suffix.size())
+    {
+        info.route = metrics::route::feedback;
+        const auto service_id = id.substr(0, id.size() - feedback_suffix.size());
+        core::hook_handler* target = registry_.find(service_id);
+        if (!target)
+            co_return problem_response({404, "not-found", "no CDS service '" + std::string(service_id) + "' is offered here", ""});
+        if (method != "POST")
+            co_return method_not_allowed(method, path, "POST, OPTIONS");
+        co_return co_await feedback_call(*target, request, info);
+    }
     if (id.find('/') != std::string_view::npos)
         co_return problem_response({404, "not-found", "no resource at " + std::string(path), ""});
     core::hook_handler* handler = registry_.find(id);
@@ -289,6 +305,53 @@ net::awaitable<std::optional<http_response>> router::authenticate(
     auto r = problem_response({401, "security", "authentication is required: a valid bearer token for this endpoint", ""});
     r.headers.emplace_back("WWW-Authenticate", why.token_given ? R"(Bearer error="invalid_token")" : "Bearer");
     co_return r;
+}
+
+net::awaitable<http_response> router::feedback_call(core::hook_handler& handler, const http_request_view& request, request_info& info) const
+{
+    auto& m = metrics::global();
+    metrics::gauge_guard in_flight(m.in_flight);
+    if (m.in_flight.load(std::memory_order_relaxed) > static_cast<std::int64_t>(settings_.max_in_flight))
+    {
+        metrics::add(m.overload_in_flight);
+        co_return overloaded("the server is at its limit of requests in flight; retry shortly");
+    }
+    core::request_context ctx;
+    ctx.received = request.received;
+    const std::string_view path = request.target.substr(0, request.target.find('?'));
+    if (auto refused = co_await authenticate(request, path, info, ctx))
+        co_return std::move(*refused);
+    if (!is_json_media_type(request.content_type))
+        co_return problem_response({415, "not-supported", "Content-Type must be application/json", ""});
+    boost::system::error_code ec;
+    json::parse_options options;
+    options.max_depth = settings_.max_json_depth;
+    const json::value body = json::parse(request.body, ec, {}, options);
+    if (ec)
+        co_return problem_response({400, "structure", "request body is not valid JSON: " + ec.message(), ""});
+    if (auto bad = core::validate_feedback(body))
+        co_return problem_response(*bad);
+
+    // Durable before the answer: the 200 means the report is on disk (fsync'd).
+    if (settings_.audit)
+    {
+        audit_record record;
+        record.kind = "feedback";
+        record.time = std::chrono::system_clock::now();
+        record.service = handler.service().id;
+        record.client = ctx.client_id;
+        record.jti = ctx.jti;
+        record.tenant = ctx.tenant;
+        record.status = 200;
+        record.latency = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - request.received);
+        record.request_body = std::string(request.body);
+        record.response_body = "{}";
+        if (!co_await settings_.audit->append_durable(std::move(record), clock::now() + settings_.audit_wait))
+            co_return overloaded("the feedback could not be recorded; retry shortly");
+    }
+    if (settings_.feedback && settings_.feedback->enabled())
+        settings_.feedback->forward(co_await net::this_coro::executor, std::string(handler.service().id), std::string(request.body));
+    co_return json_response(200, json::object{});
 }
 
 net::awaitable<http_response> router::hook_call(core::hook_handler& handler, const http_request_view& request, request_info& info) const

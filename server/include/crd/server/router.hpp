@@ -6,6 +6,7 @@
 #include <crd/core/async.hpp>
 #include <crd/core/decision.hpp>
 #include <crd/core/hook.hpp>
+#include <crd/decision/feedback_forwarder.hpp>
 
 #include <chrono>
 #include <optional>
@@ -45,6 +46,7 @@ struct router_settings
     audit_log* audit = nullptr;                        // null: no audit file
     const auth::authenticator_slot* auth = nullptr;    // null: callers are not authenticated
     bool protect_discovery = true;                     // discovery needs authentication too
+    decision::feedback_forwarder* feedback = nullptr;  // null: feedback is only audited
     // How long a request waits for room in a full audit queue before it is refused with 503.
     std::chrono::milliseconds audit_wait{1'000};
     unsigned max_in_flight = 4'096;  // hook and feedback calls being processed; more get 503
@@ -65,6 +67,7 @@ public:
 
 private:
     net::awaitable<http_response> route(const http_request_view& request, request_info& info) const;
+    net::awaitable<http_response> feedback_call(core::hook_handler& handler, const http_request_view& request, request_info& info) const;
     net::awaitable<http_response> hook_call(core::hook_handler& handler, const http_request_view& request, request_info& info) const;
     // Authenticates the caller of `path`; on failure returns the 401 to send.
     net::awaitable<std::optional<http_response>> authenticate(const http_request_view& request, std::string_view path, request_info& info, core::request_context& ctx) const;
