@@ -26,6 +26,8 @@ gateway_port=18082    # crd-server -> fake decision service
 proxy_port=18083      # nginx reverse proxy -> fake decision service
 slow_port=18084       # crd-server -> slow (200 ms) fake decision service
 auth_port=18085       # crd-server, embedded rules, client JWTs required
+prefetch_port=18086   # crd-server, embedded rules, fetching missing prefetch from the fake FHIR server
+fhir_port=18092       # fake FHIR server (bench/bodies/order-sign-without-prefetch.json names it)
 decision_port=18090
 slow_decision_port=18091
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true  # 2,000 connections in and 2,000 out in the slow scenario
@@ -76,6 +78,17 @@ cat > "$work/auth.json" <<JSON
 JSON
 "$server" --config "$work/auth.json" 2>"$work/auth.log" &
 auth_pid=$!; pids+=("$auth_pid")
+
+# Prefetch: the EHR sends no prefetch; crd-server fetches patient, coverage and user (three GETs in
+# parallel) from a fake FHIR server answering after 2 ms.
+"$build/bench/crd-fake-decision" --port "$fhir_port" --fhir 1 --latency-ms 2 &
+pids+=("$!")
+cat > "$work/prefetch.json" <<JSON
+{"listen": {"address": "127.0.0.1", "port": $prefetch_port, "threads": 1}, "auth": {"required": false},
+ "prefetch": {"allow_http": true}, "decision": {"rules": "$PWD/etc/rules.json"}, "log": {"level": "warning"}}
+JSON
+"$server" --config "$work/prefetch.json" 2>"$work/prefetch.log" &
+prefetch_pid=$!; pids+=("$prefetch_pid")
 
 # nginx baseline: one worker, keep-alive, answering every request with the recorded order-sign response.
 bodies=bench/bodies
@@ -144,6 +157,10 @@ run nginx-open-1000       --url "http://127.0.0.1:$nginx_port/x" --method GET --
 run order-sign-open-2000-noauth --url "$crd/order-sign-crd" "${json_header[@]}" --body $bodies/payerbox-order-sign.json --connections 64 --rate $auth_rate --server-pid "$crd_pid"
 run order-sign-open-2000-es384  --url "http://127.0.0.1:$auth_port/cds-services/order-sign-crd" "${json_header[@]}" --body $bodies/payerbox-order-sign.json --connections 64 --rate $auth_rate --auth-tokens "$work/ES384/tokens.txt" --server-pid "$auth_pid"
 run order-sign-open-2000-rs384  --url "http://127.0.0.1:$auth_port/cds-services/order-sign-crd" "${json_header[@]}" --body $bodies/payerbox-order-sign.json --connections 64 --rate $auth_rate --auth-tokens "$work/RS384/tokens.txt" --server-pid "$auth_pid"
+
+# Prefetch fetched from the fake FHIR server (2 ms per read), against the same call with full prefetch.
+run order-sign-prefetch-fetched-open-1000 --url "http://127.0.0.1:$prefetch_port/cds-services/order-sign-crd" "${json_header[@]}" --body $bodies/order-sign-without-prefetch.json --connections 64 --rate 1000 --server-pid "$prefetch_pid"
+run order-sign-prefetch-fetched --url "http://127.0.0.1:$prefetch_port/cds-services/order-sign-crd" "${json_header[@]}" --body $bodies/order-sign-without-prefetch.json --connections 64 --server-pid "$prefetch_pid"
 
 # Gateway: the same order-sign call to the decision service directly, through nginx, through crd-server.
 sign=(--header 'Content-Type: application/json' --body $bodies/payerbox-order-sign.json)

@@ -2,7 +2,11 @@
 // POST with a fixed CDS Hooks response after a configurable delay, failing a configurable share
 // of calls with 500. One thread, keep-alive, Beast coroutines.
 //
-//   crd-fake-decision --port P [--latency-ms L] [--jitter-ms J] [--error-rate R] [--body FILE]
+//   crd-fake-decision --port P [--latency-ms L] [--jitter-ms J] [--error-rate R] [--body FILE] [--fhir 1]
+//
+// With --fhir 1 it plays the EHR's FHIR server for the prefetch scenarios instead: GET
+// .../Patient/{id} and .../Practitioner/{id} answer that resource, .../Coverage?... a searchset
+// Bundle with one active Coverage, anything else 404.
 
 #include <crd/core/async.hpp>
 
@@ -37,8 +41,29 @@ struct settings
     double latency_ms = 0;
     double jitter_ms = 0;
     double error_rate = 0;
+    bool fhir = false;
     std::string body = R"({"cards":[{"uuid":"0b7c3f1e-5a2d-4c8e-9f10-3d2e1a0b9c87","summary":"Prior authorization required","indicator":"warning","source":{"label":"Example Health Plan","topic":{"system":"http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp","code":"coverage-info"}},"links":[{"label":"Submit prior authorization","url":"https://provider.example-health-plan.org/prior-auth","type":"absolute"}]}],"systemActions":[{"type":"update","description":"Coverage information for MedicationRequest/smart-MedicationRequest-103","resource":{"resourceType":"MedicationRequest","id":"smart-MedicationRequest-103","status":"draft","intent":"order","subject":{"reference":"Patient/1288992"},"extension":[{"url":"http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information","extension":[{"url":"coverage","valueReference":{"reference":"Coverage/cov-001"}},{"url":"covered","valueCode":"covered"},{"url":"pa-needed","valueCode":"auth-needed"},{"url":"date","valueDate":"2026-11-22"},{"url":"coverage-assertion-id","valueString":"a1"}]}]}}]})";
 };
+
+// A minimal FHIR read/search answer for the resource the target names.
+std::string fhir_answer(std::string_view target, http::response<http::string_body>& res)
+{
+    res.set(http::field::content_type, "application/fhir+json");
+    auto after = [&](std::string_view type) -> std::string {
+        const auto p = target.find("/" + std::string(type) + "/");
+        return p == std::string_view::npos ? std::string() : std::string(target.substr(p + type.size() + 2));
+    };
+    if (auto id = after("Patient"); !id.empty())
+        return R"({"resourceType":"Patient","id":")" + id + R"(","name":[{"family":"Example"}]})";
+    if (auto id = after("Practitioner"); !id.empty())
+        return R"({"resourceType":"Practitioner","id":")" + id + R"("})";
+    if (auto id = after("PractitionerRole"); !id.empty())
+        return R"({"resourceType":"PractitionerRole","id":")" + id + R"(","practitioner":{"reference":"Practitioner/1"}})";
+    if (target.find("/Coverage?") != std::string_view::npos)
+        return R"({"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Coverage","id":"cov-bench","status":"active","beneficiary":{"reference":"Patient/bench"},"payor":[{"reference":"Organization/payer"}]}}]})";
+    res.result(http::status::not_found);
+    return R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"not-found"}]})";
+}
 
 net::awaitable<void> session(tcp::socket socket, const settings& s, std::mt19937& rng)
 {
@@ -60,7 +85,9 @@ net::awaitable<void> session(tcp::socket socket, const settings& s, std::mt19937
         }
         http::response<http::string_body> res{http::status::ok, req.version()};
         res.set(http::field::content_type, "application/json");
-        if (s.error_rate > 0 && coin(rng) < s.error_rate)
+        if (s.fhir)
+            res.body() = fhir_answer(req.target(), res);
+        else if (s.error_rate > 0 && coin(rng) < s.error_rate)
         {
             res.result(http::status::internal_server_error);
             res.body() = R"({"error":"injected"})";
@@ -103,6 +130,8 @@ int main(int argc, char** argv)
             s.jitter_ms = std::stod(v);
         else if (a == "--error-rate")
             s.error_rate = std::stod(v);
+        else if (a == "--fhir")
+            s.fhir = v == "1";
         else if (a == "--body")
         {
             std::ifstream in(v, std::ios::binary);
@@ -110,7 +139,7 @@ int main(int argc, char** argv)
         }
         else
         {
-            std::cerr << "usage: crd-fake-decision --port P [--latency-ms L] [--jitter-ms J] [--error-rate R] [--body FILE]\n";
+            std::cerr << "usage: crd-fake-decision --port P [--latency-ms L] [--jitter-ms J] [--error-rate R] [--body FILE] [--fhir 1]\n";
             return 2;
         }
     }

@@ -273,8 +273,9 @@ struct prefetch_fulfiller::impl
         auto make = [&] {
             upstream::client_config c;
             c.origin = o->url;
-            c.max_connections = cfg.prefetch.max_concurrency;
-            c.max_pending = 64;
+            // Per shard and EHR origin; each request uses at most prefetch.max_concurrency of them.
+            c.max_connections = 64;
+            c.max_pending = 1024;
             c.max_response_bytes = cfg.prefetch.max_response_bytes;
             c.pool = metrics::pool_kind::fhir;
             return std::make_shared<upstream::http_client>(ex, c, o->endpoints, tls);
