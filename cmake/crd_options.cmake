@@ -12,6 +12,9 @@ target_compile_options(crd_options INTERFACE
     # GCC 12 false positive on Asio's awaitable frame allocator (operator new/delete pair of
     # awaitable_frame_base) in larger coroutines; the pair is matched by construction.
     -Wno-mismatched-new-delete
+    # GCC 12 false positive at -O3 (Release) inside libstdc++'s std::string operator+
+    # (GCC bug 105329): "__builtin_memcpy ... may overlap".
+    -Wno-restrict
     $<$<BOOL:${CRD_WARNINGS_AS_ERRORS}>:-Werror>)
 if(CRD_SANITIZERS)
     target_compile_options(crd_options INTERFACE -fsanitize=${CRD_SANITIZERS} -fno-omit-frame-pointer)

@@ -37,6 +37,7 @@ constexpr auto jwks_floor = std::chrono::minutes(1);      // never refetch more 
 constexpr auto jwks_ceiling = std::chrono::hours(24);     // and never keep keys longer than this
 constexpr auto unknown_kid_refetch = std::chrono::seconds(30);  // rate limit for "kid not found" refetches
 constexpr std::size_t max_replay_entries = 200'000;
+constexpr std::size_t max_verified_access_tokens = 10'000;
 constexpr std::int64_t access_token_lifetime_s = 300;
 constexpr std::size_t max_token_bytes = 16 * 1024;
 
@@ -197,6 +198,44 @@ struct authenticator::impl
 
     std::mutex replay_mutex;
     std::unordered_map<std::string, std::int64_t> seen_jti;  // iss "\n" jti -> exp
+
+    // Access tokens we issued and have verified once. An EHR reuses one for every call of its
+    // (at most 5-minute) life, and an ES384 verification costs about 0.7 ms of CPU. Keyed by the
+    // whole token text: a token that differs in any byte is verified afresh. A reload builds a new
+    // authenticator, so a client removed from the registry loses its cached tokens with it.
+    struct verified_access
+    {
+        identity who;
+        std::int64_t exp = 0;
+    };
+    std::mutex verified_mutex;
+    std::unordered_map<std::string, verified_access> verified_access_tokens;  // guarded by verified_mutex
+
+    std::optional<identity> recall_access_token(std::string_view token)
+    {
+        std::lock_guard lock(verified_mutex);
+        const auto it = verified_access_tokens.find(std::string(token));
+        if (it == verified_access_tokens.end())
+            return std::nullopt;
+        if (it->second.exp + static_cast<std::int64_t>(cfg.auth.clock_leeway_s) < now_s())
+        {
+            verified_access_tokens.erase(it);
+            return std::nullopt;  // verified again, and refused as expired, with its own log line
+        }
+        return it->second.who;
+    }
+
+    void remember_access_token(std::string_view token, const identity& who, std::int64_t exp)
+    {
+        std::lock_guard lock(verified_mutex);
+        if (verified_access_tokens.size() >= max_verified_access_tokens)
+        {
+            const auto now = now_s();
+            std::erase_if(verified_access_tokens, [&](const auto& e) { return e.second.exp + static_cast<std::int64_t>(cfg.auth.clock_leeway_s) < now; });
+        }
+        if (verified_access_tokens.size() < max_verified_access_tokens)  // full of live tokens: just verify each time
+            verified_access_tokens.emplace(std::string(token), verified_access{who, exp});
+    }
 
     explicit impl(const core::config& c) : cfg(c), issuer(c.public_base_url), token_url(c.public_base_url + "/auth/token")
     {
@@ -556,11 +595,18 @@ net::awaitable<auth_result> authenticator::authenticate(std::string_view authori
         co_return m.verify_basic(credentials);
     if (!iequals(scheme, "Bearer") || credentials.empty() || credentials.size() > max_token_bytes)
         co_return m.fail(auth_failure::malformed, "not a Bearer token", !credentials.empty());
+    if (auto known = m.recall_access_token(credentials))
+        co_return *known;
     auto token = parse_compact(credentials);
     if (!token)
         co_return m.fail(auth_failure::malformed, "not a compact JWS");
     if (string_claim(token->payload, "iss") == m.issuer && !m.issuer.empty())
-        co_return m.verify_access_token(*token);
+    {
+        auto verified = m.verify_access_token(*token);
+        if (const auto* who = std::get_if<identity>(&verified))
+            m.remember_access_token(credentials, *who, *numeric_claim(token->payload, "exp"));
+        co_return verified;
+    }
 
     impl::jwt_rules rules;
     rules.audiences.push_back(m.issuer + std::string(path));

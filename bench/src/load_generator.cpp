@@ -335,7 +335,10 @@ int main(int argc, char** argv)
         sh.total_tickets = static_cast<std::uint64_t>(opt.rate * (opt.warmup_s + opt.duration_s));
     sh.st.latencies_us.reserve(opt.rate > 0 ? sh.total_tickets : 1'000'000);
 
-    const auto before = read_proc(opt.server_pid);
+    // The server's CPU time is read when the measured window opens, so warm-up is not counted.
+    auto before = read_proc(opt.server_pid);
+    net::steady_timer window_opens(ioc, sh.measure_from);
+    window_opens.async_wait([&](const boost::system::error_code&) { before = read_proc(opt.server_pid); });
     for (unsigned i = 0; i < opt.connections; ++i)
         net::co_spawn(ioc, client(sh, endpoint, i), net::detached);
     ioc.run();
@@ -372,6 +375,8 @@ int main(int argc, char** argv)
     if (opt.server_pid > 0)
     {
         out["server_cpu_s"] = std::round((after.cpu_s - before.cpu_s) * 100) / 100;
+        // CPU per answered request in the measured window: what a call costs the server.
+        out["server_cpu_us_per_request"] = lat.empty() ? 0.0 : std::round((after.cpu_s - before.cpu_s) * 1e7 / static_cast<double>(lat.size())) / 10.0;
         out["server_rss_kb"] = after.rss_kb;
         out["server_peak_rss_kb"] = after.peak_rss_kb;
     }

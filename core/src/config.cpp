@@ -452,6 +452,16 @@ void read_prefetch(object_reader& root, prefetch_config& out)
     if (!v)
         return;
     object_reader r(*v, "prefetch");
+    if (auto keys = r.read_string_list("required_keys"))
+    {
+        // Only keys some service's discovery prefetch defines can ever be fetched.
+        static constexpr std::string_view known[] = {"patient", "coverage", "user", "performer", "order", "encounter"};
+        for (std::size_t i = 0; i < keys->size(); ++i)
+            if (std::find(std::begin(known), std::end(known), (*keys)[i]) == std::end(known))
+                object_reader::fail("prefetch.required_keys[" + std::to_string(i) + "]",
+                    "must be a discovery prefetch key: patient, coverage, user, performer, order or encounter");
+        out.required_keys = std::move(*keys);
+    }
     r.read("allow_http", out.allow_http);
     r.read_int("max_concurrency", out.max_concurrency, 1, 64);
     r.read_int("max_response_bytes", out.max_response_bytes, 1024, 256ULL * 1024 * 1024);
@@ -589,6 +599,15 @@ config load_config_file(const std::string& path, const env_lookup& env, const st
 config default_config(const env_lookup& env, const std::string& default_rules_path)
 {
     return parse_config(json::object{}, "", env, default_rules_path);
+}
+
+std::vector<std::string> required_prefetch_keys(const config& cfg)
+{
+    if (cfg.prefetch.required_keys)
+        return *cfg.prefetch.required_keys;
+    if (cfg.decision.endpoint)
+        return {};
+    return {"coverage"};
 }
 
 const std::vector<std::string>& known_service_ids()

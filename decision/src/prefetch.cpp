@@ -1,5 +1,7 @@
 #include <crd/decision/prefetch.hpp>
 
+#include <algorithm>
+
 #include <crd/core/log.hpp>
 #include <crd/core/metrics.hpp>
 #include <crd/core/shard.hpp>
@@ -209,18 +211,14 @@ std::optional<std::string> resolve_template(std::string_view tmpl, const json::o
     }
 }
 
-bool is_required_prefetch_key(std::string_view key) noexcept
-{
-    // The member's coverage identifies the plan: no determination is possible without it.
-    return key == "coverage";
-}
-
 struct prefetch_fulfiller::impl
 {
     const core::config& cfg;
     std::shared_ptr<upstream::tls_context> tls = std::make_shared<upstream::tls_context>(std::nullopt);
     std::mutex mutex;
     std::map<std::string, std::shared_ptr<fhir_origin>, std::less<>> origins;  // guarded by mutex
+
+    const std::vector<std::string> required_keys = core::required_prefetch_keys(cfg);
 
     explicit impl(const core::config& c) : cfg(c) {}
 
@@ -390,7 +388,8 @@ net::awaitable<std::variant<core::hook_request, core::problem>> prefetch_fulfill
         auto query = resolve_template(tmpl.get_string(), context);
         if (!query)
             continue;  // the context has no value for a token: nothing to ask for
-        if (is_required_prefetch_key(key))
+        const auto& required = impl_->required_keys;
+        if (std::find(required.begin(), required.end(), std::string_view(key)) != required.end())
             missing_required.emplace_back(key);
         jobs.push_back({std::string(key), std::move(*query), std::nullopt});
     }

@@ -404,7 +404,7 @@ BOOST_AUTO_TEST_CASE(a_smart_access_token_is_issued_and_accepted_on_a_hook)
     BOOST_TEST(answer.body.at("scope").as_string() == "system/Patient.read");
     const std::string access = std::string(answer.body.at("access_token").as_string());
     expect_identity(check(bearer(access)), "ehr-es");
-    expect_identity(check(bearer(access)), "ehr-es");  // an access token is reusable until it expires
+    expect_identity(check(bearer(access)), "ehr-es");  // reusable until it expires (now from the cache)
 
     // Altered access tokens are refused: payload (sub changed) or signature.
     const auto d1 = access.find('.');

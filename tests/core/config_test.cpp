@@ -95,6 +95,16 @@ BOOST_AUTO_TEST_CASE(reads_every_section)
     BOOST_TEST((c.level == log_level::debug));
 }
 
+BOOST_AUTO_TEST_CASE(required_prefetch_keys_depend_on_the_decision_backend)
+{
+    // The embedded engine needs the Coverage; a decision service can find the member itself.
+    BOOST_TEST(required_prefetch_keys(parse("{}")) == std::vector<std::string>{"coverage"});
+    BOOST_TEST(required_prefetch_keys(parse(R"({"decision": {"url": "https://decide.example/v1"}})")).empty());
+    BOOST_TEST(required_prefetch_keys(parse(R"({"decision": {"url": "https://decide.example/v1"},
+        "prefetch": {"required_keys": ["coverage", "patient"]}})")) == (std::vector<std::string>{"coverage", "patient"}));
+    BOOST_TEST(required_prefetch_keys(parse(R"({"prefetch": {"required_keys": []}})")).empty());
+}
+
 BOOST_AUTO_TEST_CASE(unknown_keys_are_errors_naming_the_key)
 {
     BOOST_TEST(mentions(error_of(R"({"lsiten": {}})"), "lsiten"));
@@ -116,6 +126,8 @@ BOOST_AUTO_TEST_CASE(wrong_types_and_ranges_are_errors_naming_the_key)
     BOOST_TEST(mentions(error_of(R"({"public_base_url": "ftp://x"})"), "public_base_url"));
     BOOST_TEST(mentions(error_of(R"({"log": {"level": "verbose"}})"), "log.level"));
     BOOST_TEST(mentions(error_of(R"({"prefetch": {"deadline_share": 1.5}})"), "prefetch.deadline_share"));
+    BOOST_TEST(mentions(error_of(R"({"prefetch": {"required_keys": "coverage"}})"), "prefetch.required_keys"));
+    BOOST_TEST(mentions(error_of(R"({"prefetch": {"required_keys": ["coverage", "Coverage"]}})"), "prefetch.required_keys[1]"));
     BOOST_TEST(mentions(error_of(R"({"cors": {"allowed_origins": ["ehr.example"]}})"), "cors.allowed_origins[0]"));
     BOOST_TEST(mentions(error_of(R"([])"), "the configuration"));
 }

@@ -13,6 +13,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace json = boost::json;
 using namespace crd;
@@ -28,13 +31,15 @@ struct gateway
     test::fake_decision_service decision;
     std::unique_ptr<server::application> app;
 
-    explicit gateway(bool remote = true, std::chrono::milliseconds timeout = 2000ms)
+    explicit gateway(bool remote = true, std::chrono::milliseconds timeout = 2000ms,
+                     std::optional<std::vector<std::string>> required_keys = std::nullopt)
     {
         auto cfg = test::test_config();
         if (remote)
             cfg.decision.endpoint = *core::parse_http_url(decision.url());
         cfg.decision.timeout = timeout;
         cfg.prefetch.allow_http = true;  // the fake FHIR server is plain HTTP on loopback
+        cfg.prefetch.required_keys = std::move(required_keys);
         app = std::make_unique<server::application>(std::move(cfg));
         app->start();
         // What the EHR's FHIR server has for order-sign-5's patient.
@@ -159,32 +164,60 @@ BOOST_AUTO_TEST_CASE(a_redirect_to_another_host_is_not_followed)
     BOOST_TEST(!g.prefetch_seen_by_decision().contains("patient"));
 }
 
-BOOST_AUTO_TEST_CASE(required_data_without_fhir_access_is_412)
+namespace {
+
+json::value without_fhir_access(json::value doc)
 {
-    gateway g;
-    auto doc = g.sign_request();
     auto& o = doc.as_object();
     o.erase("prefetch");
     o.erase("fhirServer");
     o.erase("fhirAuthorization");
-    auto r = g.post(doc);
+    return doc;
+}
+
+void expect_412_naming_coverage(const test::http_result& r)
+{
     BOOST_TEST(r.status == 412U);
     auto outcome = json::parse(r.body);
     BOOST_TEST(outcome.at("resourceType").as_string() == "OperationOutcome");
     BOOST_TEST(outcome.at("issue").at(0).at("expression").at(0).as_string() == "prefetch.coverage");
-    BOOST_TEST(g.decision.requests() == 0U);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(required_data_without_fhir_access_is_412)
+{
+    // The embedded engine needs the member's Coverage by default.
+    gateway embedded(false);
+    expect_412_naming_coverage(embedded.post(without_fhir_access(embedded.sign_request())));
+
+    // So does a decision service when the operator says so; it is then never called.
+    gateway strict_remote(true, 2000ms, std::vector<std::string>{"coverage"});
+    expect_412_naming_coverage(strict_remote.post(without_fhir_access(strict_remote.sign_request())));
+    BOOST_TEST(strict_remote.decision.requests() == 0U);
 
     // An http FHIR server is no access either unless prefetch.allow_http is set.
     auto cfg = test::test_config();
     server::application strict(std::move(cfg));
     strict.start();
-    auto doc2 = g.sign_request();
+    auto doc2 = embedded.sign_request();
     doc2.as_object().erase("prefetch");
     test::http_client c(strict.port());
     BOOST_TEST(c.request("POST", "/cds-services/order-sign-crd", json::serialize(doc2)).status == 412U);
-    BOOST_TEST(g.fhir.requests().empty());
+    BOOST_TEST(embedded.fhir.requests().empty());
     strict.stop();
     strict.wait();
+}
+
+BOOST_AUTO_TEST_CASE(a_decision_service_by_default_gets_the_call_without_coverage)
+{
+    // The product documents' example sends only the Patient: the payer's decision service can
+    // look the member up itself, so the call goes through without prefetch.coverage.
+    gateway g;
+    auto r = g.post(without_fhir_access(g.sign_request()));
+    BOOST_TEST(r.status == 200U);
+    BOOST_TEST(g.decision.requests() == 1U);
+    BOOST_TEST(!g.prefetch_seen_by_decision().contains("coverage"));
 }
 
 BOOST_AUTO_TEST_CASE(order_dispatch_fetches_the_referenced_order)

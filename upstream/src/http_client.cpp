@@ -251,7 +251,8 @@ net::awaitable<result<lease>> acquire(std::shared_ptr<http_client::state> pool, 
     }
 }
 
-http::request<http::string_body> make_request(const http_client::state& pool, const request& req)
+// Built once per send, so a retry writes the same message; the body is moved, not copied.
+http::request<http::string_body> make_request(const http_client::state& pool, request&& req)
 {
     http::request<http::string_body> out{http::string_to_verb(req.method), req.target, 11};
     out.method_string(req.method);
@@ -263,7 +264,7 @@ http::request<http::string_body> make_request(const http_client::state& pool, co
     if (!req.body.empty())
     {
         out.set(http::field::content_type, req.content_type);
-        out.body() = req.body;
+        out.body() = std::move(req.body);
     }
     out.keep_alive(true);
     out.prepare_payload();
@@ -278,14 +279,14 @@ struct exchange_result
 };
 
 template <class Stream>
-net::awaitable<exchange_result> exchange(Stream& stream, connection& c, const http_client::state& pool, const request& req, clock::time_point deadline)
+net::awaitable<exchange_result> exchange(Stream& stream, connection& c, const http_client::state& pool,
+                                         const http::request<http::string_body>& message, clock::time_point deadline)
 {
     exchange_result out;
     // Beast 345 honours an already-expired timer only at operation start for empty buffers:
     // check the deadline ourselves before each step.
     if (clock::now() >= deadline)
         co_return out;
-    auto message = make_request(pool, req);
     c.lowest().expires_at(deadline);
     if (auto [ec, n] = co_await http::async_write(stream, message, use_tuple); ec)
     {
@@ -336,6 +337,7 @@ http_client::http_client(net::any_io_executor ex, client_config cfg, std::shared
 net::awaitable<result<response>> http_client::send(request req, clock::time_point deadline)
 {
     auto pool = state_;
+    const auto message = make_request(*pool, std::move(req));
     for (int attempt = 0;; ++attempt)
     {
         auto leased = co_await acquire(pool, deadline);
@@ -346,11 +348,15 @@ net::awaitable<result<response>> http_client::send(request req, clock::time_poin
         // Not a ?: with a co_await in each branch: GCC 12 miscompiles that (double destruction).
         exchange_result r;
         if (c.tls)
-            r = co_await exchange(*c.tls, c, *pool, req, deadline);
+            r = co_await exchange(*c.tls, c, *pool, message, deadline);
         else
-            r = co_await exchange(*c.plain, c, *pool, req, deadline);
+            r = co_await exchange(*c.plain, c, *pool, message, deadline);
         if (r.value)
         {
+            // An idle pooled connection keeps no read buffer: a pool of thousands would
+            // otherwise hold a response-sized block per connection between calls.
+            if (c.buffer.size() == 0)
+                c.buffer.shrink_to_fit();
             if (r.keep_alive)
                 leased->keep();
             co_return std::move(r.value);

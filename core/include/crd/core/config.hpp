@@ -124,6 +124,9 @@ struct prefetch_config
     unsigned max_concurrency = 8;
     double deadline_share = 0.5;  // share of the request deadline prefetch may spend
     std::size_t max_response_bytes = 4 * 1024 * 1024;
+    // Prefetch keys without which no determination is possible: when one is missing and there is
+    // no FHIR access to fetch it, the call is answered 412. Absent: required_prefetch_keys() below.
+    std::optional<std::vector<std::string>> required_keys;
 };
 
 struct tls_config
@@ -177,5 +180,10 @@ config default_config(const env_lookup& env, const std::string& default_rules_pa
 
 // Service ids this build knows; services.enabled may only name these.
 const std::vector<std::string>& known_service_ids();
+
+// prefetch.required_keys, or its default: {"coverage"} with the embedded rules engine (it finds
+// the plan from the member's Coverage), none with a decision service, which can look the member up
+// in the payer's own enrolment data (the product documents' example sends only the Patient).
+std::vector<std::string> required_prefetch_keys(const config& cfg);
 
 }  // namespace crd::core

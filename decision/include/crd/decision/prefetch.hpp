@@ -25,10 +25,6 @@ namespace crd::decision {
 // ids of that type in that Bundle or reference list). nullopt when a token has no value.
 std::optional<std::string> resolve_template(std::string_view tmpl, const boost::json::object& context);
 
-// The keys a service cannot work without: when one is absent and there is no FHIR access to fetch
-// it, the call is answered 412.
-bool is_required_prefetch_key(std::string_view key) noexcept;
-
 class prefetch_fulfiller
 {
 public:

@@ -66,7 +66,13 @@ public:
     net::awaitable<http_response> dispatch(const http_request_view& request) const;
 
 private:
-    net::awaitable<http_response> route(const http_request_view& request, request_info& info) const;
+    // What a request needs: an answer known at once, or one of the calls that must be awaited.
+    struct routed;
+    // Plain function, not a coroutine: its many per-route locals never live in a coroutine frame
+    // while a call waits on the decision service (thousands of such calls may be waiting).
+    routed route(const http_request_view& request, request_info& info) const;
+    net::awaitable<http_response> token_call(const http_request_view& request) const;
+    net::awaitable<http_response> discovery_call(const http_request_view& request, request_info& info) const;
     net::awaitable<http_response> feedback_call(core::hook_handler& handler, const http_request_view& request, request_info& info) const;
     net::awaitable<http_response> hook_call(core::hook_handler& handler, const http_request_view& request, request_info& info) const;
     // Authenticates the caller of `path`; on failure returns the 401 to send.
