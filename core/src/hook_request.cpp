@@ -455,7 +455,7 @@ const json::object* hook_request::find_prefetched(std::string_view reference) co
 
 std::variant<hook_request, problem> validate_hook_request(
     const service_definition& service,
-    std::unique_ptr<json::value> document
+    document_ptr document
 )
 {
     hook_request out;

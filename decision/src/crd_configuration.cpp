@@ -112,7 +112,8 @@ void apply_options(json::object& response, const crd_options& options)
     if (json::value* cards = response.if_contains("cards"); cards && cards->is_array())
     {
         auto& arr = cards->get_array();
-        json::array kept;
+        // In the response's own memory resource, so cards move instead of being copied twice.
+        json::array kept(arr.storage());
         for (auto& c : arr)
             if (!options.disabled_card_types.count(topic_code(c)))
                 kept.push_back(std::move(c));
@@ -127,7 +128,7 @@ void apply_options(json::object& response, const crd_options& options)
     {
         if (json::value* actions = response.if_contains("systemActions"); actions && actions->is_array())
         {
-            json::array kept;
+            json::array kept(actions->storage());
             for (auto& a : actions->get_array())
                 if (!carries_coverage_information(a))
                     kept.push_back(std::move(a));

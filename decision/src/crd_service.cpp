@@ -76,7 +76,7 @@ core::problem decision_failure(const error_code& ec)
     return {502, "exception", "the coverage decision service is unavailable", ""};
 }
 
-net::awaitable<core::api_response> crd_service::handle(std::unique_ptr<json::value> body, core::request_context ctx)
+net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, core::request_context ctx)
 {
     auto validated = core::validate_hook_request(service_, std::move(body));
     if (auto* p = std::get_if<core::problem>(&validated))
@@ -116,7 +116,9 @@ net::awaitable<core::api_response> crd_service::handle(std::unique_ptr<json::val
         co_return r;
     }
     apply_options(*decided, std::get<crd_options>(options));
-    core::api_response r{200, std::move(*decided), std::string(request.hook_instance), "ok"};
+    // The hook_instance view points into the document: copy it before the document moves.
+    std::string hook_instance(request.hook_instance);
+    core::api_response r{200, std::move(request.document), std::move(*decided), std::move(hook_instance), "ok"};
     co_return r;
 }
 

@@ -9,8 +9,11 @@
 #include <crd/upstream/http_client.hpp>
 
 #include <boost/json/array.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+
+#include <optional>
 
 namespace json = boost::json;
 
@@ -205,7 +208,9 @@ net::awaitable<result<json::object>> remote_decision::decide(const core::hook_re
         shard ? shard->get_or_create<shard_clients>(this, make_clients) : make_clients();
 
     error_code failure;
-    json::object answer;
+    // Optional, not default-constructed: assigning an answer in another memory resource to a
+    // default one would deep-copy it, where move construction keeps the response's arena.
+    std::optional<json::object> answer;
     if (!o.breaker.allow())
     {
         failure = errc::decision_circuit_open;
@@ -228,7 +233,9 @@ net::awaitable<result<json::object>> remote_decision::decide(const core::hook_re
         if (!failure)
         {
             error_code parse_error;
-            json::value body = json::parse(sent->body, parse_error);
+            // One arena per response, freed with the answer: no allocation per JSON node.
+            json::value body = json::parse(sent->body, parse_error,
+                                           json::make_shared_resource<json::monotonic_resource>(2 * sent->body.size() + 1024));
             normalise_report report;
             auto normalised = parse_error ? result<json::object>(error_code(errc::decision_bad_response))
                                           : normalise_response(std::move(body), report);
@@ -236,7 +243,7 @@ net::awaitable<result<json::object>> remote_decision::decide(const core::hook_re
                 failure = normalised.error();
             else
             {
-                answer = std::move(*normalised);
+                answer.emplace(std::move(*normalised));
                 if (report.changed())
                 {
                     counters_.cards_dropped.fetch_add(report.cards_dropped, std::memory_order_relaxed);
@@ -281,7 +288,7 @@ net::awaitable<result<json::object>> remote_decision::decide(const core::hook_re
     {
         counters_.ok.fetch_add(1, std::memory_order_relaxed);
         metrics::count(metrics::decision_outcome::ok);
-        co_return answer;
+        co_return std::move(*answer);
     }
     (failure == errc::decision_timeout ? counters_.timeout : counters_.error).fetch_add(1, std::memory_order_relaxed);
     if (failure == errc::decision_timeout)

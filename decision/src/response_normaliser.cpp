@@ -142,7 +142,7 @@ bool check_card(json::value& v, normalise_report& report, std::size_t index)
 
     if (json::value* links = card.if_contains("links"))
     {
-        json::array kept;
+        json::array kept(v.storage());  // the response's arena: moves stay moves
         if (links->is_array())
             for (auto& l : links->get_array())
                 if (check_link(l))
@@ -157,7 +157,7 @@ bool check_card(json::value& v, normalise_report& report, std::size_t index)
 
     if (json::value* suggestions = card.if_contains("suggestions"))
     {
-        json::array kept;
+        json::array kept(v.storage());  // the response's arena: moves stay moves
         if (suggestions->is_array())
         {
             std::size_t i = 0;
@@ -178,7 +178,7 @@ bool check_card(json::value& v, normalise_report& report, std::size_t index)
                 }
                 if (json::value* actions = sug.if_contains("actions"))
                 {
-                    json::array kept_actions;
+                    json::array kept_actions(v.storage());
                     if (actions->is_array())
                     {
                         std::size_t k = 0;
@@ -230,7 +230,8 @@ result<json::object> normalise_response(json::value body, normalise_report& repo
     if (!cards || !cards->is_array())
         return error_code(errc::decision_bad_response);
 
-    json::array kept;
+    // New containers share the response's memory resource, so every move below is a move.
+    json::array kept(body.storage());
     std::size_t i = 0;
     for (auto& c : cards->get_array())
     {
@@ -240,11 +241,11 @@ result<json::object> normalise_response(json::value body, normalise_report& repo
             ++report.cards_dropped;
     }
 
-    json::object out;
+    json::object out(body.storage());
     out["cards"] = std::move(kept);
     if (json::value* actions = obj.if_contains("systemActions"))
     {
-        json::array kept_actions;
+        json::array kept_actions(body.storage());
         if (actions->is_array())
         {
             std::size_t k = 0;

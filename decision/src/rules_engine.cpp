@@ -130,7 +130,7 @@ json::object minimal_resource(const core::request_item& item, const core::hook_r
 json::object with_coverage_information(json::object resource, json::object extension)
 {
     // Replace any coverage information the EHR already holds for this order with the current one.
-    json::array extensions;
+    json::array extensions(resource.storage());
     if (json::value* existing = resource.if_contains("extension"); existing && existing->is_array())
         for (auto& e : existing->get_array())
             if (!is_coverage_information(e))
@@ -277,8 +277,13 @@ json::object rules_engine::evaluate(const core::hook_request& request) const
         }
     }
 
-    json::array cards;
-    json::array actions;
+    // The answer is built in the request document's memory resource: the orders echoed in
+    // coverage information are copied from it once, straight into place, and never freed node
+    // by node (an arena-held document frees in one piece; the caller keeps it until the answer
+    // is serialised, see core::api_response).
+    const json::storage_ptr sp = request.document ? request.document->storage() : json::storage_ptr();
+    json::array cards(sp);
+    json::array actions(sp);
     for (const auto& e : items)
     {
         const auto codings = e.resource ? service_codings(*e.resource, request) : std::vector<coding>{};
@@ -326,8 +331,8 @@ json::object rules_engine::evaluate(const core::hook_request& request) const
 
         if (service.primary && e.item->resource_type != "Encounter")
         {
-            json::object resource = e.resource ? *e.resource : minimal_resource(*e.item, request);
-            json::object action;
+            json::object resource = e.resource ? json::object(*e.resource, sp) : json::object(minimal_resource(*e.item, request), sp);
+            json::object action(sp);
             action["type"] = "update";
             action["description"] = action_description(d, what, e.reference);
             action["resource"] = with_coverage_information(std::move(resource), coverage_extension(d, cov, reason, coverage_known));
@@ -345,7 +350,7 @@ json::object rules_engine::evaluate(const core::hook_request& request) const
         if (!matched->links.empty())
         {
             // External Reference card (CRD cards.md): links are absolute and also listed in Card.links.
-            json::object card = base_card(rs, *matched, summary, indicator, e.reference);
+            json::object card(base_card(rs, *matched, summary, indicator, e.reference), sp);
             if (!detail.empty())
                 card["detail"] = detail;
             json::array links;
@@ -357,13 +362,13 @@ json::object rules_engine::evaluate(const core::hook_request& request) const
         if (!matched->instructions.empty())
         {
             // Instructions card: text only, no links or suggestions.
-            json::object card = base_card(rs, *matched, "Instructions: " + what, "info", e.reference);
+            json::object card(base_card(rs, *matched, "Instructions: " + what, "info", e.reference), sp);
             card["detail"] = matched->instructions;
             cards.push_back(std::move(card));
         }
     }
 
-    json::object response;
+    json::object response(sp);
     response["cards"] = std::move(cards);
     if (!actions.empty())  // CDS Hooks: optional members with no value are omitted
         response["systemActions"] = std::move(actions);

@@ -9,6 +9,7 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/json/serialize.hpp>
@@ -137,10 +138,19 @@ net::awaitable<void> serve(Stream& stream, const core::limits_config& limits, co
         view.body = req.body();
         view.received = received;
 
+        const bool head = req.method() == http::verb::head;
         http_response answer = co_await r.dispatch(view);
         const bool keep_alive = req.keep_alive() && !shard.stopping;
         auto res = to_beast(std::move(answer), version, keep_alive);
         lowest.expires_after(limits.write_timeout);
+        if (head)
+        {
+            // HEAD: the header only, Content-Length as for GET (RFC 9110 §9.3.2).
+            http::response_serializer<http::string_body> header_only{res};
+            if (auto [ec, n] = co_await http::async_write_header(stream, header_only, use_tuple); ec || !keep_alive)
+                break;
+            continue;
+        }
         if (auto [ec, n] = co_await http::async_write(stream, res, use_tuple); ec || !keep_alive)
             break;
     }

@@ -152,6 +152,23 @@ BOOST_AUTO_TEST_CASE(expect_100_continue_is_answered_before_the_body)
     BOOST_TEST(client.read_response().status == 200U);
 }
 
+BOOST_AUTO_TEST_CASE(head_is_answered_without_a_body_and_the_connection_stays_in_step)
+{
+    // Load balancers probe with HEAD: a body after the header would be read as the next answer.
+    running_server s;
+    test::http_client client(s.port());
+    client.send_raw("HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n"
+                    "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    const auto bytes = client.read_until_closed();
+    const auto first_end = bytes.find("\r\n\r\n");
+    BOOST_TEST_REQUIRE(first_end != std::string::npos);
+    BOOST_TEST(bytes.substr(0, 15) == "HTTP/1.1 200 OK");
+    BOOST_TEST(bytes.find("Content-Length: 15\r\n") < first_end);  // the GET answer's length (RFC 9110 §9.3.2)
+    // Straight after the HEAD answer's header comes the GET answer, whose body ends the stream.
+    BOOST_TEST(bytes.substr(first_end + 4, 15) == "HTTP/1.1 200 OK");
+    BOOST_TEST(bytes.substr(bytes.size() - 15) == R"({"status":"ok"})");
+}
+
 BOOST_AUTO_TEST_CASE(malformed_http_and_huge_headers_are_refused)
 {
     running_server s(small_limits());

@@ -22,7 +22,7 @@ class throwing_handler final : public core::hook_handler
 public:
     const core::service_definition& service() const noexcept override { return *core::find_service("order-select-crd"); }
     json::object discovery() const override { return {{"id", "order-select-crd"}}; }
-    net::awaitable<core::api_response> handle(std::unique_ptr<json::value>, core::request_context) override
+    net::awaitable<core::api_response> handle(core::document_ptr, core::request_context) override
     {
         throw std::runtime_error("secret internal detail");
         co_return core::api_response{};

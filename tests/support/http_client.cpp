@@ -62,6 +62,21 @@ http_result http_client::read_response()
     return out;
 }
 
+std::string http_client::read_until_closed()
+{
+    std::string out(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    buffer_.consume(buffer_.size());
+    char chunk[4096];
+    for (;;)
+    {
+        boost::system::error_code ec;
+        const auto n = socket_.read_some(net::buffer(chunk), ec);
+        out.append(chunk, n);
+        if (ec)
+            return out;
+    }
+}
+
 bool http_client::closed_by_server()
 {
     char byte;

@@ -47,6 +47,8 @@ public:
     http_result read_response();
     // True when the server has closed the connection (reads EOF within the receive timeout).
     bool closed_by_server();
+    // Every byte the server sends until it closes the connection (a test must make it close).
+    std::string read_until_closed();
 
 private:
     boost::asio::io_context ioc_;

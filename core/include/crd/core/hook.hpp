@@ -4,6 +4,7 @@
 
 #include <crd/core/async.hpp>
 #include <crd/core/hooks.hpp>
+#include <crd/core/json_document.hpp>
 #include <crd/core/operation_outcome.hpp>
 
 #include <boost/json/value.hpp>
@@ -20,6 +21,10 @@ namespace crd::core {
 struct api_response
 {
     unsigned status = 200;
+    // The request document, kept until `body` is serialised: copies of its resources (orders
+    // echoed in coverage information) may live in its arena. Declared before `body`, so it is
+    // destroyed after it.
+    document_ptr request_document;
     boost::json::value body;
     // For the access log and the audit record: the call's hookInstance once validated, and how the
     // decision step ended ("ok", "timeout", "error", "breaker_open", "conditional"; empty if not reached).
@@ -58,7 +63,7 @@ public:
     // those come back as an api_response with an error status and an OperationOutcome.
     // Cancellation: none beyond the deadline the handler derives from ctx.received.
     // Thread safety: handlers are immutable after start-up and may be called from any thread.
-    virtual net::awaitable<api_response> handle(std::unique_ptr<boost::json::value> body, request_context ctx) = 0;
+    virtual net::awaitable<api_response> handle(document_ptr body, request_context ctx) = 0;
 };
 
 class hook_registry

@@ -3,6 +3,7 @@
 // normalised across hook versions (order-dispatch's three context shapes become one list).
 
 #include <crd/core/hooks.hpp>
+#include <crd/core/json_document.hpp>
 #include <crd/core/operation_outcome.hpp>
 
 #include <boost/json/value.hpp>
@@ -33,7 +34,7 @@ struct hook_request
     const service_definition* service = nullptr;
     // The request document. Held by pointer: every view and pointer below points into it, and
     // Boost.JSON keeps short strings inline, so the document itself must never move.
-    std::unique_ptr<boost::json::value> document;
+    document_ptr document;
 
     std::string_view hook_instance;
     std::string_view patient_id;
@@ -61,7 +62,7 @@ struct hook_request
 // extensions are ignored.
 std::variant<hook_request, problem> validate_hook_request(
     const service_definition& service,
-    std::unique_ptr<boost::json::value> document
+    document_ptr document
 );
 
 // FHIR id syntax: [A-Za-z0-9\-\.]{1,64}.

@@ -20,7 +20,7 @@ public:
 
     const core::service_definition& service() const noexcept override { return service_; }
     boost::json::object discovery() const override { return discovery_; }
-    net::awaitable<core::api_response> handle(std::unique_ptr<boost::json::value> body, core::request_context ctx) override;
+    net::awaitable<core::api_response> handle(core::document_ptr body, core::request_context ctx) override;
 
     std::chrono::milliseconds timeout() const noexcept { return timeout_; }
 

@@ -1,0 +1,38 @@
+#pragma once
+// A hook call's parsed body and the arena it lives in.
+//
+// The tree's nodes hold a plain (non-owning) pointer to a monotonic arena, so building it costs no
+// reference counting and freeing it no walk over the nodes: the arena goes in one piece. Boost.JSON
+// copies a node into its source's memory resource, so a copy made from a document lives in that
+// document's arena too: whatever holds such copies must keep the document (see api_response).
+
+#include <boost/json/value.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <string_view>
+
+namespace crd::core {
+
+struct document_arena;
+
+// Frees a document: its whole arena at once, or a lone heap value (tests, tools).
+struct document_deleter
+{
+    document_deleter() noexcept = default;
+    explicit document_deleter(document_arena* owner) noexcept : arena(owner) {}
+    // std::unique_ptr<json::value> converts: a value made with new and no arena.
+    document_deleter(std::default_delete<boost::json::value>) noexcept {}  // NOLINT(google-explicit-constructor)
+    void operator()(boost::json::value* v) const noexcept;
+
+    document_arena* arena = nullptr;
+};
+
+using document_ptr = std::unique_ptr<boost::json::value, document_deleter>;
+
+// Parses `text` (one whole JSON text) into a document of its own arena. nullptr, with `ec` set,
+// when the text is not JSON or nests deeper than `max_depth`.
+document_ptr parse_document(std::string_view text, std::size_t max_depth, boost::system::error_code& ec);
+
+}  // namespace crd::core
