@@ -8,6 +8,8 @@
 # Usage: bench/run.sh [BUILD_DIR]   (./crd-dev bench builds Release first)
 #   CRD_BENCH_DURATION_S  measured seconds per scenario (default 10; warm-up 2 s more)
 #   CRD_BENCH_SOAK_S      soak duration at a steady 500 requests/s (default 600; 0 skips it)
+#   CRD_BENCH_SERVER      the crd-server binary to measure (default BUILD_DIR/server/crd-server), e.g.
+#                         an older build for a before/after comparison in the same session
 #   CRD_BENCH_ONLY        an extended regular expression: run only the scenarios whose label matches
 #                         (for tuning: results go to results/partial.json.tmp, latest.json is kept)
 set -euo pipefail
@@ -18,7 +20,7 @@ soak=${CRD_BENCH_SOAK_S:-600}
 scripts/install-deps.sh nginx-light gnuplot-nox
 
 bench="$build/bench/crd-bench"
-server="$build/server/crd-server"
+server=${CRD_BENCH_SERVER:-$build/server/crd-server}
 work=$(mktemp -d /tmp/crd-bench.XXXXXX)
 chmod 755 "$work"  # nginx workers run as an unprivileged user and must read the answer file
 results=bench/results

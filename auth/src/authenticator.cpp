@@ -7,12 +7,15 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -38,6 +41,11 @@ constexpr auto jwks_ceiling = std::chrono::hours(24);     // and never keep keys
 constexpr auto unknown_kid_refetch = std::chrono::seconds(30);  // rate limit for "kid not found" refetches
 constexpr std::size_t max_replay_entries = 200'000;
 constexpr std::size_t max_verified_access_tokens = 10'000;
+// HTTP Basic: a PBKDF2 check costs about 0.1 s of CPU, so it runs on a thread of its own, never
+// on a thread serving calls, with a bounded queue; a verified secret is then recalled a while.
+constexpr unsigned max_basic_checks_in_flight = 16;
+constexpr std::size_t max_verified_basic = 1'000;
+constexpr std::int64_t verified_basic_lifetime_s = 300;
 constexpr std::int64_t access_token_lifetime_s = 300;
 constexpr std::size_t max_token_bytes = 16 * 1024;
 
@@ -150,6 +158,13 @@ struct client_entry
     std::set<std::string> scopes;
 };
 
+// The slow hash, as a coroutine of its own (not a lambda: GCC 12 mishandles coroutine lambdas),
+// run on the hashing thread. Arguments by value: the caller's strings must not be shared.
+net::awaitable<bool> check_secret_on_pool(std::string secret, std::string stored_hash)
+{
+    co_return secret_matches(secret, stored_hash);
+}
+
 std::optional<std::chrono::seconds> max_age(std::string_view cache_control)
 {
     const auto p = cache_control.find("max-age=");
@@ -210,6 +225,31 @@ struct authenticator::impl
     };
     std::mutex verified_mutex;
     std::unordered_map<std::string, verified_access> verified_access_tokens;  // guarded by verified_mutex
+
+    // HTTP Basic. Verified credentials are remembered under an HMAC keyed with a secret of this
+    // process only, so memory never holds anything a guess could be checked against offline.
+    net::thread_pool hashing{1};
+    std::atomic<unsigned> basic_in_flight{0};
+    std::string basic_cache_key = random_key();
+    std::mutex basic_mutex;
+    std::unordered_map<std::string, std::pair<std::string, std::int64_t>> verified_basic;  // mac -> client, until; guarded
+
+    static std::string random_key()
+    {
+        std::string k(32, '\0');
+        if (RAND_bytes(reinterpret_cast<unsigned char*>(k.data()), static_cast<int>(k.size())) != 1)
+            throw std::runtime_error("no randomness for the Basic credential cache key");
+        return k;
+    }
+
+    std::string basic_mac(std::string_view credentials) const
+    {
+        unsigned char mac[EVP_MAX_MD_SIZE];
+        unsigned int len = 0;
+        HMAC(EVP_sha256(), basic_cache_key.data(), static_cast<int>(basic_cache_key.size()),
+             reinterpret_cast<const unsigned char*>(credentials.data()), credentials.size(), mac, &len);
+        return std::string(reinterpret_cast<const char*>(mac), len);
+    }
 
     std::optional<identity> recall_access_token(std::string_view token)
     {
@@ -533,24 +573,55 @@ struct authenticator::impl
         return identity{sub, string_claim(token.payload, "jti"), ""};
     }
 
-    auth_result verify_basic(std::string_view encoded)
+    net::awaitable<auth_result> verify_basic(std::string_view encoded)
     {
         if (!cfg.auth.allow_basic)
-            return fail(auth_failure::malformed, "Basic authentication is not enabled");
+            co_return fail(auth_failure::malformed, "Basic authentication is not enabled");
         const auto decoded = base64_decode(encoded);
         const auto colon = decoded ? decoded->find(':') : std::string::npos;
         if (colon == std::string::npos)
-            return fail(auth_failure::malformed, "malformed Basic credentials");
+            co_return fail(auth_failure::malformed, "malformed Basic credentials");
         const auto id = decoded->substr(0, colon);
-        const auto it = clients.find(id);
-        if (it == clients.end() || !it->second.registration->secret_hash)
+        const auto mac = basic_mac(*decoded);
         {
-            (void)secret_matches("", "");  // same cost either way: no client enumeration by timing
-            return fail(auth_failure::unknown_client, "unknown Basic client");
+            std::lock_guard lock(basic_mutex);
+            if (const auto hit = verified_basic.find(mac); hit != verified_basic.end())
+            {
+                if (hit->second.second >= now_s())
+                    co_return identity{hit->second.first, "", ""};
+                verified_basic.erase(hit);
+            }
         }
-        if (!secret_matches(std::string_view(*decoded).substr(colon + 1), *it->second.registration->secret_hash))
-            return fail(auth_failure::bad_secret, "wrong secret");
-        return identity{id, "", ""};
+        const auto it = clients.find(id);
+        const bool known = it != clients.end() && it->second.registration->secret_hash;
+        // Bounded: past the limit a caller is refused at once rather than queued behind others.
+        if (basic_in_flight.fetch_add(1, std::memory_order_relaxed) >= max_basic_checks_in_flight)
+        {
+            basic_in_flight.fetch_sub(1, std::memory_order_relaxed);
+            co_return fail(auth_failure::busy, "too many Basic verifications in progress");
+        }
+        // The same work for an unknown client: no client enumeration by timing. Named locals, not
+        // temporaries inside the co_await expression: GCC 12 mishandles those.
+        std::string secret = decoded->substr(colon + 1);
+        std::string stored;
+        if (known)
+            stored = *it->second.registration->secret_hash;
+        auto check = check_secret_on_pool(std::move(secret), std::move(stored));
+        const bool matches = co_await net::co_spawn(hashing, std::move(check), net::use_awaitable);
+        basic_in_flight.fetch_sub(1, std::memory_order_relaxed);
+        if (!known)
+            co_return fail(auth_failure::unknown_client, "unknown Basic client");
+        if (!matches)
+            co_return fail(auth_failure::bad_secret, "wrong secret");
+        std::lock_guard lock(basic_mutex);
+        if (verified_basic.size() >= max_verified_basic)
+        {
+            const auto now = now_s();
+            std::erase_if(verified_basic, [&](const auto& e) { return e.second.second < now; });
+        }
+        if (verified_basic.size() < max_verified_basic)
+            verified_basic.emplace(mac, std::make_pair(id, now_s() + verified_basic_lifetime_s));
+        co_return identity{id, "", ""};
     }
 };
 
@@ -592,7 +663,7 @@ net::awaitable<auth_result> authenticator::authenticate(std::string_view authori
                });
     };
     if (iequals(scheme, "Basic"))
-        co_return m.verify_basic(credentials);
+        co_return co_await m.verify_basic(credentials);
     if (!iequals(scheme, "Bearer") || credentials.empty() || credentials.size() > max_token_bytes)
         co_return m.fail(auth_failure::malformed, "not a Bearer token", !credentials.empty());
     if (auto known = m.recall_access_token(credentials))

@@ -97,6 +97,10 @@ bool is_loopback(const std::string& address)
 struct application::impl
 {
     core::config cfg;
+    // Background work off the request path (name refresh of upstream hosts, JWKS refresh). Declared
+    // before every component that keeps a timer or socket on it, so it is destroyed after them: a
+    // timer must never outlive its io_context (ASan caught that on shutdown).
+    net::io_context control;
     std::unique_ptr<audit_log> audit;  // before the router and listener, which use it
     auth::authenticator_slot authn;
     std::unique_ptr<core::decision_service> decision;
@@ -106,8 +110,6 @@ struct application::impl
     router routes;
     server listener;
     std::mutex reload_mutex;
-    // Background work off the request path (name refresh of upstream hosts).
-    net::io_context control;
     std::optional<net::executor_work_guard<net::io_context::executor_type>> control_work;
     std::thread control_thread;
 

@@ -86,11 +86,11 @@ struct queued
     std::shared_ptr<waiter> durable;  // null: no one waits for this record
 };
 
-void wake(const std::shared_ptr<waiter>& w, bool ok)
+void wake(std::shared_ptr<waiter> w, bool ok)
 {
-    // The timer belongs to the waiting coroutine's executor: touch it only there.
+    // The timer belongs to the waiting coroutine's executor: touch it (and let go of it) only there.
     auto ex = w->timer.get_executor();
-    net::post(ex, [w, ok] {
+    net::post(ex, [w = std::move(w), ok] {
         w->done = true;
         w->ok = ok;
         w->timer.cancel();
@@ -242,16 +242,24 @@ struct audit_log::impl
             {
                 std::lock_guard lock(mutex);
                 queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(batch.size()));
-                synced += batch.size();
                 metrics::global().audit_queue_depth.store(static_cast<std::int64_t>(queue.size()), std::memory_order_relaxed);
                 room.swap(room_waiters);
             }
-            flushed_cv.notify_all();
+            // Hand every waiter reference to its own executor before flush() can return: a waiter's
+            // timer must never be destroyed here, after (or while) its io_context goes away.
+            const auto written = batch.size();
             for (auto& q : batch)
                 if (q.durable)
-                    wake(q.durable, true);
+                    wake(std::move(q.durable), true);
             for (auto& w : room)
-                wake(w, true);
+                wake(std::move(w), true);
+            batch.clear();
+            room.clear();
+            {
+                std::lock_guard lock(mutex);
+                synced += written;
+            }
+            flushed_cv.notify_all();
         }
         ::fsync(fd);
     }

@@ -515,6 +515,9 @@ BOOST_AUTO_TEST_CASE(bad_registrations_are_refused_naming_the_key)
 
 BOOST_AUTO_TEST_SUITE_END()
 
+// HTTP Basic for internal tools: no fixture (each test builds its own registry).
+BOOST_AUTO_TEST_SUITE(basic_auth_)
+
 BOOST_AUTO_TEST_CASE(basic_credentials_when_enabled)
 {
     auto no_env = [](const char*) -> std::optional<std::string> { return std::nullopt; };
@@ -529,3 +532,37 @@ BOOST_AUTO_TEST_CASE(basic_credentials_when_enabled)
     expect_refused(test::run_coro(ioc, a.authenticate("Basic " + auth::base64_encode("nobody:s3cret"), "/cds-services")), auth_failure::unknown_client);
     expect_refused(test::run_coro(ioc, a.authenticate("Basic !!!", "/cds-services")), auth_failure::malformed);
 }
+
+BOOST_AUTO_TEST_CASE(basic_checks_run_off_the_serving_thread_and_are_bounded)
+{
+    auto no_env = [](const char*) -> std::optional<std::string> { return std::nullopt; };
+    json::value doc = {{"auth", {{"required", true}, {"allow_basic", true}, {"clients", json::array{
+        json::object{{"client_id", "tool"}, {"secret_hash", auth::hash_secret("s3cret")}},
+    }}}}};
+    auto cfg = core::parse_config(doc, "", no_env, "");
+    auth::authenticator a(cfg);
+    net::io_context ioc;
+    // 20 wrong secrets at once on one serving thread: 16 are hashed on the hashing thread while
+    // the serving thread goes on, the 4 beyond the bound are refused at once (so they finish first).
+    std::vector<auth::auth_result> results;
+    std::vector<std::string> headers;  // authenticate() views its argument: keep each alive
+    for (int i = 0; i < 20; ++i)
+        headers.push_back("Basic " + auth::base64_encode("tool:wrong-" + std::to_string(i)));
+    for (const auto& header : headers)
+        net::co_spawn(ioc, a.authenticate(header, "/cds-services"),
+                      [&](std::exception_ptr e, auth::auth_result r) {
+                          BOOST_TEST(!e);
+                          results.push_back(std::move(r));
+                      });
+    ioc.run();
+    BOOST_TEST_REQUIRE(results.size() == 20U);
+    for (std::size_t i = 0; i < results.size(); ++i)
+        expect_refused(results[i], i < 4 ? auth_failure::busy : auth_failure::bad_secret);
+
+    // A right secret is verified once, then recalled; a wrong one never is.
+    expect_identity(test::run_coro(ioc, a.authenticate("Basic " + auth::base64_encode("tool:s3cret"), "/cds-services")), "tool");
+    expect_identity(test::run_coro(ioc, a.authenticate("Basic " + auth::base64_encode("tool:s3cret"), "/cds-services")), "tool");
+    expect_refused(test::run_coro(ioc, a.authenticate("Basic " + auth::base64_encode("tool:s3cret "), "/cds-services")), auth_failure::bad_secret);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

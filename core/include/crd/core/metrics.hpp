@@ -86,6 +86,7 @@ enum class auth_failure : std::uint8_t
     bad_scope,
     bad_secret,
     key_fetch_failed,
+    busy,  // too many slow (Basic) verifications already running
     count_,
 };
 
