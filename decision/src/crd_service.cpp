@@ -101,23 +101,23 @@ net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, 
     }
 
     // One deadline per request, counted from its arrival: queueing before us is spent too.
+    // The decision may release the request once sent: keep the hookInstance first.
     const auto deadline = ctx.received + timeout_;
+    std::string hook_instance(request.hook_instance);
     auto decided = co_await decision_.decide(request, deadline);
     if (!decided)
     {
         log::warning("decision_failed", {
             {"service", service_.id},
-            {"hookInstance", request.hook_instance},
+            {"hookInstance", hook_instance},
             {"error", decided.error().message()},
         });
         auto r = core::api_response::from(decision_failure(decided.error()));
-        r.hook_instance = request.hook_instance;
+        r.hook_instance = std::move(hook_instance);
         r.decision = outcome_name(decided.error());
         co_return r;
     }
     apply_options(*decided, std::get<crd_options>(options));
-    // The hook_instance view points into the document: copy it before the document moves.
-    std::string hook_instance(request.hook_instance);
     core::api_response r{200, std::move(request.document), std::move(*decided), std::move(hook_instance), "ok"};
     co_return r;
 }

@@ -187,13 +187,16 @@ std::vector<std::string> remote_decision::card_types(const core::service_definit
     return out;
 }
 
-net::awaitable<result<json::object>> remote_decision::decide(const core::hook_request& request, clock::time_point deadline)
+net::awaitable<result<json::object>> remote_decision::decide(core::hook_request& request, clock::time_point deadline)
 {
     const auto service_it = origin_of_service_.find(request.service->id);
     if (service_it == origin_of_service_.end())
         co_return error_code(errc::decision_unavailable);
     const std::size_t index = service_it->second;
     origin& o = *origins_[index];
+    // Kept apart from the request, which is released once sent (see core::decision_service).
+    const std::string service_id(request.service->id);
+    const std::string hook_instance(request.hook_instance);
 
     // The pools of this shard (created on first use); off a server shard, a pool for this call only.
     auto ex = co_await net::this_coro::executor;
@@ -224,7 +227,15 @@ net::awaitable<result<json::object>> remote_decision::decide(const core::hook_re
         req.body = decision_body(request, cfg_.decision.forward_fhir_authorization);
         for (const auto& h : cfg_.decision.headers)
             req.headers.push_back({h.name, h.value});
-        req.headers.push_back({"X-CDS-Hook-Instance", std::string(request.hook_instance)});
+        req.headers.push_back({"X-CDS-Hook-Instance", hook_instance});
+        // The decision service has all it needs in req.body: free the parsed request while we
+        // wait, unless a failure answer (on_failure: conditional) will be built from it.
+        if (cfg_.decision.on_failure != core::failure_policy::conditional)
+        {
+            const auto* service = request.service;
+            request = core::hook_request{};
+            request.service = service;
+        }
 
         const auto started = clock::now();
         auto sent = co_await clients->clients[index].send(std::move(req), deadline);
@@ -259,8 +270,8 @@ net::awaitable<result<json::object>> remote_decision::decide(const core::hook_re
                     for (auto& n : report.notes)
                         notes.emplace_back(n);
                     log::warning("decision_response_repaired", {
-                        {"service", request.service->id},
-                        {"hookInstance", request.hook_instance},
+                        {"service", service_id},
+                        {"hookInstance", hook_instance},
                         {"cards_dropped", report.cards_dropped},
                         {"cards_repaired", report.cards_repaired},
                         {"actions_dropped", report.actions_dropped},
@@ -272,8 +283,8 @@ net::awaitable<result<json::object>> remote_decision::decide(const core::hook_re
         }
         else
             log::warning("decision_call_failed", {
-                {"service", request.service->id},
-                {"hookInstance", request.hook_instance},
+                {"service", service_id},
+                {"hookInstance", hook_instance},
                 {"origin", o.url.origin()},
                 {"error", sent ? "HTTP " + std::to_string(sent->status) : sent.error().message()},
             });

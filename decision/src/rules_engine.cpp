@@ -238,7 +238,7 @@ std::optional<std::string> rules_engine::reload(const core::config& cfg)
     }
 }
 
-net::awaitable<result<json::object>> rules_engine::decide(const core::hook_request& request, clock::time_point)
+net::awaitable<result<json::object>> rules_engine::decide(core::hook_request& request, clock::time_point)
 {
     co_return evaluate(request);
 }

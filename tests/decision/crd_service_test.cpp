@@ -34,7 +34,7 @@ class failing_decision final : public core::decision_service
 {
 public:
     explicit failing_decision(errc e) : error_(e) {}
-    net::awaitable<result<json::object>> decide(const core::hook_request&, clock::time_point) override
+    net::awaitable<result<json::object>> decide(core::hook_request&, clock::time_point) override
     {
         co_return error_code(error_);
     }

@@ -1,5 +1,7 @@
 // crd-server in front of a scripted decision service: every fault mode gets its documented answer.
 
+#include <crd/core/hooks.hpp>
+#include <crd/decision/remote_decision.hpp>
 #include <crd/server/application.hpp>
 
 #include "fake_decision_service.hpp"
@@ -244,6 +246,41 @@ BOOST_AUTO_TEST_CASE(an_unresolvable_host_is_not_ready)
     BOOST_TEST(ready.status == 503U);
     BOOST_TEST(json::parse(ready.body).at("reason").as_string().find("decision.invalid") != std::string::npos);
     BOOST_TEST(g.sign(client).status == 502U);
+}
+
+BOOST_AUTO_TEST_CASE(the_request_is_released_once_sent_unless_a_failure_answer_needs_it)
+{
+    // Thousands of calls may wait on a slow decision service: none should hold its parsed request.
+    fake_decision_service fake;
+    auto request_for = [](const core::config&) {
+        auto doc = test::load_fixture("crd-order-sign-5.json");
+        const auto& service = *core::find_service(test::service_id_for(doc));
+        auto v = core::validate_hook_request(service, std::make_unique<json::value>(std::move(doc)));
+        BOOST_TEST_REQUIRE(std::holds_alternative<core::hook_request>(v));
+        return std::get<core::hook_request>(std::move(v));
+    };
+    {
+        auto cfg = remote_config(fake);
+        decision::remote_decision remote(cfg);
+        auto request = request_for(cfg);
+        auto answer = test::run_coro(remote.decide(request, clock::now() + 2s));
+        BOOST_TEST(answer.has_value());
+        BOOST_TEST(!request.document);  // released once sent
+        BOOST_TEST(request.items.empty());
+        BOOST_TEST(request.service != nullptr);
+        BOOST_TEST(json::parse(fake.last_body()).at("hookInstance").is_string());  // the service got it all
+    }
+    {
+        auto cfg = remote_config(fake);
+        cfg.decision.on_failure = core::failure_policy::conditional;  // may answer from the request itself
+        decision::remote_decision remote(cfg);
+        auto request = request_for(cfg);
+        fake.set_mode(fake_mode::server_error);
+        auto answer = test::run_coro(remote.decide(request, clock::now() + 2s));
+        fake.set_mode(fake_mode::normal);
+        BOOST_TEST(answer.has_value());  // the conditional answer, built from the kept request
+        BOOST_TEST(static_cast<bool>(request.document));
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

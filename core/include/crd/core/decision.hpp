@@ -32,8 +32,12 @@ public:
 
     // Completes with a CDS Hooks response object ({"cards": [...], "systemActions": [...]}) or
     // an errc::decision_* error. Must finish by `deadline`.
+    // A decision that sends the request elsewhere may release `request` (its document and every
+    // view into it) once sent, so thousands of calls waiting on a slow service do not each hold a
+    // parsed request: callers copy what they need from `request` before calling. An answer that
+    // refers into the request document is returned with `request.document` still set.
     // Thread safety: may be called concurrently from every server thread.
-    virtual net::awaitable<result<boost::json::object>> decide(const hook_request& request, clock::time_point deadline) = 0;
+    virtual net::awaitable<result<boost::json::object>> decide(hook_request& request, clock::time_point deadline) = 0;
 
     // "embedded-rules" or "remote": for logs and the start-up summary.
     virtual std::string_view mode() const noexcept = 0;

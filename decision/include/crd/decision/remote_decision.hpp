@@ -60,7 +60,7 @@ public:
     // Completes with the normalised response, or errc::decision_timeout / decision_unavailable /
     // decision_bad_response / decision_circuit_open — unless decision.on_failure is "conditional",
     // which turns every failure into a 200 "coverage could not be determined" answer.
-    net::awaitable<result<boost::json::object>> decide(const core::hook_request& request, clock::time_point deadline) override;
+    net::awaitable<result<boost::json::object>> decide(core::hook_request& request, clock::time_point deadline) override;
     std::string_view mode() const noexcept override { return "remote"; }
     core::readiness ready() const override;
     // The decision service may answer any CRD card type; each can be switched off by the caller.

@@ -29,7 +29,7 @@ public:
     explicit rules_engine(rule_set rules);
 
     // Completes immediately with evaluate(request); the deadline cannot be reached.
-    net::awaitable<result<boost::json::object>> decide(const core::hook_request& request, clock::time_point deadline) override;
+    net::awaitable<result<boost::json::object>> decide(core::hook_request& request, clock::time_point deadline) override;
     std::string_view mode() const noexcept override { return "embedded-rules"; }
     std::vector<std::string> card_types(const core::service_definition& service) const override;
 
