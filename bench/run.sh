@@ -40,9 +40,11 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-# crd-server: one worker thread, leaving the other core to the load generator.
+# crd-server: one worker thread, leaving the other core to the load generator. Some public examples
+# carry no Coverage and name no reachable FHIR server: with no prefetch key required they are
+# answered (conditionally) by the rules engine rather than 412, which is the path to measure.
 cat > "$work/crd.json" <<JSON
-{"listen": {"address": "127.0.0.1", "port": $port, "threads": 1},
+{"listen": {"address": "127.0.0.1", "port": $port, "threads": 1}, "prefetch": {"required_keys": []},
  "auth": {"required": false}, "decision": {"rules": "$PWD/etc/rules.json"}, "log": {"level": "warning"}}
 JSON
 "$server" --config "$work/crd.json" 2>"$work/crd.log" &
@@ -137,7 +139,13 @@ nginx_pid=$(cat "$work/nginx/nginx.pid")
 nginx_worker=$(pgrep -P "$nginx_pid" | head -1)
 
 bench/make-large-order-sign.sh 100 > "$work/large.json"
-fixtures=tests/fixtures/crd-examples
+# The public examples name real EHR FHIR servers (inferno.healthit.gov, example.org): point them at
+# a closed local port, as the tests do, so no scenario ever looks a name up or leaves this machine.
+fixtures=$work/fixtures
+mkdir -p "$fixtures"
+for f in tests/fixtures/crd-examples/crd-*.json; do
+    sed -E 's#"fhirServer"[[:space:]]*:[[:space:]]*"[^"]*"#"fhirServer": "http://127.0.0.1:9/fhir"#' "$f" > "$fixtures/$(basename "$f")"
+done
 json_header=(--header 'Content-Type: application/json')
 out="$work/results.jsonl"
 : > "$out"

@@ -142,7 +142,12 @@ struct fhir_origin
     std::shared_ptr<upstream::endpoint_cache> endpoints;
     std::atomic<bool> resolving{false};
     std::atomic<bool> resolved{false};
+    // After a failed lookup, calls for this origin skip prefetch at once until then (steady clock
+    // ticks): an EHR naming a host that does not resolve must not cost every call half its budget.
+    std::atomic<clock::rep> failed_until{0};
 };
+
+constexpr auto failed_lookup_backoff = std::chrono::seconds(30);
 
 struct fetch_job
 {
@@ -244,6 +249,8 @@ struct prefetch_fulfiller::impl
         fhir_origin& o = *origin;
         if (o.resolved)
             co_return true;
+        if (clock::now().time_since_epoch().count() < o.failed_until.load(std::memory_order_relaxed))
+            co_return false;
         if (is_ip_literal(o.url.host))
         {
             o.resolved = !o.endpoints->resolve_now();
@@ -254,6 +261,8 @@ struct prefetch_fulfiller::impl
             std::thread([keep = origin] {
                 if (!keep->endpoints->resolve_now())
                     keep->resolved = true;
+                else
+                    keep->failed_until = (clock::now() + failed_lookup_backoff).time_since_epoch().count();
                 keep->resolving = false;
             }).detach();
         }
