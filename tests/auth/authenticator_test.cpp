@@ -515,18 +515,32 @@ BOOST_AUTO_TEST_CASE(bad_registrations_are_refused_naming_the_key)
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// HTTP Basic for internal tools: no fixture (each test builds its own registry).
+// HTTP Basic for internal tools: one client, "tool", whose secret is "s3cret".
+namespace {
+
+struct basic_fixture
+{
+    basic_fixture()
+    {
+        auto no_env = [](const char*) -> std::optional<std::string> { return std::nullopt; };
+        json::value doc = {{"auth", {{"required", true}, {"allow_basic", true}, {"clients", json::array{
+            json::object{{"client_id", "tool"}, {"secret_hash", auth::hash_secret("s3cret")}},
+        }}}}};
+        authn = std::make_unique<auth::authenticator>(core::parse_config(doc, "", no_env, ""));
+    }
+    std::unique_ptr<auth::authenticator> authn;
+    net::io_context ioc;
+};
+
+}  // namespace
+
 BOOST_AUTO_TEST_SUITE(basic_auth_)
 
 BOOST_AUTO_TEST_CASE(basic_credentials_when_enabled)
 {
-    auto no_env = [](const char*) -> std::optional<std::string> { return std::nullopt; };
-    json::value doc = {{"auth", {{"required", true}, {"allow_basic", true}, {"clients", json::array{
-        json::object{{"client_id", "tool"}, {"secret_hash", auth::hash_secret("s3cret")}},
-    }}}}};
-    auto cfg = core::parse_config(doc, "", no_env, "");
-    auth::authenticator a(cfg);
-    net::io_context ioc;
+    basic_fixture f;
+    auto& a = *f.authn;
+    auto& ioc = f.ioc;
     expect_identity(test::run_coro(ioc, a.authenticate("Basic " + auth::base64_encode("tool:s3cret"), "/cds-services")), "tool");
     expect_refused(test::run_coro(ioc, a.authenticate("Basic " + auth::base64_encode("tool:wrong"), "/cds-services")), auth_failure::bad_secret);
     expect_refused(test::run_coro(ioc, a.authenticate("Basic " + auth::base64_encode("nobody:s3cret"), "/cds-services")), auth_failure::unknown_client);
@@ -535,13 +549,9 @@ BOOST_AUTO_TEST_CASE(basic_credentials_when_enabled)
 
 BOOST_AUTO_TEST_CASE(basic_checks_run_off_the_serving_thread_and_are_bounded)
 {
-    auto no_env = [](const char*) -> std::optional<std::string> { return std::nullopt; };
-    json::value doc = {{"auth", {{"required", true}, {"allow_basic", true}, {"clients", json::array{
-        json::object{{"client_id", "tool"}, {"secret_hash", auth::hash_secret("s3cret")}},
-    }}}}};
-    auto cfg = core::parse_config(doc, "", no_env, "");
-    auth::authenticator a(cfg);
-    net::io_context ioc;
+    basic_fixture f;
+    auto& a = *f.authn;
+    auto& ioc = f.ioc;
     // 20 wrong secrets at once on one serving thread: 16 are hashed on the hashing thread while
     // the serving thread goes on, the 4 beyond the bound are refused at once (so they finish first).
     std::vector<auth::auth_result> results;
