@@ -4,7 +4,7 @@
 # scenarios (crd-server calling a decision service) with that decision service called directly
 # (the limit) and with nginx as a plain reverse proxy in front of it (what a payer could put there
 # instead). Writes results/latest.json, results/latest.md (the table for bench/README.md) and
-# results/latency.svg.
+# results/latency.png.
 # Usage: bench/run.sh [BUILD_DIR]   (./crd-dev bench builds Release first)
 #   CRD_BENCH_DURATION_S  measured seconds per scenario (default 10; warm-up 2 s more)
 #   CRD_BENCH_SOAK_S      soak duration at a steady 500 requests/s (default 600; 0 skips it)
@@ -152,8 +152,8 @@ out="$work/results.jsonl"
 
 only=${CRD_BENCH_ONLY:-}
 result_json=$results/latest.json
-result_svg=$results/latency.svg
-if [ -n "$only" ]; then result_json=$results/partial.json.tmp; result_svg=$results/partial.svg.tmp; fi
+result_plot=$results/latency.png
+if [ -n "$only" ]; then result_json=$results/partial.json.tmp; result_plot=$results/partial.png.tmp; fi
 run() {  # label, then crd-bench arguments
     local label=$1; shift
     if [ -n "$only" ] && ! [[ $label =~ $only ]]; then return 0; fi
@@ -252,17 +252,20 @@ awk -F'"' '
         if (label != "soak-500") print label, p50, p90, p99
     }' "$out" > "$work/latency.dat"
 gnuplot <<GP
-set terminal svg size 1000,520 dynamic background rgb 'white'
-set output '$result_svg'
+set terminal pngcairo size 1000,560 background rgb 'white'
+set output '$result_plot'
 set title 'crd-server latency by scenario ($(date -u +%Y-%m-%d), $(nproc) cores; lower is better)'
-set ylabel 'milliseconds'
+set ylabel 'milliseconds (log scale)'
+set logscale y
+set yrange [0.05:1000]
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
-set xtics rotate by -35
+set xtics rotate by 45 right font ',9'
+set bmargin 14
 set key top left
 set grid ytics
 plot '$work/latency.dat' using 2:xtic(1) title 'p50', '' using 3 title 'p90', '' using 4 title 'p99'
 GP
-echo "bench: wrote $result_json, $result_md and $result_svg" >&2
+echo "bench: wrote $result_json, $result_md and $result_plot" >&2
 cat "$result_json"
