@@ -1,5 +1,6 @@
 #include <crd/core/config.hpp>
 #include <crd/core/hooks.hpp>
+#include <crd/core/json_document.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -584,6 +585,8 @@ config load_config_file(const std::string& path, const env_lookup& env, const st
     const json::value doc = json::parse(ss.str(), ec);
     if (ec)
         throw config_error("configuration file '" + path + "' is not valid JSON: " + ec.message());
+    if (const auto twice = first_duplicate_key(ss.str()))
+        throw config_error(path + ": '" + *twice + "' appears twice; only one may be given");
     const auto slash = path.rfind('/');
     const std::string base_dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
     try

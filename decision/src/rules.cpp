@@ -1,5 +1,6 @@
 #include <crd/decision/rules.hpp>
 
+#include <crd/core/json_document.hpp>
 #include <crd/core/url.hpp>
 
 #include <boost/json/parse.hpp>
@@ -297,6 +298,8 @@ rule_set load_rules(const std::string& path)
     const json::value doc = json::parse(ss.str(), ec);
     if (ec)
         throw rules_error("rules file '" + path + "' is not valid JSON: " + ec.message());
+    if (const auto twice = core::first_duplicate_key(ss.str()))
+        throw rules_error(path + ": '" + *twice + "' appears twice; only one may be given");
     try
     {
         return parse_rules(doc);

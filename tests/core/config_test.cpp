@@ -1,11 +1,16 @@
 #include <crd/core/config.hpp>
+#include <crd/core/json_document.hpp>
 
 #include "fixtures.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <cstdio>
+#include <fstream>
 #include <map>
+
+#include <unistd.h>
 
 namespace json = boost::json;
 using namespace crd::core;
@@ -165,6 +170,37 @@ BOOST_AUTO_TEST_CASE(environment_overrides_the_file)
 
     BOOST_TEST(error_of("{}", {{"CDS_DECISION_SERVICE_URL", "not a url"}}).find("CDS_DECISION_SERVICE_URL") != std::string::npos);
     BOOST_TEST(error_of("{}", {{"CDS_ENABLED_HOOKS", "order-sign-crd,bogus"}}).find("CDS_ENABLED_HOOKS") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_key_given_twice_is_found_with_its_path)
+{
+    BOOST_TEST(!first_duplicate_key(R"({"a": 1, "b": {"a": 2}, "c": [{"a": 1}, {"a": 2}]})").has_value());
+    BOOST_TEST(first_duplicate_key(R"({"audit": {}, "log": {}, "audit": {}})").value_or("") == "audit");
+    BOOST_TEST(first_duplicate_key(R"({"decision": {"url": "a", "timeout_ms": 1, "url": "b"}})").value_or("") == "decision.url");
+    BOOST_TEST(first_duplicate_key(R"({"auth": {"clients": [{"client_id": "a"}, {"client_id": "b", "scope": "", "client_id": "c"}]}})")
+                   .value_or("") == "auth.clients[1].client_id");
+    BOOST_TEST(!first_duplicate_key("not json").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_configuration_file_with_a_key_given_twice_is_refused)
+{
+    // Boost.JSON would keep the last one silently: an operator's first setting would be lost.
+    const std::string path = "/tmp/crd-config-test-" + std::to_string(::getpid()) + ".json";
+    {
+        std::ofstream out(path);
+        out << R"({"auth": {"required": true}, "limits": {"max_body_bytes": 4096}, "auth": {"required": false}})";
+    }
+    try
+    {
+        load_config_file(path, env_of({}), "r.json");
+        BOOST_FAIL("a duplicated key was accepted");
+    }
+    catch (const config_error& e)
+    {
+        BOOST_TEST(mentions(e.what(), "auth"), e.what());
+        BOOST_TEST(std::string(e.what()).find(path) != std::string::npos);
+    }
+    std::remove(path.c_str());
 }
 
 BOOST_AUTO_TEST_CASE(files_name_themselves_in_errors)

@@ -5,6 +5,13 @@
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <unistd.h>
+
 namespace json = boost::json;
 using namespace crd::decision;
 
@@ -108,6 +115,28 @@ BOOST_AUTO_TEST_CASE(files_name_themselves_in_errors)
     {
         BOOST_TEST(std::string(e.what()).find("/nonexistent/rules.json") != std::string::npos);
     }
+}
+
+BOOST_AUTO_TEST_CASE(a_rules_file_with_a_key_given_twice_is_refused)
+{
+    // The shipped rules with the payer named twice: the first would be lost without a word.
+    std::ifstream in(std::string(CRD_SOURCE_DIR) + "/etc/rules.json");
+    std::stringstream text;
+    text << in.rdbuf();
+    auto doubled = text.str();
+    doubled.insert(doubled.find('{') + 1, R"("payer": {"name": "Shadow Plan"},)");
+    const std::string path = "/tmp/crd-rules-test-" + std::to_string(::getpid()) + ".json";
+    std::ofstream(path) << doubled;
+    try
+    {
+        load_rules(path);
+        BOOST_FAIL("a duplicated key was accepted");
+    }
+    catch (const rules_error& e)
+    {
+        BOOST_TEST(std::string(e.what()).find("'payer' appears twice") != std::string::npos, e.what());
+    }
+    std::remove(path.c_str());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

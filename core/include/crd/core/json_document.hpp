@@ -11,6 +11,8 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace crd::core {
@@ -34,5 +36,10 @@ using document_ptr = std::unique_ptr<boost::json::value, document_deleter>;
 // Parses `text` (one whole JSON text) into a document of its own arena. nullptr, with `ec` set,
 // when the text is not JSON or nests deeper than `max_depth`.
 document_ptr parse_document(std::string_view text, std::size_t max_depth, boost::system::error_code& ec);
+
+// The path ("decision.services.order-sign-crd.url", "auth.clients[0].client_id") of the first key
+// that appears twice in one object of `text`, if any. Boost.JSON keeps the last one silently; a
+// configuration or rules file must not. nullopt also when `text` is not JSON.
+std::optional<std::string> first_duplicate_key(std::string_view text);
 
 }  // namespace crd::core
