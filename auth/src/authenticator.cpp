@@ -158,6 +158,44 @@ struct client_entry
     std::set<std::string> scopes;
 };
 
+// Verified credentials remembered until they expire, bounded in memory. Expired entries are
+// dropped when met and swept when the map is full; a map full of live entries takes no more (the
+// caller then simply verifies every time). Thread-safe.
+template <class Value>
+class expiring_cache
+{
+public:
+    explicit expiring_cache(std::size_t capacity) : capacity_(capacity) {}
+
+    std::optional<Value> find(const std::string& key, std::int64_t now)
+    {
+        std::lock_guard lock(mutex_);
+        const auto it = entries_.find(key);
+        if (it == entries_.end())
+            return std::nullopt;
+        if (it->second.second < now)
+        {
+            entries_.erase(it);
+            return std::nullopt;
+        }
+        return it->second.first;
+    }
+
+    void insert(std::string key, Value value, std::int64_t until, std::int64_t now)
+    {
+        std::lock_guard lock(mutex_);
+        if (entries_.size() >= capacity_)
+            std::erase_if(entries_, [&](const auto& e) { return e.second.second < now; });
+        if (entries_.size() < capacity_)
+            entries_.emplace(std::move(key), std::make_pair(std::move(value), until));
+    }
+
+private:
+    const std::size_t capacity_;
+    std::mutex mutex_;
+    std::unordered_map<std::string, std::pair<Value, std::int64_t>> entries_;  // key -> value, until
+};
+
 // The slow hash, as a coroutine of its own (not a lambda: GCC 12 mishandles coroutine lambdas),
 // run on the hashing thread. Arguments by value: the caller's strings must not be shared.
 net::awaitable<bool> check_secret_on_pool(std::string secret, std::string stored_hash)
@@ -218,21 +256,14 @@ struct authenticator::impl
     // (at most 5-minute) life, and an ES384 verification costs about 0.7 ms of CPU. Keyed by the
     // whole token text: a token that differs in any byte is verified afresh. A reload builds a new
     // authenticator, so a client removed from the registry loses its cached tokens with it.
-    struct verified_access
-    {
-        identity who;
-        std::int64_t exp = 0;
-    };
-    std::mutex verified_mutex;
-    std::unordered_map<std::string, verified_access> verified_access_tokens;  // guarded by verified_mutex
+    expiring_cache<identity> verified_access_tokens{max_verified_access_tokens};  // until exp + leeway
 
     // HTTP Basic. Verified credentials are remembered under an HMAC keyed with a secret of this
     // process only, so memory never holds anything a guess could be checked against offline.
     net::thread_pool hashing{1};
     std::atomic<unsigned> basic_in_flight{0};
     std::string basic_cache_key = random_key();
-    std::mutex basic_mutex;
-    std::unordered_map<std::string, std::pair<std::string, std::int64_t>> verified_basic;  // mac -> client, until; guarded
+    expiring_cache<std::string> verified_basic{max_verified_basic};  // mac -> client_id
 
     static std::string random_key()
     {
@@ -251,30 +282,15 @@ struct authenticator::impl
         return std::string(reinterpret_cast<const char*>(mac), len);
     }
 
+    // A token past its expiry is not recalled: it is verified again, and refused with its own log line.
     std::optional<identity> recall_access_token(std::string_view token)
     {
-        std::lock_guard lock(verified_mutex);
-        const auto it = verified_access_tokens.find(std::string(token));
-        if (it == verified_access_tokens.end())
-            return std::nullopt;
-        if (it->second.exp + static_cast<std::int64_t>(cfg.auth.clock_leeway_s) < now_s())
-        {
-            verified_access_tokens.erase(it);
-            return std::nullopt;  // verified again, and refused as expired, with its own log line
-        }
-        return it->second.who;
+        return verified_access_tokens.find(std::string(token), now_s());
     }
 
     void remember_access_token(std::string_view token, const identity& who, std::int64_t exp)
     {
-        std::lock_guard lock(verified_mutex);
-        if (verified_access_tokens.size() >= max_verified_access_tokens)
-        {
-            const auto now = now_s();
-            std::erase_if(verified_access_tokens, [&](const auto& e) { return e.second.exp + static_cast<std::int64_t>(cfg.auth.clock_leeway_s) < now; });
-        }
-        if (verified_access_tokens.size() < max_verified_access_tokens)  // full of live tokens: just verify each time
-            verified_access_tokens.emplace(std::string(token), verified_access{who, exp});
+        verified_access_tokens.insert(std::string(token), who, exp + static_cast<std::int64_t>(cfg.auth.clock_leeway_s), now_s());
     }
 
     explicit impl(const core::config& c) : cfg(c), issuer(c.public_base_url), token_url(c.public_base_url + "/auth/token")
@@ -583,15 +599,8 @@ struct authenticator::impl
             co_return fail(auth_failure::malformed, "malformed Basic credentials");
         const auto id = decoded->substr(0, colon);
         const auto mac = basic_mac(*decoded);
-        {
-            std::lock_guard lock(basic_mutex);
-            if (const auto hit = verified_basic.find(mac); hit != verified_basic.end())
-            {
-                if (hit->second.second >= now_s())
-                    co_return identity{hit->second.first, "", ""};
-                verified_basic.erase(hit);
-            }
-        }
+        if (auto client = verified_basic.find(mac, now_s()))
+            co_return identity{std::move(*client), "", ""};
         const auto it = clients.find(id);
         const bool known = it != clients.end() && it->second.registration->secret_hash;
         // Bounded: past the limit a caller is refused at once rather than queued behind others.
@@ -613,14 +622,8 @@ struct authenticator::impl
             co_return fail(auth_failure::unknown_client, "unknown Basic client");
         if (!matches)
             co_return fail(auth_failure::bad_secret, "wrong secret");
-        std::lock_guard lock(basic_mutex);
-        if (verified_basic.size() >= max_verified_basic)
-        {
-            const auto now = now_s();
-            std::erase_if(verified_basic, [&](const auto& e) { return e.second.second < now; });
-        }
-        if (verified_basic.size() < max_verified_basic)
-            verified_basic.emplace(mac, std::make_pair(id, now_s() + verified_basic_lifetime_s));
+        const auto now = now_s();
+        verified_basic.insert(mac, id, now + verified_basic_lifetime_s, now);
         co_return identity{id, "", ""};
     }
 };

@@ -32,8 +32,7 @@ document_ptr parse_document(std::string_view text, std::size_t max_depth, boost:
     json::parse_options options;
     options.max_depth = max_depth;
     json::parser parser({}, options, temporary, sizeof temporary);
-    // A tree takes about twice its text (the CRD examples): one block in most cases.
-    auto arena = std::make_unique<document_arena>(2 * text.size() + 1024);
+    auto arena = std::make_unique<document_arena>(arena_bytes_for(text.size()));
     parser.reset(json::storage_ptr(&arena->resource));
     // write() takes the whole text: an incomplete document is an error, not a wait for more.
     parser.write(text.data(), text.size(), ec);

@@ -1,5 +1,6 @@
 #include <crd/decision/remote_decision.hpp>
 
+#include <crd/core/json_document.hpp>
 #include <crd/core/log.hpp>
 #include <crd/core/metrics.hpp>
 #include <crd/core/shard.hpp>
@@ -246,7 +247,7 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
             error_code parse_error;
             // One arena per response, freed with the answer: no allocation per JSON node.
             json::value body = json::parse(sent->body, parse_error,
-                                           json::make_shared_resource<json::monotonic_resource>(2 * sent->body.size() + 1024));
+                                           json::make_shared_resource<json::monotonic_resource>(core::arena_bytes_for(sent->body.size())));
             normalise_report report;
             auto normalised = parse_error ? result<json::object>(error_code(errc::decision_bad_response))
                                           : normalise_response(std::move(body), report);

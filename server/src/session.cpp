@@ -124,7 +124,7 @@ net::awaitable<void> serve(Stream& stream, const core::limits_config& limits, co
         lowest.expires_never();  // the handler owns the request's deadline from here
         // The whole request is in the parser now. Unless the client pipelined the next one, give
         // the read buffer's memory back while the decision is awaited: with thousands of calls
-        // waiting on a slow decision service, idle 8 KB buffers are most of the footprint.
+        // waiting on a slow decision service, idle read buffers add up.
         if (buffer.size() == 0)
             buffer.shrink_to_fit();
 

@@ -33,6 +33,13 @@ struct document_deleter
 
 using document_ptr = std::unique_ptr<boost::json::value, document_deleter>;
 
+// The first block for a monotonic arena holding the tree of `text_bytes` of JSON: a tree takes
+// about 1.4 to 2.2 times its text (measured on the CRD examples), so one block in most cases.
+constexpr std::size_t arena_bytes_for(std::size_t text_bytes) noexcept
+{
+    return 2 * text_bytes + 1024;
+}
+
 // Parses `text` (one whole JSON text) into a document of its own arena. nullptr, with `ec` set,
 // when the text is not JSON or nests deeper than `max_depth`.
 document_ptr parse_document(std::string_view text, std::size_t max_depth, boost::system::error_code& ec);
