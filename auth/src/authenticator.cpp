@@ -19,6 +19,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -54,18 +55,41 @@ std::int64_t now_s()
     return std::chrono::duration_cast<std::chrono::seconds>(sys_clock::now().time_since_epoch()).count();
 }
 
+// The last second of year 9999: no NumericDate we accept is larger, so sums and differences of
+// two of them (plus a leeway) stay far inside int64.
+constexpr std::int64_t max_numeric_date = 253'402'300'799;
+
+// A NumericDate claim (RFC 7519 §2) as whole seconds from 1970 to the end of 9999; nullopt when
+// absent or anything else. Doubles are range-checked before any conversion (1e300, inf and NaN
+// would be undefined behaviour to cast) and must be whole: these run before the signature check.
 std::optional<std::int64_t> numeric_claim(const json::object& o, std::string_view key)
 {
     const auto* v = o.if_contains(key);
     if (!v)
         return std::nullopt;
     if (v->is_int64())
-        return v->get_int64();
-    if (v->is_uint64() && v->get_uint64() < (1ULL << 62))
-        return static_cast<std::int64_t>(v->get_uint64());
+    {
+        const auto n = v->get_int64();
+        return n >= 0 && n <= max_numeric_date ? std::optional<std::int64_t>(n) : std::nullopt;
+    }
+    if (v->is_uint64())
+        return v->get_uint64() <= static_cast<std::uint64_t>(max_numeric_date)
+                   ? std::optional<std::int64_t>(static_cast<std::int64_t>(v->get_uint64()))
+                   : std::nullopt;
     if (v->is_double())
-        return static_cast<std::int64_t>(v->get_double());
+    {
+        const double d = v->get_double();
+        if (!(d >= 0.0 && d <= static_cast<double>(max_numeric_date)) || d != std::floor(d))
+            return std::nullopt;
+        return static_cast<std::int64_t>(d);
+    }
     return std::nullopt;
+}
+
+// A time claim that is present but not a NumericDate: the token is malformed, whatever it says.
+bool bad_time_claim(const json::object& o, std::string_view key)
+{
+    return o.contains(key) && !numeric_claim(o, key);
 }
 
 std::string string_claim(const json::object& o, std::string_view key)
@@ -519,6 +543,9 @@ struct authenticator::impl
             co_return fail(auth_failure::unknown_client, "iss '" + iss + "' is not a registered client");
         client_entry& client = it->second;
         const auto jti = string_claim(token.payload, "jti");
+        for (std::string_view claim : {"exp", "iat", "nbf"})
+            if (bad_time_claim(token.payload, claim))
+                co_return fail(auth_failure::malformed, std::string(claim) + " must be a NumericDate: whole seconds from 1970 to 9999");
         const auto exp = numeric_claim(token.payload, "exp");
         const auto iat = numeric_claim(token.payload, "iat");
         if (jti.empty() || !exp || (rules.require_iat && !iat) || !token.payload.contains("aud"))
@@ -545,10 +572,14 @@ struct authenticator::impl
         const auto jku = string_claim(token.header, "jku");
         if (token.header.contains("jku"))
         {
+            // Both sides canonical (scheme and host case, default port): one URL, one spelling.
             const auto& reg = *client.registration;
-            const bool allowed = (reg.jwks_url && jku == reg.jwks_url->origin() + reg.jwks_url->target) ||
-                                 std::find(reg.jku_allowlist.begin(), reg.jku_allowlist.end(), jku) != reg.jku_allowlist.end();
-            const auto src = allowed ? sources.find(jku) : sources.end();
+            const auto wanted = core::canonical_url(jku);
+            const bool allowed = !wanted.empty() &&
+                                 ((reg.jwks_url && wanted == reg.jwks_url->origin() + reg.jwks_url->target) ||
+                                  std::any_of(reg.jku_allowlist.begin(), reg.jku_allowlist.end(),
+                                              [&](const std::string& listed) { return core::canonical_url(listed) == wanted; }));
+            const auto src = allowed ? sources.find(wanted) : sources.end();
             if (!allowed || src == sources.end())
                 co_return fail(auth_failure::bad_jku, "jku is not registered for this client");
             key = co_await find_key(*src->second, kid);

@@ -166,6 +166,23 @@ void read_listen(object_reader& root, listen_config& out)
     r.reject_unknown_keys();
 }
 
+void read_admin(object_reader& root, admin_config& out)
+{
+    auto v = root.find("admin");
+    if (!v)
+        return;
+    object_reader r(*v, "admin");
+    r.read("enabled", out.enabled);
+    r.read("address", out.address);
+    if (r.find("port"))
+    {
+        std::uint16_t port = 0;
+        r.read_int("port", port, 0, 65535);
+        out.port = port;
+    }
+    r.reject_unknown_keys();
+}
+
 void read_limits(object_reader& root, limits_config& out)
 {
     auto v = root.find("limits");
@@ -180,6 +197,8 @@ void read_limits(object_reader& root, limits_config& out)
     r.read_ms("write_timeout_ms", out.write_timeout, 1, max_ms);
     r.read_int("max_connections", out.max_connections, 1, 1'000'000);
     r.read_int("max_in_flight", out.max_in_flight, 1, 1'000'000);
+    r.read_int("max_orders", out.max_orders, 1, 100'000);
+    r.read_int("max_selections", out.max_selections, 1, 100'000);
     r.read_ms("shutdown_grace_ms", out.shutdown_grace, 0, max_ms);
     r.reject_unknown_keys();
 }
@@ -463,6 +482,18 @@ void read_prefetch(object_reader& root, prefetch_config& out)
                     "must be a discovery prefetch key: patient, coverage, user, performer, order or encounter");
         out.required_keys = std::move(*keys);
     }
+    if (auto origins = r.read_string_list("allowed_origins"))
+    {
+        for (std::size_t i = 0; i < origins->size(); ++i)
+        {
+            const auto u = parse_http_url((*origins)[i]);
+            if (!u || u->target != "/")
+                object_reader::fail("prefetch.allowed_origins[" + std::to_string(i) + "]",
+                    "must be an origin such as https://ehr.example.org or https://ehr.example.org:8443 (no path)");
+            (*origins)[i] = u->origin();  // canonical: compared with the fhirServer's canonical origin
+        }
+        out.allowed_origins = std::move(*origins);
+    }
     r.read("allow_http", out.allow_http);
     r.read_int("max_concurrency", out.max_concurrency, 1, 64);
     r.read_int("max_response_bytes", out.max_response_bytes, 1024, 256ULL * 1024 * 1024);
@@ -540,6 +571,7 @@ config parse_config(
     config out;
     object_reader root(doc, "");
     read_listen(root, out.listen);
+    read_admin(root, out.admin);
     if (auto v = root.find("public_base_url"))
     {
         auto u = object_reader::as_url(*v, "public_base_url");
@@ -567,6 +599,14 @@ config parse_config(
     read_log(root, out.level);
     root.reject_unknown_keys();
 
+    if (!out.admin.port)
+    {
+        if (out.listen.port == 65535)
+            object_reader::fail("admin.port", "must be set when listen.port is 65535 (its default is listen.port + 1)");
+        out.admin.port = static_cast<std::uint16_t>(out.listen.port == 0 ? 0 : out.listen.port + 1);
+    }
+    if (out.admin.enabled && *out.admin.port != 0 && *out.admin.port == out.listen.port && out.admin.address == out.listen.address)
+        object_reader::fail("admin.port", "must differ from listen.port: the admin surface is a listener of its own");
     if (out.public_base_url.empty())
         out.public_base_url = default_base_url(out.listen);
     if (out.decision.rules_path.empty())

@@ -8,6 +8,7 @@
 #include <array>
 #include <cctype>
 #include <set>
+#include <unordered_map>
 
 namespace json = boost::json;
 
@@ -47,9 +48,22 @@ struct invalid
     problem p;
 };
 
+[[noreturn]] void too_many(std::string path, std::size_t count, std::string_view limit_name, std::size_t limit)
+{
+    throw invalid{problem{413, "too-costly",
+        path + " has " + std::to_string(count) + " entries; this server accepts at most " + std::to_string(limit) + " (" +
+            std::string(limit_name) + ")",
+        std::move(path)}};
+}
+
 [[noreturn]] void fail(std::string_view code, std::string path, std::string message)
 {
     throw invalid{problem{422, code, path + " " + message, std::move(path)}};
+}
+
+std::string quoted(std::string_view s)
+{
+    return "'" + quote_for_diagnostics(s) + "'";
 }
 
 std::string index_path(const std::string& path, std::size_t i)
@@ -94,7 +108,7 @@ std::string_view fhir_id_field(const json::value& v, const std::string& path)
 {
     auto s = as_string(v, path);
     if (!is_fhir_id(s))
-        fail("value", path, "must be a FHIR id (letters, digits, '-' and '.', at most 64), got '" + std::string(s) + "'");
+        fail("value", path, "must be a FHIR id (letters, digits, '-' and '.', at most 64), got " + quoted(s));
     return s;
 }
 
@@ -102,7 +116,7 @@ std::string_view reference_field(const json::value& v, const std::string& path)
 {
     auto s = as_string(v, path);
     if (!is_relative_reference(s))
-        fail("value", path, "must be a reference of the form Type/id, got '" + std::string(s) + "'");
+        fail("value", path, "must be a reference of the form Type/id, got " + quoted(s));
     return s;
 }
 
@@ -135,7 +149,8 @@ std::vector<const json::object*> check_bundle(
     const json::object& ctx,
     std::string_view key,
     std::string_view hook,
-    auto allowed
+    auto allowed,
+    const request_limits& limits
 )
 {
     const std::string path = "context." + std::string(key);
@@ -147,8 +162,11 @@ std::vector<const json::object*> check_bundle(
     if (!entries)
         fail("required", path + ".entry", "is required: " + path + " must contain at least one resource");
     const auto& arr = as_nonempty_array(*entries, path + ".entry");
+    if (arr.size() > limits.max_orders)
+        too_many(path + ".entry", arr.size(), "limits.max_orders", limits.max_orders);
 
     std::vector<const json::object*> out;
+    out.reserve(arr.size());
     std::set<std::string> seen;
     for (std::size_t i = 0; i < arr.size(); ++i)
     {
@@ -158,10 +176,10 @@ std::vector<const json::object*> check_bundle(
         const auto& resource = as_object(require(entry, "resource", res_path, ""), res_path);
         auto type = as_string(require(resource, "resourceType", res_path + ".resourceType", ""), res_path + ".resourceType");
         if (!one_of(type, allowed))
-            fail("value", res_path + ".resourceType", "'" + std::string(type) + "' is not allowed here; expected one of " + list_of(allowed));
+            fail("value", res_path + ".resourceType", quoted(type) + " is not allowed here; expected one of " + list_of(allowed));
         auto id = fhir_id_field(require(resource, "id", res_path + ".id", ""), res_path + ".id");
         if (!seen.insert(std::string(type) + "/" + std::string(id)).second)
-            fail("value", res_path + ".id", "repeats " + std::string(type) + "/" + std::string(id) + " in the same Bundle");
+            fail("value", res_path + ".id", "repeats " + quoted(std::string(type) + "/" + std::string(id)) + " in the same Bundle");
         out.push_back(&resource);
     }
     return out;
@@ -173,31 +191,33 @@ void add_items(hook_request& out, const std::vector<const json::object*>& resour
         out.items.push_back({r->at("resourceType").get_string(), r->at("id").get_string(), r, true});
 }
 
-void check_order_select(const json::object& ctx, hook_request& out)
+void check_order_select(const json::object& ctx, hook_request& out, const request_limits& limits)
 {
     const auto& selections = as_nonempty_array(require(ctx, "selections", "context.selections", " for order-select"), "context.selections");
-    std::set<std::string_view> selected;
+    if (selections.size() > limits.max_selections)
+        too_many("context.selections", selections.size(), "limits.max_selections", limits.max_selections);
+    // Indexed once: a scan of every order per selection was quadratic in the caller's input.
+    std::unordered_map<std::string, request_item*> by_reference;
+    by_reference.reserve(out.items.size());
+    for (auto& item : out.items)
+    {
+        item.selected = false;
+        by_reference.emplace(std::string(item.resource_type) + "/" + std::string(item.id), &item);
+    }
     for (std::size_t i = 0; i < selections.size(); ++i)
     {
         const std::string path = index_path("context.selections", i);
         auto ref = reference_field(selections[i], path);
-        const bool known = std::any_of(out.items.begin(), out.items.end(), [&](const request_item& item) {
-            return item.resource_type == type_of(ref) && item.id == id_of(ref);
-        });
-        if (!known)
-            fail("value", path, "'" + std::string(ref) + "' does not match any resource in context.draftOrders");
-        selected.insert(ref);
-    }
-    for (auto& item : out.items)
-    {
-        const std::string ref = std::string(item.resource_type) + "/" + std::string(item.id);
-        item.selected = selected.count(ref) > 0;
+        const auto it = by_reference.find(std::string(ref));
+        if (it == by_reference.end())
+            fail("value", path, quoted(ref) + " does not match any resource in context.draftOrders");
+        it->second->selected = true;
     }
 }
 
 // order-dispatch has three published context shapes (checklist CTX-01): v1.0 {order, task},
 // v1.1 {dispatchedOrders, fulfillmentTasks} and the interim hyphenated names. All become items + tasks.
-void check_order_dispatch(const json::object& ctx, hook_request& out)
+void check_order_dispatch(const json::object& ctx, hook_request& out, const request_limits& limits)
 {
     out.performer = reference_field(require(ctx, "performer", "context.performer", " for order-dispatch"), "context.performer");
 
@@ -221,6 +241,8 @@ void check_order_dispatch(const json::object& ctx, hook_request& out)
     {
         const std::string path = "context." + std::string(used);
         const auto& arr = as_nonempty_array(ctx.at(used), path);
+        if (arr.size() > limits.max_orders)
+            too_many(path, arr.size(), "limits.max_orders", limits.max_orders);
         for (std::size_t i = 0; i < arr.size(); ++i)
             refs.emplace_back(reference_field(arr[i], index_path(path, i)), index_path(path, i));
     }
@@ -230,7 +252,7 @@ void check_order_dispatch(const json::object& ctx, hook_request& out)
         if (!one_of(type_of(ref), order_types))
             fail("value", path, "must reference an order (" + list_of(order_types) + ")");
         if (!seen.insert(ref).second)
-            fail("value", path, "repeats '" + std::string(ref) + "'");
+            fail("value", path, "repeats " + quoted(ref));
         out.items.push_back({type_of(ref), id_of(ref), out.find_prefetched(ref), true});
     }
 
@@ -259,6 +281,8 @@ void check_order_dispatch(const json::object& ctx, hook_request& out)
             if (!v->is_array())
                 fail("structure", path, "must be an array of Task resources");
             const auto& arr = v->get_array();
+            if (arr.size() > limits.max_orders)
+                too_many(path, arr.size(), "limits.max_orders", limits.max_orders);
             for (std::size_t i = 0; i < arr.size(); ++i)
                 check_task(arr[i], index_path(path, i));
         }
@@ -275,6 +299,10 @@ void check_fhir_authorization(const json::object& doc)
         fail("required", "fhirServer", "is required when fhirAuthorization is present");
     for (std::string_view key : {"access_token", "scope", "subject"})
         as_string(require(auth, key, "fhirAuthorization." + std::string(key), ""), "fhirAuthorization." + std::string(key));
+    // The token is sent as "Authorization: Bearer <token>" to the FHIR server: anything but the
+    // RFC 6750 syntax could split that header (request smuggling into the EHR).
+    if (!is_token68(auth.at("access_token").get_string()))
+        fail("value", "fhirAuthorization.access_token", "must be an RFC 6750 Bearer token (letters, digits and -._~+/ with = padding)");
     auto type = as_string(require(auth, "token_type", "fhirAuthorization.token_type", ""), "fhirAuthorization.token_type");
     const bool bearer = type.size() == 6 && std::equal(type.begin(), type.end(), "Bearer", [](char a, char b) {
                             return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
@@ -297,8 +325,11 @@ void index_prefetch(hook_request& out)
     out.prefetch = &prefetch;
     auto add = [&](const json::object& r) {
         const json::value* type = r.if_contains("resourceType");
+        if (!type || !type->is_string())
+            return;
+        out.first_of_type.emplace(type->get_string(), &r);  // keeps the first in document order
         const json::value* id = r.if_contains("id");
-        if (type && type->is_string() && id && id->is_string())
+        if (id && id->is_string())
             out.prefetch_resources.emplace(std::string(type->get_string()) + "/" + std::string(id->get_string()), &r);
     };
     for (const auto& kv : prefetch)
@@ -316,6 +347,7 @@ void index_prefetch(hook_request& out)
             add(resource);
             continue;
         }
+        out.first_of_type.emplace(type->get_string(), &resource);
         const json::value* entries = resource.if_contains("entry");
         if (!entries)
             continue;
@@ -338,7 +370,7 @@ void check_extension(const json::object& doc, hook_request& out)
         out.configuration = &as_object(*c, "extension.davinci-crd.configuration");
 }
 
-void validate(const service_definition& service, hook_request& out)
+void validate(const service_definition& service, hook_request& out, const request_limits& limits)
 {
     const json::value& root = *out.document;
     if (!root.is_object())
@@ -347,8 +379,14 @@ void validate(const service_definition& service, hook_request& out)
 
     auto hook = as_string(require(doc, "hook", "hook", ""), "hook");
     if (hook != service.hook)
-        fail("value", "hook", "'" + std::string(hook) + "' does not match service " + std::string(service.id) + ", which handles '" + std::string(service.hook) + "'");
+        fail("value", "hook", quoted(hook) + " does not match service " + std::string(service.id) + ", which handles '" + std::string(service.hook) + "'");
     out.hook_instance = as_string(require(doc, "hookInstance", "hookInstance", ""), "hookInstance");
+    // It becomes the X-CDS-Hook-Instance header of the decision call: CR/LF there would let a
+    // caller smuggle a request into the decision service's pooled connection.
+    if (out.hook_instance.size() > max_hook_instance_bytes)
+        fail("value", "hookInstance", "must be at most " + std::to_string(max_hook_instance_bytes) + " bytes");
+    if (!has_no_controls(out.hook_instance))
+        fail("value", "hookInstance", "must not contain control characters");
     if (const json::value* server = doc.if_contains("fhirServer"))
     {
         out.fhir_server = as_string(*server, "fhirServer");
@@ -371,20 +409,20 @@ void validate(const service_definition& service, hook_request& out)
     {
     case hook_kind::order_sign:
         check_user(ctx, out, true, hook);
-        add_items(out, check_bundle(ctx, "draftOrders", hook, order_types));
+        add_items(out, check_bundle(ctx, "draftOrders", hook, order_types, limits));
         break;
     case hook_kind::order_select:
         check_user(ctx, out, true, hook);
-        add_items(out, check_bundle(ctx, "draftOrders", hook, order_types));
-        check_order_select(ctx, out);
+        add_items(out, check_bundle(ctx, "draftOrders", hook, order_types, limits));
+        check_order_select(ctx, out, limits);
         break;
     case hook_kind::appointment_book:
         check_user(ctx, out, true, hook);
-        add_items(out, check_bundle(ctx, "appointments", hook, std::array<std::string_view, 1>{"Appointment"}));
+        add_items(out, check_bundle(ctx, "appointments", hook, std::array<std::string_view, 1>{"Appointment"}, limits));
         break;
     case hook_kind::order_dispatch:
         check_user(ctx, out, false, hook);
-        check_order_dispatch(ctx, out);
+        check_order_dispatch(ctx, out, limits);
         break;
     case hook_kind::encounter_start:
     case hook_kind::encounter_discharge:
@@ -394,6 +432,43 @@ void validate(const service_definition& service, hook_request& out)
 }
 
 }  // namespace
+
+std::string quote_for_diagnostics(std::string_view value)
+{
+    constexpr std::size_t max_quoted = 64;
+    std::string out;
+    out.reserve(std::min(value.size(), max_quoted) + 3);
+    for (char c : value.substr(0, max_quoted))
+    {
+        const auto u = static_cast<unsigned char>(c);
+        out.push_back(u < 0x20 || u >= 0x7f ? '?' : c);
+    }
+    if (value.size() > max_quoted)
+        out += "...";
+    return out;
+}
+
+bool has_no_controls(std::string_view s) noexcept
+{
+    return std::none_of(s.begin(), s.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u < 0x20 || u == 0x7f;
+    });
+}
+
+bool is_token68(std::string_view s) noexcept
+{
+    // 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+    std::size_t i = 0;
+    while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '-' || s[i] == '.' || s[i] == '_' ||
+                            s[i] == '~' || s[i] == '+' || s[i] == '/'))
+        ++i;
+    if (i == 0)
+        return false;
+    while (i < s.size() && s[i] == '=')
+        ++i;
+    return i == s.size();
+}
 
 bool is_fhir_id(std::string_view s) noexcept
 {
@@ -415,30 +490,8 @@ bool is_relative_reference(std::string_view s) noexcept
 
 const json::object* hook_request::first_prefetched(std::string_view resource_type) const
 {
-    if (!prefetch)
-        return nullptr;
-    // Walk prefetch in document order so the answer does not depend on hash order.
-    for (const auto& kv : *prefetch)
-    {
-        if (!kv.value().is_object())
-            continue;
-        const auto& r = kv.value().get_object();
-        const json::value* type = r.if_contains("resourceType");
-        if (!type || !type->is_string())
-            continue;
-        if (type->get_string() == resource_type)
-            return &r;
-        if (type->get_string() != "Bundle")
-            continue;
-        if (const json::value* entries = r.if_contains("entry"); entries && entries->is_array())
-            for (const auto& e : entries->get_array())
-                if (const json::value* res = e.is_object() ? e.get_object().if_contains("resource") : nullptr;
-                    res && res->is_object())
-                    if (const json::value* t = res->get_object().if_contains("resourceType");
-                        t && t->is_string() && t->get_string() == resource_type)
-                        return &res->get_object();
-    }
-    return nullptr;
+    const auto it = first_of_type.find(resource_type);
+    return it == first_of_type.end() ? nullptr : it->second;
 }
 
 const json::object* hook_request::find_prefetched(std::string_view reference) const
@@ -455,7 +508,8 @@ const json::object* hook_request::find_prefetched(std::string_view reference) co
 
 std::variant<hook_request, problem> validate_hook_request(
     const service_definition& service,
-    document_ptr document
+    document_ptr document,
+    const request_limits& limits
 )
 {
     hook_request out;
@@ -463,7 +517,7 @@ std::variant<hook_request, problem> validate_hook_request(
     out.document = std::move(document);
     try
     {
-        validate(service, out);
+        validate(service, out, limits);
     }
     catch (invalid& e)
     {

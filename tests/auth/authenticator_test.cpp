@@ -11,6 +11,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <limits>
+
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 
@@ -292,6 +294,59 @@ BOOST_AUTO_TEST_CASE(iat_in_the_future_beyond_leeway_is_refused)
     c["iat"] = now_s() + 120;
     c["exp"] = now_s() + 300;
     expect_refused(check(bearer(auth::sign_compact(k.es, header_for(k.es), c))), auth_failure::not_yet_valid);
+}
+
+// NumericDate claims before the signature check: anyone who knows a client id reaches this code.
+// Each shape below was undefined behaviour (double -> int64 out of range) or overflowed
+// (exp + leeway, exp - iat) and one bypassed max_token_lifetime_s; all are malformed now.
+BOOST_AUTO_TEST_CASE(time_claims_outside_a_sane_integer_range_are_malformed)
+{
+    const auto& k = test_keys();
+    const auto now = now_s();
+    const std::vector<std::pair<const char*, json::value>> bad{
+        {"exp", json::value(1e300)},
+        {"exp", json::value(std::numeric_limits<std::int64_t>::max())},
+        {"exp", json::value(std::numeric_limits<std::uint64_t>::max())},
+        {"exp", json::value(static_cast<double>(now) + 100.5)},
+        {"exp", json::value(-5)},
+        {"exp", json::value(253402300800LL)},  // 10000-01-01T00:00:00Z
+        {"exp", json::value("1700000000")},
+        {"iat", json::value(std::numeric_limits<std::int64_t>::min())},
+        {"iat", json::value(-1e300)},
+        {"nbf", json::value(1e300)},
+        {"nbf", json::value("soon")},
+    };
+    for (const auto& [claim, value] : bad)
+    {
+        BOOST_TEST_CONTEXT(claim << " = " << json::serialize(value))
+        {
+            auto c = claims("ehr-es");
+            c[claim] = value;
+            expect_refused(check(bearer(auth::sign_compact(k.es, header_for(k.es), c))), auth_failure::malformed);
+        }
+    }
+    // A signed token ten years long with iat at INT64_MIN was accepted: exp - iat wrapped.
+    auto c = claims("ehr-es");
+    c["exp"] = now + 10LL * 365 * 24 * 3600;
+    c["iat"] = std::numeric_limits<std::int64_t>::min();
+    const auto r = check(bearer(auth::sign_compact(k.es, header_for(k.es), c)));
+    BOOST_TEST(std::holds_alternative<auth::rejection>(r));
+    // Whole seconds as a JSON double (some libraries write 1.7e9) are still a NumericDate.
+    auto d = claims("ehr-es");
+    d["iat"] = static_cast<double>(now);
+    d["exp"] = static_cast<double>(now + 200);
+    expect_identity(check(bearer(auth::sign_compact(k.es, header_for(k.es), d))), "ehr-es");
+}
+
+BOOST_AUTO_TEST_CASE(jku_is_compared_in_canonical_form)
+{
+    // Registered as http://127.0.0.1:PORT/jwks.json; sent with an upper-case scheme: same URL.
+    const auto& k = test_keys();
+    auto h = header_for(k.jku);
+    std::string jku = jwks_server.url("/jwks.json");
+    jku.replace(0, 4, "HTTP");
+    h["jku"] = jku;
+    expect_identity(check(bearer(auth::sign_compact(k.jku, h, claims("ehr-jku")))), "ehr-jku");
 }
 
 BOOST_AUTO_TEST_CASE(unknown_issuer_is_refused)

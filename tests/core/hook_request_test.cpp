@@ -6,6 +6,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+
 namespace json = boost::json;
 using namespace crd::core;
 using crd::test::edit;
@@ -41,6 +43,13 @@ const bad_case bad_cases[] = {
     {"crd-order-sign-5.json", "/hookInstance", nullptr, "hookInstance", "required"},
     {"crd-order-sign-5.json", "/hookInstance", "\"\"", "hookInstance", "value"},
     {"crd-order-sign-5.json", "/hookInstance", "123", "hookInstance", "structure"},
+    // Values that become upstream header fields (X-CDS-Hook-Instance, Authorization): no CTLs.
+    {"crd-order-sign-5.json", "/hookInstance", "\"x\\r\\nContent-Length: 0\\r\\n\\r\\nGET /smuggled HTTP/1.1\"", "hookInstance", "value"},
+    {"crd-order-sign-5.json", "/hookInstance", "\"a\\u0000b\"", "hookInstance", "value"},
+    {"crd-order-sign-5.json", "/hookInstance", "\"a\\u007fb\"", "hookInstance", "value"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/access_token", "\"abc\\r\\nX-Evil: 1\"", "fhirAuthorization.access_token", "value"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/access_token", "\"two words\"", "fhirAuthorization.access_token", "value"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/access_token", "\"a=b\"", "fhirAuthorization.access_token", "value"},
     {"crd-order-sign-5.json", "/fhirServer", "\"not a url\"", "fhirServer", "value"},
     {"crd-order-sign-5.json", "/fhirServer", "17", "fhirServer", "structure"},
     {"crd-order-sign-5.json", "/fhirServer", nullptr, "fhirServer", "required"},  // fhirAuthorization needs it
@@ -287,3 +296,125 @@ BOOST_AUTO_TEST_CASE(reference_and_id_syntax)
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(hook_instance_is_length_bounded)
+{
+    auto doc = load_fixture("crd-order-sign-5.json");
+    doc.as_object()["hookInstance"] = std::string(max_hook_instance_bytes, 'a');
+    BOOST_TEST(std::holds_alternative<hook_request>(validate(doc)));
+    doc.as_object()["hookInstance"] = std::string(max_hook_instance_bytes + 1, 'a');
+    auto result = validate(doc);
+    BOOST_TEST_REQUIRE(std::holds_alternative<problem>(result));
+    BOOST_TEST(std::get<problem>(result).expression == "hookInstance");
+    BOOST_TEST(std::get<problem>(result).status == 422U);
+}
+
+BOOST_AUTO_TEST_CASE(token68_access_tokens_are_accepted)
+{
+    auto doc = load_fixture("crd-order-sign-5.json");
+    // An Epic-style opaque token and a JWT with padding: RFC 6750 b64token.
+    for (const char* token : {"eyJhbGciOi.J9-_~+/abc", "abc123==", "A"})
+    {
+        doc.as_object()["fhirAuthorization"].as_object()["access_token"] = token;
+        BOOST_TEST(std::holds_alternative<hook_request>(validate(doc)), token);
+    }
+}
+
+namespace {
+
+// An order-select with n MedicationRequests and the first `selected` of them selected.
+json::value order_select_with(std::size_t n, std::size_t selected)
+{
+    auto doc = load_fixture("crd-order-select-1.json");
+    auto& ctx = doc.as_object()["context"].as_object();
+    auto& entries = ctx["draftOrders"].as_object()["entry"].as_array();
+    json::value model = entries.at(0);
+    entries.clear();
+    json::array selections;
+    for (std::size_t i = 0; i < n; ++i)
+    {
+        json::value e = model;
+        auto& r = e.as_object()["resource"].as_object();
+        r["resourceType"] = "MedicationRequest";
+        r["id"] = "m" + std::to_string(i);
+        entries.push_back(std::move(e));
+        if (i < selected)
+            selections.emplace_back("MedicationRequest/m" + std::to_string(i));
+    }
+    ctx["selections"] = std::move(selections);
+    return doc;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(order_and_selection_counts_are_bounded_with_413_naming_the_limit)
+{
+    request_limits limits;
+    limits.max_orders = 50;
+    limits.max_selections = 20;
+    const auto* service = find_service("order-select-crd");
+    BOOST_TEST_REQUIRE(service != nullptr);
+
+    auto at_limit = validate_hook_request(*service, std::make_unique<json::value>(order_select_with(50, 20)), limits);
+    BOOST_TEST(std::holds_alternative<hook_request>(at_limit));
+
+    auto orders = validate_hook_request(*service, std::make_unique<json::value>(order_select_with(51, 1)), limits);
+    BOOST_TEST_REQUIRE(std::holds_alternative<problem>(orders));
+    BOOST_TEST(std::get<problem>(orders).status == 413U);
+    BOOST_TEST(std::get<problem>(orders).diagnostics.find("limits.max_orders") != std::string::npos);
+    BOOST_TEST(std::get<problem>(orders).expression == "context.draftOrders.entry");
+
+    auto selections = validate_hook_request(*service, std::make_unique<json::value>(order_select_with(30, 21)), limits);
+    BOOST_TEST_REQUIRE(std::holds_alternative<problem>(selections));
+    BOOST_TEST(std::get<problem>(selections).status == 413U);
+    BOOST_TEST(std::get<problem>(selections).diagnostics.find("limits.max_selections") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(many_selections_validate_in_linear_time)
+{
+    // 1,000 orders all selected: a scan per selection was 10^6 comparisons of built strings;
+    // indexed, this is instant. The count (not a time) is what the test asserts: all are marked.
+    request_limits limits;
+    auto result = validate_hook_request(*find_service("order-select-crd"),
+                                        std::make_unique<json::value>(order_select_with(1000, 1000)), limits);
+    BOOST_TEST_REQUIRE(std::holds_alternative<hook_request>(result));
+    const auto& items = std::get<hook_request>(result).items;
+    BOOST_TEST(items.size() == 1000U);
+    BOOST_TEST(std::all_of(items.begin(), items.end(), [](const request_item& i) { return i.selected; }));
+}
+
+BOOST_AUTO_TEST_CASE(diagnostics_quote_only_a_short_sanitised_prefix_of_bad_values)
+{
+    auto doc = load_fixture("crd-order-sign-5.json");
+    doc.as_object()["hook"] = std::string(100'000, 'h') + "\x01";
+    auto result = validate(doc, "order-sign-crd");
+    BOOST_TEST_REQUIRE(std::holds_alternative<problem>(result));
+    const auto& p = std::get<problem>(result);
+    BOOST_TEST(p.diagnostics.size() < 300U);
+    BOOST_TEST(p.diagnostics.find('\x01') == std::string::npos);
+
+    doc = load_fixture("crd-order-sign-5.json");
+    doc.as_object()["context"].as_object()["patientId"] = std::string(5'000, 'p') + "!";
+    result = validate(doc);
+    BOOST_TEST_REQUIRE(std::holds_alternative<problem>(result));
+    BOOST_TEST(std::get<problem>(result).diagnostics.size() < 300U);
+}
+
+BOOST_AUTO_TEST_CASE(first_prefetched_is_indexed_once)
+{
+    // The embedded engine asks for the Coverage once per order: with thousands of prefetch
+    // entries and no Coverage that was a walk per order. The index answers the same thing.
+    auto doc = load_fixture("crd-order-sign-5.json");
+    auto& prefetch = doc.as_object()["prefetch"].as_object();
+    json::array entries;
+    for (int i = 0; i < 100; ++i)
+        entries.push_back(json::object{{"resource", json::object{{"resourceType", "Observation"}, {"id", "o" + std::to_string(i)}}}});
+    prefetch.erase("coverage");
+    prefetch["observations"] = json::object{{"resourceType", "Bundle"}, {"entry", std::move(entries)}};
+    auto result = validate(doc);
+    BOOST_TEST_REQUIRE(std::holds_alternative<hook_request>(result));
+    const auto& request = std::get<hook_request>(result);
+    BOOST_TEST(request.first_prefetched("Coverage") == nullptr);
+    BOOST_TEST_REQUIRE(request.first_prefetched("Observation") != nullptr);
+    BOOST_TEST(request.first_prefetched("Observation")->at("id").as_string() == "o0");
+}

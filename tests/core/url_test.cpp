@@ -42,4 +42,43 @@ BOOST_AUTO_TEST_CASE(rejects_what_is_not_a_plain_http_url)
     }
 }
 
+BOOST_AUTO_TEST_CASE(rejects_invalid_hosts)
+{
+    // Found by fuzzing: hosts the old parser took, whose origin() then did not parse.
+    for (const char* bad : {"http://:]:4", "http://[[]", "http://[]/", "http://[::1", "http://[::1]x/", "http://[zz::1]/",
+                            "http://[::1%25eth0]/", "http://h\xc3\xa9st/", "http://a..b/", "http://.a/", "http://a/b\x80",
+                            "http://h<st/", "http://h%41st/", "http://:80/", "http://host:+80/", "http://host:-1/"})
+    {
+        BOOST_TEST_CONTEXT(bad)
+        {
+            BOOST_TEST(!parse_http_url(bad).has_value());
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(every_accepted_url_has_an_origin_that_parses_to_itself)
+{
+    for (const char* good : {"http://LOCALHOST:8080/jwks.json", "https://[2001:DB8::1]:443/", "http://[::ffff:127.0.0.1]:9/x",
+                             "http://my_host.internal:1/", "https://ehr.example.org./fhir"})
+    {
+        BOOST_TEST_CONTEXT(good)
+        {
+            auto u = parse_http_url(good);
+            BOOST_TEST_REQUIRE(u.has_value());
+            auto again = parse_http_url(u->origin());
+            BOOST_TEST_REQUIRE(again.has_value());
+            BOOST_TEST(again->origin() == u->origin());
+        }
+    }
+    BOOST_TEST(parse_http_url("http://LOCALHOST:8080/jwks.json")->origin() == "http://localhost:8080");
+    BOOST_TEST(parse_http_url("https://[2001:DB8::1]:443/")->origin() == "https://[2001:db8::1]");
+}
+
+BOOST_AUTO_TEST_CASE(canonical_form_compares_urls_as_the_same_resource)
+{
+    BOOST_TEST(crd::core::canonical_url("HTTP://Localhost:80/jwks.json") == "http://localhost/jwks.json");
+    BOOST_TEST(crd::core::canonical_url("http://localhost/jwks.json") == "http://localhost/jwks.json");
+    BOOST_TEST(crd::core::canonical_url("http://[[]").empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -34,6 +34,16 @@ struct listen_config
     unsigned threads = 0;       // 0: one per core
 };
 
+// The operators' listener: /metrics, a detailed /ready and /health. Kept off the public port, where
+// auth-failure counters by reason and upstream origins would tell a prober about the payer.
+struct admin_config
+{
+    bool enabled = true;
+    std::string address = "127.0.0.1";
+    // Absent: the public port + 1 (8081 next to 8080), or an ephemeral one when listen.port is 0.
+    std::optional<std::uint16_t> port;
+};
+
 struct limits_config
 {
     std::size_t max_body_bytes = 1024 * 1024;
@@ -44,6 +54,8 @@ struct limits_config
     milliseconds write_timeout{30'000};   // to send a response
     unsigned max_connections = 10'000;
     unsigned max_in_flight = 4'096;
+    std::size_t max_orders = 1'000;      // orders or appointments in one hook call (413 beyond)
+    std::size_t max_selections = 1'000;  // order-select selections in one call (413 beyond)
     milliseconds shutdown_grace{10'000};
 };
 
@@ -124,6 +136,10 @@ struct prefetch_config
     unsigned max_concurrency = 8;
     double deadline_share = 0.5;  // share of the request deadline prefetch may spend
     std::size_t max_response_bytes = 4 * 1024 * 1024;
+    // FHIR servers prefetch may call, as origins ("https://ehr.example.org:8443"), compared
+    // canonically. Absent: any fhirServer a caller names (a server-side request forgery risk on a
+    // public listener: list your EHRs). Calls naming another origin are answered from what they sent.
+    std::optional<std::vector<std::string>> allowed_origins;
     // Prefetch keys without which no determination is possible: when one is missing and there is
     // no FHIR access to fetch it, the call is answered 412. Absent: required_prefetch_keys() below.
     std::optional<std::vector<std::string>> required_keys;
@@ -146,6 +162,7 @@ enum class log_level
 struct config
 {
     listen_config listen;
+    admin_config admin;
     std::string public_base_url;  // no trailing slash
     limits_config limits;
     decision_config decision;

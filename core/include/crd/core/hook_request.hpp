@@ -50,6 +50,9 @@ struct hook_request
 
     // Every resource found in prefetch (Bundles are opened), keyed "Type/id".
     std::unordered_map<std::string, const boost::json::object*> prefetch_resources;
+    // The first prefetch resource of each type in document order, ids or not (indexed once per
+    // request: the rules engine asks per order).
+    std::unordered_map<std::string_view, const boost::json::object*> first_of_type;
 
     // The first prefetch resource of that type, e.g. the patient's Coverage; nullptr if none.
     const boost::json::object* first_prefetched(std::string_view resource_type) const;
@@ -57,13 +60,35 @@ struct hook_request
     const boost::json::object* find_prefetched(std::string_view reference) const;
 };
 
+// hookInstance becomes the X-CDS-Hook-Instance header of decision calls and a field of every
+// log and audit line: a UUID is 36 bytes, this leaves room for other id schemes.
+inline constexpr std::size_t max_hook_instance_bytes = 256;
+
+// Counts bounded per request (limits.max_orders, limits.max_selections): the work a call may
+// ask of validation and the rules engine grows with them.
+struct request_limits
+{
+    std::size_t max_orders = 1'000;      // draftOrders entries, appointments or dispatched orders
+    std::size_t max_selections = 1'000;  // order-select selections
+};
+
 // Validates a parsed request for a service (CDS Hooks 2.0 §request, CRD 2.0.1 hooks, checklist
-// §1.3 and §1.10). On failure returns a 422 problem naming the field; unknown context fields and
-// extensions are ignored.
+// §1.3 and §1.10). On failure returns a problem naming the field: 422 for a bad field, 413 for a
+// count over `limits`; unknown context fields and extensions are ignored.
 std::variant<hook_request, problem> validate_hook_request(
     const service_definition& service,
-    document_ptr document
+    document_ptr document,
+    const request_limits& limits = {}
 );
+
+// A value as diagnostics may quote it: at most a short prefix, control and non-ASCII bytes
+// shown as '?', so an answer never echoes a caller's megabyte or its terminal escapes.
+std::string quote_for_diagnostics(std::string_view value);
+
+// RFC 6750 §2.1 b64token: what a Bearer token may contain, so that it can be sent as a header.
+bool is_token68(std::string_view s) noexcept;
+// No byte below 0x20 and no DEL: a value that can travel in an HTTP header field.
+bool has_no_controls(std::string_view s) noexcept;
 
 // FHIR id syntax: [A-Za-z0-9\-\.]{1,64}.
 bool is_fhir_id(std::string_view s) noexcept;

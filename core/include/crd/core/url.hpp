@@ -23,6 +23,12 @@ struct url
 
 // Parses an absolute http(s) URL. Returns nullopt for anything else: other schemes,
 // user-info (credentials in URLs leak into logs), fragments, spaces or control characters.
+// Hosts are strict: a DNS name or IPv4 address (letters, digits, '-', '_', dots between labels),
+// or an IPv6 literal in brackets; so origin() of a parsed URL always parses to itself.
 std::optional<url> parse_http_url(std::string_view text);
+
+// scheme://host[:port]/target in canonical form (lower-case scheme and host, default port
+// omitted), so two spellings of one URL compare equal; empty when `text` does not parse.
+std::string canonical_url(std::string_view text);
 
 }  // namespace crd::core
