@@ -44,7 +44,7 @@ trap cleanup EXIT
 # carry no Coverage and name no reachable FHIR server: with no prefetch key required they are
 # answered (conditionally) by the rules engine rather than 412, which is the path to measure.
 cat > "$work/crd.json" <<JSON
-{"listen": {"address": "127.0.0.1", "port": $port, "threads": 1}, "prefetch": {"required_keys": []},
+{"listen": {"address": "127.0.0.1", "port": $port, "threads": 1}, "admin": {"port": 0}, "prefetch": {"required_keys": []},
  "auth": {"required": false}, "decision": {"rules": "$PWD/etc/rules.json"}, "log": {"level": "warning"}}
 JSON
 "$server" --config "$work/crd.json" 2>"$work/crd.log" &
@@ -56,11 +56,11 @@ decision_pid=$!; pids+=("$decision_pid")
 "$build/bench/crd-fake-decision" --port "$slow_decision_port" --latency-ms 200 &
 pids+=("$!")
 cat > "$work/gateway.json" <<JSON
-{"listen": {"address": "127.0.0.1", "port": $gateway_port, "threads": 1}, "auth": {"required": false},
+{"listen": {"address": "127.0.0.1", "port": $gateway_port, "threads": 1}, "admin": {"port": 0}, "auth": {"required": false},
  "decision": {"url": "http://127.0.0.1:$decision_port/decide", "pool_size": 64}, "log": {"level": "warning"}}
 JSON
 cat > "$work/slow.json" <<JSON
-{"listen": {"address": "127.0.0.1", "port": $slow_port, "threads": 1}, "auth": {"required": false},
+{"listen": {"address": "127.0.0.1", "port": $slow_port, "threads": 1}, "admin": {"port": 0}, "auth": {"required": false},
  "limits": {"max_connections": 10000, "max_in_flight": 10000},
  "decision": {"url": "http://127.0.0.1:$slow_decision_port/decide", "pool_size": 2500, "max_pending": 5000}, "log": {"level": "warning"}}
 JSON
@@ -82,7 +82,7 @@ for alg in ES384 RS384; do
         --token-url "http://127.0.0.1:$auth_port/auth/token"
 done
 cat > "$work/auth.json" <<JSON
-{"listen": {"address": "127.0.0.1", "port": $auth_port, "threads": 1}, "public_base_url": "http://127.0.0.1:$auth_port",
+{"listen": {"address": "127.0.0.1", "port": $auth_port, "threads": 1}, "admin": {"port": 0}, "public_base_url": "http://127.0.0.1:$auth_port",
  "auth": {"required": true, "clients": [$(cat "$work/ES384/client.json"), $(cat "$work/RS384/client.json")]},
  "decision": {"rules": "$PWD/etc/rules.json"}, "log": {"level": "warning"}}
 JSON
@@ -94,7 +94,7 @@ auth_pid=$!; pids+=("$auth_pid")
 "$build/bench/crd-fake-decision" --port "$fhir_port" --fhir 1 --latency-ms 2 &
 pids+=("$!")
 cat > "$work/prefetch.json" <<JSON
-{"listen": {"address": "127.0.0.1", "port": $prefetch_port, "threads": 1}, "auth": {"required": false},
+{"listen": {"address": "127.0.0.1", "port": $prefetch_port, "threads": 1}, "admin": {"port": 0}, "auth": {"required": false},
  "prefetch": {"allow_http": true}, "decision": {"rules": "$PWD/etc/rules.json"}, "log": {"level": "warning"}}
 JSON
 "$server" --config "$work/prefetch.json" 2>"$work/prefetch.log" &

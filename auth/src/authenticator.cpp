@@ -1,6 +1,7 @@
 #include <crd/auth/authenticator.hpp>
 
 #include <crd/core/ids.hpp>
+#include <crd/core/json_document.hpp>
 #include <crd/core/log.hpp>
 #include <crd/core/shard.hpp>
 #include <crd/upstream/http_client.hpp>
@@ -45,6 +46,7 @@ constexpr std::size_t max_verified_access_tokens = 10'000;
 // HTTP Basic: a PBKDF2 check costs about 0.1 s of CPU, so it runs on a thread of its own, never
 // on a thread serving calls, with a bounded queue; a verified secret is then recalled a while.
 constexpr unsigned max_basic_checks_in_flight = 16;
+constexpr unsigned max_basic_checks_per_source = max_basic_checks_in_flight / 2;
 constexpr std::size_t max_verified_basic = 1'000;
 constexpr std::int64_t verified_basic_lifetime_s = 300;
 constexpr std::int64_t access_token_lifetime_s = 300;
@@ -286,6 +288,56 @@ struct authenticator::impl
     // process only, so memory never holds anything a guess could be checked against offline.
     net::thread_pool hashing{1};
     std::atomic<unsigned> basic_in_flight{0};
+    std::mutex basic_sources_mutex;
+    std::unordered_map<std::string, unsigned> basic_in_flight_by_source;  // guarded by basic_sources_mutex
+
+    // One slot of the Basic hashing pool, per source and overall; released by its destructor.
+    class basic_slot
+    {
+    public:
+        basic_slot(impl& m, std::string source) : m_(m), source_(std::move(source))
+        {
+            {
+                std::lock_guard lock(m_.basic_sources_mutex);
+                auto& mine = m_.basic_in_flight_by_source[source_];
+                if (mine >= max_basic_checks_per_source)
+                {
+                    if (mine == 0)
+                        m_.basic_in_flight_by_source.erase(source_);
+                    return;
+                }
+                ++mine;
+            }
+            if (m_.basic_in_flight.fetch_add(1, std::memory_order_relaxed) >= max_basic_checks_in_flight)
+            {
+                m_.basic_in_flight.fetch_sub(1, std::memory_order_relaxed);
+                release_source();
+                return;
+            }
+            held_ = true;
+        }
+        ~basic_slot()
+        {
+            if (!held_)
+                return;
+            m_.basic_in_flight.fetch_sub(1, std::memory_order_relaxed);
+            release_source();
+        }
+        basic_slot(const basic_slot&) = delete;
+        basic_slot& operator=(const basic_slot&) = delete;
+        explicit operator bool() const noexcept { return held_; }
+
+    private:
+        void release_source()
+        {
+            std::lock_guard lock(m_.basic_sources_mutex);
+            if (auto it = m_.basic_in_flight_by_source.find(source_); it != m_.basic_in_flight_by_source.end() && --it->second == 0)
+                m_.basic_in_flight_by_source.erase(it);
+        }
+        impl& m_;
+        std::string source_;
+        bool held_ = false;
+    };
     std::string basic_cache_key = random_key();
     expiring_cache<std::string> verified_basic{max_verified_basic};  // mac -> client_id
 
@@ -432,7 +484,7 @@ struct authenticator::impl
         else
         {
             boost::system::error_code ec;
-            auto doc = json::parse(got->body, ec);
+            auto doc = core::parse_json(got->body, ec);
             const json::value* list = (!ec && doc.is_object()) ? doc.get_object().if_contains("keys") : nullptr;
             if (!list || !list->is_array())
                 problem = "not a JWK Set";
@@ -620,7 +672,7 @@ struct authenticator::impl
         return identity{sub, string_claim(token.payload, "jti"), ""};
     }
 
-    net::awaitable<auth_result> verify_basic(std::string_view encoded)
+    net::awaitable<auth_result> verify_basic(std::string_view encoded, std::string_view source)
     {
         if (!cfg.auth.allow_basic)
             co_return fail(auth_failure::malformed, "Basic authentication is not enabled");
@@ -634,12 +686,11 @@ struct authenticator::impl
             co_return identity{std::move(*client), "", ""};
         const auto it = clients.find(id);
         const bool known = it != clients.end() && it->second.registration->secret_hash;
-        // Bounded: past the limit a caller is refused at once rather than queued behind others.
-        if (basic_in_flight.fetch_add(1, std::memory_order_relaxed) >= max_basic_checks_in_flight)
-        {
-            basic_in_flight.fetch_sub(1, std::memory_order_relaxed);
+        // Bounded, overall and per source: past a limit a caller is refused at once (503, retry)
+        // rather than queued behind others.
+        basic_slot slot(*this, std::string(source));
+        if (!slot)
             co_return fail(auth_failure::busy, "too many Basic verifications in progress");
-        }
         // The same work for an unknown client: no client enumeration by timing. Named locals, not
         // temporaries inside the co_await expression: GCC 12 mishandles those.
         std::string secret = decoded->substr(colon + 1);
@@ -648,7 +699,6 @@ struct authenticator::impl
             stored = *it->second.registration->secret_hash;
         auto check = check_secret_on_pool(std::move(secret), std::move(stored));
         const bool matches = co_await net::co_spawn(hashing, std::move(check), net::use_awaitable);
-        basic_in_flight.fetch_sub(1, std::memory_order_relaxed);
         if (!known)
             co_return fail(auth_failure::unknown_client, "unknown Basic client");
         if (!matches)
@@ -681,7 +731,7 @@ void authenticator::start_background(net::any_io_executor ex)
     }
 }
 
-net::awaitable<auth_result> authenticator::authenticate(std::string_view authorization, std::string_view path)
+net::awaitable<auth_result> authenticator::authenticate(std::string_view authorization, std::string_view path, std::string_view source)
 {
     auto& m = *impl_;
     if (authorization.empty())
@@ -697,7 +747,7 @@ net::awaitable<auth_result> authenticator::authenticate(std::string_view authori
                });
     };
     if (iequals(scheme, "Basic"))
-        co_return co_await m.verify_basic(credentials);
+        co_return co_await m.verify_basic(credentials, source);
     if (!iequals(scheme, "Bearer") || credentials.empty() || credentials.size() > max_token_bytes)
         co_return m.fail(auth_failure::malformed, "not a Bearer token", !credentials.empty());
     if (auto known = m.recall_access_token(credentials))

@@ -1,4 +1,5 @@
 #include <crd/auth/jose.hpp>
+#include <crd/core/json_document.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -348,12 +349,11 @@ std::optional<jws> parse_compact(std::string_view token)
     if (!h || !p || !s)
         return std::nullopt;
     boost::system::error_code ec;
-    json::parse_options opts;
-    opts.max_depth = 16;
-    auto hv = json::parse(*h, ec, {}, opts);
+    constexpr std::size_t jose_depth = 16;
+    auto hv = core::parse_json(*h, ec, jose_depth);
     if (ec || !hv.is_object())
         return std::nullopt;
-    auto pv = json::parse(*p, ec, {}, opts);
+    auto pv = core::parse_json(*p, ec, jose_depth);
     if (ec || !pv.is_object())
         return std::nullopt;
     jws out;

@@ -622,7 +622,7 @@ config load_config_file(const std::string& path, const env_lookup& env, const st
     std::stringstream ss;
     ss << in.rdbuf();
     boost::system::error_code ec;
-    const json::value doc = json::parse(ss.str(), ec);
+    const json::value doc = parse_json(ss.str(), ec);
     if (ec)
         throw config_error("configuration file '" + path + "' is not valid JSON: " + ec.message());
     if (const auto twice = first_duplicate_key(ss.str()))

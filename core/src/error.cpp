@@ -23,13 +23,31 @@ public:
         case errc::pool_exhausted: return "no upstream connection is free and the wait queue is full";
         case errc::response_too_large: return "the upstream response exceeds its size limit";
         case errc::upstream_unresolved: return "the upstream host name has no resolved address";
+        case errc::json_number_out_of_range: return "a number is outside the range of a double (such as 1e400)";
+        case errc::header_value_invalid: return "a header value contains CR, LF or NUL";
+        case errc::pool_wait_timeout: return "no pooled upstream connection became free before the deadline";
         }
         return "unknown crd error";
+    }
+};
+class decision_refusal_category_impl final : public boost::system::error_category
+{
+public:
+    const char* name() const noexcept override { return "crd-decision-refusal"; }
+    std::string message(int status) const override
+    {
+        return "the decision service refused the request (HTTP " + std::to_string(status) + ")";
     }
 };
 #pragma GCC diagnostic pop
 
 }  // namespace
+
+const boost::system::error_category& decision_refusal_category() noexcept
+{
+    static const decision_refusal_category_impl instance;
+    return instance;
+}
 
 const boost::system::error_category& crd_category() noexcept
 {

@@ -1,11 +1,89 @@
 #include <crd/core/json_document.hpp>
 
 #include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/parser.hpp>
 
 namespace json = boost::json;
 
+#include <crd/core/error.hpp>
+
+#include <cmath>
+
 namespace crd::core {
+namespace {
+
+bool all_finite(const json::value& v)
+{
+    switch (v.kind())
+    {
+    case json::kind::double_: return std::isfinite(v.get_double());
+    case json::kind::array:
+        for (const auto& e : v.get_array())
+            if (!all_finite(e))
+                return false;
+        return true;
+    case json::kind::object:
+        for (const auto& kv : v.get_object())
+            if (!all_finite(kv.value()))
+                return false;
+        return true;
+    default: return true;
+    }
+}
+
+// Depth-first, building the path only on the way back from the first hit.
+bool find_nonfinite(const json::value& v, std::string& path)
+{
+    switch (v.kind())
+    {
+    case json::kind::double_: return !std::isfinite(v.get_double());
+    case json::kind::array:
+    {
+        const auto& a = v.get_array();
+        for (std::size_t i = 0; i < a.size(); ++i)
+            if (find_nonfinite(a[i], path))
+            {
+                path.insert(0, "[" + std::to_string(i) + "]");
+                return true;
+            }
+        return false;
+    }
+    case json::kind::object:
+        for (const auto& kv : v.get_object())
+            if (find_nonfinite(kv.value(), path))
+            {
+                path.insert(0, (path.empty() || path.front() == '[' ? "" : ".") );
+                path.insert(0, std::string(kv.key()));
+                return true;
+            }
+        return false;
+    default: return false;
+    }
+}
+
+}  // namespace
+
+std::optional<std::string> first_nonfinite_number(const json::value& v)
+{
+    std::string path;
+    if (!find_nonfinite(v, path))
+        return std::nullopt;
+    return path;
+}
+
+json::value parse_json(std::string_view text, boost::system::error_code& ec, std::size_t max_depth, json::storage_ptr sp)
+{
+    json::parse_options options;
+    options.max_depth = max_depth;
+    json::value v = json::parse(text, ec, std::move(sp), options);
+    if (!ec && !all_finite(v))
+    {
+        ec = errc::json_number_out_of_range;
+        return nullptr;
+    }
+    return v;
+}
 
 struct document_arena
 {
@@ -39,6 +117,11 @@ document_ptr parse_document(std::string_view text, std::size_t max_depth, boost:
     if (ec)
         return nullptr;
     arena->value = parser.release();  // the same resource on both sides: a move, not a copy
+    if (!all_finite(arena->value))
+    {
+        ec = errc::json_number_out_of_range;
+        return nullptr;
+    }
     auto* owner = arena.release();
     return document_ptr(&owner->value, document_deleter(owner));
 }

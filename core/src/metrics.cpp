@@ -70,7 +70,7 @@ std::string_view route_name(std::size_t r)
 }
 
 constexpr std::array<std::string_view, static_cast<std::size_t>(decision_outcome::count_)> decision_outcome_names{
-    "ok", "timeout", "error", "breaker_open"};
+    "ok", "timeout", "error", "breaker_open", "rejected"};
 constexpr std::array<std::string_view, static_cast<std::size_t>(prefetch_outcome::count_)> prefetch_outcome_names{
     "fetched", "not_found", "error", "timeout", "skipped"};
 constexpr std::array<std::string_view, static_cast<std::size_t>(pool_kind::count_)> pool_names{"decision", "fhir", "jwks"};
@@ -230,6 +230,15 @@ std::string render_prometheus(std::string_view version)
     header(out, "crd_config_reloads_total", "counter", "SIGHUP reloads by result.");
     sample(out, "crd_config_reloads_total", "result=\"ok\"", read(g.reloads));
     sample(out, "crd_config_reloads_total", "result=\"refused\"", read(g.reload_failures));
+
+    header(out, "crd_prefetch_origin_refused_total", "counter", "Calls whose fhirServer is not in prefetch.allowed_origins (nothing fetched).");
+    sample(out, "crd_prefetch_origin_refused_total", "", read(g.prefetch_origin_refused));
+    header(out, "crd_accept_failures_total", "counter", "Failed accept() calls (out of file descriptors, ...); the listener backs off.");
+    sample(out, "crd_accept_failures_total", "", read(g.accept_failures));
+    header(out, "crd_accept_shed_total", "counter", "Connections accepted on the reserve descriptor while out of descriptors and answered 503.");
+    sample(out, "crd_accept_shed_total", "", read(g.accept_shed));
+    header(out, "crd_decision_nonfinite_numbers_total", "counter", "Decision answers refused for a number outside double range (inf/NaN).");
+    sample(out, "crd_decision_nonfinite_numbers_total", "", read(g.nonfinite_numbers));
     return out;
 }
 

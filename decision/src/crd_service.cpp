@@ -44,14 +44,16 @@ std::string outcome_name(const error_code& ec)
         return "timeout";
     if (ec == errc::decision_circuit_open)
         return "breaker_open";
+    if (is_decision_refusal(ec))
+        return "rejected";
     return "error";
 }
 
 }  // namespace
 
 crd_service::crd_service(const core::service_definition& service, core::decision_service& decision, std::chrono::milliseconds timeout,
-                         prefetch_fulfiller* prefetch, double prefetch_share)
-    : service_(service), decision_(decision), timeout_(timeout), prefetch_(prefetch), prefetch_share_(prefetch_share),
+                         prefetch_fulfiller* prefetch, double prefetch_share, core::request_limits limits)
+    : service_(service), decision_(decision), timeout_(timeout), prefetch_(prefetch), prefetch_share_(prefetch_share), limits_(limits),
       card_types_(decision.card_types(service))
 {
     discovery_["hook"] = service_.hook;
@@ -67,6 +69,9 @@ crd_service::crd_service(const core::service_definition& service, core::decision
 
 core::problem decision_failure(const error_code& ec)
 {
+    if (is_decision_refusal(ec))
+        return {static_cast<unsigned>(ec.value()), "processing",
+                "the payer's decision service refused this request (HTTP " + std::to_string(ec.value()) + "); check the request's content", ""};
     if (ec == errc::decision_timeout)
         return {504, "timeout", "the coverage decision did not complete in time", ""};
     if (ec == errc::decision_circuit_open)
@@ -78,7 +83,7 @@ core::problem decision_failure(const error_code& ec)
 
 net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, core::request_context ctx)
 {
-    auto validated = core::validate_hook_request(service_, std::move(body));
+    auto validated = core::validate_hook_request(service_, std::move(body), limits_);
     if (auto* p = std::get_if<core::problem>(&validated))
         co_return core::api_response::from(*p);
     if (prefetch_)
@@ -131,6 +136,11 @@ std::chrono::milliseconds decision_timeout(const core::config& cfg, const core::
     return service.default_timeout;
 }
 
+core::request_limits request_limits_of(const core::config& cfg)
+{
+    return {cfg.limits.max_orders, cfg.limits.max_selections};
+}
+
 core::hook_registry make_registry(const core::config& cfg, core::decision_service& decision, prefetch_fulfiller* prefetch)
 {
     core::hook_registry registry;
@@ -142,7 +152,8 @@ core::hook_registry make_registry(const core::config& cfg, core::decision_servic
             if (std::find(enabled.begin(), enabled.end(), service.id) == enabled.end())
                 continue;
         }
-        registry.add(std::make_unique<crd_service>(service, decision, decision_timeout(cfg, service), prefetch, cfg.prefetch.deadline_share));
+        registry.add(std::make_unique<crd_service>(service, decision, decision_timeout(cfg, service), prefetch,
+                                                   cfg.prefetch.deadline_share, request_limits_of(cfg)));
     }
     return registry;
 }

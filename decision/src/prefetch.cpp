@@ -1,7 +1,9 @@
 #include <crd/decision/prefetch.hpp>
+#include <crd/decision/crd_service.hpp>
 
 #include <algorithm>
 
+#include <crd/core/json_document.hpp>
 #include <crd/core/log.hpp>
 #include <crd/core/metrics.hpp>
 #include <crd/core/shard.hpp>
@@ -24,7 +26,9 @@ namespace json = boost::json;
 namespace crd::decision {
 namespace {
 
-constexpr std::size_t max_fhir_origins = 256;  // distinct EHR FHIR servers kept resolved and pooled
+// Distinct EHR FHIR servers kept resolved and pooled; the least recently used is evicted beyond it,
+// so callers naming many origins cost memory, never the service of the next EHR.
+constexpr std::size_t max_fhir_origins = 256;
 
 std::optional<std::string> primitive_text(const json::value& v)
 {
@@ -145,6 +149,19 @@ struct fhir_origin
     // After a failed lookup, calls for this origin skip prefetch at once until then (steady clock
     // ticks): an EHR naming a host that does not resolve must not cost every call half its budget.
     std::atomic<clock::rep> failed_until{0};
+    std::atomic<clock::rep> last_used{0};  // for least-recently-used eviction
+};
+
+// A shard's pools, one per FHIR origin. Each holds its fhir_origin alive, so a pool is only ever
+// found again for the very origin object it was made for, even after that one was evicted.
+struct shard_fhir_pools
+{
+    struct entry
+    {
+        std::shared_ptr<fhir_origin> origin;
+        std::shared_ptr<upstream::http_client> client;
+    };
+    std::map<std::string, entry, std::less<>> by_origin;
 };
 
 constexpr auto failed_lookup_backoff = std::chrono::seconds(30);
@@ -227,17 +244,34 @@ struct prefetch_fulfiller::impl
 
     explicit impl(const core::config& c) : cfg(c) {}
 
+    bool origin_allowed(const core::url& u) const
+    {
+        const auto& allowed = cfg.prefetch.allowed_origins;
+        return !allowed || std::find(allowed->begin(), allowed->end(), u.origin()) != allowed->end();
+    }
+
     std::shared_ptr<fhir_origin> origin_for(const core::url& u)
     {
         const auto key = u.origin();
+        const auto now = clock::now().time_since_epoch().count();
         std::lock_guard lock(mutex);
         if (auto it = origins.find(key); it != origins.end())
+        {
+            it->second->last_used.store(now, std::memory_order_relaxed);
             return it->second;
+        }
         if (origins.size() >= max_fhir_origins)
-            return nullptr;
+        {
+            auto oldest = std::min_element(origins.begin(), origins.end(), [](const auto& a, const auto& b) {
+                return a.second->last_used.load(std::memory_order_relaxed) < b.second->last_used.load(std::memory_order_relaxed);
+            });
+            log::info("prefetch_origin_evicted", {{"origin", oldest->first}, {"detail", "least recently used of prefetch's FHIR origins"}});
+            origins.erase(oldest);  // calls using it keep their shared_ptr
+        }
         auto o = std::make_shared<fhir_origin>();
         o->url = u;
         o->endpoints = std::make_shared<upstream::endpoint_cache>(u);
+        o->last_used.store(now, std::memory_order_relaxed);
         origins.emplace(key, o);
         return o;
     }
@@ -288,9 +322,27 @@ struct prefetch_fulfiller::impl
             return std::make_shared<upstream::http_client>(ex, c, o->endpoints, tls);
         };
         auto* shard = core::shard_context::current();
-        std::shared_ptr<upstream::http_client> c =
-            shard ? shard->get_or_create<upstream::http_client>(o.get(), std::function<std::shared_ptr<upstream::http_client>()>(make)) : make();
-        return *c;
+        if (!shard)
+            return *make();
+        auto pools = shard->get_or_create<shard_fhir_pools>(this, std::function<std::shared_ptr<shard_fhir_pools>()>([] {
+            return std::make_shared<shard_fhir_pools>();
+        }));
+        const auto key = o->url.origin();
+        auto& table = pools->by_origin;
+        if (auto it = table.find(key); it != table.end())
+        {
+            if (it->second.origin == o)
+                return *it->second.client;
+            table.erase(it);  // made for an evicted origin object: start afresh with this one
+        }
+        if (table.size() >= max_fhir_origins)
+            table.erase(std::min_element(table.begin(), table.end(), [](const auto& a, const auto& b) {
+                return a.second.origin->last_used.load(std::memory_order_relaxed) <
+                       b.second.origin->last_used.load(std::memory_order_relaxed);
+            }));
+        auto client = make();
+        table.emplace(key, shard_fhir_pools::entry{o, client});
+        return *client;
     }
 
     net::awaitable<void> fetch_one(std::shared_ptr<fhir_origin> origin, const std::string& access_token, fetch_job& job,
@@ -311,7 +363,7 @@ struct prefetch_fulfiller::impl
         if (!got)
         {
             problem = got.error().message();
-            if (got.error() == errc::upstream_timeout)
+            if (got.error() == errc::upstream_timeout || got.error() == errc::pool_wait_timeout)
                 outcome = metrics::prefetch_outcome::timeout;
         }
         else if (got->status >= 300 && got->status < 400)
@@ -326,9 +378,7 @@ struct prefetch_fulfiller::impl
         else
         {
             boost::system::error_code ec;
-            json::parse_options opts;
-            opts.max_depth = 64;
-            auto doc = json::parse(got->body, ec, {}, opts);
+            auto doc = core::parse_json(got->body, ec);
             const auto* rt = (!ec && doc.is_object()) ? doc.get_object().if_contains("resourceType") : nullptr;
             if (!rt || !rt->is_string() || rt->get_string() == "OperationOutcome")
                 problem = "not a FHIR resource";
@@ -428,6 +478,22 @@ net::awaitable<std::variant<core::hook_request, core::problem>> prefetch_fulfill
         co_return std::move(request);
     }
 
+    // prefetch.allowed_origins: the payer's list of EHR FHIR servers. Any other is never called (a
+    // caller-chosen fhirServer would make us a request-forgery relay with a token in hand).
+    if (!impl_->origin_allowed(*server))
+    {
+        metrics::add(metrics::global().prefetch_origin_refused);
+        log::warning("prefetch_origin_not_allowed", {{"hookInstance", std::string(request.hook_instance)}, {"origin", server->origin()},
+                                                     {"detail", "not in prefetch.allowed_origins: nothing is fetched from it"}});
+        for (std::size_t i = 0; i < jobs.size(); ++i)
+            metrics::count(metrics::prefetch_outcome::skipped);
+        if (!missing_required.empty())
+            co_return core::problem{412, "incomplete",
+                "prefetch." + missing_required.front() + " is missing and fhirServer is not a FHIR server this payer calls: send it in prefetch",
+                "prefetch." + missing_required.front()};
+        co_return std::move(request);
+    }
+
     auto origin = impl_->origin_for(*server);
     const std::string access_token(token->get_string());
     const std::string hook_instance(request.hook_instance);
@@ -465,7 +531,7 @@ net::awaitable<std::variant<core::hook_request, core::problem>> prefetch_fulfill
             ++merged;
         }
     log::debug("prefetch_completed", {{"hookInstance", hook_instance}, {"fetched", merged}, {"wanted", jobs.size()}});
-    co_return core::validate_hook_request(*request.service, std::move(document));
+    co_return core::validate_hook_request(*request.service, std::move(document), request_limits_of(impl_->cfg));
 }
 
 }  // namespace crd::decision

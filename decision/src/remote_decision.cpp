@@ -22,16 +22,21 @@ namespace crd::decision {
 
 // --- circuit breaker ---------------------------------------------------------------------------
 
-bool circuit_breaker::allow() noexcept
+circuit_breaker::admission circuit_breaker::admit() noexcept
 {
     const auto until = open_until_.load(std::memory_order_acquire);
     if (until == 0)
-        return true;
+        return admission::pass;
     if (clock::now().time_since_epoch().count() < until)
-        return false;
+        return admission::refuse;
     // Half-open: exactly one caller probes.
     bool expected = false;
-    return probing_.compare_exchange_strong(expected, true, std::memory_order_acq_rel);
+    return probing_.compare_exchange_strong(expected, true, std::memory_order_acq_rel) ? admission::probe : admission::refuse;
+}
+
+void circuit_breaker::release_probe() noexcept
+{
+    probing_.store(false, std::memory_order_release);
 }
 
 void circuit_breaker::record_success() noexcept
@@ -115,11 +120,19 @@ std::string decision_body(const core::hook_request& request, bool forward_fhir_a
     return out;
 }
 
+// 4xx answers that say the request itself was wrong: the caller's answer, relayed with its status;
+// they say nothing about the decision service's health. 401/403/407 mean our own credentials are
+// wrong and 429 that it is overloaded: those are its (or our configuration's) failures.
+bool refuses_the_request(unsigned status)
+{
+    return status >= 400 && status < 500 && status != 401 && status != 403 && status != 407 && status != 408 && status != 429;
+}
+
 error_code classify(const result<upstream::response>& r)
 {
     if (!r)
     {
-        if (r.error() == errc::upstream_timeout)
+        if (r.error() == errc::upstream_timeout || r.error() == errc::pool_wait_timeout)
             return errc::decision_timeout;
         if (r.error() == errc::response_too_large)
             return errc::decision_bad_response;
@@ -127,9 +140,27 @@ error_code classify(const result<upstream::response>& r)
     }
     if (r->status >= 500)
         return errc::decision_unavailable;
+    if (refuses_the_request(r->status))
+        return decision_refused(r->status);
     if (r->status < 200 || r->status > 299)
         return errc::decision_bad_response;
     return {};
+}
+
+// Whether a failed call counts against the decision service's breaker: only its own failures
+// (connect errors, 5xx, an exchange that timed out, garbage). Our load (no pooled connection
+// free, or the deadline spent waiting for one), our refusal to send (an unsafe header) and the
+// caller's bad request (4xx) do not: any caller could otherwise open the breaker for everyone.
+bool counts_against_upstream(const result<upstream::response>& sent, const error_code& failure)
+{
+    if (is_decision_refusal(failure))
+        return false;
+    if (sent.has_error())
+    {
+        const auto& e = sent.error();
+        return e != errc::pool_exhausted && e != errc::pool_wait_timeout && e != errc::header_value_invalid;
+    }
+    return true;
 }
 
 }  // namespace
@@ -215,7 +246,8 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
     // Optional, not default-constructed: assigning an answer in another memory resource to a
     // default one would deep-copy it, where move construction keeps the response's arena.
     std::optional<json::object> answer;
-    if (!o.breaker.allow())
+    const auto admitted = o.breaker.admit();
+    if (admitted == circuit_breaker::admission::refuse)
     {
         failure = errc::decision_circuit_open;
         counters_.breaker_open.fetch_add(1, std::memory_order_relaxed);
@@ -246,8 +278,14 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
         {
             error_code parse_error;
             // One arena per response, freed with the answer: no allocation per JSON node.
-            json::value body = json::parse(sent->body, parse_error,
-                                           json::make_shared_resource<json::monotonic_resource>(core::arena_bytes_for(sent->body.size())));
+            json::value body = core::parse_json(sent->body, parse_error, core::max_json_depth,
+                                                json::make_shared_resource<json::monotonic_resource>(core::arena_bytes_for(sent->body.size())));
+            if (parse_error == errc::json_number_out_of_range)
+            {
+                // Relayed, inf would reach the EHR as "Infinity": not JSON. Counted, then a 502.
+                metrics::add(metrics::global().nonfinite_numbers);
+                log::warning("decision_response_nonfinite", {{"service", service_id}, {"hookInstance", hook_instance}});
+            }
             normalise_report report;
             auto normalised = parse_error ? result<json::object>(error_code(errc::decision_bad_response))
                                           : normalise_response(std::move(body), report);
@@ -290,10 +328,12 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
                 {"error", sent ? "HTTP " + std::to_string(sent->status) : sent.error().message()},
             });
 
-        if (!failure)
-            o.breaker.record_success();
-        else if (!(sent.has_error() && sent.error() == errc::pool_exhausted))  // our own load, not the upstream's health
+        if (!failure || is_decision_refusal(failure))
+            o.breaker.record_success();  // it answered, and sanely: the probe (if this was one) is done
+        else if (counts_against_upstream(sent, failure))
             o.breaker.record_failure();
+        else if (admitted == circuit_breaker::admission::probe)
+            o.breaker.release_probe();  // not its fault: let another call probe
     }
 
     if (!failure)
@@ -301,6 +341,12 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
         counters_.ok.fetch_add(1, std::memory_order_relaxed);
         metrics::count(metrics::decision_outcome::ok);
         co_return std::move(*answer);
+    }
+    if (is_decision_refusal(failure))
+    {
+        // The caller's own answer, relayed: never degraded to "conditional", never the service's failure.
+        metrics::count(metrics::decision_outcome::rejected);
+        co_return failure;
     }
     (failure == errc::decision_timeout ? counters_.timeout : counters_.error).fetch_add(1, std::memory_order_relaxed);
     if (failure == errc::decision_timeout)

@@ -295,7 +295,7 @@ rule_set load_rules(const std::string& path)
     std::stringstream ss;
     ss << in.rdbuf();
     boost::system::error_code ec;
-    const json::value doc = json::parse(ss.str(), ec);
+    const json::value doc = core::parse_json(ss.str(), ec);
     if (ec)
         throw rules_error("rules file '" + path + "' is not valid JSON: " + ec.message());
     if (const auto twice = core::first_duplicate_key(ss.str()))

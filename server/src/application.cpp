@@ -87,6 +87,12 @@ router_settings make_router_settings(const core::config& cfg, const core::decisi
     return s;
 }
 
+router_settings admin_settings(router_settings s)
+{
+    s.surface = surface::admin;
+    return s;
+}
+
 bool is_loopback(const std::string& address)
 {
     return address.rfind("127.", 0) == 0 || address == "::1" || address == "localhost";
@@ -108,6 +114,7 @@ struct application::impl
     decision::feedback_forwarder feedback;
     core::hook_registry registry;
     router routes;
+    router admin_routes;  // /metrics and the detailed /ready, on the admin listener
     server listener;
     std::mutex reload_mutex;
     std::optional<net::executor_work_guard<net::io_context::executor_type>> control_work;
@@ -122,7 +129,8 @@ struct application::impl
         , feedback(cfg)
         , registry(decision::make_registry(cfg, *decision, &prefetch))
         , routes(registry, make_router_settings(cfg, *decision, audit.get(), &authn, &feedback))
-        , listener(cfg, routes)
+        , admin_routes(registry, admin_settings(make_router_settings(cfg, *decision, audit.get(), &authn, &feedback)))
+        , listener(cfg, routes, cfg.admin.enabled ? &admin_routes : nullptr)
     {
     }
 
@@ -160,6 +168,7 @@ void application::start()
         services.emplace_back(id);
     log::info("started", {
         {"listen", cfg.listen.address + ":" + std::to_string(port())},
+        {"admin", cfg.admin.enabled ? json::value(cfg.admin.address + ":" + std::to_string(admin_port())) : json::value(nullptr)},
         {"public_base_url", cfg.public_base_url},
         {"decision_mode", impl_->decision->mode()},
         {"decision", cfg.decision.endpoint ? json::value(cfg.decision.endpoint->origin() + cfg.decision.endpoint->target) : json::value(cfg.decision.rules_path)},
@@ -170,6 +179,8 @@ void application::start()
         log::warning("auth_disabled", {{"detail", "auth.required is false: callers are not authenticated"}});
     if (!cfg.audit.path)
         log::warning("audit_disabled", {{"detail", "audit.path is not set: hook calls are not kept for disputes (CRD-62)"}});
+    if (cfg.admin.enabled && !is_loopback(cfg.admin.address))
+        log::warning("admin_not_loopback", {{"detail", "admin.address is not a loopback address: /metrics and /ready details are reachable from the network; firewall it"}});
     if (!cfg.tls.certificate && !is_loopback(cfg.listen.address))
         log::warning("plain_http", {{"detail", "serving plain HTTP on a non-loopback address; set tls.certificate or terminate TLS in front"}});
     notify_systemd("READY=1\nSTATUS=serving on " + cfg.listen.address + ":" + std::to_string(port()));
@@ -236,6 +247,8 @@ bool application::reload(const std::string& config_path)
     if (next.listen.address != current.listen.address || next.listen.port != current.listen.port ||
         next.listen.threads != current.listen.threads)
         needs_restart.emplace_back("listen");
+    if (next.admin.enabled != current.admin.enabled || next.admin.address != current.admin.address || next.admin.port != current.admin.port)
+        needs_restart.emplace_back("admin");
     if (next.tls.certificate != current.tls.certificate || next.tls.private_key != current.tls.private_key)
         needs_restart.emplace_back("tls");
     if (next.audit.path != current.audit.path)
@@ -252,6 +265,11 @@ bool application::reload(const std::string& config_path)
 std::uint16_t application::port() const noexcept
 {
     return impl_->listener.port();
+}
+
+std::uint16_t application::admin_port() const noexcept
+{
+    return impl_->listener.admin_port();
 }
 
 void application::stop()

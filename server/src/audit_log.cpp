@@ -1,5 +1,6 @@
 #include <crd/server/audit_log.hpp>
 
+#include <crd/core/json_document.hpp>
 #include <crd/core/log.hpp>
 #include <crd/core/metrics.hpp>
 
@@ -71,6 +72,44 @@ void redact(json::value& request)
             *v = "[redacted]";
 }
 
+// One string of a record kept whole up to this size; beyond it, a prefix and a marker with the
+// full length and hash (the evidence survives, a caller's megabyte does not double in the file).
+constexpr std::size_t max_audit_string = 8 * 1024;
+constexpr std::size_t kept_prefix = 1024;
+
+std::string capped(std::string_view s)
+{
+    if (s.size() <= max_audit_string)
+        return std::string(s);
+    return std::string(s.substr(0, kept_prefix)) + "...[truncated by crd-server: " + std::to_string(s.size()) +
+           " bytes, sha256 " + sha256_hex(s) + "]";
+}
+
+void cap_strings(json::value& v)
+{
+    switch (v.kind())
+    {
+    case json::kind::string:
+        if (v.get_string().size() > max_audit_string)
+            v = capped(v.get_string());
+        break;
+    case json::kind::array:
+        for (auto& e : v.get_array())
+            cap_strings(e);
+        break;
+    case json::kind::object:
+        for (auto& kv : v.get_object())
+            cap_strings(kv.value());
+        break;
+    default: break;
+    }
+}
+
+json::value optional_field(const std::string& s)
+{
+    return s.empty() ? json::value(nullptr) : json::value(capped(s));
+}
+
 // A record waiting for the writer, with the coroutine to wake once it is durable (if any).
 struct waiter
 {
@@ -105,25 +144,33 @@ std::string format_audit_line(const audit_record& r)
     head["time"] = iso8601(r.time);
     head["kind"] = r.kind;
     head["service"] = r.service;
-    head["hookInstance"] = r.hook_instance.empty() ? json::value(nullptr) : json::value(r.hook_instance);
-    head["client"] = r.client.empty() ? json::value(nullptr) : json::value(r.client);
-    head["jti"] = r.jti.empty() ? json::value(nullptr) : json::value(r.jti);
-    head["tenant"] = r.tenant.empty() ? json::value(nullptr) : json::value(r.tenant);
+    head["hookInstance"] = optional_field(r.hook_instance);
+    head["client"] = optional_field(r.client);
+    head["jti"] = optional_field(r.jti);
+    head["tenant"] = optional_field(r.tenant);
     head["status"] = r.status;
     head["latency_ms"] = static_cast<double>(r.latency.count()) / 1000.0;
     head["decision"] = r.decision.empty() ? json::value(nullptr) : json::value(r.decision);
 
+    // The depth the router serves (core::max_json_depth): every body it answered is kept as JSON.
     boost::system::error_code ec;
-    json::value request = json::parse(r.request_body, ec);
+    json::value request = core::parse_json(r.request_body, ec);
     if (ec)
         head["request_unparsed"] = json::object{{"bytes", r.request_body.size()}, {"sha256", sha256_hex(r.request_body)}};
     else
     {
         redact(request);
+        cap_strings(request);
         head["request"] = std::move(request);
     }
-    json::value response = json::parse(r.response_body, ec);
-    head["response"] = ec ? json::value(r.response_body) : std::move(response);
+    json::value response = core::parse_json(r.response_body, ec);
+    if (ec)
+        head["response"] = capped(r.response_body);
+    else
+    {
+        cap_strings(response);
+        head["response"] = std::move(response);
+    }
     return json::serialize(head);
 }
 

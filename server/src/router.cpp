@@ -1,6 +1,8 @@
 #include <crd/server/router.hpp>
 
 #include <crd/core/feedback.hpp>
+#include <crd/core/hook_request.hpp>
+#include <crd/core/json_document.hpp>
 #include <crd/core/log.hpp>
 #include <crd/core/metrics.hpp>
 #include <crd/server/audit_log.hpp>
@@ -33,6 +35,23 @@ http_response problem_response(const core::problem& p)
     return json_response(p.status, core::to_operation_outcome(p));
 }
 
+// 400 for a body that is not JSON we can take, naming where a too-large number sits.
+http_response invalid_json(std::string_view body, const boost::system::error_code& ec, std::size_t max_depth)
+{
+    if (ec == errc::json_number_out_of_range)
+    {
+        // Found again only on this failure path: the parse itself does not track paths.
+        json::parse_options options;
+        options.max_depth = max_depth;
+        boost::system::error_code ignored;
+        const auto where = core::first_nonfinite_number(json::parse(body, ignored, {}, options)).value_or("");
+        return problem_response({400, "structure",
+            (where.empty() ? std::string("a number") : where) + " is outside the range of a double: numbers must be finite",
+            where});
+    }
+    return problem_response({400, "structure", "request body is not valid JSON: " + ec.message(), ""});
+}
+
 http_response method_not_allowed(std::string_view method, std::string_view path, std::string allow)
 {
     auto r = problem_response({405, "not-supported", "method " + std::string(method) + " is not allowed on " + std::string(path), ""});
@@ -45,6 +64,14 @@ std::string lower(std::string_view s)
     std::string out(s);
     std::transform(out.begin(), out.end(), out.begin(), [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
     return out;
+}
+
+http_response unsupported_media_type(std::string_view content_type)
+{
+    return problem_response({415, "not-supported",
+        content_type.empty() ? std::string("Content-Type is required and must be application/json")
+                             : "Content-Type must be application/json, got '" + core::quote_for_diagnostics(content_type) + "'",
+        ""});
 }
 
 http_response overloaded(std::string detail)
@@ -144,9 +171,35 @@ net::awaitable<http_response> router::dispatch(const http_request_view& request)
     catch (const std::exception& e)
     {
         // Never disclose internals to the caller; the log has the detail.
-        log::error("request_failed", {{"method", request.method}, {"target", request.target}, {"error", e.what()}});
+        log::error("request_failed", {{"method", request.method}, {"path", request.target.substr(0, request.target.find('?'))}, {"error", e.what()}});
         response = problem_response({500, "exception", "internal error while processing the request", ""});
     }
+    finish(request, info, response);
+    co_return response;
+}
+
+net::awaitable<std::optional<http_response>> router::before_body(const http_request_view& head, core::request_context& authenticated) const
+{
+    request_info info;
+    std::optional<http_response> refused;
+    auto next = route(head, info);
+    if (next.step == routed::answer)
+        refused = std::move(next.response);
+    else if (next.step == routed::hook || next.step == routed::feedback)
+    {
+        const std::string_view path = head.target.substr(0, head.target.find('?'));
+        if (!is_json_media_type(head.content_type))
+            refused = unsupported_media_type(head.content_type);
+        else if (auto failed = co_await authenticate(head, path, info, authenticated))
+            refused = std::move(failed);
+    }
+    if (refused)
+        finish(head, info, *refused);
+    co_return refused;
+}
+
+void router::finish(const http_request_view& request, const request_info& info, http_response& response) const
+{
     add_cors_headers(request, response);
 
     const auto elapsed = clock::now() - request.received;
@@ -169,7 +222,6 @@ net::awaitable<http_response> router::dispatch(const http_request_view& request)
             line["auth_failure"] = info.auth_failure;
         log::write(core::log_level::info, "request", std::move(line));
     }
-    co_return response;
 }
 
 net::awaitable<http_response> router::token_call(const http_request_view& request) const
@@ -196,6 +248,9 @@ router::routed router::route(const http_request_view& request, request_info& inf
     const std::string_view path = request.target.substr(0, request.target.find('?'));
     const std::string_view method = request.method;
 
+    if (settings_.surface == surface::admin && path != "/health" && path != "/ready" && path != "/metrics")
+        return problem_response({404, "not-found", "the admin listener serves /health, /ready and /metrics only", ""});
+
     if (path == "/health")
     {
         info.route = metrics::route::health;
@@ -204,7 +259,7 @@ router::routed router::route(const http_request_view& request, request_info& inf
         return json_response(200, json::object{{"status", "ok"}});
     }
 
-    if (path == "/metrics")
+    if (path == "/metrics" && settings_.surface == surface::admin)
     {
         info.route = metrics::route::metrics;
         if (method != "GET" && method != "HEAD")
@@ -247,7 +302,10 @@ router::routed router::route(const http_request_view& request, request_info& inf
         const auto state = settings_.decision ? settings_.decision->ready() : core::readiness{};
         if (state.ready)
             return json_response(200, json::object{{"status", "ready"}});
-        return json_response(503, json::object{{"status", "not-ready"}, {"reason", state.reason}});
+        // Why, only on the admin listener: the reason names the decision service's origin.
+        if (settings_.surface == surface::admin)
+            return json_response(503, json::object{{"status", "not-ready"}, {"reason", state.reason}});
+        return json_response(503, json::object{{"status", "not-ready"}});
     }
 
     if (path.substr(0, services_prefix.size()) != services_prefix ||
@@ -313,10 +371,19 @@ router::routed router::route(const http_request_view& request, request_info& inf
 net::awaitable<std::optional<http_response>> router::authenticate(
     const http_request_view& request, std::string_view path, request_info& info, core::request_context& ctx) const
 {
+    if (request.authenticated)
+    {
+        // Checked on the header already (Expect: 100-continue); once is all a token gets.
+        ctx.client_id = request.authenticated->client_id;
+        ctx.jti = request.authenticated->jti;
+        ctx.tenant = request.authenticated->tenant;
+        info.client = ctx.client_id;
+        co_return std::nullopt;
+    }
     const auto authn = settings_.auth ? settings_.auth->load() : nullptr;
     if (!authn)
         co_return std::nullopt;
-    auto result = co_await authn->authenticate(request.authorization, path);
+    auto result = co_await authn->authenticate(request.authorization, path, request.remote_address);
     if (auto* who = std::get_if<auth::identity>(&result))
     {
         ctx.client_id = std::move(who->client_id);
@@ -328,6 +395,12 @@ net::awaitable<std::optional<http_response>> router::authenticate(
     const auto& why = std::get<auth::rejection>(result);
     metrics::count(why.reason);
     info.auth_failure = metrics::name_of(why.reason);
+    if (why.reason == metrics::auth_failure::busy)
+    {
+        // Not a verdict on the credentials: the checks are saturated. Retry, do not re-key.
+        log::warning("auth_busy", {{"path", path}, {"detail", why.detail}});
+        co_return overloaded("authentication is busy; retry shortly");
+    }
     // The reason goes to the log and the metric label; the caller learns only that it failed.
     log::warning("auth_failed", {{"path", path}, {"reason", info.auth_failure}, {"detail", why.detail}});
     auto r = problem_response({401, "security", "authentication is required: a valid bearer token for this endpoint", ""});
@@ -350,13 +423,11 @@ net::awaitable<http_response> router::feedback_call(core::hook_handler& handler,
     if (auto refused = co_await authenticate(request, path, info, ctx))
         co_return std::move(*refused);
     if (!is_json_media_type(request.content_type))
-        co_return problem_response({415, "not-supported", "Content-Type must be application/json", ""});
+        co_return unsupported_media_type(request.content_type);
     boost::system::error_code ec;
-    json::parse_options options;
-    options.max_depth = settings_.max_json_depth;
-    const json::value body = json::parse(request.body, ec, {}, options);
+    const json::value body = core::parse_json(request.body, ec, settings_.max_json_depth);
     if (ec)
-        co_return problem_response({400, "structure", "request body is not valid JSON: " + ec.message(), ""});
+        co_return invalid_json(request.body, ec, settings_.max_json_depth);
     if (auto bad = core::validate_feedback(body))
         co_return problem_response(*bad);
 
@@ -397,7 +468,7 @@ net::awaitable<http_response> router::hook_call(core::hook_handler& handler, con
     ctx.received = request.received;
     const std::string_view path = request.target.substr(0, request.target.find('?'));
     auto refused = co_await authenticate(request, path, info, ctx);
-    audit_record record;
+    audit_record record;  // every call whose body was read gets one, whatever happens below
     if (settings_.audit)
     {
         record.client = ctx.client_id;
@@ -409,23 +480,31 @@ net::awaitable<http_response> router::hook_call(core::hook_handler& handler, con
     if (refused)
         response = std::move(*refused);
     else if (!is_json_media_type(request.content_type))
-        response = problem_response({415, "not-supported",
-            request.content_type.empty() ? std::string("Content-Type is required and must be application/json")
-                                         : "Content-Type must be application/json, got '" + std::string(request.content_type) + "'",
-            ""});
+        response = unsupported_media_type(request.content_type);
     else
     {
         // The parsed document lives in one arena freed with the request: no per-node allocations.
         boost::system::error_code ec;
         auto document = core::parse_document(request.body, settings_.max_json_depth, ec);
         if (!document)
-            response = problem_response({400, "structure", "request body is not valid JSON: " + ec.message(), ""});
+            response = invalid_json(request.body, ec, settings_.max_json_depth);
         else
         {
-            core::api_response answer = co_await handler.handle(std::move(document), std::move(ctx));
-            info.hook_instance = answer.hook_instance;
-            record.decision = std::move(answer.decision);
-            response = json_response(answer.status, answer.body);
+            try
+            {
+                core::api_response answer = co_await handler.handle(std::move(document), std::move(ctx));
+                info.hook_instance = answer.hook_instance;
+                record.decision = std::move(answer.decision);
+                response = json_response(answer.status, answer.body);
+            }
+            catch (const std::exception& e)
+            {
+                // Answered 500 like any escaped error, but recorded first: the audit must show
+                // that this call was made and what it got.
+                log::error("hook_failed", {{"service", handler.service().id}, {"error", e.what()}});
+                record.decision = "error";
+                response = problem_response({500, "exception", "internal error while processing the request", ""});
+            }
         }
     }
 

@@ -20,7 +20,10 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 namespace crd::server {
 
@@ -35,29 +38,126 @@ struct shard
 {
     net::io_context ioc{1};  // concurrency hint 1: this context is only ever run by one thread
     std::optional<tcp::acceptor> acceptor;
+    std::optional<tcp::acceptor> admin_acceptor;  // shard 0 only, when the admin listener is on
     detail::shard_state state;
     // Declared after ioc so it is destroyed first: it holds sockets (connection pools) of ioc.
     core::shard_context services;
     std::thread thread;
 };
 
-net::awaitable<void> accept_loop(shard& s, const core::limits_config& limits, const router& r, net::ssl::context* tls)
+// Descriptors kept back for upstream pools, the audit file, JWKS and DNS: the client-connection
+// limit must leave them room, or a full house of idle EHR connections starves the decision call.
+constexpr std::uint64_t reserved_descriptors = 128;
+
+// Raises the soft open-file limit to the hard one (outside systemd it is often 1,024), and returns
+// the number of client connections that fit beside the reserve.
+unsigned fit_connections_to_descriptors(unsigned max_connections)
 {
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0)
+        return max_connections;
+    if (lim.rlim_cur < lim.rlim_max)
+    {
+        rlimit raised = lim;
+        raised.rlim_cur = lim.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            lim = raised;
+    }
+    if (lim.rlim_cur == RLIM_INFINITY || lim.rlim_cur >= max_connections + reserved_descriptors)
+        return max_connections;
+    const auto fits = lim.rlim_cur > reserved_descriptors + 16 ? static_cast<unsigned>(lim.rlim_cur - reserved_descriptors) : 16U;
+    log::warning("max_connections_over_open_files_limit", {
+        {"max_connections", max_connections},
+        {"open_files_limit", static_cast<std::uint64_t>(lim.rlim_cur)},
+        {"max_connections_in_force", fits},
+        {"detail", "limits.max_connections does not fit the open-file limit (nofile): raise it (systemd LimitNOFILE=, ulimit -n) or lower the setting"},
+    });
+    return fits;
+}
+
+// A descriptor held back so that, out of descriptors, the listener can still accept one pending
+// connection to answer it 503 and close it, instead of leaving it to time out in the backlog.
+class reserve_descriptor
+{
+public:
+    reserve_descriptor() : fd_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {}
+    ~reserve_descriptor()
+    {
+        if (fd_ >= 0)
+            ::close(fd_);
+    }
+    reserve_descriptor(const reserve_descriptor&) = delete;
+    reserve_descriptor& operator=(const reserve_descriptor&) = delete;
+
+    // Frees the reserve, accepts and refuses one connection on `listener`, takes the reserve back.
+    bool shed_one(int listener)
+    {
+        if (fd_ < 0)
+            return false;
+        ::close(fd_);
+        const int client = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (client >= 0)
+        {
+            static constexpr std::string_view answer =
+                "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\n"
+                "Connection: close\r\nContent-Length: 141\r\n\r\n"
+                R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"transient","diagnostics":"the server is out of connections; retry"}]})";
+            (void)!::send(client, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            ::close(client);
+        }
+        fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        return client >= 0;
+    }
+
+private:
+    int fd_;
+};
+
+bool out_of_descriptors(const beast::error_code& ec)
+{
+    return ec == net::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
+           ec == net::error::no_buffer_space || ec == net::error::no_memory;
+}
+
+net::awaitable<void> accept_loop(shard& s, tcp::acceptor& acceptor, const core::limits_config& limits, unsigned max_connections,
+                                 const router& r, net::ssl::context* tls)
+{
+    reserve_descriptor reserve;
+    net::steady_timer backoff(s.ioc);
+    auto pause = std::chrono::milliseconds(10);
+    std::uint64_t failures_since_log = 0;
+    auto next_log = clock::time_point{};
     for (;;)
     {
-        auto [ec, socket] = co_await s.acceptor->async_accept(use_tuple);
+        auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
         if (ec)
         {
-            if (ec == net::error::operation_aborted || !s.acceptor->is_open())
+            if (ec == net::error::operation_aborted || !acceptor.is_open())
                 co_return;  // stopping
-            // EMFILE and friends: log and keep accepting rather than lose the listener.
-            log::warning("accept_failed", {{"error", ec.message()}});
+            // Out of descriptors (or kernel memory): accepting again at once would fail again at
+            // once, a busy loop that also floods the log. Shed one waiting client with a 503 on the
+            // reserve descriptor, then back off, doubling up to a second, and log once per interval.
+            metrics::add(metrics::global().accept_failures);
+            ++failures_since_log;
+            if (out_of_descriptors(ec) && reserve.shed_one(acceptor.native_handle()))
+                metrics::add(metrics::global().accept_shed);
+            if (const auto now = clock::now(); now >= next_log)
+            {
+                log::warning("accept_failed", {{"error", ec.message()}, {"failures", failures_since_log},
+                                               {"detail", "accepting paused, retrying with back-off"}});
+                failures_since_log = 0;
+                next_log = now + std::chrono::seconds(10);
+            }
+            backoff.expires_after(pause);
+            co_await backoff.async_wait(use_tuple);
+            pause = std::min<std::chrono::milliseconds>(pause * 2, std::chrono::seconds(1));
             continue;
         }
+        pause = std::chrono::milliseconds(10);
         beast::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);  // responses are small: do not wait for Nagle
         auto& m = metrics::global();
-        if (m.open_connections.load(std::memory_order_relaxed) >= static_cast<std::int64_t>(limits.max_connections))
+        if (m.open_connections.load(std::memory_order_relaxed) >= static_cast<std::int64_t>(max_connections))
         {
             // Over the limit: a plain client gets a 503 it can read; a TLS client cannot read
             // plaintext, so it is simply closed. Either way no session state is kept for it.
@@ -113,20 +213,23 @@ std::unique_ptr<net::ssl::context> make_tls_context(const core::tls_config& tls)
 
 struct server::impl
 {
-    impl(const core::config& c, const router& r) : cfg(c), routes(r)
+    impl(const core::config& c, const router& r, const router* a) : cfg(c), routes(r), admin_routes(a)
     {
         if (cfg.tls.certificate)
             tls = make_tls_context(cfg.tls);
     }
     const core::config& cfg;
     const router& routes;
+    const router* admin_routes;  // null: no admin listener
+    std::uint16_t admin_port = 0;
+    unsigned max_connections = 0;  // limits.max_connections, fitted to the open-file limit
     std::unique_ptr<net::ssl::context> tls;  // null: plain HTTP
     std::vector<std::unique_ptr<shard>> shards;
     std::uint16_t bound_port = 0;
     std::atomic<bool> stop_requested{false};
 };
 
-server::server(const core::config& cfg, const router& r) : impl_(std::make_unique<impl>(cfg, r)) {}
+server::server(const core::config& cfg, const router& r, const router* admin) : impl_(std::make_unique<impl>(cfg, r, admin)) {}
 
 server::~server()
 {
@@ -143,6 +246,7 @@ void server::start()
     if (ec)
         throw std::system_error(ec, "listen.address '" + cfg.listen.address + "' is not an IP address");
 
+    impl_->max_connections = fit_connections_to_descriptors(cfg.limits.max_connections);
     std::uint16_t port = cfg.listen.port;
     for (unsigned i = 0; i < threads; ++i)
     {
@@ -162,9 +266,29 @@ void server::start()
     }
     impl_->bound_port = port;
 
+    // The admin listener: one acceptor on the first shard, plain HTTP (loopback by default).
+    if (impl_->admin_routes)
+    {
+        auto& first = *impl_->shards.front();
+        const auto admin_address = net::ip::make_address(cfg.admin.address, ec);
+        if (ec)
+            throw std::system_error(ec, "admin.address '" + cfg.admin.address + "' is not an IP address");
+        const tcp::endpoint endpoint{admin_address, cfg.admin.port.value_or(0)};
+        first.admin_acceptor.emplace(first.ioc);
+        first.admin_acceptor->open(endpoint.protocol());
+        first.admin_acceptor->set_option(net::socket_base::reuse_address(true));
+        first.admin_acceptor->bind(endpoint, ec);
+        if (ec)
+            throw std::system_error(ec, "cannot listen on admin " + cfg.admin.address + ":" + std::to_string(endpoint.port()));
+        first.admin_acceptor->listen(net::socket_base::max_listen_connections);
+        impl_->admin_port = first.admin_acceptor->local_endpoint().port();
+        net::co_spawn(first.ioc, accept_loop(first, *first.admin_acceptor, cfg.limits, impl_->max_connections, *impl_->admin_routes, nullptr),
+                      net::detached);
+    }
+
     for (auto& s : impl_->shards)
     {
-        net::co_spawn(s->ioc, accept_loop(*s, cfg.limits, impl_->routes, impl_->tls.get()), net::detached);
+        net::co_spawn(s->ioc, accept_loop(*s, *s->acceptor, cfg.limits, impl_->max_connections, impl_->routes, impl_->tls.get()), net::detached);
         s->thread = std::thread([&ioc = s->ioc, &services = s->services] {
             core::shard_scope scope(services);
             for (;;)
@@ -189,6 +313,11 @@ std::uint16_t server::port() const noexcept
     return impl_->bound_port;
 }
 
+std::uint16_t server::admin_port() const noexcept
+{
+    return impl_->admin_port;
+}
+
 void server::stop()
 {
     if (impl_->stop_requested.exchange(true))
@@ -203,6 +332,8 @@ void server::stop()
             beast::error_code ignored;
             if (s.acceptor)
                 s.acceptor->close(ignored);
+            if (s.admin_acceptor)
+                s.admin_acceptor->close(ignored);
             for (auto& session : s.state.sessions)
                 if (session.idle)
                     session.stream->socket().close(ignored);

@@ -14,6 +14,9 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <optional>
+#include <vector>
+
 namespace crd::server::detail {
 namespace http = beast::http;
 
@@ -56,6 +59,60 @@ core::problem read_failure(const beast::error_code& ec, const core::limits_confi
     return {400, "structure", "malformed HTTP request: " + ec.message(), ""};
 }
 
+// RFC 9112 §6.1 and §3.2 on a request header. A framing we do not read exactly as every proxy in
+// front of us would is answered and the connection closed: otherwise what we take for the body
+// could be read elsewhere as the next request (request smuggling).
+std::optional<core::problem> framing_problem(const http::request_parser<http::string_body>& parser)
+{
+    const auto& h = parser.get();
+    if (h.version() >= 11 && h.count(http::field::host) != 1)
+        return core::problem{400, "structure", "an HTTP/1.1 request needs exactly one Host header", ""};
+    if (h.count(http::field::host) > 1)
+        return core::problem{400, "structure", "more than one Host header", ""};
+    if (h.count(http::field::transfer_encoding) == 0)
+        return std::nullopt;
+    if (h.version() < 11)
+        return core::problem{400, "structure", "Transfer-Encoding is not allowed in HTTP/1.0", ""};
+    if (h.count(http::field::content_length) != 0)
+        return core::problem{400, "structure", "a request may not carry both Transfer-Encoding and Content-Length", ""};
+    // Every coding, over every Transfer-Encoding line: only "chunked", alone, is read.
+    std::vector<std::string_view> codings;
+    const auto [first, last] = h.equal_range(http::field::transfer_encoding);
+    for (auto field = first; field != last; ++field)
+    {
+        std::string_view rest = field->value();
+        while (!rest.empty())
+        {
+            const auto comma = rest.find(',');
+            auto item = rest.substr(0, comma);
+            while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
+                item.remove_prefix(1);
+            while (!item.empty() && (item.back() == ' ' || item.back() == '\t'))
+                item.remove_suffix(1);
+            if (!item.empty())
+                codings.push_back(item);
+            rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+        }
+    }
+    if (codings.empty() || !beast::iequals(codings.back(), "chunked"))
+        return core::problem{400, "structure", "Transfer-Encoding must end in chunked", ""};
+    if (codings.size() > 1)
+        return core::problem{501, "not-supported", "only the chunked transfer coding is supported", ""};
+    return std::nullopt;
+}
+
+http_request_view head_view(const http::request<http::string_body>& req, std::string_view remote_address)
+{
+    http_request_view view;
+    view.method = req.method_string();
+    view.target = req.target();
+    view.content_type = req[http::field::content_type];
+    view.origin = req[http::field::origin];
+    view.authorization = req[http::field::authorization];
+    view.remote_address = remote_address;
+    return view;
+}
+
 bool connection_ended(const beast::error_code& ec)
 {
     return ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
@@ -71,6 +128,9 @@ template <class Stream>
 net::awaitable<void> serve(Stream& stream, const core::limits_config& limits, const router& r, shard_state& shard, std::list<session_entry>::iterator entry)
 {
     auto& lowest = beast::get_lowest_layer(stream);
+    beast::error_code peer_error;
+    const auto peer = lowest.socket().remote_endpoint(peer_error);
+    const std::string remote_address = peer_error ? std::string() : peer.address().to_string();
     beast::flat_buffer buffer;  // persists across keep-alive requests: it may hold the next one
 
     for (;;)
@@ -104,10 +164,29 @@ net::awaitable<void> serve(Stream& stream, const core::limits_config& limits, co
         }
         const auto received = clock::now();
         const unsigned version = parser.get().version();
+        if (auto bad = framing_problem(parser))
+        {
+            co_await reject(stream, limits, version, std::move(*bad));
+            break;
+        }
 
         // curl and many HTTP stacks wait (curl: 1 s) for "100 Continue" before sending a body.
-        if (beast::iequals(parser.get()[http::field::expect], "100-continue"))
+        // Only HTTP/1.1 clients get one (RFC 9110 §10.1.1), and only once the request would be
+        // taken: a refusal (401, 404, 415, ...) is sent instead and the body is never read.
+        core::request_context early;  // the caller, when authenticated on the header
+        bool authenticated_early = false;
+        if (version >= 11 && beast::iequals(parser.get()[http::field::expect], "100-continue"))
         {
+            auto head = head_view(parser.get(), remote_address);
+            head.received = received;
+            if (auto refused = co_await r.before_body(head, early))
+            {
+                auto res = to_beast(std::move(*refused), version, false);
+                lowest.expires_after(limits.write_timeout);
+                co_await http::async_write(stream, res, use_tuple);
+                break;
+            }
+            authenticated_early = true;
             http::response<http::empty_body> cont{http::status::continue_, version};
             lowest.expires_after(limits.write_timeout);
             if (auto [ec, n] = co_await http::async_write(stream, cont, use_tuple); ec)
@@ -129,14 +208,11 @@ net::awaitable<void> serve(Stream& stream, const core::limits_config& limits, co
             buffer.shrink_to_fit();
 
         const auto& req = parser.get();
-        http_request_view view;
-        view.method = req.method_string();
-        view.target = req.target();
-        view.content_type = req[http::field::content_type];
-        view.origin = req[http::field::origin];
-        view.authorization = req[http::field::authorization];
+        http_request_view view = head_view(req, remote_address);
         view.body = req.body();
         view.received = received;
+        if (authenticated_early)
+            view.authenticated = &early;
 
         const bool head = req.method() == http::verb::head;
         http_response answer = co_await r.dispatch(view);

@@ -11,7 +11,9 @@
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <array>
 #include <limits>
+#include <optional>
 
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
@@ -602,6 +604,37 @@ BOOST_AUTO_TEST_CASE(basic_credentials_when_enabled)
     expect_refused(test::run_coro(ioc, a.authenticate("Basic !!!", "/cds-services")), auth_failure::malformed);
 }
 
+BOOST_AUTO_TEST_CASE(one_source_cannot_take_every_basic_slot)
+{
+    // 60 bogus attempts from one address used to fill the one global queue, so a legitimate
+    // uncached client was refused. Now that source gets half the slots and the client its check.
+    basic_fixture f;
+    auto& a = *f.authn;
+    auto& ioc = f.ioc;
+    std::vector<std::string> headers;
+    for (int i = 0; i < 60; ++i)
+        headers.push_back("Basic " + auth::base64_encode("tool:bogus-" + std::to_string(i)));
+    const std::string good = "Basic " + auth::base64_encode("tool:s3cret");
+    std::size_t busy = 0, bad_secret = 0;
+    std::optional<auth::auth_result> legitimate;
+    for (const auto& header : headers)
+        net::co_spawn(ioc, a.authenticate(header, "/cds-services", "198.51.100.7"), [&](std::exception_ptr e, auth::auth_result r) {
+            BOOST_TEST(!e);
+            const auto* why = std::get_if<auth::rejection>(&r);
+            BOOST_TEST_REQUIRE(why != nullptr);
+            (why->reason == auth_failure::busy ? busy : bad_secret) += 1;
+        });
+    net::co_spawn(ioc, a.authenticate(good, "/cds-services", "203.0.113.9"), [&](std::exception_ptr e, auth::auth_result r) {
+        BOOST_TEST(!e);
+        legitimate = std::move(r);
+    });
+    ioc.run();
+    BOOST_TEST(bad_secret == 8U);  // max_basic_checks_in_flight / 2
+    BOOST_TEST(busy == 52U);
+    BOOST_TEST_REQUIRE(legitimate.has_value());
+    expect_identity(*legitimate, "tool");
+}
+
 BOOST_AUTO_TEST_CASE(basic_checks_run_off_the_serving_thread_and_are_bounded)
 {
     basic_fixture f;
@@ -613,8 +646,10 @@ BOOST_AUTO_TEST_CASE(basic_checks_run_off_the_serving_thread_and_are_bounded)
     std::vector<std::string> headers;  // authenticate() views its argument: keep each alive
     for (int i = 0; i < 20; ++i)
         headers.push_back("Basic " + auth::base64_encode("tool:wrong-" + std::to_string(i)));
-    for (const auto& header : headers)
-        net::co_spawn(ioc, a.authenticate(header, "/cds-services"),
+    // From four sources, five each: under the per-source bound, so the overall bound of 16 acts.
+    const std::array<std::string, 4> sources{"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"};
+    for (std::size_t i = 0; i < headers.size(); ++i)
+        net::co_spawn(ioc, a.authenticate(headers[i], "/cds-services", sources[i % sources.size()]),
                       [&](std::exception_ptr e, auth::auth_result r) {
                           BOOST_TEST(!e);
                           results.push_back(std::move(r));

@@ -100,7 +100,10 @@ BOOST_AUTO_TEST_CASE(hooks_and_discovery_need_a_token_health_and_metadata_do_not
     BOOST_TEST(c.request("GET", "/cds-services").status == 401U);
     BOOST_TEST(c.request("GET", "/health").status == 200U);
     BOOST_TEST(c.request("GET", "/ready").status == 200U);
-    BOOST_TEST(c.request("GET", "/metrics").status == 200U);
+    // Metrics live on the admin listener only: failure counts by reason would help a prober.
+    BOOST_TEST(c.request("GET", "/metrics").status == 404U);
+    test::http_client admin(s.app->admin_port());
+    BOOST_TEST(admin.request("GET", "/metrics").status == 200U);
     BOOST_TEST(c.request("GET", "/.well-known/smart-configuration").status == 200U);
 
     // A bad token: invalid_token, and the body never says why.
@@ -116,7 +119,7 @@ BOOST_AUTO_TEST_CASE(hooks_and_discovery_need_a_token_health_and_metadata_do_not
     auto discovery = c.request("GET", "/cds-services", "", {{"Authorization", "Bearer " + s.hook_jwt("/cds-services")}});
     BOOST_TEST(discovery.status == 200U);
 
-    auto metrics = c.request("GET", "/metrics").body;
+    auto metrics = admin.request("GET", "/metrics").body;
     BOOST_TEST(metrics.find("crd_auth_failures_total{reason=\"bad_audience\"} ") != std::string::npos);
 }
 

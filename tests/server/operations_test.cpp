@@ -58,6 +58,7 @@ struct running_server
         app->wait();
     }
     std::uint16_t port() const { return app->port(); }
+    std::uint16_t admin_port() const { return app->admin_port(); }
 };
 
 fs::path temp_dir()
@@ -125,7 +126,8 @@ BOOST_AUTO_TEST_CASE(metrics_parse_and_move_with_calls)
 {
     running_server s(test::test_config());
     test::http_client client(s.port());
-    auto before = client.request("GET", "/metrics");
+    test::http_client admin(s.admin_port());
+    auto before = admin.request("GET", "/metrics");
     BOOST_TEST(before.status == 200U);
     BOOST_TEST(before.header("content-type").find("text/plain; version=0.0.4") == 0U);
     auto m0 = parse_metrics(before.body);
@@ -140,7 +142,7 @@ BOOST_AUTO_TEST_CASE(metrics_parse_and_move_with_calls)
     BOOST_TEST(client.request("POST", "/cds-services/order-sign-crd", sign_body()).status == 200U);
     BOOST_TEST(client.request("POST", "/cds-services/order-sign-crd", R"({"hook":"order-sign"})").status == 422U);
 
-    auto m1 = parse_metrics(client.request("GET", "/metrics").body);
+    auto m1 = parse_metrics(test::http_client(s.admin_port()).request("GET", "/metrics").body);
     BOOST_TEST(m1[ok200] - m0[ok200] == 2.0);
     BOOST_TEST(m1[bad422] - m0[bad422] == 1.0);
     BOOST_TEST(m1[count] - m0[count] == 3.0);
@@ -150,7 +152,10 @@ BOOST_AUTO_TEST_CASE(metrics_parse_and_move_with_calls)
     BOOST_TEST(m1["crd_request_duration_seconds_bucket{service=\"order-sign-crd\",le=\"+Inf\"}"] == m1[count]);
     BOOST_TEST(m1["crd_request_duration_seconds_bucket{service=\"order-sign-crd\",le=\"0.001\"}"] <=
                m1["crd_request_duration_seconds_bucket{service=\"order-sign-crd\",le=\"10\"}"]);
-    BOOST_TEST(client.request("POST", "/metrics").status == 405U);
+    BOOST_TEST(admin.request("POST", "/metrics").status == 405U);
+    // Not on the public listener: only /health and a bare /ready are shared with the world.
+    BOOST_TEST(client.request("GET", "/metrics").status == 404U);
+    BOOST_TEST(admin.request("POST", "/cds-services/order-sign-crd", sign_body()).status == 404U);
 }
 
 BOOST_AUTO_TEST_CASE(decision_outcomes_and_pool_gauges_are_exported)
@@ -161,18 +166,18 @@ BOOST_AUTO_TEST_CASE(decision_outcomes_and_pool_gauges_are_exported)
     cfg.decision.timeout = 300ms;
     running_server s(std::move(cfg));
     test::http_client client(s.port());
-    auto m0 = parse_metrics(client.request("GET", "/metrics").body);
+    auto m0 = parse_metrics(test::http_client(s.admin_port()).request("GET", "/metrics").body);
     BOOST_TEST(client.request("POST", "/cds-services/order-sign-crd", sign_body()).status == 200U);
     fake.set_mode(fake_mode::slow);
     fake.set_delay(600ms);
     BOOST_TEST(client.request("POST", "/cds-services/order-sign-crd", sign_body()).status == 504U);
-    auto m1 = parse_metrics(client.request("GET", "/metrics").body);
+    auto m1 = parse_metrics(test::http_client(s.admin_port()).request("GET", "/metrics").body);
     // The timed-out call's connection was discarded, none is idle or open now...
     BOOST_TEST(m1["crd_upstream_pool_connections{pool=\"decision\",state=\"open\"}"] == 0.0);
     fake.set_mode(fake_mode::normal);
     BOOST_TEST(client.request("POST", "/cds-services/order-sign-crd", sign_body()).status == 200U);
     // ...and a clean exchange leaves its connection idle in the pool.
-    auto m2 = parse_metrics(client.request("GET", "/metrics").body);
+    auto m2 = parse_metrics(test::http_client(s.admin_port()).request("GET", "/metrics").body);
     BOOST_TEST(m2["crd_upstream_pool_connections{pool=\"decision\",state=\"idle\"}"] == 1.0);
     BOOST_TEST(m2["crd_upstream_pool_connections{pool=\"decision\",state=\"open\"}"] == 1.0);
     BOOST_TEST(m1["crd_decision_calls_total{outcome=\"ok\"}"] - m0["crd_decision_calls_total{outcome=\"ok\"}"] == 1.0);
@@ -244,7 +249,7 @@ BOOST_AUTO_TEST_CASE(a_bad_reload_keeps_the_running_configuration)
     auto no_env = [](const char*) -> std::optional<std::string> { return std::nullopt; };
     running_server s(core::load_config_file(config_path.string(), no_env, ""));
     test::http_client client(s.port());
-    auto m0 = parse_metrics(client.request("GET", "/metrics").body);
+    auto m0 = parse_metrics(test::http_client(s.admin_port()).request("GET", "/metrics").body);
     {
         std::ofstream out(rules_path);
         out << R"({"rules": [{"bogus": true}]})";
@@ -257,8 +262,36 @@ BOOST_AUTO_TEST_CASE(a_bad_reload_keeps_the_running_configuration)
     BOOST_TEST(!s.app->reload(config_path.string()));
     // Still serving with the old rules.
     BOOST_TEST(client.request("POST", "/cds-services/order-sign-crd", sign_body()).status == 200U);
-    auto m1 = parse_metrics(client.request("GET", "/metrics").body);
+    auto m1 = parse_metrics(test::http_client(s.admin_port()).request("GET", "/metrics").body);
     BOOST_TEST(m1["crd_config_reloads_total{result=\"refused\"}"] - m0["crd_config_reloads_total{result=\"refused\"}"] == 2.0);
+}
+
+BOOST_AUTO_TEST_CASE(the_audit_keeps_deep_bodies_as_json_and_caps_huge_strings)
+{
+    // Served at depth 64 by the router, the audit re-parsed at Boost's default 32 and kept only
+    // a hash; a 1 MB hookInstance made a 2 MB line.
+    auto doc = test::load_fixture("crd-order-sign-5.json");
+    json::value deep = "bottom";
+    for (int i = 0; i < 50; ++i)
+        deep = json::object{{"n", std::move(deep)}};
+    doc.as_object()["extension"] = json::object{{"deep", std::move(deep)}};
+    doc.as_object()["hookInstance"] = std::string(1024 * 1024, 'h');
+    server::audit_record r;
+    r.kind = "hook";
+    r.hook_instance = std::string(1024 * 1024, 'h');
+    r.request_body = json::serialize(doc);
+    r.response_body = std::string(100'000, 'x');  // not JSON: kept as a capped string
+    const auto line = server::format_audit_line(r);
+    BOOST_TEST(line.size() < 20'000U);
+    json::parse_options deep_enough;
+    deep_enough.max_depth = 100;
+    const auto parsed = json::parse(line, {}, deep_enough);
+    BOOST_TEST(parsed.as_object().contains("request"));  // kept as JSON, not size + hash
+    BOOST_TEST(!parsed.as_object().contains("request_unparsed"));
+    const auto& kept = parsed.at("hookInstance").as_string();
+    BOOST_TEST(kept.size() < 2'000U);
+    BOOST_TEST(std::string_view(kept).find("truncated by crd-server: 1048576 bytes, sha256 ") != std::string_view::npos);
+    BOOST_TEST(parsed.at("request").at("hookInstance").as_string().size() < 2'000U);
 }
 
 BOOST_AUTO_TEST_CASE(the_audit_redacts_and_a_failing_disk_pushes_back_instead_of_dropping)
@@ -485,7 +518,7 @@ BOOST_AUTO_TEST_CASE(the_binary_notifies_systemd_and_finishes_a_request_in_fligh
     }
     {
         std::ofstream out(config_path);
-        out << R"({"listen": {"address": "127.0.0.1", "port": )" << port << R"(, "threads": 1},
+        out << R"({"listen": {"address": "127.0.0.1", "port": )" << port << R"(, "threads": 1}, "admin": {"port": 0},
                   "auth": {"required": false}, "decision": {"url": ")" << fake.url() << R"("},
                   "audit": {"path": "audit.jsonl"}, "limits": {"shutdown_grace_ms": 5000}, "log": {"level": "warning"}})";
     }

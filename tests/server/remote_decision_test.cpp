@@ -174,9 +174,13 @@ BOOST_AUTO_TEST_CASE(the_breaker_opens_fails_fast_and_recovers)
     auto fast = g.sign(client);
     BOOST_TEST(fast.status == 503U);
     BOOST_TEST(fake.requests() == before);
-    auto ready = client.request("GET", "/ready");
+    auto ready = test::http_client(g.app->admin_port()).request("GET", "/ready");
     BOOST_TEST(ready.status == 503U);
     BOOST_TEST(json::parse(ready.body).at("reason").as_string().find("circuit breaker") != std::string::npos);
+    // The public /ready says only that: no origin, no reason.
+    auto bare = client.request("GET", "/ready");
+    BOOST_TEST(bare.status == 503U);
+    BOOST_TEST(json::parse(bare.body).as_object().size() == 1U);
     BOOST_TEST(client.request("GET", "/health").status == 200U);  // health is not readiness
 
     // After the cool-down one probe goes through; its success closes the breaker.
@@ -242,9 +246,10 @@ BOOST_AUTO_TEST_CASE(an_unresolvable_host_is_not_ready)
     cfg.decision.endpoint = *core::parse_http_url("http://decision.invalid/decide");
     gateway g(std::move(cfg));
     test::http_client client(g.app->port());
-    auto ready = client.request("GET", "/ready");
+    auto ready = test::http_client(g.app->admin_port()).request("GET", "/ready");
     BOOST_TEST(ready.status == 503U);
     BOOST_TEST(json::parse(ready.body).at("reason").as_string().find("decision.invalid") != std::string::npos);
+    BOOST_TEST(client.request("GET", "/ready").body.find("decision.invalid") == std::string::npos);
     BOOST_TEST(g.sign(client).status == 502U);
 }
 
@@ -281,6 +286,57 @@ BOOST_AUTO_TEST_CASE(the_request_is_released_once_sent_unless_a_failure_answer_n
         BOOST_TEST(answer.has_value());  // the conditional answer, built from the kept request
         BOOST_TEST(static_cast<bool>(request.document));
     }
+}
+
+BOOST_AUTO_TEST_CASE(the_decision_services_4xx_is_relayed_and_never_opens_the_breaker)
+{
+    // Any caller could open the breaker for everyone by sending what the service answers 400.
+    fake_decision_service fake;
+    gateway g(remote_config(fake));  // breaker_failures = 3
+    test::http_client client(g.app->port());
+    fake.set_mode(fake_mode::client_error);
+    for (int i = 0; i < 6; ++i)
+    {
+        auto r = g.sign(client);
+        BOOST_TEST(r.status == 400U);
+        BOOST_TEST(diagnostics(r).find("HTTP 400") != std::string::npos);
+    }
+    BOOST_TEST(fake.requests() == 6U);  // every one reached it: the breaker stayed closed
+    BOOST_TEST(test::http_client(g.app->admin_port()).request("GET", "/ready").status == 200U);
+    fake.set_mode(fake_mode::normal);
+    BOOST_TEST(g.sign(client).status == 200U);
+}
+
+BOOST_AUTO_TEST_CASE(a_non_finite_number_in_the_answer_is_never_relayed)
+{
+    // Boost.JSON 1.81 reads 1e999 as inf; serialised back it was "Infinity", not JSON.
+    fake_decision_service fake;
+    fake.set_body(R"({"cards": [], "systemActions": [], "extension": {"x": 1e999}})");
+    gateway g(remote_config(fake));
+    test::http_client client(g.app->port());
+    auto r = g.sign(client);
+    BOOST_TEST(r.status == 502U);
+    BOOST_TEST(r.body.find("Infinity") == std::string::npos);
+    boost::system::error_code ec;
+    (void)json::parse(r.body, ec);
+    BOOST_TEST(!ec);
+    auto metrics = test::http_client(g.app->admin_port()).request("GET", "/metrics").body;
+    BOOST_TEST(metrics.find("crd_decision_nonfinite_numbers_total 1") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_hook_instance_that_would_split_a_header_never_reaches_the_decision_service)
+{
+    fake_decision_service fake;
+    gateway g(remote_config(fake));
+    test::http_client client(g.app->port());
+    auto doc = test::load_fixture("crd-order-sign-5.json");
+    doc.as_object()["hookInstance"] = "x\r\nContent-Length: 0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: d\r\nX-A: ";
+    auto r = client.request("POST", "/cds-services/order-sign-crd", json::serialize(doc));
+    BOOST_TEST(r.status == 422U);
+    BOOST_TEST(json::parse(r.body).at("issue").at(0).at("expression").at(0).as_string() == "hookInstance");
+    BOOST_TEST(fake.requests() == 0U);
+    BOOST_TEST(g.sign(client).status == 200U);
+    BOOST_TEST(g.sign(client).status == 200U);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

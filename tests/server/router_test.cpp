@@ -5,6 +5,7 @@
 #include "fixtures.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -66,6 +67,57 @@ std::string diagnostics(const http_response& r)
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(router_)
+
+BOOST_AUTO_TEST_CASE(a_number_beyond_double_range_is_refused_naming_its_path)
+{
+    // Boost.JSON 1.81 reads 1e400 as inf and 0e400... as NaN; echoed they were not JSON.
+    router_fixture f;
+    auto doc = test::load_fixture("crd-order-sign-5.json");
+    auto body = json::serialize(doc);
+    const auto at = body.find("\"hookInstance\"");
+    body.insert(at, R"("measure": {"values": [1, 1e400]}, )");
+    auto r = f.send("POST", "/cds-services/order-sign-crd", body);
+    BOOST_TEST(r.status == 400U);
+    BOOST_TEST(diagnostics(r).find("measure.values[1]") != std::string::npos);
+    BOOST_TEST(r.body.find("Infinity") == std::string::npos);
+    body = json::serialize(doc);
+    body.insert(body.find("\"hookInstance\""), R"("x": 0e400, )");
+    // 0 in JSON's grammar, but Boost.JSON 1.81 reads it as NaN: refused rather than guessed at.
+    BOOST_TEST(f.send("POST", "/cds-services/order-sign-crd", body).status == 400U);
+    body = json::serialize(doc);
+    body.insert(body.find("\"hookInstance\""), R"("x": -1e999, )");
+    BOOST_TEST(f.send("POST", "/cds-services/order-sign-crd", body).status == 400U);
+}
+
+BOOST_AUTO_TEST_CASE(refusals_quote_only_a_short_prefix_of_what_was_sent)
+{
+    router_fixture f;
+    const std::string type = "text/" + std::string(10'000, 'p') + "\x1b[31m";
+    auto r = f.send("POST", "/cds-services/order-sign-crd", "{}", type);
+    BOOST_TEST(r.status == 415U);
+    BOOST_TEST(r.body.size() < 1'000U);
+    BOOST_TEST(r.body.find('\x1b') == std::string::npos);
+    auto doc = test::load_fixture("crd-order-sign-5.json");
+    doc.as_object()["hook"] = std::string(100'000, 'h');
+    auto hook = f.send("POST", "/cds-services/order-sign-crd", json::serialize(doc));
+    BOOST_TEST(hook.status == 422U);
+    BOOST_TEST(hook.body.size() < 2'000U);
+}
+
+BOOST_AUTO_TEST_CASE(metrics_and_ready_detail_are_on_the_admin_surface_only)
+{
+    router_fixture f;
+    BOOST_TEST(f.send("GET", "/metrics").status == 404U);
+    router_settings admin_settings{{"*"}, 64};
+    admin_settings.surface = surface::admin;
+    router admin(f.registry, admin_settings);
+    http_request_view req{"GET", "/metrics", "", "", "", clock::now()};
+    BOOST_TEST(test::run_coro(admin.dispatch(req)).status == 200U);
+    http_request_view hook{"POST", "/cds-services/order-sign-crd", "application/json", "", "{}", clock::now()};
+    BOOST_TEST(test::run_coro(admin.dispatch(hook)).status == 404U);
+    http_request_view health{"GET", "/health", "", "", "", clock::now()};
+    BOOST_TEST(test::run_coro(admin.dispatch(health)).status == 200U);
+}
 
 BOOST_AUTO_TEST_CASE(health_and_discovery)
 {

@@ -75,7 +75,12 @@ struct fake_decision_service::impl
                 std::lock_guard lock(owner.mutex_);
                 res.body() = owner.body_;
             }
-            if (mode == fake_mode::server_error)
+            if (mode == fake_mode::client_error)
+            {
+                res.result(http::status::bad_request);
+                res.body() = R"({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "invalid", "diagnostics": "unknown plan"}]})";
+            }
+            else if (mode == fake_mode::server_error)
             {
                 res.result(http::status::internal_server_error);
                 res.body() = R"({"error": "boom"})";

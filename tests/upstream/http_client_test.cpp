@@ -163,6 +163,28 @@ BOOST_AUTO_TEST_CASE(the_deadline_is_honoured)
     BOOST_TEST(client.stats().open == 0U);  // a timed-out connection is never pooled
 }
 
+BOOST_AUTO_TEST_CASE(a_header_value_that_could_split_the_request_is_never_sent)
+{
+    // The last line of defence: Beast 1.81 writes CR/LF in a field value as given.
+    fake_decision_service fake;
+    client_setup setup(fake.url());
+    net::io_context ioc;
+    auto client = setup.make(ioc.get_executor());
+    for (const std::string& bad : std::vector<std::string>{"x\r\nContent-Length: 0\r\n\r\nGET /smuggled HTTP/1.1", std::string("a\0b", 3), "a\nb"})
+    {
+        auto req = post();
+        req.headers.push_back({"X-CDS-Hook-Instance", bad});
+        auto r = test::run_coro(ioc, client.send(std::move(req), in(2s)));
+        BOOST_TEST_REQUIRE(r.has_error());
+        BOOST_TEST(r.error() == error_code(errc::header_value_invalid));
+    }
+    auto target = post();
+    target.target = "/decide\r\nX: y";
+    BOOST_TEST(test::run_coro(ioc, client.send(std::move(target), in(2s))).error() == error_code(errc::header_value_invalid));
+    BOOST_TEST(fake.connections() == 0U);  // nothing was written anywhere
+    BOOST_TEST(test::run_coro(ioc, client.send(post(), in(2s))).has_value());
+}
+
 BOOST_AUTO_TEST_CASE(a_stale_pooled_connection_is_retried_once)
 {
     fake_decision_service fake;

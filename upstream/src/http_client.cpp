@@ -233,7 +233,7 @@ net::awaitable<result<lease>> acquire(std::shared_ptr<http_client::state> pool, 
         if (st.waiters.size() >= st.cfg.max_pending)  // 3. shed load rather than queue without bound
             co_return error_code(errc::pool_exhausted);
         if (clock::now() >= deadline)
-            co_return error_code(errc::upstream_timeout);
+            co_return error_code(errc::pool_wait_timeout);
 
         net::steady_timer timer(st.ex, deadline);  // 4. park until a release or the deadline
         waiter w{&timer};
@@ -245,10 +245,15 @@ net::awaitable<result<lease>> acquire(std::shared_ptr<http_client::state> pool, 
         {
             st.waiters.erase(it);
             st.publish();
-            co_return error_code(errc::upstream_timeout);
+            co_return error_code(errc::pool_wait_timeout);
         }
         st.publish();
     }
+}
+
+bool safe_header_text(std::string_view s)
+{
+    return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 
 // Built once per send, so a retry writes the same message; the body is moved, not copied.
@@ -336,6 +341,17 @@ http_client::http_client(net::any_io_executor ex, client_config cfg, std::shared
 
 net::awaitable<result<response>> http_client::send(request req, clock::time_point deadline)
 {
+    // The last line of defence against header injection (Beast 1.81's fields::set takes CR/LF as
+    // they are): callers validate at the edge, and nothing that could split a header is ever sent.
+    if (!safe_header_text(req.target) || !safe_header_text(req.method) || !safe_header_text(req.content_type) ||
+        !std::all_of(req.headers.begin(), req.headers.end(), [](const header& h) {
+            return !h.name.empty() && safe_header_text(h.name) && safe_header_text(h.value);
+        }))
+    {
+        log::warning("upstream_header_refused", {{"origin", state_->cfg.origin.origin()},
+                                                 {"detail", "a header value or the target contains CR, LF or NUL: not sent"}});
+        co_return error_code(errc::header_value_invalid);
+    }
     auto pool = state_;
     const auto message = make_request(*pool, std::move(req));
     for (int attempt = 0;; ++attempt)

@@ -58,7 +58,9 @@ public:
 
     // Verifies the Authorization header of a call to `path` (the JWT aud must be
     // public_base_url + path). Never throws.
-    net::awaitable<auth_result> authenticate(std::string_view authorization, std::string_view path);
+    // `source` is the caller's address: slow checks (HTTP Basic's PBKDF2) are bounded per source
+    // too, so one caller cannot take every slot; a refusal for that reason is auth_failure::busy.
+    net::awaitable<auth_result> authenticate(std::string_view authorization, std::string_view path, std::string_view source = {});
 
     // GET /.well-known/smart-configuration
     boost::json::object smart_configuration() const;

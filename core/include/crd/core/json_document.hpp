@@ -6,6 +6,7 @@
 // copies a node into its source's memory resource, so a copy made from a document lives in that
 // document's arena too: whatever holds such copies must keep the document (see api_response).
 
+#include <boost/json/storage_ptr.hpp>
 #include <boost/json/value.hpp>
 #include <boost/system/error_code.hpp>
 
@@ -40,9 +41,24 @@ constexpr std::size_t arena_bytes_for(std::size_t text_bytes) noexcept
     return 2 * text_bytes + 1024;
 }
 
+// The one depth limit for documents we read from callers, peers and files: a request served
+// at this depth is also re-parsed at it (audit), never rejected further down the line.
+inline constexpr std::size_t max_json_depth = 64;
+
 // Parses `text` (one whole JSON text) into a document of its own arena. nullptr, with `ec` set,
-// when the text is not JSON or nests deeper than `max_depth`.
+// when the text is not JSON, nests deeper than `max_depth`, or holds a number outside double range
+// (errc::json_number_out_of_range: Boost.JSON 1.81 reads 1e400 as inf and 0e400 as NaN, which
+// would be written back as Infinity/NaN, not JSON).
 document_ptr parse_document(std::string_view text, std::size_t max_depth, boost::system::error_code& ec);
+
+// The strict reader for every other JSON we take in (decision answers, FHIR resources, JWKS, JOSE
+// headers, configuration and rules files, feedback): the same errors as parse_document.
+boost::json::value parse_json(std::string_view text, boost::system::error_code& ec, std::size_t max_depth = max_json_depth,
+                              boost::json::storage_ptr sp = {});
+
+// The path ("context.draftOrders.entry[0].resource.quantity.value") of the first number that is
+// infinite or NaN, if any.
+std::optional<std::string> first_nonfinite_number(const boost::json::value& v);
 
 // The path ("decision.services.order-sign-crd.url", "auth.clients[0].client_id") of the first key
 // that appears twice in one object of `text`, if any. Boost.JSON keeps the last one silently; a

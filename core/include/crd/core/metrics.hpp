@@ -65,7 +65,8 @@ inline constexpr std::size_t route_count = static_cast<std::size_t>(route::count
 inline constexpr std::array<unsigned, 18> tracked_statuses{
     200, 204, 400, 401, 403, 404, 405, 408, 412, 413, 415, 422, 429, 431, 500, 502, 503, 504};
 
-enum class decision_outcome : std::uint8_t { ok, timeout, error, breaker_open, count_ };
+// rejected: the decision service refused the request itself (4xx); relayed, not its failure.
+enum class decision_outcome : std::uint8_t { ok, timeout, error, breaker_open, rejected, count_ };
 enum class prefetch_outcome : std::uint8_t { fetched, not_found, error, timeout, skipped, count_ };
 
 // Why authentication failed: a label, never the token.
@@ -131,6 +132,10 @@ struct registry
     counter feedback_forward_errors{0};
     counter reloads{0};
     counter reload_failures{0};
+    counter prefetch_origin_refused{0};  // fhirServer not in prefetch.allowed_origins
+    counter accept_failures{0};          // accept() errors (EMFILE, ENFILE, ...)
+    counter accept_shed{0};              // connections accepted on the reserve descriptor and closed with 503
+    counter nonfinite_numbers{0};        // decision answers refused for a number outside double range
 };
 
 // The process's registry.

@@ -16,7 +16,7 @@ class crd_service final : public core::hook_handler
 public:
     // `prefetch` (may be null: no fetching) completes missing prefetch before the decision step.
     crd_service(const core::service_definition& service, core::decision_service& decision, std::chrono::milliseconds timeout,
-                prefetch_fulfiller* prefetch = nullptr, double prefetch_share = 0.5);
+                prefetch_fulfiller* prefetch = nullptr, double prefetch_share = 0.5, core::request_limits limits = {});
 
     const core::service_definition& service() const noexcept override { return service_; }
     boost::json::object discovery() const override { return discovery_; }
@@ -30,6 +30,7 @@ private:
     std::chrono::milliseconds timeout_;
     prefetch_fulfiller* prefetch_;
     double prefetch_share_;
+    core::request_limits limits_;
     std::vector<std::string> card_types_;
     boost::json::object discovery_;
 };
@@ -39,6 +40,9 @@ private:
 std::chrono::milliseconds decision_timeout(const core::config& cfg, const core::service_definition& service);
 
 // One handler per enabled service (services.enabled / CDS_ENABLED_HOOKS), in catalogue order.
+// limits.max_orders and limits.max_selections as the validator takes them.
+core::request_limits request_limits_of(const core::config& cfg);
+
 core::hook_registry make_registry(const core::config& cfg, core::decision_service& decision, prefetch_fulfiller* prefetch = nullptr);
 
 // The HTTP answer for a failed decision step (CRD: an error status, never "no cards").

@@ -22,9 +22,19 @@ class circuit_breaker
 public:
     circuit_breaker(unsigned threshold, std::chrono::milliseconds cooldown) : threshold_(threshold), cooldown_(cooldown) {}
 
-    bool allow() noexcept;  // false: fail fast
+    enum class admission
+    {
+        pass,    // closed: call
+        probe,   // half-open: this call is the one probe; it must end in record_* or release_probe
+        refuse,  // open: fail fast
+    };
+    admission admit() noexcept;
+    bool allow() noexcept { return admit() != admission::refuse; }
     void record_success() noexcept;
     void record_failure() noexcept;
+    // A probe that ended without telling anything of the upstream's health (our own load, a
+    // refused header): the next call may probe.
+    void release_probe() noexcept;
     bool is_open() const noexcept;
 
 private:

@@ -29,6 +29,7 @@ public:
 
     void start();  // binds and serves; throws std::system_error when the port cannot be bound
     std::uint16_t port() const noexcept;
+    std::uint16_t admin_port() const noexcept;  // 0 when admin.enabled is false
     void stop();  // graceful; callable from any thread
     void wait();  // until stopped; the audit log is flushed when it returns
 

@@ -26,6 +26,10 @@ struct http_request_view
     std::string_view body;
     clock::time_point received;
     std::string_view authorization = {};  // never logged
+    std::string_view remote_address = {};  // the peer's IP, for per-source limits
+    // Set when the caller was authenticated on its header already (Expect: 100-continue): the
+    // token is not checked twice (its jti would read as a replay).
+    const core::request_context* authenticated = nullptr;
 };
 
 struct http_response
@@ -37,6 +41,14 @@ struct http_response
 };
 
 class audit_log;
+
+// Which listener a router serves. The public one answers EHRs; the admin one (loopback by
+// default) answers Prometheus and the load balancer's checks with what a prober must not see.
+enum class surface
+{
+    public_api,  // hooks, discovery, feedback, token, /health and a bare /ready
+    admin,       // /metrics, a detailed /ready, /health; nothing else
+};
 
 struct router_settings
 {
@@ -51,6 +63,7 @@ struct router_settings
     std::chrono::milliseconds audit_wait{1'000};
     unsigned max_in_flight = 4'096;  // hook and feedback calls being processed; more get 503
     std::string version = "0";       // for crd_build_info
+    enum surface surface = surface::public_api;
 };
 
 // What the router learnt about a request, for metrics, the access log and the audit record.
@@ -65,6 +78,12 @@ public:
     // Thread safety: const and stateless per call; shared by every server thread.
     net::awaitable<http_response> dispatch(const http_request_view& request) const;
 
+    // For a request that asked "Expect: 100-continue", before its body is read: the final answer
+    // when it would be refused anyway (unknown route, wrong method or media type, failed
+    // authentication), so the body is never sent; nullopt when the body is wanted. On success
+    // `authenticated` holds the caller, for the request view's `authenticated`.
+    net::awaitable<std::optional<http_response>> before_body(const http_request_view& head, core::request_context& authenticated) const;
+
 private:
     // What a request needs: an answer known at once, or one of the calls that must be awaited.
     struct routed;
@@ -78,6 +97,8 @@ private:
     // Authenticates the caller of `path`; on failure returns the 401 to send.
     net::awaitable<std::optional<http_response>> authenticate(const http_request_view& request, std::string_view path, request_info& info, core::request_context& ctx) const;
     void add_cors_headers(const http_request_view& request, http_response& response) const;
+    // CORS, metrics and the access-log line of an answered request.
+    void finish(const http_request_view& request, const request_info& info, http_response& response) const;
     bool origin_allowed(std::string_view origin) const;
 
     const core::hook_registry& registry_;

@@ -13,7 +13,8 @@ namespace crd::server {
 class server
 {
 public:
-    server(const core::config& cfg, const router& r);
+    // `admin` (may be null) serves the admin listener, cfg.admin.address:port, on the first shard.
+    server(const core::config& cfg, const router& r, const router* admin = nullptr);
     ~server();
     server(const server&) = delete;
     server& operator=(const server&) = delete;
@@ -24,6 +25,8 @@ public:
 
     // The bound port (useful with listen.port 0).
     std::uint16_t port() const noexcept;
+    // The admin listener's bound port; 0 when there is none.
+    std::uint16_t admin_port() const noexcept;
 
     // Graceful stop: close the acceptors and idle keep-alive connections, let requests in flight
     // finish within limits.shutdown_grace_ms, then stop. Idempotent; callable from any thread.
