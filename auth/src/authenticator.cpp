@@ -41,7 +41,6 @@ using sys_clock = std::chrono::system_clock;
 constexpr auto jwks_floor = std::chrono::minutes(1);      // never refetch more often than this on expiry
 constexpr auto jwks_ceiling = std::chrono::hours(24);     // and never keep keys longer than this
 constexpr auto unknown_kid_refetch = std::chrono::seconds(30);  // rate limit for "kid not found" refetches
-constexpr std::size_t max_replay_entries = 200'000;
 constexpr std::size_t max_verified_access_tokens = 10'000;
 // HTTP Basic: a PBKDF2 check costs about 0.1 s of CPU, so it runs on a thread of its own, never
 // on a thread serving calls, with a bounded queue; a verified secret is then recalled a while.
@@ -275,8 +274,7 @@ struct authenticator::impl
     std::map<std::string, std::unique_ptr<key_source>, std::less<>> sources;  // by URL
     std::set<std::string> allowed_algs;
 
-    std::mutex replay_mutex;
-    std::unordered_map<std::string, std::int64_t> seen_jti;  // iss "\n" jti -> exp
+    std::shared_ptr<replay_cache> replays;  // shared with the authenticators of other generations
 
     // Access tokens we issued and have verified once. An EHR reuses one for every call of its
     // (at most 5-minute) life, and an ES384 verification costs about 0.7 ms of CPU. Keyed by the
@@ -369,7 +367,9 @@ struct authenticator::impl
         verified_access_tokens.insert(std::string(token), who, exp + static_cast<std::int64_t>(cfg.auth.clock_leeway_s), now_s());
     }
 
-    explicit impl(const core::config& c) : cfg(c), issuer(c.public_base_url), token_url(c.public_base_url + "/auth/token")
+    impl(const core::config& c, std::shared_ptr<replay_cache> shared_replays)
+        : cfg(c), issuer(c.public_base_url), token_url(c.public_base_url + "/auth/token"),
+          replays(shared_replays ? std::move(shared_replays) : std::make_shared<replay_cache>())
     {
         allowed_algs.insert(cfg.auth.allowed_algs.begin(), cfg.auth.allowed_algs.end());
         if (cfg.auth.signing_key)
@@ -554,15 +554,10 @@ struct authenticator::impl
     }
 
     // Records iss+jti until exp; false when already seen (or the cache is full of live entries).
+    // Each jti is kept until its token's exp plus the leeway: until then it could still be accepted.
     bool first_use(const std::string& iss, const std::string& jti, std::int64_t exp)
     {
-        std::lock_guard lock(replay_mutex);
-        const auto now = now_s();
-        if (seen_jti.size() >= max_replay_entries)
-            std::erase_if(seen_jti, [&](const auto& e) { return e.second + static_cast<std::int64_t>(cfg.auth.clock_leeway_s) < now; });
-        if (seen_jti.size() >= max_replay_entries)
-            return false;  // refuse rather than forget: forgetting would allow replays
-        return seen_jti.emplace(iss + "\n" + jti, exp).second;
+        return replays->first_use(iss, jti, exp + static_cast<std::int64_t>(cfg.auth.clock_leeway_s), now_s());
     }
 
     rejection fail(auth_failure reason, std::string detail, bool token_given = true)
@@ -709,25 +704,32 @@ struct authenticator::impl
     }
 };
 
-authenticator::authenticator(const core::config& cfg) : impl_(std::make_unique<impl>(cfg)) {}
+authenticator::authenticator(const core::config& cfg, std::shared_ptr<replay_cache> replays)
+    : impl_(std::make_unique<impl>(cfg, std::move(replays)))
+{
+}
 authenticator::~authenticator() = default;
 
-void authenticator::start_background(net::any_io_executor ex)
+void authenticator::start_background(core::task_group& group, std::chrono::milliseconds refresh)
 {
+    // Each loop refers to this authenticator's impl and one of its key sources: the group's
+    // owner joins it before they are destroyed; a terminal cancellation ends the wait.
     for (auto& [url, src] : impl_->sources)
     {
         key_source* s = src.get();
-        net::co_spawn(ex, [this, s]() -> net::awaitable<void> {
+        group.spawn([](impl& m, key_source& source, std::chrono::milliseconds every) -> net::awaitable<void> {
             net::steady_timer timer(co_await net::this_coro::executor);
             for (;;)
             {
-                co_await impl_->refresh(*s, false);
-                timer.expires_after(std::chrono::seconds(30));
+                co_await m.refresh(source, false);
+                if ((co_await net::this_coro::cancellation_state).cancelled() != net::cancellation_type::none)
+                    co_return;
+                timer.expires_after(every);
                 auto [ec] = co_await timer.async_wait(use_tuple);
                 if (ec)
                     co_return;
             }
-        }, net::detached);
+        }(*impl_, *s, refresh));
     }
 }
 

@@ -334,6 +334,7 @@ void read_auth(object_reader& root, auth_config& out, const std::string& base_di
     r.read_int("clock_leeway_s", out.clock_leeway_s, 0, 300);
     r.read("allow_basic", out.allow_basic);
     r.read("protect_discovery", out.protect_discovery);
+    r.read_ms("jwks_refresh_ms", out.jwks_refresh, 1'000, max_ms);
     if (auto p = r.find("signing_key"))
         out.signing_key = resolve_path(base_dir, object_reader::as_string(*p, "auth.signing_key", false));
     if (auto algs = r.read_string_list("allowed_algs"))

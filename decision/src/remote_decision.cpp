@@ -1,6 +1,8 @@
 #include <crd/decision/remote_decision.hpp>
 
 #include <crd/core/json_document.hpp>
+
+#include <boost/asio/error.hpp>
 #include <crd/core/log.hpp>
 #include <crd/core/metrics.hpp>
 #include <crd/core/shard.hpp>
@@ -20,49 +22,6 @@ namespace json = boost::json;
 
 namespace crd::decision {
 
-// --- circuit breaker ---------------------------------------------------------------------------
-
-circuit_breaker::admission circuit_breaker::admit() noexcept
-{
-    const auto until = open_until_.load(std::memory_order_acquire);
-    if (until == 0)
-        return admission::pass;
-    if (clock::now().time_since_epoch().count() < until)
-        return admission::refuse;
-    // Half-open: exactly one caller probes.
-    bool expected = false;
-    return probing_.compare_exchange_strong(expected, true, std::memory_order_acq_rel) ? admission::probe : admission::refuse;
-}
-
-void circuit_breaker::release_probe() noexcept
-{
-    probing_.store(false, std::memory_order_release);
-}
-
-void circuit_breaker::record_success() noexcept
-{
-    failures_.store(0, std::memory_order_relaxed);
-    open_until_.store(0, std::memory_order_release);
-    probing_.store(false, std::memory_order_release);
-}
-
-void circuit_breaker::record_failure() noexcept
-{
-    const auto n = failures_.fetch_add(1, std::memory_order_relaxed) + 1;
-    if (n >= threshold_ || probing_.load(std::memory_order_acquire))
-    {
-        const auto until = (clock::now() + cooldown_).time_since_epoch().count();
-        open_until_.store(until, std::memory_order_release);
-        probing_.store(false, std::memory_order_release);
-    }
-}
-
-bool circuit_breaker::is_open() const noexcept
-{
-    const auto until = open_until_.load(std::memory_order_acquire);
-    return until != 0 && clock::now().time_since_epoch().count() < until;
-}
-
 // --- remote decision ---------------------------------------------------------------------------
 
 struct remote_decision::origin
@@ -75,6 +34,9 @@ struct remote_decision::origin
     std::shared_ptr<upstream::endpoint_cache> endpoints;
     std::shared_ptr<upstream::tls_context> tls;
     circuit_breaker breaker;
+    // The last call could not connect at all (refused, unreachable, unresolved) and none has
+    // connected since: /ready says not ready at once, before the breaker has counted enough.
+    std::atomic<bool> last_connect_failed{false};
 };
 
 // The pools of one shard, one per origin: they hold that shard's sockets.
@@ -151,6 +113,12 @@ error_code classify(const result<upstream::response>& r)
 // (connect errors, 5xx, an exchange that timed out, garbage). Our load (no pooled connection
 // free, or the deadline spent waiting for one), our refusal to send (an unsafe header) and the
 // caller's bad request (4xx) do not: any caller could otherwise open the breaker for everyone.
+bool is_connect_failure(const error_code& e)
+{
+    return e == net::error::connection_refused || e == net::error::host_unreachable || e == net::error::network_unreachable ||
+           e == net::error::network_down || e == errc::upstream_unresolved;
+}
+
 bool counts_against_upstream(const result<upstream::response>& sent, const error_code& failure)
 {
     if (is_decision_refusal(failure))
@@ -207,6 +175,8 @@ core::readiness remote_decision::ready() const
             return {false, "decision service host " + o->url.host + " does not resolve"};
         if (o->breaker.is_open())
             return {false, "decision service " + o->url.origin() + " is failing (circuit breaker open)"};
+        if (o->last_connect_failed.load(std::memory_order_relaxed))
+            return {false, "decision service " + o->url.origin() + " refused or could not be reached on the last call"};
     }
     return {};
 }
@@ -246,8 +216,8 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
     // Optional, not default-constructed: assigning an answer in another memory resource to a
     // default one would deep-copy it, where move construction keeps the response's arena.
     std::optional<json::object> answer;
-    const auto admitted = o.breaker.admit();
-    if (admitted == circuit_breaker::admission::refuse)
+    auto permit = o.breaker.admit();
+    if (!permit)
     {
         failure = errc::decision_circuit_open;
         counters_.breaker_open.fetch_add(1, std::memory_order_relaxed);
@@ -328,12 +298,12 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
                 {"error", sent ? "HTTP " + std::to_string(sent->status) : sent.error().message()},
             });
 
+        // No verdict otherwise: the permit's destructor gives a probe slot back.
         if (!failure || is_decision_refusal(failure))
-            o.breaker.record_success();  // it answered, and sanely: the probe (if this was one) is done
+            permit.succeeded();  // it answered, and sanely
         else if (counts_against_upstream(sent, failure))
-            o.breaker.record_failure();
-        else if (admitted == circuit_breaker::admission::probe)
-            o.breaker.release_probe();  // not its fault: let another call probe
+            permit.failed();
+        o.last_connect_failed.store(sent.has_error() && is_connect_failure(sent.error()), std::memory_order_relaxed);
     }
 
     if (!failure)

@@ -38,13 +38,13 @@ void refuse_unavailable_features(const core::config& cfg)
         throw startup_error("auth.required is true but auth.clients is empty: no caller could ever be accepted");
 }
 
-std::shared_ptr<auth::authenticator> make_authenticator(const core::config& cfg)
+std::shared_ptr<auth::authenticator> make_authenticator(const core::config& cfg, std::shared_ptr<auth::replay_cache> replays)
 {
     if (!cfg.auth.required)
         return nullptr;
     try
     {
-        return std::make_shared<auth::authenticator>(cfg);
+        return std::make_shared<auth::authenticator>(cfg, std::move(replays));
     }
     catch (const std::exception& e)
     {
@@ -107,8 +107,13 @@ struct application::impl
     // before every component that keeps a timer or socket on it, so it is destroyed after them: a
     // timer must never outlive its io_context (ASan caught that on shutdown).
     net::io_context control;
+    // Outlives every configuration generation: a token used before a reload is a replay after it.
+    std::shared_ptr<auth::replay_cache> replays = std::make_shared<auth::replay_cache>();
     std::unique_ptr<audit_log> audit;  // before the router and listener, which use it
     auth::authenticator_slot authn;
+    // The running authenticator's background work (JWKS refresh); ended and joined before that
+    // authenticator is let go, by a reload and at shutdown.
+    std::unique_ptr<core::task_group> auth_tasks;
     std::unique_ptr<core::decision_service> decision;
     decision::prefetch_fulfiller prefetch;
     decision::feedback_forwarder feedback;
@@ -123,7 +128,7 @@ struct application::impl
     explicit impl(core::config c)
         : cfg(std::move(c))
         , audit(make_audit(cfg))
-        , authn(make_authenticator(cfg))
+        , authn(make_authenticator(cfg, replays))
         , decision(make_decision(cfg))
         , prefetch(cfg)
         , feedback(cfg)
@@ -138,6 +143,8 @@ struct application::impl
     {
         listener.stop();
         listener.wait();
+        if (auth_tasks)
+            auth_tasks->cancel_and_join();  // while the control thread still runs them
         control_work.reset();
         control.stop();
         if (control_thread.joinable())
@@ -158,7 +165,10 @@ void application::start()
     const auto& cfg = impl_->cfg;
     impl_->decision->start_background(impl_->control.get_executor());
     if (auto a = impl_->authn.load())
-        a->start_background(impl_->control.get_executor());
+    {
+        impl_->auth_tasks = std::make_unique<core::task_group>(impl_->control.get_executor());
+        a->start_background(*impl_->auth_tasks, cfg.auth.jwks_refresh);
+    }
     impl_->control_work.emplace(impl_->control.get_executor());
     impl_->control_thread = std::thread([this] { impl_->control.run(); });
     impl_->listener.start();
@@ -223,9 +233,17 @@ bool application::reload(const std::string& config_path)
         {
             try
             {
-                auto fresh = std::make_shared<auth::authenticator>(next);
-                fresh->start_background(impl_->control.get_executor());
-                impl_->authn.store(std::move(fresh));
+                auto fresh = std::make_shared<auth::authenticator>(next, impl_->replays);
+                auto fresh_tasks = std::make_unique<core::task_group>(impl_->control.get_executor());
+                fresh->start_background(*fresh_tasks, next.auth.jwks_refresh);
+                // The old generation's background work ends before the old authenticator can:
+                // held here until its tasks are joined, whoever else lets go of it first.
+                auto previous = impl_->authn.exchange(std::move(fresh));
+                auto previous_tasks = std::exchange(impl_->auth_tasks, std::move(fresh_tasks));
+                if (previous_tasks)
+                    previous_tasks->cancel_and_join();
+                previous_tasks.reset();
+                previous.reset();
                 current.auth = next.auth;
             }
             catch (const std::exception& e)

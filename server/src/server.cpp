@@ -119,6 +119,26 @@ bool out_of_descriptors(const beast::error_code& ec)
            ec == net::error::no_buffer_space || ec == net::error::no_memory;
 }
 
+// Completion of a session or refusal coroutine: an exception that escaped one is logged, never
+// lost (its connection is gone; its registration removed itself).
+void log_session_end(std::exception_ptr e)
+{
+    if (!e)
+        return;
+    try
+    {
+        std::rethrow_exception(e);
+    }
+    catch (const std::exception& ex)
+    {
+        log::error("session_failed", {{"error", ex.what()}});
+    }
+    catch (...)
+    {
+        log::error("session_failed", {{"error", "an exception that is not a std::exception"}});
+    }
+}
+
 net::awaitable<void> accept_loop(shard& s, tcp::acceptor& acceptor, const core::limits_config& limits, unsigned max_connections,
                                  const router& r, net::ssl::context* tls)
 {
@@ -165,10 +185,10 @@ net::awaitable<void> accept_loop(shard& s, tcp::acceptor& acceptor, const core::
             if (tls)
                 socket.close(ignored);
             else
-                net::co_spawn(s.ioc, detail::refuse_connection(std::move(socket), limits), net::detached);
+                net::co_spawn(s.ioc, detail::refuse_connection(std::move(socket), limits), log_session_end);
             continue;
         }
-        net::co_spawn(s.ioc, detail::run_session(std::move(socket), limits, r, s.state, tls), net::detached);
+        net::co_spawn(s.ioc, detail::run_session(std::move(socket), limits, r, s.state, tls), log_session_end);
     }
 }
 

@@ -234,6 +234,31 @@ net::awaitable<void> serve(Stream& stream, const core::limits_config& limits, co
 
 }  // namespace
 
+namespace {
+
+// This connection's entry in its shard's list, for exactly as long as its stream exists: removed
+// by the destructor, so an exception leaves no entry whose stream stop() would touch and drain()
+// wait for.
+class session_registration
+{
+public:
+    session_registration(shard_state& shard, beast::tcp_stream& stream) : shard_(shard)
+    {
+        shard_.sessions.push_front({&stream, true});
+        entry_ = shard_.sessions.begin();
+    }
+    ~session_registration() { shard_.sessions.erase(entry_); }
+    session_registration(const session_registration&) = delete;
+    session_registration& operator=(const session_registration&) = delete;
+    std::list<session_entry>::iterator entry() const noexcept { return entry_; }
+
+private:
+    shard_state& shard_;
+    std::list<session_entry>::iterator entry_;
+};
+
+}  // namespace
+
 net::awaitable<void> run_session(tcp::socket socket, const core::limits_config& limits, const router& r, shard_state& shard, net::ssl::context* tls)
 {
     metrics::gauge_guard open(metrics::global().open_connections);
@@ -241,17 +266,15 @@ net::awaitable<void> run_session(tcp::socket socket, const core::limits_config& 
     if (!tls)
     {
         beast::tcp_stream stream(std::move(socket));
-        shard.sessions.push_front({&stream, true});
-        const auto entry = shard.sessions.begin();
-        co_await serve(stream, limits, r, shard, entry);
+        session_registration registered(shard, stream);
+        co_await serve(stream, limits, r, shard, registered.entry());
         stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-        shard.sessions.erase(entry);
         co_return;
     }
 
     beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *tls);
-    shard.sessions.push_front({&stream.next_layer(), true});
-    const auto entry = shard.sessions.begin();
+    session_registration registered(shard, stream.next_layer());
+    const auto entry = registered.entry();
     // The handshake is bounded like a request header: a silent client cannot hold the slot.
     stream.next_layer().expires_after(limits.header_timeout);
     auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server, use_tuple);
@@ -265,7 +288,6 @@ net::awaitable<void> run_session(tcp::socket socket, const core::limits_config& 
         co_await stream.async_shutdown(use_tuple);
     }
     stream.next_layer().socket().close(ignored);
-    shard.sessions.erase(entry);
 }
 
 net::awaitable<void> refuse_connection(tcp::socket socket, const core::limits_config& limits)

@@ -1,6 +1,10 @@
 // The real server on an ephemeral loopback port, spoken to over HTTP/1.1.
 
+#include <crd/core/hooks.hpp>
+#include <crd/core/log.hpp>
 #include <crd/server/application.hpp>
+#include <crd/server/router.hpp>
+#include <crd/server/server.hpp>
 
 #include "fixtures.hpp"
 #include "http_client.hpp"
@@ -57,7 +61,50 @@ std::string request_body(const std::string& fixture)
 
 }  // namespace
 
+namespace {
+
+// A handler that fails as no handler should: with something that is not a std::exception, so
+// it passes the router's catch and ends the session coroutine itself.
+class escaping_handler final : public core::hook_handler
+{
+public:
+    const core::service_definition& service() const noexcept override { return *core::find_service("order-sign-crd"); }
+    json::object discovery() const override { return {{"id", "order-sign-crd"}}; }
+    net::awaitable<core::api_response> handle(core::document_ptr, core::request_context) override
+    {
+        throw 42;
+        co_return core::api_response{};
+    }
+};
+
+}  // namespace
+
 BOOST_AUTO_TEST_SUITE(integration_)
+
+BOOST_AUTO_TEST_CASE(a_session_that_throws_is_logged_and_leaves_no_entry_for_stop_to_wait_on)
+{
+    // With net::detached the exception vanished and the session's entry (with a dangling stream
+    // pointer) stayed in its shard's list: stop() then waited the whole grace period on it.
+    auto cfg = test::test_config();
+    cfg.limits.shutdown_grace = 10s;
+    cfg.listen.threads = 1;
+    core::hook_registry registry;
+    registry.add(std::make_unique<escaping_handler>());
+    server::router routes(registry, server::router_settings{});
+    server::server listener(cfg, routes);
+    listener.start();
+    {
+        test::http_client client(listener.port());
+        client.send_raw("POST /cds-services/order-sign-crd HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                        "Content-Length: 2\r\n\r\n{}");
+        BOOST_TEST(client.closed_by_server());
+    }
+    const auto started = std::chrono::steady_clock::now();
+    listener.stop();
+    listener.wait();
+    BOOST_TEST((std::chrono::steady_clock::now() - started < 5s));
+}
+
 
 BOOST_AUTO_TEST_CASE(every_published_request_is_answered_200_over_one_keep_alive_connection)
 {

@@ -307,6 +307,30 @@ BOOST_AUTO_TEST_CASE(the_decision_services_4xx_is_relayed_and_never_opens_the_br
     BOOST_TEST(g.sign(client).status == 200U);
 }
 
+BOOST_AUTO_TEST_CASE(ready_turns_503_as_soon_as_the_decision_service_refuses_connections)
+{
+    // /ready answered 200 after failed connects until the breaker (5 failures) opened, so a load
+    // balancer kept sending calls to an instance that could only answer 502.
+    std::string closed_url;
+    {
+        fake_decision_service gone;
+        closed_url = gone.url();
+    }  // its port is closed now
+    fake_decision_service unused;
+    auto cfg = remote_config(unused);
+    cfg.decision.endpoint = *core::parse_http_url(closed_url);
+    cfg.decision.breaker_failures = 5;
+    gateway g(std::move(cfg));
+    test::http_client admin(g.app->admin_port());
+    BOOST_TEST(admin.request("GET", "/ready").status == 200U);  // resolved; nothing known yet
+    test::http_client client(g.app->port());
+    BOOST_TEST(g.sign(client).status == 502U);
+    auto ready = admin.request("GET", "/ready");
+    BOOST_TEST(ready.status == 503U);
+    BOOST_TEST(json::parse(ready.body).at("reason").as_string().find("could not be reached") != std::string::npos);
+    BOOST_TEST(client.request("GET", "/ready").status == 503U);
+}
+
 BOOST_AUTO_TEST_CASE(a_non_finite_number_in_the_answer_is_never_relayed)
 {
     // Boost.JSON 1.81 reads 1e999 as inf; serialised back it was "Infinity", not JSON.

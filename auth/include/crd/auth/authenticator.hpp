@@ -5,7 +5,9 @@
 
 #include <crd/auth/jose.hpp>
 #include <crd/core/async.hpp>
+#include <crd/auth/replay_cache.hpp>
 #include <crd/core/config.hpp>
+#include <crd/core/task_group.hpp>
 #include <crd/core/metrics.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -48,13 +50,16 @@ public:
     // Parses inline JWK Sets, loads auth.signing_key (or generates one, with a warning), resolves
     // the hosts of jwks_url and jku_allowlist entries. Throws std::runtime_error naming the key
     // at fault (e.g. "auth.clients[0].jwks: ...").
-    explicit authenticator(const core::config& cfg);
+    // `replays` outlives configuration generations (the application's; null: one of its own).
+    explicit authenticator(const core::config& cfg, std::shared_ptr<replay_cache> replays = nullptr);
     ~authenticator();
     authenticator(const authenticator&) = delete;
     authenticator& operator=(const authenticator&) = delete;
 
-    // Fetches registered JWKS URLs now and keeps them fresh, on the control executor.
-    void start_background(net::any_io_executor ex);
+    // Fetches registered JWKS URLs now and keeps them fresh, every `refresh` after that, as tasks
+    // of `group`. The group's owner ends and joins them before this authenticator is destroyed
+    // (a reload does, for the generation it replaces).
+    void start_background(core::task_group& group, std::chrono::milliseconds refresh = std::chrono::seconds(30));
 
     // Verifies the Authorization header of a call to `path` (the JWT aud must be
     // public_base_url + path). Never throws.

@@ -120,6 +120,7 @@ struct auth_config
     std::optional<std::string> signing_key;
     bool allow_basic = false;
     bool protect_discovery = true;
+    milliseconds jwks_refresh{30'000};  // how often registered JWKS URLs are fetched again
 };
 
 struct audit_config

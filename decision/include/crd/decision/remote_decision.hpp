@@ -5,6 +5,7 @@
 
 #include <crd/core/config.hpp>
 #include <crd/core/decision.hpp>
+#include <crd/decision/circuit_breaker.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -14,36 +15,6 @@
 #include <vector>
 
 namespace crd::decision {
-
-// Opens after `threshold` consecutive failures, fails fast for `cooldown`, then lets one probe
-// through: its success closes the breaker, its failure opens it again. Lock-free; shared by threads.
-class circuit_breaker
-{
-public:
-    circuit_breaker(unsigned threshold, std::chrono::milliseconds cooldown) : threshold_(threshold), cooldown_(cooldown) {}
-
-    enum class admission
-    {
-        pass,    // closed: call
-        probe,   // half-open: this call is the one probe; it must end in record_* or release_probe
-        refuse,  // open: fail fast
-    };
-    admission admit() noexcept;
-    bool allow() noexcept { return admit() != admission::refuse; }
-    void record_success() noexcept;
-    void record_failure() noexcept;
-    // A probe that ended without telling anything of the upstream's health (our own load, a
-    // refused header): the next call may probe.
-    void release_probe() noexcept;
-    bool is_open() const noexcept;
-
-private:
-    unsigned threshold_;
-    std::chrono::milliseconds cooldown_;
-    std::atomic<unsigned> failures_{0};
-    std::atomic<clock::rep> open_until_{0};  // steady_clock ticks; 0 = closed
-    std::atomic<bool> probing_{false};
-};
 
 struct decision_counters
 {
