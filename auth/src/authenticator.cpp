@@ -172,7 +172,12 @@ struct key_source
     std::vector<public_key> keys;         // guarded by mutex
     sys_clock::time_point expires{};      // guarded by mutex
     sys_clock::time_point last_attempt{}; // guarded by mutex
+    sys_clock::time_point last_unknown_kid_refetch{};  // guarded by mutex: a forced fetch that got keys
     bool fetching = false;                // guarded by mutex
+    // The last fetch failed (the EHR's key host not up yet, a network blip): retried after
+    // `backoff`, doubling from 1 s to 30 s, without using up the unknown-kid refetch.
+    bool failing = false;                        // guarded by mutex
+    std::chrono::seconds backoff{1};             // guarded by mutex
 };
 
 struct client_entry
@@ -461,7 +466,10 @@ struct authenticator::impl
             const auto now = sys_clock::now();
             if (src.fetching)
                 co_return;
-            if (forced && now - src.last_attempt < unknown_kid_refetch)
+            // Forced (a kid is unknown): once per 30 s after keys were had; while fetches fail,
+            // every 250 ms at most, so keys that arrive late are picked up by the next call.
+            if (forced && (src.failing ? now - src.last_attempt < std::chrono::milliseconds(250)
+                                       : now - src.last_unknown_kid_refetch < unknown_kid_refetch))
                 co_return;
             if (!forced && now < src.expires)
                 co_return;
@@ -507,11 +515,38 @@ struct authenticator::impl
         {
             metrics::count(auth_failure::key_fetch_failed);
             log::warning("jwks_fetch_failed", {{"url", src.url.origin() + src.url.target}, {"error", problem}});
-            src.expires = sys_clock::now() + jwks_floor;  // retry after the floor, keep the old keys
+            // Keep the old keys; retry soon, backing off.
+            src.failing = true;
+            src.expires = sys_clock::now() + src.backoff;
+            src.backoff = std::min<std::chrono::seconds>(src.backoff * 2, std::chrono::seconds(30));
             co_return;
         }
+        if (forced)
+            src.last_unknown_kid_refetch = sys_clock::now();
+        src.failing = false;
+        src.backoff = std::chrono::seconds(1);
         src.keys = std::move(keys);
         src.expires = sys_clock::now() + lifetime;
+    }
+
+    // How long the background loop may sleep before `src` wants fetching again.
+    std::chrono::milliseconds until_next_fetch(key_source& src, std::chrono::milliseconds at_most)
+    {
+        std::lock_guard lock(src.mutex);
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(src.expires - sys_clock::now());
+        return std::clamp<std::chrono::milliseconds>(left, std::chrono::milliseconds(200), at_most);
+    }
+
+    // No key could be found because the keys themselves could not be had, not because the kid
+    // is wrong: the source (the jku's, else the registered one) has no keys and its last fetch failed.
+    template <class SourceIt>
+    bool keys_unavailable(const client_entry& client, SourceIt jku_source)
+    {
+        key_source* src = jku_source != sources.end() ? jku_source->second.get() : client.registered_source;
+        if (!src)
+            return false;
+        std::lock_guard lock(src->mutex);
+        return src->failing && src->keys.empty();
     }
 
     std::optional<public_key> find_cached(key_source& src, const std::string& kid)
@@ -562,7 +597,7 @@ struct authenticator::impl
 
     rejection fail(auth_failure reason, std::string detail, bool token_given = true)
     {
-        return rejection{reason, token_given, std::move(detail)};
+        return rejection{reason, token_given, std::move(detail), explain(reason)};
     }
 
     struct jwt_rules
@@ -600,7 +635,12 @@ struct authenticator::impl
         if (rules.require_sub_equals_iss && string_claim(token.payload, "sub") != iss)
             co_return fail(auth_failure::malformed, "sub must equal iss");
         if (!audience_matches(token.payload.if_contains("aud"), rules.audiences))
-            co_return fail(auth_failure::bad_audience, "aud does not name this endpoint");
+        {
+            // Our own URL, which the caller needs to see (localhost vs 127.0.0.1, http vs https).
+            auto refused = fail(auth_failure::bad_audience, "aud does not name this endpoint");
+            refused.explanation += ": expected " + rules.audiences.front() + " (public_base_url plus the path called)";
+            co_return refused;
+        }
         const auto now = now_s();
         const auto leeway = static_cast<std::int64_t>(cfg.auth.clock_leeway_s);
         if (*exp + leeway < now)
@@ -609,8 +649,15 @@ struct authenticator::impl
             co_return fail(auth_failure::not_yet_valid, "iat is in the future");
         if (const auto nbf = numeric_claim(token.payload, "nbf"); nbf && *nbf > now + leeway)
             co_return fail(auth_failure::not_yet_valid, "nbf is in the future");
-        if (iat && *exp - *iat > static_cast<std::int64_t>(cfg.auth.max_token_lifetime_s))
-            co_return fail(auth_failure::lifetime_too_long, "exp - iat exceeds auth.max_token_lifetime_s");
+        const auto max_lifetime = static_cast<std::int64_t>(
+            client.registration && client.registration->max_token_lifetime_s ? *client.registration->max_token_lifetime_s
+                                                                              : cfg.auth.max_token_lifetime_s);
+        if (iat && *exp - *iat > max_lifetime)
+        {
+            auto refused = fail(auth_failure::lifetime_too_long, "exp - iat exceeds the client's max_token_lifetime_s");
+            refused.explanation += " (at most " + std::to_string(max_lifetime) + " s from iat to exp)";
+            co_return refused;
+        }
         if (rules.max_exp_ahead && *exp > now + *rules.max_exp_ahead + leeway)
             co_return fail(auth_failure::lifetime_too_long, "exp is more than 5 minutes ahead");
 
@@ -637,6 +684,8 @@ struct authenticator::impl
             for (const auto& k : client.inline_keys)
                 if (k.kid == kid)
                     key = k;
+        if (!key && keys_unavailable(client, token.header.contains("jku") ? sources.find(core::canonical_url(jku)) : sources.end()))
+            co_return fail(auth_failure::keys_unavailable, "the client's JWK Set could not be fetched");
         if (!key)
             co_return fail(auth_failure::unknown_key, "no key with this kid");
         if (family_for_alg(alg) != key->family)
@@ -704,6 +753,32 @@ struct authenticator::impl
     }
 };
 
+std::string explain(auth_failure reason)
+{
+    switch (reason)
+    {
+    case auth_failure::missing: return "authentication is required: send Authorization: Bearer <token>";
+    case auth_failure::malformed: return "the token is malformed: a JWS compact JWT with typ JWT, kid, and iss, aud, exp, iat, jti claims (NumericDate as whole seconds)";
+    case auth_failure::bad_algorithm: return "the token's alg is not accepted here, or does not fit its key";
+    case auth_failure::unknown_client: return "the token's iss is not a client registered with this server";
+    case auth_failure::unknown_key: return "no key of this client has the token's kid";
+    case auth_failure::bad_signature: return "the token's signature does not verify";
+    case auth_failure::bad_audience: return "the token's aud does not name this endpoint";
+    case auth_failure::expired: return "the token has expired";
+    case auth_failure::not_yet_valid: return "the token is not valid yet (iat or nbf in the future)";
+    case auth_failure::lifetime_too_long: return "the token lives too long";
+    case auth_failure::replayed: return "the token's jti was used before: send a fresh token with each call";
+    case auth_failure::bad_jku: return "the token's jku is neither the client's jwks_url nor in its jku_allowlist";
+    case auth_failure::bad_scope: return "the requested scope exceeds the client's registration";
+    case auth_failure::bad_secret: return "the client credentials are not valid";
+    case auth_failure::key_fetch_failed: return "the client's keys could not be fetched";
+    case auth_failure::busy: return "authentication is busy; retry shortly";
+    case auth_failure::keys_unavailable: return "the client's keys are unavailable (its JWKS URL could not be fetched yet); retry shortly";
+    case auth_failure::count_: break;
+    }
+    return "authentication failed";
+}
+
 authenticator::authenticator(const core::config& cfg, std::shared_ptr<replay_cache> replays)
     : impl_(std::make_unique<impl>(cfg, std::move(replays)))
 {
@@ -724,7 +799,7 @@ void authenticator::start_background(core::task_group& group, std::chrono::milli
                 co_await m.refresh(source, false);
                 if ((co_await net::this_coro::cancellation_state).cancelled() != net::cancellation_type::none)
                     co_return;
-                timer.expires_after(every);
+                timer.expires_after(m.until_next_fetch(source, every));  // sooner after a failure
                 auto [ec] = co_await timer.async_wait(use_tuple);
                 if (ec)
                     co_return;

@@ -203,6 +203,13 @@ void read_limits(object_reader& root, limits_config& out)
     r.reject_unknown_keys();
 }
 
+std::string lower_case(std::string_view s)
+{
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
+    return out;
+}
+
 bool valid_header_name(std::string_view name)
 {
     static constexpr std::string_view token_chars = "!#$%&'*+-.^_`|~";
@@ -251,6 +258,15 @@ void read_decision(object_reader& root, decision_config& out, const std::string&
         out.ca_file = resolve_path(base_dir, object_reader::as_string(*p, "decision.ca_file", false));
     r.read_url("feedback_url", out.feedback_endpoint);
 
+    if (auto names = r.read_string_list("forward_headers"))
+    {
+        for (std::size_t i = 0; i < names->size(); ++i)
+        {
+            if (!valid_header_name((*names)[i]))
+                object_reader::fail("decision.forward_headers[" + std::to_string(i) + "]", "must be an HTTP header name");
+            out.forward_headers.push_back(lower_case((*names)[i]));
+        }
+    }
     if (auto p = r.find("headers"))
     {
         if (!p->is_array())
@@ -334,6 +350,7 @@ void read_auth(object_reader& root, auth_config& out, const std::string& base_di
     r.read_int("clock_leeway_s", out.clock_leeway_s, 0, 300);
     r.read("allow_basic", out.allow_basic);
     r.read("protect_discovery", out.protect_discovery);
+    r.read("terse_errors", out.terse_errors);
     r.read_ms("jwks_refresh_ms", out.jwks_refresh, 1'000, max_ms);
     if (auto p = r.find("signing_key"))
         out.signing_key = resolve_path(base_dir, object_reader::as_string(*p, "auth.signing_key", false));
@@ -383,6 +400,12 @@ void read_auth(object_reader& root, auth_config& out, const std::string& base_di
             }
             c.read("scope", client.scope, true);
             c.read("secret_hash", client.secret_hash);
+            if (c.find("max_token_lifetime_s"))
+            {
+                unsigned lifetime = 0;
+                c.read_int("max_token_lifetime_s", lifetime, 1, 3600);
+                client.max_token_lifetime_s = lifetime;
+            }
             c.reject_unknown_keys();
             if (!client.jwks && !client.jwks_url && !client.secret_hash)
                 object_reader::fail(path, "needs one of 'jwks', 'jwks_url' or 'secret_hash'");
@@ -443,6 +466,38 @@ void read_services(object_reader& root, std::optional<std::vector<std::string>>&
                 ids.push_back(item);
         }
         out = check_service_ids(std::move(ids), "environment variable CDS_ENABLED_HOOKS");
+    }
+}
+
+// requests.required_headers, or the environment's CDS_REQUIRED_HEADERS (a comma list), which wins.
+void read_requests(object_reader& root, requests_config& out, const env_lookup& env)
+{
+    if (auto v = root.find("requests"))
+    {
+        object_reader r(*v, "requests");
+        if (auto names = r.read_string_list("required_headers"))
+            for (std::size_t i = 0; i < names->size(); ++i)
+            {
+                if (!valid_header_name((*names)[i]))
+                    object_reader::fail("requests.required_headers[" + std::to_string(i) + "]", "must be an HTTP header name");
+                out.required_headers.push_back(lower_case((*names)[i]));
+            }
+        r.reject_unknown_keys();
+    }
+    if (auto from_env = env("CDS_REQUIRED_HEADERS"); from_env)
+    {
+        out.required_headers.clear();
+        std::stringstream ss(*from_env);
+        for (std::string item; std::getline(ss, item, ',');)
+        {
+            item.erase(0, item.find_first_not_of(" \t"));
+            item.erase(item.find_last_not_of(" \t") + 1);
+            if (item.empty())
+                continue;
+            if (!valid_header_name(item))
+                throw config_error("environment variable CDS_REQUIRED_HEADERS: '" + item + "' is not an HTTP header name");
+            out.required_headers.push_back(lower_case(item));
+        }
     }
 }
 
@@ -596,6 +651,7 @@ config parse_config(
     read_services(root, out.enabled_services, env);
     read_cors(root, out.cors_allowed_origins);
     read_prefetch(root, out.prefetch);
+    read_requests(root, out.requests, env);
     read_tls(root, out.tls, base_dir);
     read_log(root, out.level);
     root.reject_unknown_keys();

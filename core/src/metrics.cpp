@@ -77,7 +77,7 @@ constexpr std::array<std::string_view, static_cast<std::size_t>(pool_kind::count
 constexpr std::array<std::string_view, static_cast<std::size_t>(auth_failure::count_)> auth_failure_names{
     "missing",       "malformed", "bad_algorithm",     "unknown_client", "unknown_key",
     "bad_signature", "bad_audience", "expired",        "not_yet_valid",  "lifetime_too_long",
-    "replayed",      "bad_jku",   "bad_scope",         "bad_secret",     "key_fetch_failed", "busy"};
+    "replayed",      "bad_jku",   "bad_scope",         "bad_secret",     "key_fetch_failed", "busy", "keys_unavailable"};
 
 }  // namespace
 

@@ -96,6 +96,7 @@ net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, 
             co_return core::api_response::from(*p);
     }
     auto& request = std::get<core::hook_request>(validated);
+    request.forward_headers = std::move(ctx.forward_headers);
 
     auto options = read_options(request.configuration, card_types_);
     if (auto* p = std::get_if<core::problem>(&options))

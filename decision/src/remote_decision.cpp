@@ -231,6 +231,8 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
         for (const auto& h : cfg_.decision.headers)
             req.headers.push_back({h.name, h.value});
         req.headers.push_back({"X-CDS-Hook-Instance", hook_instance});
+        for (auto& [name, value] : request.forward_headers)
+            req.headers.push_back({std::move(name), std::move(value)});
         // The decision service has all it needs in req.body: free the parsed request while we
         // wait, unless a failure answer (on_failure: conditional) will be built from it.
         if (cfg_.decision.on_failure != core::failure_policy::conditional)

@@ -83,6 +83,9 @@ router_settings make_router_settings(const core::config& cfg, const core::decisi
     s.decision = &decision;
     s.audit = audit;
     s.max_in_flight = cfg.limits.max_in_flight;
+    s.terse_auth_errors = cfg.auth.terse_errors;
+    s.required_headers = cfg.requests.required_headers;
+    s.forward_headers = cfg.decision.forward_headers;
     s.version = CRD_VERSION;
     return s;
 }

@@ -148,6 +148,13 @@ std::string format_audit_line(const audit_record& r)
     head["client"] = optional_field(r.client);
     head["jti"] = optional_field(r.jti);
     head["tenant"] = optional_field(r.tenant);
+    if (!r.headers.empty())
+    {
+        json::object headers;
+        for (const auto& [name, value] : r.headers)
+            headers[name] = capped(value);
+        head["headers"] = std::move(headers);
+    }
     head["status"] = r.status;
     head["latency_ms"] = static_cast<double>(r.latency.count()) / 1000.0;
     head["decision"] = r.decision.empty() ? json::value(nullptr) : json::value(r.decision);

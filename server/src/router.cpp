@@ -74,6 +74,32 @@ http_response unsupported_media_type(std::string_view content_type)
         ""});
 }
 
+// requests.required_headers: the first one missing or blank, as the 400 to send.
+std::optional<http_response> missing_required_header(const http_request_view& request, const std::vector<std::string>& required)
+{
+    for (const auto& name : required)
+    {
+        std::string_view value = request.header ? request.header(name) : std::string_view{};
+        while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+            value.remove_prefix(1);
+        if (value.empty())
+            return problem_response({400, "required", "the request header " + name + " is required (requests.required_headers)", name});
+    }
+    return std::nullopt;
+}
+
+// The values of `names` the request carries, for the audit record or the decision service.
+std::vector<std::pair<std::string, std::string>> header_values(const http_request_view& request, const std::vector<std::string>& names)
+{
+    std::vector<std::pair<std::string, std::string>> out;
+    if (!request.header)
+        return out;
+    for (const auto& name : names)
+        if (auto value = request.header(name); !value.empty())
+            out.emplace_back(name, std::string(value));
+    return out;
+}
+
 http_response overloaded(std::string detail)
 {
     auto r = problem_response({503, "transient", std::move(detail), ""});
@@ -138,6 +164,8 @@ void router::add_cors_headers(const http_request_view& request, http_response& r
     const bool wildcard = std::find(settings_.cors_allowed_origins.begin(), settings_.cors_allowed_origins.end(), "*") !=
                           settings_.cors_allowed_origins.end();
     response.headers.emplace_back("Access-Control-Allow-Origin", wildcard ? std::string("*") : std::string(request.origin));
+    // A browser app (the CDS Hooks Sandbox) may read why it was refused and when to retry.
+    response.headers.emplace_back("Access-Control-Expose-Headers", "WWW-Authenticate, Retry-After");
     if (!wildcard)
         response.headers.emplace_back("Vary", "Origin");
 }
@@ -192,6 +220,8 @@ net::awaitable<std::optional<http_response>> router::before_body(const http_requ
             refused = unsupported_media_type(head.content_type);
         else if (auto failed = co_await authenticate(head, path, info, authenticated))
             refused = std::move(failed);
+        else if (auto missing = missing_required_header(head, settings_.required_headers))
+            refused = std::move(missing);
     }
     if (refused)
         finish(head, info, *refused);
@@ -401,10 +431,26 @@ net::awaitable<std::optional<http_response>> router::authenticate(
         log::warning("auth_busy", {{"path", path}, {"detail", why.detail}});
         co_return overloaded("authentication is busy; retry shortly");
     }
-    // The reason goes to the log and the metric label; the caller learns only that it failed.
+    // The log has the detail; the caller gets the reason in the server's own words (RFC 6750
+    // error_description), never the token's contents, unless auth.terse_errors.
     log::warning("auth_failed", {{"path", path}, {"reason", info.auth_failure}, {"detail", why.detail}});
-    auto r = problem_response({401, "security", "authentication is required: a valid bearer token for this endpoint", ""});
-    r.headers.emplace_back("WWW-Authenticate", why.token_given ? R"(Bearer error="invalid_token")" : "Bearer");
+    const bool terse = settings_.terse_auth_errors;
+    auto r = problem_response({401, "security",
+        terse ? std::string("authentication is required: a valid bearer token for this endpoint") : why.explanation, ""});
+    std::string challenge = "Bearer";
+    if (why.token_given)
+    {
+        challenge += R"( error="invalid_token")";
+        if (!terse)
+        {
+            std::string quoted;
+            for (char c : why.explanation)
+                if (c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f)
+                    quoted.push_back(c);
+            challenge += R"(, error_description=")" + quoted + "\"";
+        }
+    }
+    r.headers.emplace_back("WWW-Authenticate", std::move(challenge));
     co_return r;
 }
 
@@ -422,6 +468,8 @@ net::awaitable<http_response> router::feedback_call(core::hook_handler& handler,
     const std::string_view path = request.target.substr(0, request.target.find('?'));
     if (auto refused = co_await authenticate(request, path, info, ctx))
         co_return std::move(*refused);
+    if (auto missing = missing_required_header(request, settings_.required_headers))
+        co_return std::move(*missing);
     if (!is_json_media_type(request.content_type))
         co_return unsupported_media_type(request.content_type);
     boost::system::error_code ec;
@@ -441,6 +489,7 @@ net::awaitable<http_response> router::feedback_call(core::hook_handler& handler,
         record.client = ctx.client_id;
         record.jti = ctx.jti;
         record.tenant = ctx.tenant;
+        record.headers = header_values(request, settings_.required_headers);
         record.status = 200;
         record.latency = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - request.received);
         record.request_body = std::string(request.body);
@@ -474,7 +523,12 @@ net::awaitable<http_response> router::hook_call(core::hook_handler& handler, con
         record.client = ctx.client_id;
         record.jti = ctx.jti;
         record.tenant = ctx.tenant;
+        record.headers = header_values(request, settings_.required_headers);
     }
+    if (!refused)
+        refused = missing_required_header(request, settings_.required_headers);
+    for (auto& [name, value] : header_values(request, settings_.forward_headers))
+        ctx.forward_headers.emplace_back(std::move(name), std::move(value));
 
     http_response response;
     if (refused)

@@ -14,7 +14,9 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <array>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 namespace crd::server::detail {
@@ -38,7 +40,32 @@ http::response<http::string_body> to_beast(http_response&& r, unsigned version, 
     return res;
 }
 
-// Answers a request we will not read to the end (limits, malformed HTTP), then closes.
+// After answering a request whose body we will not read, the client may still be writing it
+// (Python's http.client, Java's HttpURLConnection and most integration engines write the whole
+// body before reading). Closing at once would reset the connection and lose our answer in their
+// receive buffer; so, as nginx's lingering_close does: stop sending, read and discard what still
+// arrives, bounded in time and bytes, then close.
+template <class Stream>
+net::awaitable<void> linger(Stream& stream)
+{
+    constexpr std::size_t max_discard = 16 * 1024 * 1024;
+    constexpr auto max_linger = std::chrono::seconds(5);
+    auto& lowest = beast::get_lowest_layer(stream);
+    beast::error_code ignored;
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>)
+        lowest.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    lowest.expires_after(max_linger);
+    std::array<char, 16 * 1024> scratch;
+    for (std::size_t discarded = 0; discarded < max_discard;)
+    {
+        auto [ec, n] = co_await stream.async_read_some(net::buffer(scratch), use_tuple);
+        if (ec)
+            break;
+        discarded += n;
+    }
+}
+
+// Answers a request we will not read to the end (limits, malformed HTTP), then lingers.
 template <class Stream>
 net::awaitable<void> reject(Stream& stream, const core::limits_config& limits, unsigned version, core::problem p)
 {
@@ -47,7 +74,8 @@ net::awaitable<void> reject(Stream& stream, const core::limits_config& limits, u
     r.body = boost::json::serialize(core::to_operation_outcome(p));
     auto res = to_beast(std::move(r), version, false);
     beast::get_lowest_layer(stream).expires_after(limits.write_timeout);
-    co_await http::async_write(stream, res, use_tuple);
+    if (auto [ec, n] = co_await http::async_write(stream, res, use_tuple); !ec)
+        co_await linger(stream);
 }
 
 core::problem read_failure(const beast::error_code& ec, const core::limits_config& limits)
@@ -110,6 +138,7 @@ http_request_view head_view(const http::request<http::string_body>& req, std::st
     view.origin = req[http::field::origin];
     view.authorization = req[http::field::authorization];
     view.remote_address = remote_address;
+    view.header = [&req](std::string_view name) { return req[name]; };  // Beast's lookup is case-insensitive
     return view;
 }
 

@@ -89,7 +89,7 @@ std::string sign_body()
 
 BOOST_AUTO_TEST_SUITE(auth_over_http_)
 
-BOOST_AUTO_TEST_CASE(hooks_and_discovery_need_a_token_health_and_metadata_do_not)
+BOOST_AUTO_TEST_CASE(hooks_need_a_token_discovery_health_and_metadata_do_not)
 {
     secured_server s;
     test::http_client c(s.app->port());
@@ -97,7 +97,8 @@ BOOST_AUTO_TEST_CASE(hooks_and_discovery_need_a_token_health_and_metadata_do_not
     BOOST_TEST(hook.status == 401U);
     BOOST_TEST(hook.header("www-authenticate") == "Bearer");
     BOOST_TEST(json::parse(hook.body).at("resourceType").as_string() == "OperationOutcome");
-    BOOST_TEST(c.request("GET", "/cds-services").status == 401U);
+    // Discovery is open by default (auth.protect_discovery: false): it holds no patient data.
+    BOOST_TEST(c.request("GET", "/cds-services").status == 200U);
     BOOST_TEST(c.request("GET", "/health").status == 200U);
     BOOST_TEST(c.request("GET", "/ready").status == 200U);
     // Metrics live on the admin listener only: failure counts by reason would help a prober.
@@ -106,12 +107,15 @@ BOOST_AUTO_TEST_CASE(hooks_and_discovery_need_a_token_health_and_metadata_do_not
     BOOST_TEST(admin.request("GET", "/metrics").status == 200U);
     BOOST_TEST(c.request("GET", "/.well-known/smart-configuration").status == 200U);
 
-    // A bad token: invalid_token, and the body never says why.
+    // A bad token: invalid_token, and why in the server's own words, never the token's.
+    const auto wrong_aud = s.hook_jwt("/cds-services/order-select-crd");
     auto bad = c.request("POST", "/cds-services/order-sign-crd", sign_body(),
-                         {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + s.hook_jwt("/cds-services/order-select-crd")}});
+                         {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + wrong_aud}});
     BOOST_TEST(bad.status == 401U);
-    BOOST_TEST(bad.header("www-authenticate") == R"(Bearer error="invalid_token")");
-    BOOST_TEST(bad.body.find("aud") == std::string::npos);
+    BOOST_TEST(bad.header("www-authenticate").rfind(R"(Bearer error="invalid_token", error_description=")", 0) == 0U);
+    BOOST_TEST(bad.body.find("aud does not name this endpoint") != std::string::npos);
+    BOOST_TEST(bad.body.find("order-select-crd") == std::string::npos);  // the token's claim is not echoed
+    BOOST_TEST(bad.body.find(wrong_aud.substr(0, 20)) == std::string::npos);
 
     auto good = c.request("POST", "/cds-services/order-sign-crd", sign_body(),
                           {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + s.hook_jwt("/cds-services/order-sign-crd")}});
@@ -120,6 +124,7 @@ BOOST_AUTO_TEST_CASE(hooks_and_discovery_need_a_token_health_and_metadata_do_not
     BOOST_TEST(discovery.status == 200U);
 
     auto metrics = admin.request("GET", "/metrics").body;
+    BOOST_TEST(discovery.status == 200U);
     BOOST_TEST(metrics.find("crd_auth_failures_total{reason=\"bad_audience\"} ") != std::string::npos);
 }
 
@@ -155,6 +160,22 @@ BOOST_AUTO_TEST_CASE(smart_backend_services_token_then_a_hook_call_audited_witho
     BOOST_TEST(text.find(access) == std::string::npos);
     BOOST_TEST(text.find(assertion) == std::string::npos);
     BOOST_TEST(text.find("\"client\":\"ehr\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(discovery_can_still_be_protected)
+{
+    auto no_env = [](const char*) -> std::optional<std::string> { return std::nullopt; };
+    json::value doc = {
+        {"listen", {{"address", "127.0.0.1"}, {"port", 0}, {"threads", 1}}},
+        {"auth", {{"required", true}, {"protect_discovery", true}, {"clients", json::array{json::object{
+            {"client_id", "ehr"}, {"jwks", json::object{{"keys", json::array{auth::public_jwk(client_key())}}}}}}}}},
+    };
+    server::application app(core::parse_config(doc, "", no_env, std::string(CRD_SOURCE_DIR) + "/etc/rules.json"));
+    app.start();
+    test::http_client c(app.port());
+    BOOST_TEST(c.request("GET", "/cds-services").status == 401U);
+    app.stop();
+    app.wait();
 }
 
 BOOST_AUTO_TEST_SUITE_END()

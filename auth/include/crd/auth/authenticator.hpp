@@ -33,7 +33,13 @@ struct rejection
     metrics::auth_failure reason;
     bool token_given = false;  // for WWW-Authenticate: error="invalid_token"
     std::string detail;        // for the log only: never the token, never the response body
+    // For the caller (OperationOutcome diagnostics, WWW-Authenticate error_description): the
+    // reason in the server's own words and values, never the token's contents or key material.
+    std::string explanation;
 };
+
+// The caller-facing explanation of a refusal reason.
+std::string explain(metrics::auth_failure reason);
 
 using auth_result = std::variant<identity, rejection>;
 

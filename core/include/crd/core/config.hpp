@@ -95,6 +95,9 @@ struct decision_config
     std::size_t max_response_bytes = 4 * 1024 * 1024;
     bool forward_fhir_authorization = false;
     std::vector<header_config> headers;
+    // Request headers of the caller passed on to the decision service (lower-case names), e.g.
+    // the required x-client-id.
+    std::vector<std::string> forward_headers;
     std::optional<std::string> ca_file;
     std::optional<url> feedback_endpoint;
     std::map<std::string, decision_service_override, std::less<>> services;  // per service id
@@ -108,18 +111,25 @@ struct auth_client
     std::vector<std::string> jku_allowlist;
     std::string scope;
     std::optional<std::string> secret_hash;
+    std::optional<unsigned> max_token_lifetime_s;  // this client's own limit; else auth.max_token_lifetime_s
 };
 
 struct auth_config
 {
     bool required = true;
     std::vector<auth_client> clients;
-    unsigned max_token_lifetime_s = 300;
+    // What deployed EHRs send: Epic's CDS Hooks client JWTs live 15 minutes (exp - iat = 900).
+    unsigned max_token_lifetime_s = 900;
     unsigned clock_leeway_s = 60;
     std::vector<std::string> allowed_algs{"ES384", "RS384"};
     std::optional<std::string> signing_key;
     bool allow_basic = false;
-    bool protect_discovery = true;
+    // Discovery holds no patient data, and Inferno's CRD suites and the product documents call it
+    // without a token: open unless a payer asks otherwise.
+    bool protect_discovery = false;
+    // true: every 401 says only that a valid token is required (today's generic text); false: the
+    // reason, from the server's own words (never the token's contents).
+    bool terse_errors = false;
     milliseconds jwks_refresh{30'000};  // how often registered JWKS URLs are fetched again
 };
 
@@ -144,6 +154,13 @@ struct prefetch_config
     // Prefetch keys without which no determination is possible: when one is missing and there is
     // no FHIR access to fetch it, the call is answered 412. Absent: required_prefetch_keys() below.
     std::optional<std::vector<std::string>> required_keys;
+};
+
+// Headers every hook and feedback call must carry (Payerbox's CDS_REQUIRED_HEADERS), e.g. the
+// x-client-id gateways and payers route and bill by. Lower-case names.
+struct requests_config
+{
+    std::vector<std::string> required_headers;
 };
 
 struct tls_config
@@ -172,6 +189,7 @@ struct config
     std::optional<std::vector<std::string>> enabled_services;  // absent: every service
     std::vector<std::string> cors_allowed_origins{"*"};
     prefetch_config prefetch;
+    requests_config requests;
     tls_config tls;
     log_level level = log_level::info;
 };

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace crd::core {
@@ -47,6 +48,9 @@ struct request_context
     std::string client_id;       // authenticated caller; empty when authentication is off
     std::string jti;             // the caller's token id (JWT), for the audit log
     std::string tenant;          // CDS Hooks JWT "tenant" claim, when given
+    // The caller's headers named in decision.forward_headers (lower-case name, value), for the
+    // decision service.
+    std::vector<std::pair<std::string, std::string>> forward_headers;
 };
 
 class hook_handler

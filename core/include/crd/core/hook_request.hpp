@@ -47,6 +47,8 @@ struct hook_request
     std::vector<const boost::json::object*> tasks;     // order-dispatch fulfilment tasks
     const boost::json::object* prefetch = nullptr;     // may be null
     const boost::json::object* configuration = nullptr;  // extension."davinci-crd.configuration"
+    // The caller's headers named in decision.forward_headers (lower-case name, value).
+    std::vector<std::pair<std::string, std::string>> forward_headers;
 
     // Every resource found in prefetch (Bundles are opened), keyed "Type/id".
     std::unordered_map<std::string, const boost::json::object*> prefetch_resources;

@@ -88,6 +88,7 @@ enum class auth_failure : std::uint8_t
     bad_secret,
     key_fetch_failed,
     busy,  // too many slow (Basic) verifications already running
+    keys_unavailable,  // the client's JWKS URL could not be fetched (yet): not an unknown key
     count_,
 };
 

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace crd::server {
 
@@ -23,6 +25,7 @@ struct audit_record
     std::string client;  // authenticated client id (JWT iss), empty when authentication is off
     std::string jti;
     std::string tenant;
+    std::vector<std::pair<std::string, std::string>> headers;  // requests.required_headers, as sent
     unsigned status = 0;
     std::chrono::microseconds latency{0};
     std::string decision;       // decision outcome: "ok", "timeout", ... or empty

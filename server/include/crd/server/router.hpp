@@ -9,6 +9,7 @@
 #include <crd/decision/feedback_forwarder.hpp>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,8 @@ struct http_request_view
     // Set when the caller was authenticated on its header already (Expect: 100-continue): the
     // token is not checked twice (its jti would read as a replay).
     const core::request_context* authenticated = nullptr;
+    // Any request header by (case-insensitive) name; empty when absent. Set by the listener.
+    std::function<std::string_view(std::string_view)> header = {};
 };
 
 struct http_response
@@ -64,6 +67,9 @@ struct router_settings
     unsigned max_in_flight = 4'096;  // hook and feedback calls being processed; more get 503
     std::string version = "0";       // for crd_build_info
     enum surface surface = surface::public_api;
+    bool terse_auth_errors = false;  // auth.terse_errors: a 401 does not say why
+    std::vector<std::string> required_headers = {};  // requests.required_headers, lower case
+    std::vector<std::string> forward_headers = {};   // decision.forward_headers, lower case
 };
 
 // What the router learnt about a request, for metrics, the access log and the audit record.
