@@ -3,7 +3,7 @@
 #include <crd/core/ids.hpp>
 #include <crd/core/json_document.hpp>
 #include <crd/core/log.hpp>
-#include <crd/core/shard.hpp>
+#include <crd/upstream/pool_registry.hpp>
 #include <crd/upstream/http_client.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -255,18 +255,6 @@ bool is_loopback_host(const std::string& host)
 
 }  // namespace
 
-// Shard-local JWKS clients are keyed by URL through a pointer that stays the same for the life of
-// the process, so a reloaded authenticator finds (and never confuses) the clients of an old one.
-const void* client_key_for(const std::string& url)
-{
-    static std::mutex mutex;
-    static std::map<std::string, std::unique_ptr<char>, std::less<>> interned;
-    std::lock_guard lock(mutex);
-    auto& slot = interned[url];
-    if (!slot)
-        slot = std::make_unique<char>();
-    return slot.get();
-}
 
 struct authenticator::impl
 {
@@ -440,10 +428,10 @@ struct authenticator::impl
         return raw;
     }
 
-    // The client for `src` on this thread's shard (or a one-off off the shard threads).
+    // The client for `src` on the context `ex` runs on (a shard, or the control thread).
     upstream::http_client client_for(key_source& src, const net::any_io_executor& ex)
     {
-        auto make = [&] {
+        std::function<std::shared_ptr<upstream::http_client>()> make = [&] {
             upstream::client_config c;
             c.origin = src.url;
             c.max_connections = 2;
@@ -452,10 +440,7 @@ struct authenticator::impl
             c.pool = metrics::pool_kind::jwks;
             return std::make_shared<upstream::http_client>(ex, c, src.endpoints, src.tls);
         };
-        auto* shard = core::shard_context::current();
-        std::shared_ptr<upstream::http_client> c =
-            shard ? shard->get_or_create<upstream::http_client>(client_key_for(src.url.origin() + src.url.target), std::function<std::shared_ptr<upstream::http_client>()>(make)) : make();
-        return *c;
+        return *upstream::pool_registry::of(ex).get_or_create("jwks " + src.url.origin() + src.url.target, make);
     }
 
     // Fetches a JWK Set; keeps the old keys when the fetch fails. `forced`: a kid was unknown.

@@ -2,8 +2,8 @@
 
 #include <crd/core/log.hpp>
 #include <crd/core/metrics.hpp>
-#include <crd/core/shard.hpp>
 #include <crd/upstream/http_client.hpp>
+#include <crd/upstream/pool_registry.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -24,11 +24,10 @@ struct feedback_forwarder::impl
 
     upstream::http_client client_on(const net::any_io_executor& ex)
     {
-        auto make = [&] { return std::make_shared<upstream::http_client>(ex, client, endpoints, tls); };
-        auto* shard = core::shard_context::current();
-        std::shared_ptr<upstream::http_client> c =
-            shard ? shard->get_or_create<upstream::http_client>(this, std::function<std::shared_ptr<upstream::http_client>()>(make)) : make();
-        return *c;
+        std::function<std::shared_ptr<upstream::http_client>()> make = [&] {
+            return std::make_shared<upstream::http_client>(ex, client, endpoints, tls);
+        };
+        return *upstream::pool_registry::of(ex).get_or_create("feedback " + url->origin() + url->target, make);
     }
 };
 

@@ -6,8 +6,8 @@
 #include <crd/core/json_document.hpp>
 #include <crd/core/log.hpp>
 #include <crd/core/metrics.hpp>
-#include <crd/core/shard.hpp>
 #include <crd/upstream/http_client.hpp>
+#include <crd/upstream/pool_registry.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -321,10 +321,7 @@ struct prefetch_fulfiller::impl
             c.pool = metrics::pool_kind::fhir;
             return std::make_shared<upstream::http_client>(ex, c, o->endpoints, tls);
         };
-        auto* shard = core::shard_context::current();
-        if (!shard)
-            return *make();
-        auto pools = shard->get_or_create<shard_fhir_pools>(this, std::function<std::shared_ptr<shard_fhir_pools>()>([] {
+        auto pools = upstream::pool_registry::of(ex).get_or_create("fhir prefetch", std::function<std::shared_ptr<shard_fhir_pools>()>([] {
             return std::make_shared<shard_fhir_pools>();
         }));
         const auto key = o->url.origin();

@@ -5,11 +5,11 @@
 #include <boost/asio/error.hpp>
 #include <crd/core/log.hpp>
 #include <crd/core/metrics.hpp>
-#include <crd/core/shard.hpp>
 #include <crd/decision/response_normaliser.hpp>
 #include <crd/decision/rules.hpp>
 #include <crd/decision/rules_engine.hpp>
 #include <crd/upstream/http_client.hpp>
+#include <crd/upstream/pool_registry.hpp>
 
 #include <boost/json/array.hpp>
 #include <boost/json/monotonic_resource.hpp>
@@ -157,6 +157,9 @@ remote_decision::remote_decision(const core::config& cfg) : cfg_(cfg)
     }
     if (origins_.empty())
         throw std::logic_error("remote_decision needs decision.url or a per-service url");
+    pools_key_ = "decision";
+    for (const auto& o : origins_)
+        pools_key_ += " " + o->url.origin() + o->url.target;
 }
 
 remote_decision::~remote_decision() = default;
@@ -200,7 +203,7 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
     const std::string service_id(request.service->id);
     const std::string hook_instance(request.hook_instance);
 
-    // The pools of this shard (created on first use); off a server shard, a pool for this call only.
+    // The pools of the context this call runs on (a shard's, created on first use).
     auto ex = co_await net::this_coro::executor;
     auto make_clients = [&]() {
         auto sc = std::make_shared<shard_clients>();
@@ -208,9 +211,8 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
             sc->clients.emplace_back(ex, client_config_for(cfg_, each->url), each->endpoints, each->tls);
         return sc;
     };
-    auto* shard = core::shard_context::current();
     std::shared_ptr<shard_clients> clients =
-        shard ? shard->get_or_create<shard_clients>(this, make_clients) : make_clients();
+        upstream::pool_registry::of(ex).get_or_create(pools_key_, std::function<std::shared_ptr<shard_clients>()>(make_clients));
 
     error_code failure;
     // Optional, not default-constructed: assigning an answer in another memory resource to a

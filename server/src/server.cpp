@@ -4,7 +4,6 @@
 
 #include <crd/core/log.hpp>
 #include <crd/core/metrics.hpp>
-#include <crd/core/shard.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -40,8 +39,7 @@ struct shard
     std::optional<tcp::acceptor> acceptor;
     std::optional<tcp::acceptor> admin_acceptor;  // shard 0 only, when the admin listener is on
     detail::shard_state state;
-    // Declared after ioc so it is destroyed first: it holds sockets (connection pools) of ioc.
-    core::shard_context services;
+    // Upstream connection pools live in ioc itself (upstream::pool_registry, a service of it).
     std::thread thread;
 };
 
@@ -309,8 +307,7 @@ void server::start()
     for (auto& s : impl_->shards)
     {
         net::co_spawn(s->ioc, accept_loop(*s, *s->acceptor, cfg.limits, impl_->max_connections, impl_->routes, impl_->tls.get()), net::detached);
-        s->thread = std::thread([&ioc = s->ioc, &services = s->services] {
-            core::shard_scope scope(services);
+        s->thread = std::thread([&ioc = s->ioc] {
             for (;;)
             {
                 try

@@ -60,6 +60,7 @@ private:
     std::vector<std::unique_ptr<origin>> origins_;
     std::map<std::string, std::size_t, std::less<>> origin_of_service_;
     decision_counters counters_;
+    std::string pools_key_;  // this source's pools in each context's upstream::pool_registry
 };
 
 }  // namespace crd::decision
