@@ -3,6 +3,7 @@
 #include <crd/core/ids.hpp>
 #include <crd/core/json_document.hpp>
 #include <crd/core/log.hpp>
+#include <crd/core/text.hpp>
 #include <crd/upstream/pool_registry.hpp>
 #include <crd/upstream/http_client.hpp>
 
@@ -803,11 +804,7 @@ net::awaitable<auth_result> authenticator::authenticate(std::string_view authori
     auto credentials = space == std::string_view::npos ? std::string_view{} : authorization.substr(space + 1);
     while (!credentials.empty() && credentials.front() == ' ')
         credentials.remove_prefix(1);
-    auto iequals = [](std::string_view a, std::string_view b) {
-        return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-                   return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-               });
-    };
+    using core::iequals;
     if (iequals(scheme, "Basic"))
         co_return co_await m.verify_basic(credentials, source);
     if (!iequals(scheme, "Bearer") || credentials.empty() || credentials.size() > max_token_bytes)

@@ -1,6 +1,7 @@
 #include <crd/core/config.hpp>
 #include <crd/core/hooks.hpp>
 #include <crd/core/json_document.hpp>
+#include <crd/core/text.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -203,13 +204,6 @@ void read_limits(object_reader& root, limits_config& out)
     r.reject_unknown_keys();
 }
 
-std::string lower_case(std::string_view s)
-{
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
-    return out;
-}
-
 bool valid_header_name(std::string_view name)
 {
     static constexpr std::string_view token_chars = "!#$%&'*+-.^_`|~";
@@ -264,7 +258,7 @@ void read_decision(object_reader& root, decision_config& out, const std::string&
         {
             if (!valid_header_name((*names)[i]))
                 object_reader::fail("decision.forward_headers[" + std::to_string(i) + "]", "must be an HTTP header name");
-            out.forward_headers.push_back(lower_case((*names)[i]));
+            out.forward_headers.push_back(to_lower((*names)[i]));
         }
     }
     if (auto p = r.find("headers"))
@@ -480,7 +474,7 @@ void read_requests(object_reader& root, requests_config& out, const env_lookup& 
             {
                 if (!valid_header_name((*names)[i]))
                     object_reader::fail("requests.required_headers[" + std::to_string(i) + "]", "must be an HTTP header name");
-                out.required_headers.push_back(lower_case((*names)[i]));
+                out.required_headers.push_back(to_lower((*names)[i]));
             }
         r.reject_unknown_keys();
     }
@@ -496,7 +490,7 @@ void read_requests(object_reader& root, requests_config& out, const env_lookup& 
                 continue;
             if (!valid_header_name(item))
                 throw config_error("environment variable CDS_REQUIRED_HEADERS: '" + item + "' is not an HTTP header name");
-            out.required_headers.push_back(lower_case(item));
+            out.required_headers.push_back(to_lower(item));
         }
     }
 }
@@ -673,17 +667,15 @@ config parse_config(
 
 config load_config_file(const std::string& path, const env_lookup& env, const std::string& default_rules_path)
 {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw config_error("cannot read configuration file '" + path + "'");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    boost::system::error_code ec;
-    const json::value doc = parse_json(ss.str(), ec);
-    if (ec)
-        throw config_error("configuration file '" + path + "' is not valid JSON: " + ec.message());
-    if (const auto twice = first_duplicate_key(ss.str()))
-        throw config_error(path + ": '" + *twice + "' appears twice; only one may be given");
+    json::value doc;
+    try
+    {
+        doc = read_json_file(path, "configuration");
+    }
+    catch (const json_file_error& e)
+    {
+        throw config_error(e.what());
+    }
     const auto slash = path.rfind('/');
     const std::string base_dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
     try

@@ -1,4 +1,5 @@
 #include <crd/core/hook_request.hpp>
+#include <crd/core/text.hpp>
 #include <crd/core/url.hpp>
 
 #include <boost/json/array.hpp>
@@ -304,9 +305,7 @@ void check_fhir_authorization(const json::object& doc)
     if (!is_token68(auth.at("access_token").get_string()))
         fail("value", "fhirAuthorization.access_token", "must be an RFC 6750 Bearer token (letters, digits and -._~+/ with = padding)");
     auto type = as_string(require(auth, "token_type", "fhirAuthorization.token_type", ""), "fhirAuthorization.token_type");
-    const bool bearer = type.size() == 6 && std::equal(type.begin(), type.end(), "Bearer", [](char a, char b) {
-                            return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-                        });
+    const bool bearer = iequals(type, "Bearer");
     if (!bearer)
         fail("value", "fhirAuthorization.token_type", "must be \"Bearer\"");
     const auto& expires = require(auth, "expires_in", "fhirAuthorization.expires_in", "");

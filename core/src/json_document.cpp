@@ -9,6 +9,8 @@ namespace json = boost::json;
 #include <crd/core/error.hpp>
 
 #include <cmath>
+#include <fstream>
+#include <sstream>
 
 namespace crd::core {
 namespace {
@@ -70,6 +72,23 @@ std::optional<std::string> first_nonfinite_number(const json::value& v)
     if (!find_nonfinite(v, path))
         return std::nullopt;
     return path;
+}
+
+json::value read_json_file(const std::string& path, std::string_view what)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw json_file_error("cannot read " + std::string(what) + " file '" + path + "'");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string text = ss.str();
+    boost::system::error_code ec;
+    json::value doc = parse_json(text, ec);
+    if (ec)
+        throw json_file_error(std::string(what) + " file '" + path + "' is not valid JSON: " + ec.message());
+    if (const auto twice = first_duplicate_key(text))
+        throw json_file_error(path + ": '" + *twice + "' appears twice; only one may be given");
+    return doc;
 }
 
 json::value parse_json(std::string_view text, boost::system::error_code& ec, std::size_t max_depth, json::storage_ptr sp)

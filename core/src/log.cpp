@@ -1,4 +1,5 @@
 #include <crd/core/log.hpp>
+#include <crd/core/text.hpp>
 
 #include <boost/json/serialize.hpp>
 
@@ -24,18 +25,6 @@ std::string_view level_name(core::log_level level)
     return "info";
 }
 
-std::string timestamp()
-{
-    const auto now = std::chrono::system_clock::now();
-    const auto secs = std::chrono::system_clock::to_time_t(now);
-    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[40];
-    const auto n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(millis));
-    return buf;
-}
 
 }  // namespace
 
@@ -55,7 +44,7 @@ void write(core::log_level level, std::string_view event, boost::json::object fi
         return;
     boost::json::object line;
     line.reserve(fields.size() + 3);
-    line["ts"] = timestamp();
+    line["ts"] = core::utc_timestamp(std::chrono::system_clock::now());
     line["level"] = level_name(level);
     line["event"] = event;
     for (auto& kv : fields)

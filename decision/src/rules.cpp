@@ -289,17 +289,15 @@ rule_set parse_rules(const json::value& doc)
 
 rule_set load_rules(const std::string& path)
 {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw rules_error("cannot read rules file '" + path + "'");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    boost::system::error_code ec;
-    const json::value doc = core::parse_json(ss.str(), ec);
-    if (ec)
-        throw rules_error("rules file '" + path + "' is not valid JSON: " + ec.message());
-    if (const auto twice = core::first_duplicate_key(ss.str()))
-        throw rules_error(path + ": '" + *twice + "' appears twice; only one may be given");
+    json::value doc;
+    try
+    {
+        doc = core::read_json_file(path, "rules");
+    }
+    catch (const core::json_file_error& e)
+    {
+        throw rules_error(e.what());
+    }
     try
     {
         return parse_rules(doc);

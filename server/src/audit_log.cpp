@@ -2,6 +2,7 @@
 
 #include <crd/core/json_document.hpp>
 #include <crd/core/log.hpp>
+#include <crd/core/text.hpp>
 #include <crd/core/metrics.hpp>
 
 #include <boost/asio/post.hpp>
@@ -31,17 +32,6 @@ namespace json = boost::json;
 namespace crd::server {
 namespace {
 
-std::string iso8601(std::chrono::system_clock::time_point t)
-{
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                  tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-    return buf;
-}
 
 std::string sha256_hex(std::string_view data)
 {
@@ -141,7 +131,7 @@ void wake(std::shared_ptr<waiter> w, bool ok)
 std::string format_audit_line(const audit_record& r)
 {
     json::object head;
-    head["time"] = iso8601(r.time);
+    head["time"] = core::utc_timestamp(r.time);
     head["kind"] = r.kind;
     head["service"] = r.service;
     head["hookInstance"] = optional_field(r.hook_instance);

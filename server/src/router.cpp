@@ -5,6 +5,7 @@
 #include <crd/core/json_document.hpp>
 #include <crd/core/log.hpp>
 #include <crd/core/metrics.hpp>
+#include <crd/core/text.hpp>
 #include <crd/server/audit_log.hpp>
 
 #include <boost/asio/this_coro.hpp>
@@ -57,13 +58,6 @@ http_response method_not_allowed(std::string_view method, std::string_view path,
     auto r = problem_response({405, "not-supported", "method " + std::string(method) + " is not allowed on " + std::string(path), ""});
     r.headers.emplace_back("Allow", std::move(allow));
     return r;
-}
-
-std::string lower(std::string_view s)
-{
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
-    return out;
 }
 
 http_response unsupported_media_type(std::string_view content_type)
@@ -131,11 +125,7 @@ bool is_json_media_type(std::string_view content_type) noexcept
         type.remove_suffix(1);
     while (!type.empty() && (type.front() == ' ' || type.front() == '\t'))
         type.remove_prefix(1);
-    const auto eq = [](std::string_view a, std::string_view b) {
-        return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-                   return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-               });
-    };
+    const auto eq = core::iequals;
     if (eq(type, "application/json"))
         return true;
     constexpr std::string_view prefix = "application/";
@@ -151,9 +141,8 @@ router::router(const core::hook_registry& registry, router_settings settings)
 
 bool router::origin_allowed(std::string_view origin) const
 {
-    const auto o = lower(origin);
     return std::any_of(settings_.cors_allowed_origins.begin(), settings_.cors_allowed_origins.end(), [&](const std::string& allowed) {
-        return allowed == "*" || lower(allowed) == o;
+        return allowed == "*" || core::iequals(allowed, origin);
     });
 }
 

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -59,6 +60,17 @@ boost::json::value parse_json(std::string_view text, boost::system::error_code& 
 // The path ("context.draftOrders.entry[0].resource.quantity.value") of the first number that is
 // infinite or NaN, if any.
 std::optional<std::string> first_nonfinite_number(const boost::json::value& v);
+
+// The one reader of configuration and rules files: the strict parser above, and a key given twice
+// in one object refused (Boost.JSON would keep the last silently). Throws json_file_error whose
+// message names the file, the problem and, for a repeated key, its path; `what` is "configuration"
+// or "rules".
+class json_file_error : public std::runtime_error
+{
+public:
+    using std::runtime_error::runtime_error;
+};
+boost::json::value read_json_file(const std::string& path, std::string_view what);
 
 // The path ("decision.services.order-sign-crd.url", "auth.clients[0].client_id") of the first key
 // that appears twice in one object of `text`, if any. Boost.JSON keeps the last one silently; a

@@ -1,0 +1,61 @@
+#include <crd/core/json_document.hpp>
+#include <crd/core/text.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
+using namespace crd::core;
+
+BOOST_AUTO_TEST_SUITE(text_)
+
+BOOST_AUTO_TEST_CASE(case_folding_is_ascii_only)
+{
+    BOOST_TEST(iequals("Bearer", "bEARER"));
+    BOOST_TEST(!iequals("Bearer", "Bearer "));
+    BOOST_TEST(!iequals("\xc3\x89", "\xc3\xa9"));  // no locale: É and é differ
+    BOOST_TEST(to_lower("X-Client-Id") == "x-client-id");
+}
+
+BOOST_AUTO_TEST_CASE(timestamps_are_utc_with_milliseconds)
+{
+    const auto t = std::chrono::system_clock::time_point(std::chrono::milliseconds(1'796'186'267'042));
+    BOOST_TEST(utc_timestamp(t) == "2026-12-02T04:37:47.042Z");
+}
+
+BOOST_AUTO_TEST_CASE(json_files_are_read_strictly)
+{
+    const auto dir = std::filesystem::temp_directory_path();
+    const auto path = (dir / ("crd-text-test-" + std::to_string(::getpid()) + ".json")).string();
+    auto message_of = [&](const std::string& text) -> std::string {
+        std::ofstream(path) << text;
+        try
+        {
+            (void)read_json_file(path, "rules");
+        }
+        catch (const json_file_error& e)
+        {
+            return e.what();
+        }
+        return {};
+    };
+    BOOST_TEST(message_of(R"({"a": 1})").empty());
+    BOOST_TEST(message_of(R"({"a": 1, "a": 2})").find("'a' appears twice") != std::string::npos);
+    BOOST_TEST(message_of(R"({"a": 1e400})").find("not valid JSON") != std::string::npos);
+    BOOST_TEST(message_of(R"({"a": )").find("rules file") != std::string::npos);
+    std::filesystem::remove(path);
+    try
+    {
+        (void)read_json_file(path, "rules");
+        BOOST_FAIL("a missing file was read");
+    }
+    catch (const json_file_error& e)
+    {
+        BOOST_TEST(std::string(e.what()).find("cannot read rules file") != std::string::npos);
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
