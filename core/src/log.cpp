@@ -64,4 +64,22 @@ void write(core::log_level level, std::string_view event, boost::json::object fi
     }
 }
 
+void exception(std::string_view event, std::exception_ptr e)
+{
+    if (!e)
+        return;
+    try
+    {
+        std::rethrow_exception(e);
+    }
+    catch (const std::exception& ex)
+    {
+        error(event, {{"error", ex.what()}});
+    }
+    catch (...)
+    {
+        error(event, {{"error", "an exception that is not a std::exception"}});
+    }
+}
+
 }  // namespace crd::log

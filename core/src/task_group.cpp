@@ -41,21 +41,7 @@ void task_group::spawn(net::awaitable<void> task)
     }
     auto slot = signal->slot();
     net::co_spawn(ex_, std::move(task), net::bind_cancellation_slot(slot, [st = state_, signal](std::exception_ptr e) {
-        if (e)
-        {
-            try
-            {
-                std::rethrow_exception(e);
-            }
-            catch (const std::exception& ex)
-            {
-                log::error("background_task_failed", {{"error", ex.what()}});
-            }
-            catch (...)
-            {
-                log::error("background_task_failed", {{"error", "an exception that is not a std::exception"}});
-            }
-        }
+        log::exception("background_task_failed", e);
         std::lock_guard lock(st->mutex);
         st->signals.remove(signal);
         --st->running;

@@ -121,20 +121,7 @@ bool out_of_descriptors(const beast::error_code& ec)
 // lost (its connection is gone; its registration removed itself).
 void log_session_end(std::exception_ptr e)
 {
-    if (!e)
-        return;
-    try
-    {
-        std::rethrow_exception(e);
-    }
-    catch (const std::exception& ex)
-    {
-        log::error("session_failed", {{"error", ex.what()}});
-    }
-    catch (...)
-    {
-        log::error("session_failed", {{"error", "an exception that is not a std::exception"}});
-    }
+    log::exception("session_failed", e);
 }
 
 net::awaitable<void> accept_loop(shard& s, tcp::acceptor& acceptor, const core::limits_config& limits, unsigned max_connections,

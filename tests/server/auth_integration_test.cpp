@@ -23,17 +23,12 @@ namespace {
 
 std::int64_t now_s()
 {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return test::unix_now();
 }
 
 const auth::signing_key& client_key()
 {
-    static const auto k = [] {
-        auto key = auth::generate_signing_key(auth::key_family::ec_p384);
-        key.kid = "ehr-key-1";
-        return key;
-    }();
-    return k;
+    return test::client_key("ehr-key-1");
 }
 
 struct secured_server

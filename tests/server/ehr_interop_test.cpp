@@ -32,17 +32,12 @@ namespace {
 
 std::int64_t now_s()
 {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return test::unix_now();
 }
 
 const auth::signing_key& client_key()
 {
-    static const auto k = [] {
-        auto key = auth::generate_signing_key(auth::key_family::ec_p384);
-        key.kid = "interop-key-1";
-        return key;
-    }();
-    return k;
+    return test::client_key("interop-key-1");
 }
 
 const std::string base = "https://crd.example-payer.org";

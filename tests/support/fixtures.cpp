@@ -1,5 +1,9 @@
 #include "fixtures.hpp"
 
+#include <chrono>
+#include <map>
+#include <mutex>
+
 #include <boost/json/parse.hpp>
 
 #include <algorithm>
@@ -72,6 +76,26 @@ void edit(json::value& doc, const std::string& pointer, std::optional<json::valu
         arr.at(index) = std::move(*value);
     else
         arr.erase(arr.begin() + static_cast<std::ptrdiff_t>(index));
+}
+
+std::int64_t unix_now()
+{
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+const auth::signing_key& client_key(const std::string& kid)
+{
+    static std::mutex mutex;
+    static std::map<std::string, auth::signing_key> keys;
+    std::lock_guard lock(mutex);
+    auto it = keys.find(kid);
+    if (it == keys.end())
+    {
+        auto key = auth::generate_signing_key(auth::key_family::ec_p384);
+        key.kid = kid;
+        it = keys.emplace(kid, std::move(key)).first;
+    }
+    return it->second;
 }
 
 core::config test_config()

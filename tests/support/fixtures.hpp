@@ -1,6 +1,7 @@
 #pragma once
 // Test helpers: the public CRD example requests, JSON-pointer edits, and running coroutines.
 
+#include <crd/auth/jose.hpp>
 #include <crd/core/async.hpp>
 #include <crd/core/config.hpp>
 
@@ -8,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json/value.hpp>
 
+#include <cstdint>
 #include <exception>
 #include <optional>
 #include <string>
@@ -25,6 +27,12 @@ std::string service_id_for(const boost::json::value& request);
 
 // Sets (or, with nullopt, erases) the member or element a JSON pointer names. The parent must exist.
 void edit(boost::json::value& doc, const std::string& pointer, std::optional<boost::json::value> value);
+
+// Seconds since 1970: JWT iat/exp.
+std::int64_t unix_now();
+
+// A P-384 signing key made once per process per kid (key generation is slow); for client JWTs.
+const auth::signing_key& client_key(const std::string& kid);
 
 // A configuration for in-process servers: loopback, ephemeral port, auth off, the shipped rules.
 core::config test_config();

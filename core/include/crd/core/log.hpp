@@ -5,6 +5,7 @@
 
 #include <boost/json/object.hpp>
 
+#include <exception>
 #include <string_view>
 
 namespace crd::log {
@@ -34,5 +35,9 @@ inline void error(std::string_view event, boost::json::object fields = {})
 {
     write(core::log_level::error, event, std::move(fields));
 }
+
+// Logs an exception that escaped a coroutine as `event` at level error (nothing when `e` is null):
+// the completion handler of every spawned coroutine, so none is lost.
+void exception(std::string_view event, std::exception_ptr e);
 
 }  // namespace crd::log
