@@ -1,0 +1,32 @@
+#include "refusal.hpp"
+
+namespace crd::auth {
+
+std::string explain(metrics::auth_failure reason)
+{
+    using metrics::auth_failure;
+    switch (reason)
+    {
+    case auth_failure::missing: return "authentication is required: send Authorization: Bearer <token>";
+    case auth_failure::malformed: return "the token is malformed: a JWS compact JWT with typ JWT, kid, and iss, aud, exp, iat, jti claims (NumericDate as whole seconds)";
+    case auth_failure::bad_algorithm: return "the token's alg is not accepted here, or does not fit its key";
+    case auth_failure::unknown_client: return "the token's iss is not a client registered with this server";
+    case auth_failure::unknown_key: return "no key of this client has the token's kid";
+    case auth_failure::bad_signature: return "the token's signature does not verify";
+    case auth_failure::bad_audience: return "the token's aud does not name this endpoint";
+    case auth_failure::expired: return "the token has expired";
+    case auth_failure::not_yet_valid: return "the token is not valid yet (iat or nbf in the future)";
+    case auth_failure::lifetime_too_long: return "the token lives too long";
+    case auth_failure::replayed: return "the token's jti was used before: send a fresh token with each call";
+    case auth_failure::bad_jku: return "the token's jku is neither the client's jwks_url nor in its jku_allowlist";
+    case auth_failure::bad_scope: return "the requested scope exceeds the client's registration";
+    case auth_failure::bad_secret: return "the client credentials are not valid";
+    case auth_failure::key_fetch_failed: return "the client's keys could not be fetched";
+    case auth_failure::busy: return "authentication is busy; retry shortly";
+    case auth_failure::keys_unavailable: return "the client's keys are unavailable (its JWKS URL could not be fetched yet); retry shortly";
+    case auth_failure::count_: break;
+    }
+    return "authentication failed";
+}
+
+}  // namespace crd::auth
