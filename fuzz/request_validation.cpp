@@ -29,16 +29,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (!doc)
             return 0;
         auto result = crd::core::validate_hook_request(service, std::move(doc));
-        if (auto* p = std::get_if<crd::core::problem>(&result))
+        if (result.has_error())
         {
-            if (p->status < 400 || p->status > 499)
-                broken("validate_hook_request refused with a status that is not 4xx", p->diagnostics);
-            if (p->diagnostics.empty())
-                broken("validate_hook_request refused without diagnostics");
-            (void)json::serialize(crd::core::to_operation_outcome(*p));
+            const auto p = crd::core::to_problem(result.error());
+            if (p.status < 400 || p.status > 499)
+                broken("validate_hook_request refused with a status that is not 4xx", p.diagnostics);
+            if (p.diagnostics.empty() || result.error().detail.empty())
+                broken("validate_hook_request refused without naming the field");
+            (void)json::serialize(crd::core::to_operation_outcome(p));
             continue;
         }
-        auto& request = std::get<crd::core::hook_request>(result);
+        auto& request = *result;
         if (request.service != &service)
             broken("a validated request names another service");
         if (!request.document)

@@ -8,9 +8,10 @@ namespace json = boost::json;
 namespace crd::core {
 namespace {
 
-problem invalid(std::string path, std::string what)
+error invalid(std::string path, std::string what)
 {
-    return {422, "invalid", path + " " + what, std::move(path)};
+    auto detail = path + " " + what;
+    return {request_errc::invalid, std::move(detail), std::move(path)};
 }
 
 bool digits(std::string_view s, std::size_t at, std::size_t n)
@@ -34,7 +35,7 @@ const json::string* string_member(const json::object& o, std::string_view key)
     return v && v->is_string() ? &v->get_string() : nullptr;
 }
 
-std::optional<problem> check_coding(const json::value& v, const std::string& path)
+result<void, error> check_coding(const json::value& v, const std::string& path)
 {
     if (!v.is_object())
         return invalid(path, "must be a Coding object");
@@ -47,10 +48,10 @@ std::optional<problem> check_coding(const json::value& v, const std::string& pat
     }
     if (o.contains("display") && !o.at("display").is_string())
         return invalid(path + ".display", "must be a string");
-    return std::nullopt;
+    return {};
 }
 
-std::optional<problem> check_item(const json::value& v, const std::string& path)
+result<void, error> check_item(const json::value& v, const std::string& path)
 {
     if (!v.is_object())
         return invalid(path, "must be an object");
@@ -92,12 +93,12 @@ std::optional<problem> check_item(const json::value& v, const std::string& path)
         if (!r.contains("reason") && !r.contains("userComment"))
             return invalid(p, "needs a reason Coding, a userComment, or both");
         if (r.contains("reason"))
-            if (auto bad = check_coding(r.at("reason"), p + ".reason"))
+            if (auto bad = check_coding(r.at("reason"), p + ".reason"); bad.has_error())
                 return bad;
         if (r.contains("userComment") && !r.at("userComment").is_string())
             return invalid(p + ".userComment", "must be a string");
     }
-    return std::nullopt;
+    return {};
 }
 
 }  // namespace
@@ -128,7 +129,7 @@ bool is_rfc3339_date_time(std::string_view s) noexcept
     return false;
 }
 
-std::optional<problem> validate_feedback(const json::value& body)
+result<void, error> validate_feedback(const json::value& body)
 {
     if (!body.is_object())
         return invalid("(body)", "must be a JSON object with a \"feedback\" array");
@@ -139,9 +140,9 @@ std::optional<problem> validate_feedback(const json::value& body)
         return invalid("feedback", "must not be empty");
     std::size_t i = 0;
     for (const auto& item : list->get_array())
-        if (auto bad = check_item(item, "feedback[" + std::to_string(i++) + "]"))
+        if (auto bad = check_item(item, "feedback[" + std::to_string(i++) + "]"); bad.has_error())
             return bad;
-    return std::nullopt;
+    return {};
 }
 
 }  // namespace crd::core

@@ -43,23 +43,35 @@ std::string list_of(const auto& set)
     return out;
 }
 
-// Thrown inside the validator only, caught in validate_hook_request: it keeps each rule a one-liner.
-struct invalid
-{
-    problem p;
-};
+// Every rule returns its refusal as a value; CRD_TRY passes a refusal up (the idiom of
+// BOOST_OUTCOME_TRY), so each rule stays a one-liner and a bad request costs no exception.
+// CRD_TRY_ASSIGN is several statements: always inside braces.
+#define CRD_CONCAT_INNER(a, b) a##b
+#define CRD_CONCAT(a, b) CRD_CONCAT_INNER(a, b)
+#define CRD_TRY(expr)                                 \
+    if (auto crd_tried = (expr); crd_tried.has_error()) \
+    return std::move(crd_tried).error()
+#define CRD_TRY_ASSIGN(lhs, expr)                                        \
+    auto CRD_CONCAT(crd_tried_, __LINE__) = (expr);                      \
+    if (CRD_CONCAT(crd_tried_, __LINE__).has_error())                    \
+        return std::move(CRD_CONCAT(crd_tried_, __LINE__)).error();      \
+    lhs = *CRD_CONCAT(crd_tried_, __LINE__)
 
-[[noreturn]] void too_many(std::string path, std::size_t count, std::string_view limit_name, std::size_t limit)
+template <class T>
+using checked = result<T, error>;
+using checked_void = result<void, error>;
+
+error too_many(std::string path, std::size_t count, std::string_view limit_name, std::size_t limit)
 {
-    throw invalid{problem{413, "too-costly",
-        path + " has " + std::to_string(count) + " entries; this server accepts at most " + std::to_string(limit) + " (" +
-            std::string(limit_name) + ")",
-        std::move(path)}};
+    auto detail = path + " has " + std::to_string(count) + " entries; this server accepts at most " + std::to_string(limit) + " (" +
+                  std::string(limit_name) + ")";
+    return {request_errc::too_many, std::move(detail), std::move(path)};
 }
 
-[[noreturn]] void fail(std::string_view code, std::string path, std::string message)
+error fail(request_errc code, std::string path, std::string message)
 {
-    throw invalid{problem{422, code, path + " " + message, std::move(path)}};
+    auto detail = path + " " + message;
+    return {code, std::move(detail), std::move(path)};
 }
 
 std::string quoted(std::string_view s)
@@ -72,52 +84,64 @@ std::string index_path(const std::string& path, std::size_t i)
     return path + "[" + std::to_string(i) + "]";
 }
 
-const json::value& require(const json::object& obj, std::string_view key, const std::string& path, std::string_view why)
+checked<const json::value*> require(const json::object& obj, std::string_view key, const std::string& path, std::string_view why)
 {
     const json::value* v = obj.if_contains(key);
     if (!v)
-        fail("required", path, "is required" + std::string(why));
-    return *v;
+        return fail(request_errc::missing, path, "is required" + std::string(why));
+    return v;
 }
 
-std::string_view as_string(const json::value& v, const std::string& path)
+checked<std::string_view> as_string(const json::value& v, const std::string& path)
 {
     if (!v.is_string())
-        fail("structure", path, "must be a string");
+        return fail(request_errc::wrong_structure, path, "must be a string");
     if (v.get_string().empty())
-        fail("value", path, "must not be empty");
-    return v.get_string();
+        return fail(request_errc::bad_value, path, "must not be empty");
+    return std::string_view(v.get_string());
 }
 
-const json::object& as_object(const json::value& v, const std::string& path)
+checked<const json::object*> as_object(const json::value& v, const std::string& path)
 {
     if (!v.is_object())
-        fail("structure", path, "must be a JSON object");
-    return v.get_object();
+        return fail(request_errc::wrong_structure, path, "must be a JSON object");
+    return &v.get_object();
 }
 
-const json::array& as_nonempty_array(const json::value& v, const std::string& path)
+checked<const json::array*> as_nonempty_array(const json::value& v, const std::string& path)
 {
     if (!v.is_array())
-        fail("structure", path, "must be an array");
+        return fail(request_errc::wrong_structure, path, "must be an array");
     if (v.get_array().empty())
-        fail("value", path, "must not be empty");
-    return v.get_array();
+        return fail(request_errc::bad_value, path, "must not be empty");
+    return &v.get_array();
 }
 
-std::string_view fhir_id_field(const json::value& v, const std::string& path)
+// The required member `key` of `obj`, as a string / an object.
+checked<std::string_view> required_string(const json::object& obj, std::string_view key, const std::string& path, std::string_view why = {})
 {
-    auto s = as_string(v, path);
+    CRD_TRY_ASSIGN(const json::value* v, require(obj, key, path, why));
+    return as_string(*v, path);
+}
+checked<const json::object*> required_object(const json::object& obj, std::string_view key, const std::string& path, std::string_view why = {})
+{
+    CRD_TRY_ASSIGN(const json::value* v, require(obj, key, path, why));
+    return as_object(*v, path);
+}
+
+checked<std::string_view> fhir_id_field(const json::value& v, const std::string& path)
+{
+    CRD_TRY_ASSIGN(auto s, as_string(v, path));
     if (!is_fhir_id(s))
-        fail("value", path, "must be a FHIR id (letters, digits, '-' and '.', at most 64), got " + quoted(s));
+        return fail(request_errc::bad_value, path, "must be a FHIR id (letters, digits, '-' and '.', at most 64), got " + quoted(s));
     return s;
 }
 
-std::string_view reference_field(const json::value& v, const std::string& path)
+checked<std::string_view> reference_field(const json::value& v, const std::string& path)
 {
-    auto s = as_string(v, path);
+    CRD_TRY_ASSIGN(auto s, as_string(v, path));
     if (!is_relative_reference(s))
-        fail("value", path, "must be a reference of the form Type/id, got " + quoted(s));
+        return fail(request_errc::bad_value, path, "must be a reference of the form Type/id, got " + quoted(s));
     return s;
 }
 
@@ -131,22 +155,23 @@ std::string_view id_of(std::string_view reference)
     return reference.substr(reference.find('/') + 1);
 }
 
-void check_user(const json::object& ctx, hook_request& out, bool required, std::string_view hook)
+checked_void check_user(const json::object& ctx, hook_request& out, bool required, std::string_view hook)
 {
     const json::value* v = ctx.if_contains("userId");
     if (!v)
     {
         if (required)
-            fail("required", "context.userId", "is required for " + std::string(hook));
-        return;
+            return fail(request_errc::missing, "context.userId", "is required for " + std::string(hook));
+        return {};
     }
-    out.user_id = reference_field(*v, "context.userId");
+    CRD_TRY_ASSIGN(out.user_id, reference_field(*v, "context.userId"));
     if (!one_of(type_of(out.user_id), user_types))
-        fail("value", "context.userId", "must reference one of " + list_of(user_types));
+        return fail(request_errc::bad_value, "context.userId", "must reference one of " + list_of(user_types));
+    return {};
 }
 
 // A Bundle of resources of the allowed types, each with an id; returns its entries' resources.
-std::vector<const json::object*> check_bundle(
+checked<std::vector<const json::object*>> check_bundle(
     const json::object& ctx,
     std::string_view key,
     std::string_view hook,
@@ -155,33 +180,34 @@ std::vector<const json::object*> check_bundle(
 )
 {
     const std::string path = "context." + std::string(key);
-    const auto& bundle = as_object(require(ctx, key, path, " for " + std::string(hook)), path);
-    const json::value* rt = bundle.if_contains("resourceType");
+    CRD_TRY_ASSIGN(const json::object* bundle, required_object(ctx, key, path, " for " + std::string(hook)));
+    const json::value* rt = bundle->if_contains("resourceType");
     if (!rt || !rt->is_string() || rt->get_string() != "Bundle")
-        fail("structure", path + ".resourceType", "must be \"Bundle\"");
-    const json::value* entries = bundle.if_contains("entry");
+        return fail(request_errc::wrong_structure, path + ".resourceType", "must be \"Bundle\"");
+    const json::value* entries = bundle->if_contains("entry");
     if (!entries)
-        fail("required", path + ".entry", "is required: " + path + " must contain at least one resource");
-    const auto& arr = as_nonempty_array(*entries, path + ".entry");
-    if (arr.size() > limits.max_orders)
-        too_many(path + ".entry", arr.size(), "limits.max_orders", limits.max_orders);
+        return fail(request_errc::missing, path + ".entry", "is required: " + path + " must contain at least one resource");
+    CRD_TRY_ASSIGN(const json::array* arr, as_nonempty_array(*entries, path + ".entry"));
+    if (arr->size() > limits.max_orders)
+        return too_many(path + ".entry", arr->size(), "limits.max_orders", limits.max_orders);
 
     std::vector<const json::object*> out;
-    out.reserve(arr.size());
+    out.reserve(arr->size());
     std::set<std::string> seen;
-    for (std::size_t i = 0; i < arr.size(); ++i)
+    for (std::size_t i = 0; i < arr->size(); ++i)
     {
         const std::string entry_path = index_path(path + ".entry", i);
-        const auto& entry = as_object(arr[i], entry_path);
+        CRD_TRY_ASSIGN(const json::object* entry, as_object((*arr)[i], entry_path));
         const std::string res_path = entry_path + ".resource";
-        const auto& resource = as_object(require(entry, "resource", res_path, ""), res_path);
-        auto type = as_string(require(resource, "resourceType", res_path + ".resourceType", ""), res_path + ".resourceType");
+        CRD_TRY_ASSIGN(const json::object* resource, required_object(*entry, "resource", res_path));
+        CRD_TRY_ASSIGN(auto type, required_string(*resource, "resourceType", res_path + ".resourceType"));
         if (!one_of(type, allowed))
-            fail("value", res_path + ".resourceType", quoted(type) + " is not allowed here; expected one of " + list_of(allowed));
-        auto id = fhir_id_field(require(resource, "id", res_path + ".id", ""), res_path + ".id");
+            return fail(request_errc::bad_value, res_path + ".resourceType", quoted(type) + " is not allowed here; expected one of " + list_of(allowed));
+        CRD_TRY_ASSIGN(const json::value* id_value, require(*resource, "id", res_path + ".id", ""));
+        CRD_TRY_ASSIGN(auto id, fhir_id_field(*id_value, res_path + ".id"));
         if (!seen.insert(std::string(type) + "/" + std::string(id)).second)
-            fail("value", res_path + ".id", "repeats " + quoted(std::string(type) + "/" + std::string(id)) + " in the same Bundle");
-        out.push_back(&resource);
+            return fail(request_errc::bad_value, res_path + ".id", "repeats " + quoted(std::string(type) + "/" + std::string(id)) + " in the same Bundle");
+        out.push_back(resource);
     }
     return out;
 }
@@ -192,11 +218,19 @@ void add_items(hook_request& out, const std::vector<const json::object*>& resour
         out.items.push_back({r->at("resourceType").get_string(), r->at("id").get_string(), r, true});
 }
 
-void check_order_select(const json::object& ctx, hook_request& out, const request_limits& limits)
+checked_void check_orders(const json::object& ctx, std::string_view key, std::string_view hook, auto allowed, hook_request& out, const request_limits& limits)
 {
-    const auto& selections = as_nonempty_array(require(ctx, "selections", "context.selections", " for order-select"), "context.selections");
-    if (selections.size() > limits.max_selections)
-        too_many("context.selections", selections.size(), "limits.max_selections", limits.max_selections);
+    CRD_TRY_ASSIGN(auto resources, check_bundle(ctx, key, hook, allowed, limits));
+    add_items(out, resources);
+    return {};
+}
+
+checked_void check_order_select(const json::object& ctx, hook_request& out, const request_limits& limits)
+{
+    CRD_TRY_ASSIGN(const json::value* selections_value, require(ctx, "selections", "context.selections", " for order-select"));
+    CRD_TRY_ASSIGN(const json::array* selections, as_nonempty_array(*selections_value, "context.selections"));
+    if (selections->size() > limits.max_selections)
+        return too_many("context.selections", selections->size(), "limits.max_selections", limits.max_selections);
     // Indexed once: a scan of every order per selection was quadratic in the caller's input.
     std::unordered_map<std::string, request_item*> by_reference;
     by_reference.reserve(out.items.size());
@@ -205,22 +239,34 @@ void check_order_select(const json::object& ctx, hook_request& out, const reques
         item.selected = false;
         by_reference.emplace(std::string(item.resource_type) + "/" + std::string(item.id), &item);
     }
-    for (std::size_t i = 0; i < selections.size(); ++i)
+    for (std::size_t i = 0; i < selections->size(); ++i)
     {
         const std::string path = index_path("context.selections", i);
-        auto ref = reference_field(selections[i], path);
+        CRD_TRY_ASSIGN(auto ref, reference_field((*selections)[i], path));
         const auto it = by_reference.find(std::string(ref));
         if (it == by_reference.end())
-            fail("value", path, quoted(ref) + " does not match any resource in context.draftOrders");
+            return fail(request_errc::bad_value, path, quoted(ref) + " does not match any resource in context.draftOrders");
         it->second->selected = true;
     }
+    return {};
+}
+
+checked_void check_task(const json::value& t, const std::string& path, hook_request& out)
+{
+    CRD_TRY_ASSIGN(const json::object* task, as_object(t, path));
+    const json::value* rt = task->if_contains("resourceType");
+    if (!rt || !rt->is_string() || rt->get_string() != "Task")
+        return fail(request_errc::wrong_structure, path + ".resourceType", "must be \"Task\"");
+    out.tasks.push_back(task);
+    return {};
 }
 
 // order-dispatch has three published context shapes (checklist CTX-01): v1.0 {order, task},
 // v1.1 {dispatchedOrders, fulfillmentTasks} and the interim hyphenated names. All become items + tasks.
-void check_order_dispatch(const json::object& ctx, hook_request& out, const request_limits& limits)
+checked_void check_order_dispatch(const json::object& ctx, hook_request& out, const request_limits& limits)
 {
-    out.performer = reference_field(require(ctx, "performer", "context.performer", " for order-dispatch"), "context.performer");
+    CRD_TRY_ASSIGN(const json::value* performer, require(ctx, "performer", "context.performer", " for order-dispatch"));
+    CRD_TRY_ASSIGN(out.performer, reference_field(*performer, "context.performer"));
 
     static constexpr std::array<std::string_view, 3> order_keys{"dispatchedOrders", "dispatched-orders", "order"};
     std::string_view used;
@@ -229,31 +275,38 @@ void check_order_dispatch(const json::object& ctx, hook_request& out, const requ
         if (!ctx.contains(key))
             continue;
         if (!used.empty())
-            fail("structure", "context." + std::string(key), "cannot be combined with context." + std::string(used) + "; send one list of dispatched orders");
+            return fail(request_errc::wrong_structure, "context." + std::string(key),
+                        "cannot be combined with context." + std::string(used) + "; send one list of dispatched orders");
         used = key;
     }
     if (used.empty())
-        fail("required", "context.dispatchedOrders", "is required for order-dispatch (or context.order in order-dispatch 1.0)");
+        return fail(request_errc::missing, "context.dispatchedOrders", "is required for order-dispatch (or context.order in order-dispatch 1.0)");
 
     std::vector<std::pair<std::string_view, std::string>> refs;  // reference, its path
     if (used == "order")
-        refs.emplace_back(reference_field(ctx.at("order"), "context.order"), "context.order");
+    {
+        CRD_TRY_ASSIGN(auto ref, reference_field(ctx.at("order"), "context.order"));
+        refs.emplace_back(ref, "context.order");
+    }
     else
     {
         const std::string path = "context." + std::string(used);
-        const auto& arr = as_nonempty_array(ctx.at(used), path);
-        if (arr.size() > limits.max_orders)
-            too_many(path, arr.size(), "limits.max_orders", limits.max_orders);
-        for (std::size_t i = 0; i < arr.size(); ++i)
-            refs.emplace_back(reference_field(arr[i], index_path(path, i)), index_path(path, i));
+        CRD_TRY_ASSIGN(const json::array* arr, as_nonempty_array(ctx.at(used), path));
+        if (arr->size() > limits.max_orders)
+            return too_many(path, arr->size(), "limits.max_orders", limits.max_orders);
+        for (std::size_t i = 0; i < arr->size(); ++i)
+        {
+            CRD_TRY_ASSIGN(auto ref, reference_field((*arr)[i], index_path(path, i)));
+            refs.emplace_back(ref, index_path(path, i));
+        }
     }
     std::set<std::string_view> seen;
     for (const auto& [ref, path] : refs)
     {
         if (!one_of(type_of(ref), order_types))
-            fail("value", path, "must reference an order (" + list_of(order_types) + ")");
+            return fail(request_errc::bad_value, path, "must reference an order (" + list_of(order_types) + ")");
         if (!seen.insert(ref).second)
-            fail("value", path, "repeats " + quoted(ref));
+            return fail(request_errc::bad_value, path, "repeats " + quoted(ref));
         out.items.push_back({type_of(ref), id_of(ref), out.find_prefetched(ref), true});
     }
 
@@ -265,63 +318,58 @@ void check_order_dispatch(const json::object& ctx, hook_request& out, const requ
         if (!v)
             continue;
         if (!used_tasks.empty())
-            fail("structure", "context." + std::string(key), "cannot be combined with context." + std::string(used_tasks));
+            return fail(request_errc::wrong_structure, "context." + std::string(key), "cannot be combined with context." + std::string(used_tasks));
         used_tasks = key;
         const std::string path = "context." + std::string(key);
-        auto check_task = [&](const json::value& t, const std::string& p) {
-            const auto& task = as_object(t, p);
-            const json::value* rt = task.if_contains("resourceType");
-            if (!rt || !rt->is_string() || rt->get_string() != "Task")
-                fail("structure", p + ".resourceType", "must be \"Task\"");
-            out.tasks.push_back(&task);
-        };
         if (key == "task")
-            check_task(*v, path);
-        else
         {
-            if (!v->is_array())
-                fail("structure", path, "must be an array of Task resources");
-            const auto& arr = v->get_array();
-            if (arr.size() > limits.max_orders)
-                too_many(path, arr.size(), "limits.max_orders", limits.max_orders);
-            for (std::size_t i = 0; i < arr.size(); ++i)
-                check_task(arr[i], index_path(path, i));
+            CRD_TRY(check_task(*v, path, out));
+            continue;
         }
+        if (!v->is_array())
+            return fail(request_errc::wrong_structure, path, "must be an array of Task resources");
+        const auto& arr = v->get_array();
+        if (arr.size() > limits.max_orders)
+            return too_many(path, arr.size(), "limits.max_orders", limits.max_orders);
+        for (std::size_t i = 0; i < arr.size(); ++i)
+            CRD_TRY(check_task(arr[i], index_path(path, i), out));
     }
+    return {};
 }
 
-void check_fhir_authorization(const json::object& doc)
+checked_void check_fhir_authorization(const json::object& doc)
 {
     const json::value* v = doc.if_contains("fhirAuthorization");
     if (!v)
-        return;
-    const auto& auth = as_object(*v, "fhirAuthorization");
+        return {};
+    CRD_TRY_ASSIGN(const json::object* auth, as_object(*v, "fhirAuthorization"));
     if (!doc.contains("fhirServer"))
-        fail("required", "fhirServer", "is required when fhirAuthorization is present");
+        return fail(request_errc::missing, "fhirServer", "is required when fhirAuthorization is present");
     for (std::string_view key : {"access_token", "scope", "subject"})
-        as_string(require(auth, key, "fhirAuthorization." + std::string(key), ""), "fhirAuthorization." + std::string(key));
+        CRD_TRY(required_string(*auth, key, "fhirAuthorization." + std::string(key)));
     // The token is sent as "Authorization: Bearer <token>" to the FHIR server: anything but the
     // RFC 6750 syntax could split that header (request smuggling into the EHR).
-    if (!is_token68(auth.at("access_token").get_string()))
-        fail("value", "fhirAuthorization.access_token", "must be an RFC 6750 Bearer token (letters, digits and -._~+/ with = padding)");
-    auto type = as_string(require(auth, "token_type", "fhirAuthorization.token_type", ""), "fhirAuthorization.token_type");
-    const bool bearer = iequals(type, "Bearer");
-    if (!bearer)
-        fail("value", "fhirAuthorization.token_type", "must be \"Bearer\"");
-    const auto& expires = require(auth, "expires_in", "fhirAuthorization.expires_in", "");
-    if (!(expires.is_uint64() || (expires.is_int64() && expires.get_int64() >= 0)))
-        fail("structure", "fhirAuthorization.expires_in", "must be a non-negative integer number of seconds");
-    if (auth.contains("patient"))
-        as_string(auth.at("patient"), "fhirAuthorization.patient");
+    if (!is_token68(auth->at("access_token").get_string()))
+        return fail(request_errc::bad_value, "fhirAuthorization.access_token",
+                    "must be an RFC 6750 Bearer token (letters, digits and -._~+/ with = padding)");
+    CRD_TRY_ASSIGN(auto type, required_string(*auth, "token_type", "fhirAuthorization.token_type"));
+    if (!iequals(type, "Bearer"))
+        return fail(request_errc::bad_value, "fhirAuthorization.token_type", "must be \"Bearer\"");
+    CRD_TRY_ASSIGN(const json::value* expires, require(*auth, "expires_in", "fhirAuthorization.expires_in", ""));
+    if (!(expires->is_uint64() || (expires->is_int64() && expires->get_int64() >= 0)))
+        return fail(request_errc::wrong_structure, "fhirAuthorization.expires_in", "must be a non-negative integer number of seconds");
+    if (auth->contains("patient"))
+        CRD_TRY(as_string(auth->at("patient"), "fhirAuthorization.patient"));
+    return {};
 }
 
-void index_prefetch(hook_request& out)
+checked_void index_prefetch(hook_request& out)
 {
     const json::value* v = out.document->get_object().if_contains("prefetch");
     if (!v)
-        return;
-    const auto& prefetch = as_object(*v, "prefetch");
-    out.prefetch = &prefetch;
+        return {};
+    CRD_TRY_ASSIGN(const json::object* prefetch, as_object(*v, "prefetch"));
+    out.prefetch = prefetch;
     auto add = [&](const json::object& r) {
         const json::value* type = r.if_contains("resourceType");
         if (!type || !type->is_string())
@@ -331,104 +379,118 @@ void index_prefetch(hook_request& out)
         if (id && id->is_string())
             out.prefetch_resources.emplace(std::string(type->get_string()) + "/" + std::string(id->get_string()), &r);
     };
-    for (const auto& kv : prefetch)
+    for (const auto& kv : *prefetch)
     {
         const std::string path = "prefetch." + std::string(kv.key());
         // null means "the client has no data for this key" (CDS Hooks 2.0 prefetch rules).
         if (kv.value().is_null())
             continue;
-        const auto& resource = as_object(kv.value(), path);
-        const json::value* type = resource.if_contains("resourceType");
+        CRD_TRY_ASSIGN(const json::object* resource, as_object(kv.value(), path));
+        const json::value* type = resource->if_contains("resourceType");
         if (!type || !type->is_string())
-            fail("structure", path + ".resourceType", "is required: prefetch values must be FHIR resources or null");
+            return fail(request_errc::wrong_structure, path + ".resourceType", "is required: prefetch values must be FHIR resources or null");
         if (type->get_string() != "Bundle")
         {
-            add(resource);
+            add(*resource);
             continue;
         }
-        out.first_of_type.emplace(type->get_string(), &resource);
-        const json::value* entries = resource.if_contains("entry");
+        out.first_of_type.emplace(type->get_string(), resource);
+        const json::value* entries = resource->if_contains("entry");
         if (!entries)
             continue;
         if (!entries->is_array())
-            fail("structure", path + ".entry", "must be an array");
+            return fail(request_errc::wrong_structure, path + ".entry", "must be an array");
         for (const auto& e : entries->get_array())
             if (e.is_object())
                 if (const json::value* r = e.get_object().if_contains("resource"); r && r->is_object())
                     add(r->get_object());
     }
+    return {};
 }
 
-void check_extension(const json::object& doc, hook_request& out)
+checked_void check_extension(const json::object& doc, hook_request& out)
 {
     const json::value* v = doc.if_contains("extension");
     if (!v)
-        return;
-    const auto& ext = as_object(*v, "extension");
-    if (const json::value* c = ext.if_contains("davinci-crd.configuration"))
-        out.configuration = &as_object(*c, "extension.davinci-crd.configuration");
+        return {};
+    CRD_TRY_ASSIGN(const json::object* ext, as_object(*v, "extension"));
+    if (const json::value* c = ext->if_contains("davinci-crd.configuration"))
+    {
+        CRD_TRY_ASSIGN(out.configuration, as_object(*c, "extension.davinci-crd.configuration"));
+    }
+    return {};
 }
 
-void validate(const service_definition& service, hook_request& out, const request_limits& limits)
+checked_void validate(const service_definition& service, hook_request& out, const request_limits& limits)
 {
     const json::value& root = *out.document;
     if (!root.is_object())
-        fail("structure", "request", "body must be a JSON object");
+        return fail(request_errc::wrong_structure, "request", "body must be a JSON object");
     const auto& doc = root.get_object();
 
-    auto hook = as_string(require(doc, "hook", "hook", ""), "hook");
+    CRD_TRY_ASSIGN(auto hook, required_string(doc, "hook", "hook"));
     if (hook != service.hook)
-        fail("value", "hook", quoted(hook) + " does not match service " + std::string(service.id) + ", which handles '" + std::string(service.hook) + "'");
-    out.hook_instance = as_string(require(doc, "hookInstance", "hookInstance", ""), "hookInstance");
+        return fail(request_errc::bad_value, "hook",
+                    quoted(hook) + " does not match service " + std::string(service.id) + ", which handles '" + std::string(service.hook) + "'");
+    CRD_TRY_ASSIGN(out.hook_instance, required_string(doc, "hookInstance", "hookInstance"));
     // It becomes the X-CDS-Hook-Instance header of the decision call: CR/LF there would let a
     // caller smuggle a request into the decision service's pooled connection.
     if (out.hook_instance.size() > max_hook_instance_bytes)
-        fail("value", "hookInstance", "must be at most " + std::to_string(max_hook_instance_bytes) + " bytes");
+        return fail(request_errc::bad_value, "hookInstance", "must be at most " + std::to_string(max_hook_instance_bytes) + " bytes");
     if (!has_no_controls(out.hook_instance))
-        fail("value", "hookInstance", "must not contain control characters");
+        return fail(request_errc::bad_value, "hookInstance", "must not contain control characters");
     if (const json::value* server = doc.if_contains("fhirServer"))
     {
-        out.fhir_server = as_string(*server, "fhirServer");
+        CRD_TRY_ASSIGN(out.fhir_server, as_string(*server, "fhirServer"));
         if (!parse_http_url(out.fhir_server))
-            fail("value", "fhirServer", "must be an absolute http(s) URL");
+            return fail(request_errc::bad_value, "fhirServer", "must be an absolute http(s) URL");
     }
-    check_fhir_authorization(doc);
-    index_prefetch(out);
-    check_extension(doc, out);
+    CRD_TRY(check_fhir_authorization(doc));
+    CRD_TRY(index_prefetch(out));
+    CRD_TRY(check_extension(doc, out));
 
-    const auto& ctx = as_object(require(doc, "context", "context", ""), "context");
-    out.patient_id = fhir_id_field(require(ctx, "patientId", "context.patientId", " for " + std::string(hook)), "context.patientId");
+    CRD_TRY_ASSIGN(const json::object* ctx_ptr, required_object(doc, "context", "context"));
+    const auto& ctx = *ctx_ptr;
+    const std::string for_hook = " for " + std::string(hook);
+    CRD_TRY_ASSIGN(const json::value* patient, require(ctx, "patientId", "context.patientId", for_hook));
+    CRD_TRY_ASSIGN(out.patient_id, fhir_id_field(*patient, "context.patientId"));
     const bool encounter_hook = service.kind == hook_kind::encounter_start || service.kind == hook_kind::encounter_discharge;
     if (encounter_hook)
-        out.encounter_id = fhir_id_field(require(ctx, "encounterId", "context.encounterId", " for " + std::string(hook)), "context.encounterId");
+    {
+        CRD_TRY_ASSIGN(const json::value* encounter, require(ctx, "encounterId", "context.encounterId", for_hook));
+        CRD_TRY_ASSIGN(out.encounter_id, fhir_id_field(*encounter, "context.encounterId"));
+    }
     else if (const json::value* enc = ctx.if_contains("encounterId"))
-        out.encounter_id = fhir_id_field(*enc, "context.encounterId");
+    {
+        CRD_TRY_ASSIGN(out.encounter_id, fhir_id_field(*enc, "context.encounterId"));
+    }
 
     switch (service.kind)
     {
     case hook_kind::order_sign:
-        check_user(ctx, out, true, hook);
-        add_items(out, check_bundle(ctx, "draftOrders", hook, order_types, limits));
-        break;
+        CRD_TRY(check_user(ctx, out, true, hook));
+        return check_orders(ctx, "draftOrders", hook, order_types, out, limits);
     case hook_kind::order_select:
-        check_user(ctx, out, true, hook);
-        add_items(out, check_bundle(ctx, "draftOrders", hook, order_types, limits));
-        check_order_select(ctx, out, limits);
-        break;
+        CRD_TRY(check_user(ctx, out, true, hook));
+        CRD_TRY(check_orders(ctx, "draftOrders", hook, order_types, out, limits));
+        return check_order_select(ctx, out, limits);
     case hook_kind::appointment_book:
-        check_user(ctx, out, true, hook);
-        add_items(out, check_bundle(ctx, "appointments", hook, std::array<std::string_view, 1>{"Appointment"}, limits));
-        break;
+        CRD_TRY(check_user(ctx, out, true, hook));
+        return check_orders(ctx, "appointments", hook, std::array<std::string_view, 1>{"Appointment"}, out, limits);
     case hook_kind::order_dispatch:
-        check_user(ctx, out, false, hook);
-        check_order_dispatch(ctx, out, limits);
-        break;
+        CRD_TRY(check_user(ctx, out, false, hook));
+        return check_order_dispatch(ctx, out, limits);
     case hook_kind::encounter_start:
     case hook_kind::encounter_discharge:
-        check_user(ctx, out, true, hook);
-        break;
+        return check_user(ctx, out, true, hook);
     }
+    return {};
 }
+
+#undef CRD_TRY_ASSIGN
+#undef CRD_TRY
+#undef CRD_CONCAT
+#undef CRD_CONCAT_INNER
 
 }  // namespace
 
@@ -505,7 +567,7 @@ const json::object* hook_request::find_prefetched(std::string_view reference) co
     return it == prefetch_resources.end() ? nullptr : it->second;
 }
 
-std::variant<hook_request, problem> validate_hook_request(
+result<hook_request, error> validate_hook_request(
     const service_definition& service,
     document_ptr document,
     const request_limits& limits
@@ -514,14 +576,8 @@ std::variant<hook_request, problem> validate_hook_request(
     hook_request out;
     out.service = &service;
     out.document = std::move(document);
-    try
-    {
-        validate(service, out, limits);
-    }
-    catch (invalid& e)
-    {
-        return std::move(e.p);
-    }
+    if (auto checked = validate(service, out, limits); checked.has_error())
+        return std::move(checked).error();
     return out;
 }
 

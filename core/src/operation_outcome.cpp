@@ -3,6 +3,42 @@
 #include <boost/json/array.hpp>
 
 namespace crd::core {
+namespace {
+
+class request_category_impl final : public http_error_category
+{
+public:
+    const char* name() const noexcept override { return "crd.request"; }
+    std::string message(int ev) const override { return std::string(answer(ev).explanation); }
+    http_answer answer(int ev) const override
+    {
+        switch (static_cast<request_errc>(ev))
+        {
+        case request_errc::missing: return {422, "required", "a required field is missing"};
+        case request_errc::wrong_structure: return {422, "structure", "a field has the wrong structure"};
+        case request_errc::bad_value: return {422, "value", "a field has a value that is not allowed"};
+        case request_errc::invalid: return {422, "invalid", "the request is not valid"};
+        case request_errc::too_many: return {413, "too-costly", "the request has more entries than this server accepts"};
+        case request_errc::prefetch_incomplete: return {412, "incomplete", "required prefetch data is missing and could not be fetched"};
+        case request_errc::not_json: return {400, "structure", "the request body is not valid JSON"};
+        }
+        return {400, "invalid", "the request is not valid"};
+    }
+};
+
+}  // namespace
+
+const http_error_category& request_category() noexcept
+{
+    static const request_category_impl instance;
+    return instance;
+}
+
+problem to_problem(const error& e)
+{
+    auto answer = answer_of(e.code);
+    return {answer.status, answer.issue_type, e.detail.empty() ? std::move(answer.explanation) : e.detail, e.expression};
+}
 
 boost::json::object to_operation_outcome(const problem& p)
 {

@@ -76,7 +76,7 @@ json::array configuration_options(const std::vector<std::string>& card_types)
     return options;
 }
 
-std::variant<crd_options, core::problem> read_options(const json::object* configuration, const std::vector<std::string>& card_types)
+result<crd_options, error> read_options(const json::object* configuration, const std::vector<std::string>& card_types)
 {
     crd_options out;
     if (!configuration)
@@ -91,12 +91,12 @@ std::variant<crd_options, core::problem> read_options(const json::object* config
             if (v.is_uint64() || (v.is_int64() && v.get_int64() >= 0))
                 out.max_cards = static_cast<std::size_t>(v.to_number<std::uint64_t>());
             else
-                return core::problem{422, "value", path + " must be a non-negative integer", path};
+                return error{core::request_errc::bad_value, path + " must be a non-negative integer", path};
         }
         else if (key == "coverage-info" || std::find(card_types.begin(), card_types.end(), key) != card_types.end())
         {
             if (!kv.value().is_bool())
-                return core::problem{422, "value", path + " must be true or false", path};
+                return error{core::request_errc::bad_value, path + " must be true or false", path};
             if (key == "coverage-info")
                 out.coverage_info = kv.value().get_bool();
             if (!kv.value().get_bool())

@@ -67,41 +67,27 @@ crd_service::crd_service(const core::service_definition& service, core::decision
     discovery_["extension"] = json::object{{"davinci-crd.configuration-options", configuration_options(card_types_)}};
 }
 
-core::problem decision_failure(const error_code& ec)
-{
-    if (is_decision_refusal(ec))
-        return {static_cast<unsigned>(ec.value()), "processing",
-                "the payer's decision service refused this request (HTTP " + std::to_string(ec.value()) + "); check the request's content", ""};
-    if (ec == errc::decision_timeout)
-        return {504, "timeout", "the coverage decision did not complete in time", ""};
-    if (ec == errc::decision_circuit_open)
-        return {503, "transient", "the coverage decision service is temporarily unavailable", ""};
-    if (ec == errc::decision_bad_response)
-        return {502, "exception", "the coverage decision service returned an invalid response", ""};
-    return {502, "exception", "the coverage decision service is unavailable", ""};
-}
-
 net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, core::request_context ctx)
 {
     auto validated = core::validate_hook_request(service_, std::move(body), limits_);
-    if (auto* p = std::get_if<core::problem>(&validated))
-        co_return core::api_response::from(*p);
+    if (validated.has_error())
+        co_return core::api_response::from(core::to_problem(validated.error()));
     if (prefetch_)
     {
         // Missing prefetch is fetched within a share of the budget, leaving the rest to the decision.
         const auto share = std::chrono::duration_cast<clock::duration>(timeout_ * prefetch_share_);
         const auto& templates = discovery_.at("prefetch").as_object();
-        validated = co_await prefetch_->complete(std::move(std::get<core::hook_request>(validated)), templates, ctx.received + share);
-        if (auto* p = std::get_if<core::problem>(&validated))
-            co_return core::api_response::from(*p);
+        validated = co_await prefetch_->complete(std::move(*validated), templates, ctx.received + share);
+        if (validated.has_error())
+            co_return core::api_response::from(core::to_problem(validated.error()));
     }
-    auto& request = std::get<core::hook_request>(validated);
+    auto& request = *validated;
     request.forward_headers = std::move(ctx.forward_headers);
 
     auto options = read_options(request.configuration, card_types_);
-    if (auto* p = std::get_if<core::problem>(&options))
+    if (options.has_error())
     {
-        auto r = core::api_response::from(*p);
+        auto r = core::api_response::from(core::to_problem(options.error()));
         r.hook_instance = request.hook_instance;
         co_return r;
     }
@@ -118,12 +104,12 @@ net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, 
             {"hookInstance", hook_instance},
             {"error", decided.error().message()},
         });
-        auto r = core::api_response::from(decision_failure(decided.error()));
+        auto r = core::api_response::from(core::to_problem({decided.error()}));
         r.hook_instance = std::move(hook_instance);
         r.decision = outcome_name(decided.error());
         co_return r;
     }
-    apply_options(*decided, std::get<crd_options>(options));
+    apply_options(*decided, *options);
     core::api_response r{200, std::move(request.document), std::move(*decided), std::move(hook_instance), "ok"};
     co_return r;
 }

@@ -423,7 +423,7 @@ net::awaitable<void> fetch_worker(prefetch_fulfiller::impl& self, std::shared_pt
 prefetch_fulfiller::prefetch_fulfiller(const core::config& cfg) : impl_(std::make_unique<impl>(cfg)) {}
 prefetch_fulfiller::~prefetch_fulfiller() = default;
 
-net::awaitable<std::variant<core::hook_request, core::problem>> prefetch_fulfiller::complete(
+net::awaitable<result<core::hook_request, error>> prefetch_fulfiller::complete(
     core::hook_request request, const json::object& templates, clock::time_point deadline)
 {
     const auto& doc = request.document->get_object();
@@ -468,7 +468,7 @@ net::awaitable<std::variant<core::hook_request, core::problem>> prefetch_fulfill
         for (std::size_t i = 0; i < jobs.size(); ++i)
             metrics::count(metrics::prefetch_outcome::skipped);
         if (!missing_required.empty())
-            co_return core::problem{412, "incomplete",
+            co_return error{core::request_errc::prefetch_incomplete,
                 "prefetch." + missing_required.front() + " is missing and cannot be fetched: send it in prefetch, or fhirServer " +
                     (impl_->cfg.prefetch.allow_http ? "" : "(https) ") + "with fhirAuthorization",
                 "prefetch." + missing_required.front()};
@@ -485,7 +485,7 @@ net::awaitable<std::variant<core::hook_request, core::problem>> prefetch_fulfill
         for (std::size_t i = 0; i < jobs.size(); ++i)
             metrics::count(metrics::prefetch_outcome::skipped);
         if (!missing_required.empty())
-            co_return core::problem{412, "incomplete",
+            co_return error{core::request_errc::prefetch_incomplete,
                 "prefetch." + missing_required.front() + " is missing and fhirServer is not a FHIR server this payer calls: send it in prefetch",
                 "prefetch." + missing_required.front()};
         co_return std::move(request);

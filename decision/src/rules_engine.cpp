@@ -225,17 +225,10 @@ json::object undetermined_response(const core::hook_request& request, std::strin
 
 rules_engine::rules_engine(rule_set rules) : rules_(std::make_shared<const rule_set>(std::move(rules))) {}
 
-std::optional<std::string> rules_engine::reload(const core::config& cfg)
+void rules_engine::reload(const core::config& cfg)
 {
-    try
-    {
-        rules_.store(std::make_shared<const rule_set>(load_rules(cfg.decision.rules_path)), std::memory_order_release);
-        return std::nullopt;
-    }
-    catch (const std::exception& e)
-    {
-        return std::string(e.what());
-    }
+    // Loaded in full before the swap: a file that does not load leaves the running rules.
+    rules_.store(std::make_shared<const rule_set>(load_rules(cfg.decision.rules_path)), std::memory_order_release);
 }
 
 net::awaitable<result<json::object>> rules_engine::decide(core::hook_request& request, clock::time_point)

@@ -221,10 +221,14 @@ bool application::reload(const std::string& config_path)
     auto& current = impl_->cfg;
     bool needs_restart_auth = false;
     current.decision.rules_path = next.decision.rules_path;
-    if (auto error = impl_->decision->reload(current))
+    try
+    {
+        impl_->decision->reload(current);
+    }
+    catch (const std::exception& e)
     {
         metrics::add(metrics::global().reload_failures);
-        log::error("reload_refused", {{"config", config_path}, {"error", *error}, {"detail", "the running rules are kept"}});
+        log::error("reload_refused", {{"config", config_path}, {"error", e.what()}, {"detail", "the running rules are kept"}});
         return false;
     }
     // Clients and keys: a new authenticator, swapped in whole; calls in progress keep the old one.

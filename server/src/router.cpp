@@ -465,8 +465,8 @@ net::awaitable<http_response> router::feedback_call(core::hook_handler& handler,
     const json::value body = core::parse_json(request.body, ec, settings_.max_json_depth);
     if (ec)
         co_return invalid_json(request.body, ec, settings_.max_json_depth);
-    if (auto bad = core::validate_feedback(body))
-        co_return problem_response(*bad);
+    if (auto checked = core::validate_feedback(body); checked.has_error())
+        co_return problem_response(core::to_problem(checked.error()));
 
     // Durable before the answer: the 200 means the report is on disk (fsync'd).
     if (settings_.audit)

@@ -16,7 +16,7 @@ using crd::test::load_fixture;
 namespace {
 
 // Validates with the service of the request's own hook (order-sign-crd when it has none).
-std::variant<hook_request, problem> validate(const json::value& doc, std::string id = {})
+crd::result<hook_request, crd::error> validate(const json::value& doc, std::string id = {})
 {
     if (id.empty())
         id = doc.is_object() && doc.as_object().contains("hook") ? crd::test::service_id_for(doc) : "order-sign-crd";
@@ -129,10 +129,10 @@ BOOST_AUTO_TEST_CASE(every_published_request_is_accepted_by_its_service)
         BOOST_TEST_CONTEXT(name)
         {
             auto result = validate(load_fixture(name));
-            const auto* p = std::get_if<problem>(&result);
+            const auto p = crd::test::problem_if(result);
             BOOST_TEST(!p, (p ? p->diagnostics : ""));
             if (!p)
-                BOOST_TEST(!std::get<hook_request>(result).hook_instance.empty());
+                BOOST_TEST(!result.value().hook_instance.empty());
         }
     }
 }
@@ -147,8 +147,8 @@ BOOST_AUTO_TEST_CASE(each_rule_rejects_its_bad_input_naming_the_field)
             const auto service = crd::test::service_id_for(doc);
             edit(doc, c.pointer, c.value ? std::optional<json::value>(json::parse(c.value)) : std::nullopt);
             auto result = validate(doc, service);
-            const auto* p = std::get_if<problem>(&result);
-            BOOST_TEST_REQUIRE(p != nullptr);
+            const auto p = crd::test::problem_if(result);
+            BOOST_TEST_REQUIRE(p.has_value());
             BOOST_TEST(p->status == 422U);
             BOOST_TEST(p->expression == c.expression);
             BOOST_TEST(p->code == c.code);
@@ -162,8 +162,8 @@ BOOST_AUTO_TEST_CASE(hook_must_match_the_service)
 {
     auto doc = load_fixture("crd-order-select-1.json");
     auto result = validate_hook_request(*find_service("order-sign-crd"), std::make_unique<json::value>(doc));
-    const auto* p = std::get_if<problem>(&result);
-    BOOST_TEST_REQUIRE(p != nullptr);
+    const auto p = crd::test::problem_if(result);
+    BOOST_TEST_REQUIRE(p.has_value());
     BOOST_TEST(p->expression == "hook");
     BOOST_TEST(p->diagnostics.find("order-sign-crd") != std::string::npos);
 }
@@ -171,8 +171,8 @@ BOOST_AUTO_TEST_CASE(hook_must_match_the_service)
 BOOST_AUTO_TEST_CASE(body_must_be_an_object)
 {
     auto result = validate_hook_request(*find_service("order-sign-crd"), std::make_unique<json::value>(json::array{}));
-    BOOST_TEST_REQUIRE(std::holds_alternative<problem>(result));
-    BOOST_TEST(std::get<problem>(result).diagnostics == "request body must be a JSON object");
+    BOOST_TEST_REQUIRE(result.has_error());
+    BOOST_TEST(crd::test::problem_if(result)->diagnostics == "request body must be a JSON object");
 }
 
 BOOST_AUTO_TEST_CASE(unknown_fields_and_extensions_are_ignored_and_orders_need_not_be_drafts)
@@ -183,7 +183,7 @@ BOOST_AUTO_TEST_CASE(unknown_fields_and_extensions_are_ignored_and_orders_need_n
     edit(doc, "/futureField", json::value(true));
     edit(doc, "/context/draftOrders/entry/0/resource/status", json::value("active"));  // order-sign 1.1: revisions
     auto result = validate(doc);
-    BOOST_TEST(std::holds_alternative<hook_request>(result));
+    BOOST_TEST(result.has_value());
 }
 
 BOOST_AUTO_TEST_CASE(null_prefetch_keys_mean_no_data)
@@ -191,16 +191,16 @@ BOOST_AUTO_TEST_CASE(null_prefetch_keys_mean_no_data)
     auto doc = load_fixture("crd-order-sign-5.json");
     edit(doc, "/prefetch/coverage", json::value(nullptr));
     auto result = validate(doc);
-    BOOST_TEST_REQUIRE(std::holds_alternative<hook_request>(result));
-    BOOST_TEST(std::get<hook_request>(result).first_prefetched("Coverage") == nullptr);
+    BOOST_TEST_REQUIRE(result.has_value());
+    BOOST_TEST(result.value().first_prefetched("Coverage") == nullptr);
 }
 
 BOOST_AUTO_TEST_CASE(order_dispatch_context_shapes_become_one_model)
 {
     // v1.1 (dispatchedOrders / fulfillmentTasks)
     auto v11 = validate(load_fixture("crd-order-dispatch-1.json"));
-    BOOST_TEST_REQUIRE(std::holds_alternative<hook_request>(v11));
-    const auto& a = std::get<hook_request>(v11);
+    BOOST_TEST_REQUIRE(v11.has_value());
+    const auto& a = v11.value();
     BOOST_TEST(a.items.size() == 2U);
     BOOST_TEST(a.items[0].resource_type == "MedicationRequest");
     BOOST_TEST(a.items[1].id == "2222");
@@ -209,8 +209,8 @@ BOOST_AUTO_TEST_CASE(order_dispatch_context_shapes_become_one_model)
 
     // v1.0 (order / task), with the order in prefetch
     auto v10 = validate(load_fixture("crd-order-dispatch-2.json"));
-    BOOST_TEST_REQUIRE(std::holds_alternative<hook_request>(v10));
-    const auto& b = std::get<hook_request>(v10);
+    BOOST_TEST_REQUIRE(v10.has_value());
+    const auto& b = v10.value();
     BOOST_TEST_REQUIRE(b.items.size() == 1U);
     BOOST_TEST(b.items[0].id == "servreq-g0180-1");
     BOOST_TEST(b.items[0].resource != nullptr);  // found in prefetch."order"
@@ -223,15 +223,15 @@ BOOST_AUTO_TEST_CASE(order_dispatch_context_shapes_become_one_model)
     ctx.erase("dispatchedOrders");
     ctx.erase("fulfillmentTasks");
     auto hyph = validate(doc);
-    BOOST_TEST_REQUIRE(std::holds_alternative<hook_request>(hyph));
-    BOOST_TEST(std::get<hook_request>(hyph).items.size() == 2U);
-    BOOST_TEST(std::get<hook_request>(hyph).tasks.size() == 1U);
+    BOOST_TEST_REQUIRE(hyph.has_value());
+    BOOST_TEST(hyph.value().items.size() == 2U);
+    BOOST_TEST(hyph.value().tasks.size() == 1U);
 
     // v1.0 with a task and no prefetch
     auto v10task = validate(load_fixture("crd-order-dispatch-4.json"));
-    BOOST_TEST_REQUIRE(std::holds_alternative<hook_request>(v10task));
-    BOOST_TEST(std::get<hook_request>(v10task).items.at(0).resource == nullptr);
-    BOOST_TEST(std::get<hook_request>(v10task).tasks.size() == 1U);
+    BOOST_TEST_REQUIRE(v10task.has_value());
+    BOOST_TEST(v10task.value().items.at(0).resource == nullptr);
+    BOOST_TEST(v10task.value().tasks.size() == 1U);
 }
 
 BOOST_AUTO_TEST_CASE(hook_library_context_fragments_validate)
@@ -253,7 +253,7 @@ BOOST_AUTO_TEST_CASE(hook_library_context_fragments_validate)
             auto fragment = load_fixture(std::string("context-fragments/") + file);
             json::object doc{{"hook", hook}, {"hookInstance", "0f3b0c1e-3c1a-4a55-9a3e-0b1c2d3e4f50"}, {"context", fragment.at("context")}};
             auto result = validate(doc);
-            const auto* p = std::get_if<problem>(&result);
+            const auto p = crd::test::problem_if(result);
             BOOST_TEST(!p, (p ? p->diagnostics : ""));
         }
     }
@@ -264,8 +264,8 @@ BOOST_AUTO_TEST_CASE(order_select_marks_the_selected_orders)
     auto doc = load_fixture("crd-order-select-3.json");
     edit(doc, "/context/selections", json::array{"MedicationRequest/smart-MedicationRequest-103"});
     auto result = validate(doc);
-    BOOST_TEST_REQUIRE(std::holds_alternative<hook_request>(result));
-    const auto& r = std::get<hook_request>(result);
+    BOOST_TEST_REQUIRE(result.has_value());
+    const auto& r = result.value();
     BOOST_TEST_REQUIRE(r.items.size() == 2U);
     BOOST_TEST(!r.items[0].selected);  // NutritionOrder
     BOOST_TEST(r.items[1].selected);
@@ -274,8 +274,8 @@ BOOST_AUTO_TEST_CASE(order_select_marks_the_selected_orders)
 BOOST_AUTO_TEST_CASE(prefetch_resources_are_indexed_through_bundles)
 {
     auto result = validate(load_fixture("crd-order-sign-1.json"));
-    BOOST_TEST_REQUIRE(std::holds_alternative<hook_request>(result));
-    const auto& r = std::get<hook_request>(result);
+    BOOST_TEST_REQUIRE(result.has_value());
+    const auto& r = result.value();
     BOOST_TEST(r.first_prefetched("Coverage") != nullptr);
     BOOST_TEST(r.find_prefetched("Coverage/COV1") != nullptr);
     BOOST_TEST(r.find_prefetched("http://example.org/someEHR/fhir/Coverage/COV1") != nullptr);
@@ -301,12 +301,12 @@ BOOST_AUTO_TEST_CASE(hook_instance_is_length_bounded)
 {
     auto doc = load_fixture("crd-order-sign-5.json");
     doc.as_object()["hookInstance"] = std::string(max_hook_instance_bytes, 'a');
-    BOOST_TEST(std::holds_alternative<hook_request>(validate(doc)));
+    BOOST_TEST(validate(doc).has_value());
     doc.as_object()["hookInstance"] = std::string(max_hook_instance_bytes + 1, 'a');
     auto result = validate(doc);
-    BOOST_TEST_REQUIRE(std::holds_alternative<problem>(result));
-    BOOST_TEST(std::get<problem>(result).expression == "hookInstance");
-    BOOST_TEST(std::get<problem>(result).status == 422U);
+    BOOST_TEST_REQUIRE(result.has_error());
+    BOOST_TEST(crd::test::problem_if(result)->expression == "hookInstance");
+    BOOST_TEST(crd::test::problem_if(result)->status == 422U);
 }
 
 BOOST_AUTO_TEST_CASE(token68_access_tokens_are_accepted)
@@ -316,7 +316,7 @@ BOOST_AUTO_TEST_CASE(token68_access_tokens_are_accepted)
     for (const char* token : {"eyJhbGciOi.J9-_~+/abc", "abc123==", "A"})
     {
         doc.as_object()["fhirAuthorization"].as_object()["access_token"] = token;
-        BOOST_TEST(std::holds_alternative<hook_request>(validate(doc)), token);
+        BOOST_TEST(validate(doc).has_value(), token);
     }
 }
 
@@ -356,18 +356,18 @@ BOOST_AUTO_TEST_CASE(order_and_selection_counts_are_bounded_with_413_naming_the_
     BOOST_TEST_REQUIRE(service != nullptr);
 
     auto at_limit = validate_hook_request(*service, std::make_unique<json::value>(order_select_with(50, 20)), limits);
-    BOOST_TEST(std::holds_alternative<hook_request>(at_limit));
+    BOOST_TEST(at_limit.has_value());
 
     auto orders = validate_hook_request(*service, std::make_unique<json::value>(order_select_with(51, 1)), limits);
-    BOOST_TEST_REQUIRE(std::holds_alternative<problem>(orders));
-    BOOST_TEST(std::get<problem>(orders).status == 413U);
-    BOOST_TEST(std::get<problem>(orders).diagnostics.find("limits.max_orders") != std::string::npos);
-    BOOST_TEST(std::get<problem>(orders).expression == "context.draftOrders.entry");
+    BOOST_TEST_REQUIRE(orders.has_error());
+    BOOST_TEST(crd::test::problem_if(orders)->status == 413U);
+    BOOST_TEST(crd::test::problem_if(orders)->diagnostics.find("limits.max_orders") != std::string::npos);
+    BOOST_TEST(crd::test::problem_if(orders)->expression == "context.draftOrders.entry");
 
     auto selections = validate_hook_request(*service, std::make_unique<json::value>(order_select_with(30, 21)), limits);
-    BOOST_TEST_REQUIRE(std::holds_alternative<problem>(selections));
-    BOOST_TEST(std::get<problem>(selections).status == 413U);
-    BOOST_TEST(std::get<problem>(selections).diagnostics.find("limits.max_selections") != std::string::npos);
+    BOOST_TEST_REQUIRE(selections.has_error());
+    BOOST_TEST(crd::test::problem_if(selections)->status == 413U);
+    BOOST_TEST(crd::test::problem_if(selections)->diagnostics.find("limits.max_selections") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(many_selections_validate_in_linear_time)
@@ -377,8 +377,8 @@ BOOST_AUTO_TEST_CASE(many_selections_validate_in_linear_time)
     request_limits limits;
     auto result = validate_hook_request(*find_service("order-select-crd"),
                                         std::make_unique<json::value>(order_select_with(1000, 1000)), limits);
-    BOOST_TEST_REQUIRE(std::holds_alternative<hook_request>(result));
-    const auto& items = std::get<hook_request>(result).items;
+    BOOST_TEST_REQUIRE(result.has_value());
+    const auto& items = result.value().items;
     BOOST_TEST(items.size() == 1000U);
     BOOST_TEST(std::all_of(items.begin(), items.end(), [](const request_item& i) { return i.selected; }));
 }
@@ -388,16 +388,16 @@ BOOST_AUTO_TEST_CASE(diagnostics_quote_only_a_short_sanitised_prefix_of_bad_valu
     auto doc = load_fixture("crd-order-sign-5.json");
     doc.as_object()["hook"] = std::string(100'000, 'h') + "\x01";
     auto result = validate(doc, "order-sign-crd");
-    BOOST_TEST_REQUIRE(std::holds_alternative<problem>(result));
-    const auto& p = std::get<problem>(result);
+    BOOST_TEST_REQUIRE(result.has_error());
+    const auto p = *crd::test::problem_if(result);
     BOOST_TEST(p.diagnostics.size() < 300U);
     BOOST_TEST(p.diagnostics.find('\x01') == std::string::npos);
 
     doc = load_fixture("crd-order-sign-5.json");
     doc.as_object()["context"].as_object()["patientId"] = std::string(5'000, 'p') + "!";
     result = validate(doc);
-    BOOST_TEST_REQUIRE(std::holds_alternative<problem>(result));
-    BOOST_TEST(std::get<problem>(result).diagnostics.size() < 300U);
+    BOOST_TEST_REQUIRE(result.has_error());
+    BOOST_TEST(crd::test::problem_if(result)->diagnostics.size() < 300U);
 }
 
 BOOST_AUTO_TEST_CASE(first_prefetched_is_indexed_once)
@@ -412,8 +412,8 @@ BOOST_AUTO_TEST_CASE(first_prefetched_is_indexed_once)
     prefetch.erase("coverage");
     prefetch["observations"] = json::object{{"resourceType", "Bundle"}, {"entry", std::move(entries)}};
     auto result = validate(doc);
-    BOOST_TEST_REQUIRE(std::holds_alternative<hook_request>(result));
-    const auto& request = std::get<hook_request>(result);
+    BOOST_TEST_REQUIRE(result.has_value());
+    const auto& request = result.value();
     BOOST_TEST(request.first_prefetched("Coverage") == nullptr);
     BOOST_TEST_REQUIRE(request.first_prefetched("Observation") != nullptr);
     BOOST_TEST(request.first_prefetched("Observation")->at("id").as_string() == "o0");

@@ -10,7 +10,7 @@ namespace {
 
 const std::vector<std::string> types{"coverage-info", "claim"};
 
-std::variant<crd_options, crd::core::problem> read(const char* text)
+crd::result<crd_options, crd::error> read(const char* text)
 {
     static json::value holder;
     holder = json::parse(text);
@@ -40,16 +40,16 @@ BOOST_AUTO_TEST_SUITE(crd_configuration_)
 BOOST_AUTO_TEST_CASE(absent_configuration_means_defaults)
 {
     auto o = read_options(nullptr, types);
-    BOOST_TEST_REQUIRE(std::holds_alternative<crd_options>(o));
-    BOOST_TEST(std::get<crd_options>(o).coverage_info);
-    BOOST_TEST(std::get<crd_options>(o).max_cards == default_max_cards);
+    BOOST_TEST_REQUIRE(o.has_value());
+    BOOST_TEST(o.value().coverage_info);
+    BOOST_TEST(o.value().max_cards == default_max_cards);
 }
 
 BOOST_AUTO_TEST_CASE(known_options_are_read_and_unknown_ones_ignored)
 {
     auto o = read(R"({"coverage-info": false, "claim": false, "max-cards": 3, "alt-drug": true, "dtr-clin": 7})");
-    BOOST_TEST_REQUIRE(std::holds_alternative<crd_options>(o));
-    const auto& opts = std::get<crd_options>(o);
+    BOOST_TEST_REQUIRE(o.has_value());
+    const auto& opts = o.value();
     BOOST_TEST(!opts.coverage_info);
     BOOST_TEST(opts.max_cards == 3U);
     BOOST_TEST(opts.disabled_card_types.count("claim") == 1U);
@@ -63,8 +63,8 @@ BOOST_AUTO_TEST_CASE(wrong_types_are_422_naming_the_option)
         BOOST_TEST_CONTEXT(bad)
         {
             auto o = read(bad);
-            BOOST_TEST_REQUIRE(std::holds_alternative<crd::core::problem>(o));
-            const auto& p = std::get<crd::core::problem>(o);
+            BOOST_TEST_REQUIRE(o.has_error());
+            const auto p = crd::core::to_problem(o.error());
             BOOST_TEST(p.status == 422U);
             BOOST_TEST(p.expression.rfind("extension.davinci-crd.configuration.", 0) == 0U);
         }

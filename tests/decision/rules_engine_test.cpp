@@ -27,8 +27,8 @@ core::hook_request validated(json::value doc)
     const auto* service = core::find_service(test::service_id_for(doc));
     BOOST_TEST_REQUIRE(service != nullptr);
     auto result = core::validate_hook_request(*service, std::make_unique<json::value>(std::move(doc)));
-    BOOST_TEST_REQUIRE(std::holds_alternative<core::hook_request>(result));
-    return std::move(std::get<core::hook_request>(result));
+    BOOST_TEST_REQUIRE(result.has_value());
+    return std::move(result).value();
 }
 
 json::object evaluate(json::value doc)

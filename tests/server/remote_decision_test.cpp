@@ -261,8 +261,8 @@ BOOST_AUTO_TEST_CASE(the_request_is_released_once_sent_unless_a_failure_answer_n
         auto doc = test::load_fixture("crd-order-sign-5.json");
         const auto& service = *core::find_service(test::service_id_for(doc));
         auto v = core::validate_hook_request(service, std::make_unique<json::value>(std::move(doc)));
-        BOOST_TEST_REQUIRE(std::holds_alternative<core::hook_request>(v));
-        return std::get<core::hook_request>(std::move(v));
+        BOOST_TEST_REQUIRE(v.has_value());
+        return std::move(v).value();
     };
     {
         auto cfg = remote_config(fake);

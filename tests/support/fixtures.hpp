@@ -4,6 +4,8 @@
 #include <crd/auth/jose.hpp>
 #include <crd/core/async.hpp>
 #include <crd/core/config.hpp>
+#include <crd/core/error.hpp>
+#include <crd/core/operation_outcome.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -27,6 +29,15 @@ std::string service_id_for(const boost::json::value& request);
 
 // Sets (or, with nullopt, erases) the member or element a JSON pointer names. The parent must exist.
 void edit(boost::json::value& doc, const std::string& pointer, std::optional<boost::json::value> value);
+
+// The HTTP answer a failed result would give (core::to_problem), or nothing when it succeeded.
+template <class T>
+std::optional<core::problem> problem_if(const result<T, error>& r)
+{
+    if (r.has_value())
+        return std::nullopt;
+    return core::to_problem(r.error());
+}
 
 // Seconds since 1970: JWT iat/exp.
 std::int64_t unix_now();

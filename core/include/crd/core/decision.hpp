@@ -48,9 +48,10 @@ public:
     // executor. Called once, before the server starts.
     virtual void start_background(net::any_io_executor) {}
 
-    // SIGHUP: re-reads what this source loads from files (rules). Returns an error message and
-    // keeps the old state when the new files are invalid. Thread-safe against concurrent decide().
-    virtual std::optional<std::string> reload(const config&) { return std::nullopt; }
+    // SIGHUP: re-reads what this source loads from files (rules), as start-up does: throws
+    // std::runtime_error naming the file and field at fault, and keeps the old state, when the new
+    // files are invalid. Thread-safe against concurrent decide().
+    virtual void reload(const config&) {}
 
     // Card type codes (CRD CodeSystem temp) this decision source may return for a service; each
     // becomes a boolean configuration option in discovery.

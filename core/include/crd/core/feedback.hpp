@@ -6,14 +6,13 @@
 
 #include <boost/json/value.hpp>
 
-#include <optional>
 #include <string_view>
 
 namespace crd::core {
 
-// nullopt when `body` is a valid feedback document; otherwise a 422 problem naming the field
-// (e.g. "feedback[1].acceptedSuggestions").
-std::optional<problem> validate_feedback(const boost::json::value& body);
+// Succeeds when `body` is a valid feedback document; otherwise a 422 error (request_errc::invalid)
+// naming the field (e.g. "feedback[1].acceptedSuggestions").
+result<void, error> validate_feedback(const boost::json::value& body);
 
 // RFC 3339 date-time with seconds and a zone ("2026-11-22T10:15:00Z", "...+01:00").
 bool is_rfc3339_date_time(std::string_view s) noexcept;

@@ -75,9 +75,9 @@ struct request_limits
 };
 
 // Validates a parsed request for a service (CDS Hooks 2.0 §request, CRD 2.0.1 hooks, checklist
-// §1.3 and §1.10). On failure returns a problem naming the field: 422 for a bad field, 413 for a
-// count over `limits`; unknown context fields and extensions are ignored.
-std::variant<hook_request, problem> validate_hook_request(
+// §1.3 and §1.10). On failure returns an error (core::request_errc) naming the field: 422 for a
+// bad field, 413 for a count over `limits`; unknown context fields and extensions are ignored.
+result<hook_request, error> validate_hook_request(
     const service_definition& service,
     document_ptr document,
     const request_limits& limits = {}

@@ -10,7 +10,6 @@
 #include <cstddef>
 #include <set>
 #include <string>
-#include <variant>
 #include <vector>
 
 namespace crd::decision {
@@ -29,7 +28,7 @@ boost::json::array configuration_options(const std::vector<std::string>& card_ty
 
 // Reads the request's options. Unknown codes are ignored (CRD SHALL); a known option with the
 // wrong JSON type is a 422 naming it.
-std::variant<crd_options, core::problem> read_options(
+result<crd_options, error> read_options(
     const boost::json::object* configuration,
     const std::vector<std::string>& card_types
 );

@@ -15,7 +15,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 
 namespace crd::decision {
 
@@ -35,10 +34,10 @@ public:
 
     // Completes the request's prefetch from `templates` (the service's discovery prefetch) and,
     // for order-dispatch, the orders it references. Returns the request unchanged when nothing is
-    // missing, the re-validated request with fetched keys merged, or a 412 problem when required
+    // missing, the re-validated request with fetched keys merged, or a 412 error (prefetch_incomplete) when required
     // data is missing and there is no FHIR access. Fetch failures are logged and counted, and leave
     // the key absent. Never throws for upstream failures.
-    net::awaitable<std::variant<core::hook_request, core::problem>> complete(
+    net::awaitable<result<core::hook_request, error>> complete(
         core::hook_request request,
         const boost::json::object& templates,
         clock::time_point deadline

@@ -43,7 +43,7 @@ public:
 
     // SIGHUP: loads cfg.decision.rules_path again and swaps it in atomically. On error (message
     // naming the file and key) the old rules stay.
-    std::optional<std::string> reload(const core::config& cfg) override;
+    void reload(const core::config& cfg) override;
 
 private:
     std::atomic<std::shared_ptr<const rule_set>> rules_;
