@@ -1,7 +1,7 @@
 #include <crd/decision/feedback_forwarder.hpp>
 
 #include <crd/core/log.hpp>
-#include <crd/core/metrics.hpp>
+#include <crd/decision/decision_metrics.hpp>
 #include <crd/upstream/http_client.hpp>
 #include <crd/upstream/pool_registry.hpp>
 
@@ -45,10 +45,10 @@ net::awaitable<void> send_feedback(std::shared_ptr<feedback_forwarder::impl> sel
     auto sent = co_await client.send(std::move(req), clock::now() + forward_timeout);
     if (sent && sent->status >= 200 && sent->status < 300)
     {
-        metrics::add(metrics::global().feedback_forwarded);
+        decision_metrics::instance().feedback_forwarded.add(forward_result::ok);
         co_return;
     }
-    metrics::add(metrics::global().feedback_forward_errors);
+    decision_metrics::instance().feedback_forwarded.add(forward_result::error);
     log::warning("feedback_forward_failed", {{"service", service_id},
         {"error", sent ? "HTTP " + std::to_string(sent->status) : sent.error().message()}});
 }
@@ -72,6 +72,7 @@ feedback_forwarder::feedback_forwarder(const core::config& cfg) : impl_(std::mak
     impl_->client.idle_ttl = cfg.decision.idle_ttl;
     impl_->client.max_response_bytes = 64 * 1024;
     impl_->client.ca_file = cfg.decision.ca_file;
+    impl_->client.gauges = &decision_metrics::instance().decision_pool;  // counted with the decision service, as before
 }
 
 feedback_forwarder::~feedback_forwarder() = default;
@@ -88,7 +89,7 @@ void feedback_forwarder::forward(net::any_io_executor ex, std::string service_id
     net::co_spawn(ex, send_feedback(impl_, std::move(service_id), std::move(body)), [](std::exception_ptr e) {
         if (e)
         {
-            metrics::add(metrics::global().feedback_forward_errors);
+            decision_metrics::instance().feedback_forwarded.add(forward_result::error);
             log::error("feedback_forward_exception");
         }
     });

@@ -5,7 +5,7 @@
 
 #include <crd/core/json_document.hpp>
 #include <crd/core/log.hpp>
-#include <crd/core/metrics.hpp>
+#include <crd/decision/decision_metrics.hpp>
 #include <crd/upstream/http_client.hpp>
 #include <crd/upstream/pool_registry.hpp>
 
@@ -318,7 +318,7 @@ struct prefetch_fulfiller::impl
             c.max_connections = 64;
             c.max_pending = 1024;
             c.max_response_bytes = cfg.prefetch.max_response_bytes;
-            c.pool = metrics::pool_kind::fhir;
+            c.gauges = &decision_metrics::instance().fhir_pool;
             return std::make_shared<upstream::http_client>(ex, c, o->endpoints, tls);
         };
         auto pools = upstream::pool_registry::of(ex).get_or_create("fhir prefetch", std::function<std::shared_ptr<shard_fhir_pools>()>([] {
@@ -354,21 +354,21 @@ struct prefetch_fulfiller::impl
         auto ex = co_await net::this_coro::executor;
         auto client = client_for(origin, ex);
         auto got = co_await client.send(std::move(req), deadline);
-        metrics::global().prefetch_seconds.observe(clock::now() - started);
+        decision_metrics::instance().prefetch_seconds.observe(clock::now() - started);
         std::string problem;
-        metrics::prefetch_outcome outcome = metrics::prefetch_outcome::error;
+        prefetch_outcome outcome = prefetch_outcome::error;
         if (!got)
         {
             problem = got.error().message();
             if (got.error() == errc::upstream_timeout || got.error() == errc::pool_wait_timeout)
-                outcome = metrics::prefetch_outcome::timeout;
+                outcome = prefetch_outcome::timeout;
         }
         else if (got->status >= 300 && got->status < 400)
             problem = "HTTP " + std::to_string(got->status) + " redirect not followed (the access token stays with the fhirServer origin)";
         else if (got->status == 404)
         {
             problem = "HTTP 404";
-            outcome = metrics::prefetch_outcome::not_found;
+            outcome = prefetch_outcome::not_found;
         }
         else if (got->status != 200)
             problem = "HTTP " + std::to_string(got->status);
@@ -382,10 +382,10 @@ struct prefetch_fulfiller::impl
             else
             {
                 job.result = std::move(doc.get_object());
-                outcome = metrics::prefetch_outcome::fetched;
+                outcome = prefetch_outcome::fetched;
             }
         }
-        metrics::count(outcome);
+        decision_metrics::instance().prefetch_fetches.add(outcome);
         if (!problem.empty())
             log::warning("prefetch_fetch_failed", {
                 {"hookInstance", hook_instance}, {"key", job.key}, {"origin", origin->url.origin()}, {"error", problem}});
@@ -410,7 +410,7 @@ net::awaitable<void> fetch_worker(prefetch_fulfiller::impl& self, std::shared_pt
         catch (const std::exception& e)
         {
             // A worker must always finish, or complete() would wait for it forever.
-            metrics::count(metrics::prefetch_outcome::error);
+            decision_metrics::instance().prefetch_fetches.add(prefetch_outcome::error);
             log::error("prefetch_fetch_exception", {{"key", job.key}, {"error", e.what()}});
         }
     }
@@ -466,7 +466,7 @@ net::awaitable<result<core::hook_request, error>> prefetch_fulfiller::complete(
     if (!usable)
     {
         for (std::size_t i = 0; i < jobs.size(); ++i)
-            metrics::count(metrics::prefetch_outcome::skipped);
+            decision_metrics::instance().prefetch_fetches.add(prefetch_outcome::skipped);
         if (!missing_required.empty())
             co_return error{core::request_errc::prefetch_incomplete,
                 "prefetch." + missing_required.front() + " is missing and cannot be fetched: send it in prefetch, or fhirServer " +
@@ -479,11 +479,11 @@ net::awaitable<result<core::hook_request, error>> prefetch_fulfiller::complete(
     // caller-chosen fhirServer would make us a request-forgery relay with a token in hand).
     if (!impl_->origin_allowed(*server))
     {
-        metrics::add(metrics::global().prefetch_origin_refused);
+        decision_metrics::instance().prefetch_origin_refused.add();
         log::warning("prefetch_origin_not_allowed", {{"hookInstance", std::string(request.hook_instance)}, {"origin", server->origin()},
                                                      {"detail", "not in prefetch.allowed_origins: nothing is fetched from it"}});
         for (std::size_t i = 0; i < jobs.size(); ++i)
-            metrics::count(metrics::prefetch_outcome::skipped);
+            decision_metrics::instance().prefetch_fetches.add(prefetch_outcome::skipped);
         if (!missing_required.empty())
             co_return error{core::request_errc::prefetch_incomplete,
                 "prefetch." + missing_required.front() + " is missing and fhirServer is not a FHIR server this payer calls: send it in prefetch",
@@ -498,7 +498,7 @@ net::awaitable<result<core::hook_request, error>> prefetch_fulfiller::complete(
     {
         log::warning("prefetch_fhir_unreachable", {{"hookInstance", hook_instance}, {"origin", server->origin()}});
         for (std::size_t i = 0; i < jobs.size(); ++i)
-            metrics::count(metrics::prefetch_outcome::error);
+            decision_metrics::instance().prefetch_fetches.add(prefetch_outcome::error);
         co_return std::move(request);
     }
 

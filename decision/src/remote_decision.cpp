@@ -4,7 +4,7 @@
 
 #include <boost/asio/error.hpp>
 #include <crd/core/log.hpp>
-#include <crd/core/metrics.hpp>
+#include <crd/decision/decision_metrics.hpp>
 #include <crd/decision/response_normaliser.hpp>
 #include <crd/decision/rules.hpp>
 #include <crd/decision/rules_engine.hpp>
@@ -56,6 +56,7 @@ upstream::client_config client_config_for(const core::config& cfg, const core::u
     c.idle_ttl = cfg.decision.idle_ttl;
     c.max_response_bytes = cfg.decision.max_response_bytes;
     c.ca_file = cfg.decision.ca_file;
+    c.gauges = &decision_metrics::instance().decision_pool;
     return c;
 }
 
@@ -223,7 +224,7 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
     {
         failure = errc::decision_circuit_open;
         counters_.breaker_open.fetch_add(1, std::memory_order_relaxed);
-        metrics::count(metrics::decision_outcome::breaker_open);
+        decision_metrics::instance().calls.add(decision_outcome::breaker_open);
     }
     else
     {
@@ -246,7 +247,7 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
 
         const auto started = clock::now();
         auto sent = co_await clients->clients[index].send(std::move(req), deadline);
-        metrics::global().decision_seconds.observe(clock::now() - started);
+        decision_metrics::instance().call_seconds.observe(clock::now() - started);
         failure = classify(sent);
         if (!failure)
         {
@@ -257,7 +258,7 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
             if (parse_error == errc::json_number_out_of_range)
             {
                 // Relayed, inf would reach the EHR as "Infinity": not JSON. Counted, then a 502.
-                metrics::add(metrics::global().nonfinite_numbers);
+                decision_metrics::instance().nonfinite_numbers.add();
                 log::warning("decision_response_nonfinite", {{"service", service_id}, {"hookInstance", hook_instance}});
             }
             normalise_report report;
@@ -274,11 +275,11 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
                     counters_.cards_repaired.fetch_add(report.cards_repaired, std::memory_order_relaxed);
                     counters_.actions_dropped.fetch_add(report.actions_dropped, std::memory_order_relaxed);
                     counters_.actions_repaired.fetch_add(report.actions_repaired, std::memory_order_relaxed);
-                    auto& m = metrics::global();
-                    metrics::add(m.cards_dropped, report.cards_dropped);
-                    metrics::add(m.cards_repaired, report.cards_repaired);
-                    metrics::add(m.actions_dropped, report.actions_dropped);
-                    metrics::add(m.actions_repaired, report.actions_repaired);
+                    auto& counted = decision_metrics::instance().normalised;
+                    counted.add(normalisation::card_dropped, report.cards_dropped);
+                    counted.add(normalisation::card_repaired, report.cards_repaired);
+                    counted.add(normalisation::action_dropped, report.actions_dropped);
+                    counted.add(normalisation::action_repaired, report.actions_repaired);
                     json::array notes;
                     for (auto& n : report.notes)
                         notes.emplace_back(n);
@@ -313,24 +314,24 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
     if (!failure)
     {
         counters_.ok.fetch_add(1, std::memory_order_relaxed);
-        metrics::count(metrics::decision_outcome::ok);
+        decision_metrics::instance().calls.add(decision_outcome::ok);
         co_return std::move(*answer);
     }
     if (is_decision_refusal(failure))
     {
         // The caller's own answer, relayed: never degraded to "conditional", never the service's failure.
-        metrics::count(metrics::decision_outcome::rejected);
+        decision_metrics::instance().calls.add(decision_outcome::rejected);
         co_return failure;
     }
     (failure == errc::decision_timeout ? counters_.timeout : counters_.error).fetch_add(1, std::memory_order_relaxed);
     if (failure == errc::decision_timeout)
-        metrics::count(metrics::decision_outcome::timeout);
+        decision_metrics::instance().calls.add(decision_outcome::timeout);
     else if (failure != errc::decision_circuit_open)
-        metrics::count(metrics::decision_outcome::error);
+        decision_metrics::instance().calls.add(decision_outcome::error);
     if (cfg_.decision.on_failure == core::failure_policy::conditional)
     {
         counters_.degraded.fetch_add(1, std::memory_order_relaxed);
-        metrics::add(metrics::global().decision_degraded);
+        decision_metrics::instance().degraded.add();
         co_return undetermined_response(request, cfg_.decision.source_label);
     }
     co_return failure;

@@ -2,7 +2,7 @@
 
 #include <crd/auth/authenticator.hpp>
 #include <crd/core/log.hpp>
-#include <crd/core/metrics.hpp>
+#include <crd/server/server_metrics.hpp>
 #include <crd/server/audit_log.hpp>
 #include <crd/server/systemd_notify.hpp>
 #include <crd/decision/crd_service.hpp>
@@ -213,7 +213,7 @@ bool application::reload(const std::string& config_path)
     }
     catch (const std::exception& e)
     {
-        metrics::add(metrics::global().reload_failures);
+        server_metrics::instance().reloads.add(reload_result::refused);
         log::error("reload_refused", {{"config", config_path}, {"error", e.what()}, {"detail", "the running configuration is kept"}});
         return false;
     }
@@ -227,7 +227,7 @@ bool application::reload(const std::string& config_path)
     }
     catch (const std::exception& e)
     {
-        metrics::add(metrics::global().reload_failures);
+        server_metrics::instance().reloads.add(reload_result::refused);
         log::error("reload_refused", {{"config", config_path}, {"error", e.what()}, {"detail", "the running rules are kept"}});
         return false;
     }
@@ -255,7 +255,7 @@ bool application::reload(const std::string& config_path)
             }
             catch (const std::exception& e)
             {
-                metrics::add(metrics::global().reload_failures);
+                server_metrics::instance().reloads.add(reload_result::refused);
                 log::error("reload_refused", {{"config", config_path}, {"error", e.what()}, {"detail", "the running clients and keys are kept"}});
                 return false;
             }
@@ -282,7 +282,7 @@ bool application::reload(const std::string& config_path)
         (next.decision.endpoint && next.decision.endpoint->origin() + next.decision.endpoint->target !=
                                        current.decision.endpoint->origin() + current.decision.endpoint->target))
         needs_restart.emplace_back("decision.url");
-    metrics::add(metrics::global().reloads);
+    server_metrics::instance().reloads.add(reload_result::ok);
     log::info("reloaded", {{"config", config_path}, {"rules", current.decision.rules_path}, {"needs_restart", std::move(needs_restart)}});
     return true;
 }

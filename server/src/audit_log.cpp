@@ -3,7 +3,7 @@
 #include <crd/core/json_document.hpp>
 #include <crd/core/log.hpp>
 #include <crd/core/text.hpp>
-#include <crd/core/metrics.hpp>
+#include <crd/server/server_metrics.hpp>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -260,7 +260,7 @@ struct audit_log::impl
             {
                 // Keep the records (they are still queued) and try again; the queue bound turns a
                 // lasting failure into back-pressure on the request path.
-                metrics::add(metrics::global().audit_write_errors);
+                server_metrics::instance().audit_write_errors.add();
                 const auto err = errno;
                 if (clock::now() - last_error_log > std::chrono::seconds(1))
                 {
@@ -280,13 +280,13 @@ struct audit_log::impl
                 std::this_thread::sleep_for(std::chrono::milliseconds(100));
                 continue;
             }
-            metrics::add(metrics::global().audit_records, batch.size());
+            server_metrics::instance().audit_records.add(batch.size());
 
             std::vector<std::shared_ptr<waiter>> room;
             {
                 std::lock_guard lock(mutex);
                 queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(batch.size()));
-                metrics::global().audit_queue_depth.store(static_cast<std::int64_t>(queue.size()), std::memory_order_relaxed);
+                server_metrics::instance().audit_queue_depth.set(static_cast<std::int64_t>(queue.size()));
                 room.swap(room_waiters);
             }
             // Hand every waiter reference to its own executor before flush() can return: a waiter's
@@ -353,12 +353,12 @@ net::awaitable<bool> enqueue(audit_log::impl& a, audit_record r, clock::time_poi
             {
                 a.queue.push_back(std::move(q));
                 ++a.enqueued;
-                metrics::global().audit_queue_depth.store(static_cast<std::int64_t>(a.queue.size()), std::memory_order_relaxed);
+                server_metrics::instance().audit_queue_depth.set(static_cast<std::int64_t>(a.queue.size()));
                 break;
             }
             if (a.cfg.required || clock::now() >= give_up)
             {
-                metrics::add(metrics::global().audit_rejected);
+                server_metrics::instance().audit_rejected.add();
                 log::error("audit_queue_full", {{"queued", a.queue.size()}, {"action", "request refused with 503"}});
                 co_return false;
             }
@@ -367,7 +367,7 @@ net::awaitable<bool> enqueue(audit_log::impl& a, audit_record r, clock::time_poi
         }
         if (!warned)
         {
-            metrics::add(metrics::global().audit_backpressure);
+            server_metrics::instance().audit_backpressure.add();
             warned = true;
         }
         room->timer.expires_at(give_up);

@@ -4,6 +4,7 @@
 
 #include <crd/core/log.hpp>
 #include <crd/core/metrics.hpp>
+#include <crd/server/server_metrics.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -142,10 +143,10 @@ net::awaitable<void> accept_loop(shard& s, tcp::acceptor& acceptor, const core::
             // Out of descriptors (or kernel memory): accepting again at once would fail again at
             // once, a busy loop that also floods the log. Shed one waiting client with a 503 on the
             // reserve descriptor, then back off, doubling up to a second, and log once per interval.
-            metrics::add(metrics::global().accept_failures);
+            server_metrics::instance().accept_failures.add();
             ++failures_since_log;
             if (out_of_descriptors(ec) && reserve.shed_one(acceptor.native_handle()))
-                metrics::add(metrics::global().accept_shed);
+                server_metrics::instance().accept_shed.add();
             if (const auto now = clock::now(); now >= next_log)
             {
                 log::warning("accept_failed", {{"error", ec.message()}, {"failures", failures_since_log},
@@ -161,12 +162,11 @@ net::awaitable<void> accept_loop(shard& s, tcp::acceptor& acceptor, const core::
         pause = std::chrono::milliseconds(10);
         beast::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);  // responses are small: do not wait for Nagle
-        auto& m = metrics::global();
-        if (m.open_connections.load(std::memory_order_relaxed) >= static_cast<std::int64_t>(max_connections))
+        if (server_metrics::instance().open_connections.value() >= static_cast<std::int64_t>(max_connections))
         {
             // Over the limit: a plain client gets a 503 it can read; a TLS client cannot read
             // plaintext, so it is simply closed. Either way no session state is kept for it.
-            metrics::add(m.overload_connections);
+            metrics::global().overload_connections.add();  // compatibility: see metrics_compat.hpp
             if (tls)
                 socket.close(ignored);
             else

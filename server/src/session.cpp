@@ -1,7 +1,7 @@
 #include "session.hpp"
 
 #include <crd/core/log.hpp>
-#include <crd/core/metrics.hpp>
+#include <crd/server/server_metrics.hpp>
 
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -290,7 +290,7 @@ private:
 
 net::awaitable<void> run_session(tcp::socket socket, const core::limits_config& limits, const router& r, shard_state& shard, net::ssl::context* tls)
 {
-    metrics::gauge_guard open(metrics::global().open_connections);
+    metrics::gauge_guard open(server_metrics::instance().open_connections);
     beast::error_code ignored;
     if (!tls)
     {

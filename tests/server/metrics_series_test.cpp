@@ -3,6 +3,9 @@
 // everything, whichever module owns the family and in whatever order families are rendered.
 
 #include <crd/core/metrics.hpp>
+#include <crd/decision/decision_metrics.hpp>
+#include <crd/server/server_metrics.hpp>
+#include <crd/upstream/pool_metrics.hpp>
 
 #include <boost/test/unit_test.hpp>
 
@@ -24,36 +27,53 @@ namespace {
 // and one untracked, 418, counted as "other").
 void record_one_of_each()
 {
+    // COMPATIBILITY (issue 13): still recorded through core's metrics_compat.hpp.
     for (std::size_t r = 0; r < metrics::route_count; ++r)
     {
         for (unsigned status : metrics::tracked_statuses)
             metrics::count_request(static_cast<metrics::route>(r), status);
         metrics::count_request(static_cast<metrics::route>(r), 418);
     }
-    auto& g = metrics::global();
-    for (auto& h : g.request_seconds)
+    auto& compat = metrics::global();
+    for (auto& h : compat.request_seconds)
         h.observe(3ms);
-    for (std::size_t i = 0; i < static_cast<std::size_t>(metrics::decision_outcome::count_); ++i)
-        metrics::count(static_cast<metrics::decision_outcome>(i));
-    g.decision_seconds.observe(3ms);
-    metrics::add(g.decision_degraded);
-    for (auto kind : {metrics::pool_kind::decision, metrics::pool_kind::fhir, metrics::pool_kind::jwks})
-    {
-        auto& p = metrics::pool(kind);
-        metrics::add(p.connects);
-        metrics::add(p.reuses);
-        metrics::add(p.retries);
-    }
-    for (std::size_t i = 0; i < static_cast<std::size_t>(metrics::prefetch_outcome::count_); ++i)
-        metrics::count(static_cast<metrics::prefetch_outcome>(i));
-    g.prefetch_seconds.observe(3ms);
     for (std::size_t i = 0; i < static_cast<std::size_t>(metrics::auth_failure::count_); ++i)
         metrics::count(static_cast<metrics::auth_failure>(i));
-    for (auto* c : {&g.cards_dropped, &g.cards_repaired, &g.actions_dropped, &g.actions_repaired, &g.overload_connections,
-             &g.overload_in_flight, &g.audit_records, &g.audit_write_errors, &g.audit_backpressure, &g.audit_rejected,
-             &g.feedback_forwarded, &g.feedback_forward_errors, &g.reloads, &g.reload_failures, &g.prefetch_origin_refused,
-             &g.accept_failures, &g.accept_shed, &g.nonfinite_numbers})
-        metrics::add(*c);
+    compat.overload_connections.add();
+    compat.overload_in_flight.add();
+    compat.in_flight.add(1);
+    compat.in_flight.add(-1);
+
+    auto& d = decision::decision_metrics::instance();
+    for (std::size_t i = 0; i < static_cast<std::size_t>(decision::decision_outcome::count_); ++i)
+        d.calls.add(static_cast<decision::decision_outcome>(i));
+    d.call_seconds.observe(3ms);
+    d.degraded.add();
+    d.nonfinite_numbers.add();
+    for (std::size_t i = 0; i < static_cast<std::size_t>(decision::normalisation::count_); ++i)
+        d.normalised.add(static_cast<decision::normalisation>(i));
+    for (std::size_t i = 0; i < static_cast<std::size_t>(decision::prefetch_outcome::count_); ++i)
+        d.prefetch_fetches.add(static_cast<decision::prefetch_outcome>(i));
+    d.prefetch_seconds.observe(3ms);
+    d.prefetch_origin_refused.add();
+    d.feedback_forwarded.add(decision::forward_result::ok);
+    d.feedback_forwarded.add(decision::forward_result::error);
+    for (auto* pool : {&d.decision_pool, &d.fhir_pool, &upstream::pool_gauges_for("jwks")})
+    {
+        pool->connects.add();
+        pool->reuses.add();
+        pool->retries.add();
+    }
+
+    auto& srv = server::server_metrics::instance();
+    srv.open_connections.add(1);
+    srv.open_connections.add(-1);
+    for (auto* c : {&srv.accept_failures, &srv.accept_shed, &srv.audit_records, &srv.audit_write_errors,
+             &srv.audit_backpressure, &srv.audit_rejected})
+        c->add();
+    srv.audit_queue_depth.set(0);
+    srv.reloads.add(server::reload_result::ok);
+    srv.reloads.add(server::reload_result::refused);
 }
 
 std::string render()
@@ -285,7 +305,7 @@ BOOST_AUTO_TEST_CASE(recording_shows_in_the_rendered_value)
     };
     const std::string series = "crd_decision_calls_total{outcome=\"breaker_open\"}";
     const double before = value_of(render(), series);
-    metrics::count(metrics::decision_outcome::breaker_open);
+    decision::decision_metrics::instance().calls.add(decision::decision_outcome::breaker_open);
     BOOST_TEST(value_of(render(), series) == before + 1);
 }
 

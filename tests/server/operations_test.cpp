@@ -1,7 +1,7 @@
 // Operations: /metrics, the audit log (redaction, reopen, a failing disk), overload limits, the
 // TLS listener, and the real binary under systemd's notify protocol and SIGTERM.
 
-#include <crd/core/metrics.hpp>
+#include <crd/server/server_metrics.hpp>
 #include <crd/server/application.hpp>
 #include <crd/server/audit_log.hpp>
 #include <crd/server/systemd_notify.hpp>
@@ -311,16 +311,17 @@ BOOST_AUTO_TEST_CASE(the_audit_redacts_and_a_failing_disk_pushes_back_instead_of
     cfg.queue_size = 2;
     cfg.required = true;
     cfg.fsync_interval = 20ms;
-    const auto rejected0 = metrics::read(metrics::global().audit_rejected);
-    const auto errors0 = metrics::read(metrics::global().audit_write_errors);
+    auto& counted = server::server_metrics::instance();
+    const auto rejected0 = counted.audit_rejected.value();
+    const auto errors0 = counted.audit_write_errors.value();
     server::audit_log log(cfg);
     net::io_context ioc;
     const auto give_up = clock::now() + 200ms;
     BOOST_TEST(test::run_coro(ioc, log.append(r, give_up)));
     BOOST_TEST(test::run_coro(ioc, log.append(r, give_up)));
     BOOST_TEST(!test::run_coro(ioc, log.append(r, give_up)));
-    BOOST_TEST(metrics::read(metrics::global().audit_rejected) == rejected0 + 1);
-    BOOST_TEST(eventually([&] { return metrics::read(metrics::global().audit_write_errors) > errors0; }));
+    BOOST_TEST(counted.audit_rejected.value() == rejected0 + 1);
+    BOOST_TEST(eventually([&] { return counted.audit_write_errors.value() > errors0; }));
     // A durable append (feedback) does not report success while the disk fails.
     cfg.required = false;
     cfg.queue_size = 10;

@@ -72,20 +72,22 @@ struct http_client::state
     state& operator=(const state&) = delete;
     ~state()
     {
-        auto& g = metrics::pool(cfg.pool);
-        g.open.fetch_sub(published_open, std::memory_order_relaxed);
-        g.idle.fetch_sub(published_idle, std::memory_order_relaxed);
-        g.waiting.fetch_sub(published_waiting, std::memory_order_relaxed);
+        if (!cfg.gauges)  // the constructor threw before the pool was set up
+            return;
+        auto& g = *cfg.gauges;
+        g.open.add(-published_open);
+        g.idle.add(-published_idle);
+        g.waiting.add(-published_waiting);
     }
 
     void publish() noexcept
     {
-        auto& g = metrics::pool(cfg.pool);
+        auto& g = *cfg.gauges;
         const auto o = static_cast<std::int64_t>(open), i = static_cast<std::int64_t>(idle.size()),
                    w = static_cast<std::int64_t>(waiters.size());
-        g.open.fetch_add(o - published_open, std::memory_order_relaxed);
-        g.idle.fetch_add(i - published_idle, std::memory_order_relaxed);
-        g.waiting.fetch_add(w - published_waiting, std::memory_order_relaxed);
+        g.open.add(o - published_open);
+        g.idle.add(i - published_idle);
+        g.waiting.add(w - published_waiting);
         published_open = o;
         published_idle = i;
         published_waiting = w;
@@ -191,7 +193,7 @@ net::awaitable<result<std::unique_ptr<connection>>> connect_new(http_client::sta
             co_return map_error(ec);
     }
     ++pool.counters.connects;
-    metrics::add(metrics::pool(pool.cfg.pool).connects);
+    pool.cfg.gauges->connects.add();
     co_return c;
 }
 
@@ -209,7 +211,7 @@ net::awaitable<result<lease>> acquire(std::shared_ptr<http_client::state> pool, 
             {
                 c->reused = true;
                 ++st.counters.reuses;
-                metrics::add(metrics::pool(st.cfg.pool).reuses);
+                st.cfg.gauges->reuses.add();
                 st.publish();
                 co_return lease(pool, std::move(c));
             }
@@ -333,6 +335,8 @@ http_client::http_client(net::any_io_executor ex, client_config cfg, std::shared
     state_->host_header = (ipv6 ? "[" + o.host + "]" : o.host) + (default_port ? "" : ":" + std::to_string(o.port));
     state_->ex = std::move(ex);
     state_->cfg = std::move(cfg);
+    if (!state_->cfg.gauges)
+        state_->cfg.gauges = &pool_gauges_for(metrics::name_of(state_->cfg.pool));
     state_->endpoints = std::move(endpoints);
     state_->tls = std::move(tls);
     if (state_->cfg.origin.is_https() && !state_->tls)
@@ -382,7 +386,7 @@ net::awaitable<result<response>> http_client::send(request req, clock::time_poin
         if (!(reused && r.before_response_bytes && attempt == 0 && clock::now() < deadline))
             co_return r.value.error();
         ++pool->counters.retries;
-        metrics::add(metrics::pool(pool->cfg.pool).retries);
+        pool->cfg.gauges->retries.add();
         log::debug("upstream_retry", {{"origin", pool->cfg.origin.origin()}, {"error", r.value.error().message()}});
     }
 }

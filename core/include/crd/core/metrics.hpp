@@ -1,23 +1,58 @@
 #pragma once
-// Process-wide metrics, rendered for Prometheus (text format 0.0.4) by GET /metrics.
-// Every family is known at compile time and stored in relaxed atomics, so recording costs a few
-// uncontended atomic adds and never a lock or an allocation on the request path.
+// A metrics library rendered for Prometheus (text format 0.0.4). It knows no caller: each module
+// declares its own families (and the enums that label them) next to its code and registers them
+// with the process registry, which GET /metrics renders.
+//
+// Recording is a relaxed atomic add on an object the caller already holds: no lock, no
+// allocation, no lookup by name on the request path. Registration takes a lock and allocates; it
+// happens at start-up (static initialisation or the first use of a module's families).
+//
+// Lifetime: families live for the process. A module keeps them in a function-local static that
+// registers them with process_registry() when it is constructed (a `registration` member, declared
+// after the families). The registry is itself a function-local static, constructed during the
+// first registration and so destroyed after every family: the registration's destructor takes
+// the families out before they go.
 
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace crd::metrics {
+
+class counter
+{
+public:
+    void add(std::uint64_t n = 1) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
+    std::uint64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<std::uint64_t> value_{0};
+};
+
+class gauge
+{
+public:
+    void add(std::int64_t n) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
+    void set(std::int64_t v) noexcept { value_.store(v, std::memory_order_relaxed); }
+    std::int64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<std::int64_t> value_{0};
+};
 
 // Cumulative histogram over fixed bounds (seconds).
 class histogram
 {
 public:
-    // Latency bounds used everywhere: 1 ms .. 10 s, including CRD's 5 s and 10 s targets.
+    // Latency bounds used everywhere: 1 ms .. 30 s, including CRD's 5 s and 10 s targets.
     static constexpr std::array<double, 14> bounds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 
     void observe(std::chrono::nanoseconds elapsed) noexcept;
@@ -32,153 +67,12 @@ private:
     std::atomic<std::uint64_t> sum_ns_{0};
 };
 
-using counter = std::atomic<std::uint64_t>;
-using gauge = std::atomic<std::int64_t>;
-
-inline void add(counter& c, std::uint64_t n = 1) noexcept
-{
-    c.fetch_add(n, std::memory_order_relaxed);
-}
-inline std::uint64_t read(const counter& c) noexcept
-{
-    return c.load(std::memory_order_relaxed);
-}
-
-// What a request was, for crd_http_requests_total. Hook services are 0..5 (service_catalog order).
-enum class route : std::uint8_t
-{
-    // 0..5: the hook services, in catalogue order
-    discovery = 6,
-    feedback,
-    health,
-    ready,
-    metrics,
-    smart_configuration,
-    token,
-    preflight,
-    other,  // unknown paths, bad methods, malformed requests
-    count_,
-};
-inline constexpr std::size_t route_count = static_cast<std::size_t>(route::count_);
-
-// Statuses with their own series; anything else is counted as "other".
-inline constexpr std::array<unsigned, 18> tracked_statuses{
-    200, 204, 400, 401, 403, 404, 405, 408, 412, 413, 415, 422, 429, 431, 500, 502, 503, 504};
-
-// rejected: the decision service refused the request itself (4xx); relayed, not its failure.
-enum class decision_outcome : std::uint8_t { ok, timeout, error, breaker_open, rejected, count_ };
-enum class prefetch_outcome : std::uint8_t { fetched, not_found, error, timeout, skipped, count_ };
-
-// Why authentication failed: a label, never the token.
-enum class auth_failure : std::uint8_t
-{
-    missing,
-    malformed,
-    bad_algorithm,
-    unknown_client,
-    unknown_key,
-    bad_signature,
-    bad_audience,
-    expired,
-    not_yet_valid,
-    lifetime_too_long,
-    replayed,
-    bad_jku,
-    bad_scope,
-    bad_secret,
-    key_fetch_failed,
-    busy,  // too many slow (Basic) verifications already running
-    keys_unavailable,  // the client's JWKS URL could not be fetched (yet): not an unknown key
-    count_,
-};
-
-enum class pool_kind : std::uint8_t { decision, fhir, jwks, count_ };
-
-// Upstream connection pools, summed over shards; each pool publishes its own deltas.
-struct pool_gauges
-{
-    gauge open{0};
-    gauge idle{0};
-    gauge waiting{0};
-    counter connects{0};
-    counter reuses{0};
-    counter retries{0};
-};
-
-struct registry
-{
-    std::array<std::array<counter, tracked_statuses.size() + 1>, route_count> requests{};
-    std::array<histogram, 6> request_seconds;  // per hook service
-    std::array<counter, static_cast<std::size_t>(decision_outcome::count_)> decision_calls{};
-    histogram decision_seconds;
-    counter decision_degraded{0};  // answered "conditional" after a failure
-    std::array<pool_gauges, static_cast<std::size_t>(pool_kind::count_)> pools;
-    std::array<counter, static_cast<std::size_t>(prefetch_outcome::count_)> prefetch_fetches{};
-    histogram prefetch_seconds;
-    std::array<counter, static_cast<std::size_t>(auth_failure::count_)> auth_failures{};
-    counter cards_dropped{0};
-    counter cards_repaired{0};
-    counter actions_dropped{0};
-    counter actions_repaired{0};
-    gauge in_flight{0};
-    gauge open_connections{0};
-    counter overload_connections{0};  // connections refused with 503 (limits.max_connections)
-    counter overload_in_flight{0};    // requests refused with 503 (limits.max_in_flight)
-    counter audit_records{0};         // written to the audit file
-    counter audit_write_errors{0};
-    counter audit_backpressure{0};    // requests that waited for room in the audit queue
-    counter audit_rejected{0};        // requests answered 503 because the audit queue was full
-    gauge audit_queue_depth{0};
-    counter feedback_forwarded{0};
-    counter feedback_forward_errors{0};
-    counter reloads{0};
-    counter reload_failures{0};
-    counter prefetch_origin_refused{0};  // fhirServer not in prefetch.allowed_origins
-    counter accept_failures{0};          // accept() errors (EMFILE, ENFILE, ...)
-    counter accept_shed{0};              // connections accepted on the reserve descriptor and closed with 503
-    counter nonfinite_numbers{0};        // decision answers refused for a number outside double range
-};
-
-// The process's registry.
-registry& global() noexcept;
-
-void count_request(route r, unsigned status) noexcept;
-inline route route_of_service(std::size_t catalogue_index) noexcept
-{
-    return static_cast<route>(catalogue_index);
-}
-inline void count(decision_outcome o) noexcept
-{
-    add(global().decision_calls[static_cast<std::size_t>(o)]);
-}
-inline void count(auth_failure reason) noexcept
-{
-    add(global().auth_failures[static_cast<std::size_t>(reason)]);
-}
-inline void count(prefetch_outcome o) noexcept
-{
-    add(global().prefetch_fetches[static_cast<std::size_t>(o)]);
-}
-inline pool_gauges& pool(pool_kind k) noexcept
-{
-    return global().pools[static_cast<std::size_t>(k)];
-}
-
-std::string_view name_of(auth_failure reason) noexcept;
-
-// The whole registry in Prometheus text format 0.0.4.
-std::string render_prometheus(std::string_view version);
-
 // Holds a gauge up by one for its lifetime.
 class gauge_guard
 {
 public:
-    explicit gauge_guard(gauge& g) noexcept : g_(&g) { g_->fetch_add(1, std::memory_order_relaxed); }
-    ~gauge_guard()
-    {
-        if (g_)
-            g_->fetch_sub(1, std::memory_order_relaxed);
-    }
+    explicit gauge_guard(gauge& g) noexcept : g_(&g) { g_->add(1); }
+    ~gauge_guard() { g_->add(-1); }
     gauge_guard(const gauge_guard&) = delete;
     gauge_guard& operator=(const gauge_guard&) = delete;
 
@@ -186,4 +80,175 @@ private:
     gauge* g_;
 };
 
+// Pieces of the text format, for families that write their own series.
+namespace text {
+std::string label(std::string_view key, std::string_view value);  // key="value"
+void sample(std::string& out, std::string_view name, std::string_view labels, std::uint64_t value);
+void sample(std::string& out, std::string_view name, std::string_view labels, std::int64_t value);
+void sample(std::string& out, std::string_view name, std::string_view labels, double value);
+}  // namespace text
+
+enum class metric_type
+{
+    counter,
+    gauge,
+    histogram,
+};
+
+// One metric family: a name, its HELP and TYPE lines, and its series. Name and help are not copied:
+// give string literals (or other storage that lives as long as the family).
+class family
+{
+public:
+    family(std::string_view name, metric_type type, std::string_view help) noexcept : name_(name), help_(help), type_(type) {}
+    virtual ~family() = default;
+    family(const family&) = delete;
+    family& operator=(const family&) = delete;
+
+    std::string_view name() const noexcept { return name_; }
+    // HELP, TYPE and every series.
+    void render(std::string& out) const;
+
+protected:
+    virtual void render_series(std::string& out) const = 0;
+
+private:
+    std::string_view name_;
+    std::string_view help_;
+    metric_type type_;
+};
+
+// What GET /metrics renders: the families registered with it, in registration order.
+// Thread safety: any thread; add/remove/render take a lock (never the recording path).
+class registry
+{
+public:
+    // Throws std::logic_error naming the family when one of that name is already registered.
+    void add(const family& f);
+    void remove(const family& f) noexcept;
+    std::string render() const;
+
+private:
+    mutable std::mutex mutex_;
+    std::vector<const family*> families_;
+};
+
+// The process's registry.
+registry& process_registry();
+
+// Keeps families registered for its own lifetime: declare it after the families it names, so it
+// is constructed after them and destroyed before them.
+class registration
+{
+public:
+    registration(registry& r, std::initializer_list<const family*> families);
+    ~registration();
+    registration(const registration&) = delete;
+    registration& operator=(const registration&) = delete;
+
+private:
+    registry* registry_;
+    std::vector<const family*> families_;
+};
+
+// A family of one unlabelled series.
+class counter_family final : public family, public counter
+{
+public:
+    counter_family(std::string_view name, std::string_view help) noexcept : family(name, metric_type::counter, help) {}
+
+private:
+    void render_series(std::string& out) const override;
+};
+
+class gauge_family final : public family, public gauge
+{
+public:
+    gauge_family(std::string_view name, std::string_view help) noexcept : family(name, metric_type::gauge, help) {}
+
+private:
+    void render_series(std::string& out) const override;
+};
+
+class histogram_family final : public family, public histogram
+{
+public:
+    histogram_family(std::string_view name, std::string_view help) noexcept : family(name, metric_type::histogram, help) {}
+
+private:
+    void render_series(std::string& out) const override;
+};
+
+// One counter per enumerator of `Enum` (which ends in `count_`), labelled by a names table in
+// enumerator order: with one label, `key="names[i]"`; with several, one value per key. Every
+// series is rendered, at zero too.
+template <class Enum, std::size_t LabelCount = 1>
+class counter_array final : public family
+{
+public:
+    static constexpr std::size_t size = static_cast<std::size_t>(Enum::count_);
+    using label_values = std::array<std::string_view, LabelCount>;
+
+    counter_array(std::string_view name, std::string_view help, const std::array<std::string_view, LabelCount>& keys,
+        const std::array<label_values, size>& values)
+        : family(name, metric_type::counter, help)
+    {
+        for (std::size_t i = 0; i < size; ++i)
+            for (std::size_t k = 0; k < LabelCount; ++k)
+            {
+                if (k)
+                    labels_[i] += ",";
+                labels_[i] += text::label(keys[k], values[i][k]);
+            }
+    }
+
+    counter_array(std::string_view name, std::string_view help, std::string_view key, const std::array<std::string_view, size>& names)
+        requires(LabelCount == 1)
+        : family(name, metric_type::counter, help)
+    {
+        for (std::size_t i = 0; i < size; ++i)
+            labels_[i] = text::label(key, names[i]);
+    }
+
+    void add(Enum e, std::uint64_t n = 1) noexcept { counters_[static_cast<std::size_t>(e)].add(n); }
+    std::uint64_t value(Enum e) const noexcept { return counters_[static_cast<std::size_t>(e)].value(); }
+
+private:
+    void render_series(std::string& out) const override
+    {
+        for (std::size_t i = 0; i < size; ++i)
+            text::sample(out, name(), labels_[i], counters_[i].value());
+    }
+
+    std::array<counter, size> counters_{};
+    std::array<std::string, size> labels_{};  // rendered once, at construction
+};
+
+// One histogram per label value, chosen by index (label values known only at start-up, such as
+// the service catalogue's ids).
+class histogram_array final : public family
+{
+public:
+    histogram_array(std::string_view name, std::string_view help, std::string_view key, const std::vector<std::string_view>& values);
+
+    std::size_t size() const noexcept { return labels_.size(); }
+    // `i` < size(); out-of-range observations are dropped rather than written past the end.
+    void observe(std::size_t i, std::chrono::nanoseconds elapsed) noexcept
+    {
+        if (i < labels_.size())
+            histograms_[i].observe(elapsed);
+    }
+    const histogram& at(std::size_t i) const noexcept { return histograms_[i]; }
+
+private:
+    void render_series(std::string& out) const override;
+
+    std::vector<std::string> labels_;
+    std::unique_ptr<histogram[]> histograms_;
+};
+
 }  // namespace crd::metrics
+
+// Compatibility, to be removed (issue 13): auth/ and server/src/router.cpp still record through
+// core's old enums while they are being reworked by others.
+#include <crd/core/metrics_compat.hpp>

@@ -7,6 +7,7 @@
 #include <crd/core/error.hpp>
 #include <crd/core/metrics.hpp>
 #include <crd/core/url.hpp>
+#include <crd/upstream/pool_metrics.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -54,7 +55,11 @@ struct client_config
     std::chrono::milliseconds idle_ttl{4000};
     std::size_t max_response_bytes = 4 * 1024 * 1024;
     std::optional<std::string> ca_file;  // PEM bundle for a private CA; default: the system store
-    metrics::pool_kind pool = metrics::pool_kind::decision;  // which pool gauges this pool adds to
+    // The crd_upstream_* series this pool adds to: pool_gauges_for(<name chosen by the creator>).
+    pool_gauges* gauges = nullptr;
+    // COMPATIBILITY (issue 13), goes with core's metrics_compat.hpp: auth/ still names its JWKS
+    // pool by core's old enum. Used only when `gauges` is null.
+    metrics::pool_kind pool = metrics::pool_kind::decision;
 };
 
 struct pool_stats

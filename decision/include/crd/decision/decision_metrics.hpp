@@ -1,0 +1,44 @@
+#pragma once
+// The decision library's metric families: decision-service calls, response normalisation, FHIR
+// prefetch and feedback forwarding, and the upstream pools it creates ("decision", "fhir").
+
+#include <crd/core/metrics.hpp>
+#include <crd/upstream/pool_metrics.hpp>
+
+#include <cstdint>
+
+namespace crd::decision {
+
+// rejected: the decision service refused the request itself (4xx); relayed, not its failure.
+enum class decision_outcome : std::uint8_t { ok, timeout, error, breaker_open, rejected, count_ };
+enum class prefetch_outcome : std::uint8_t { fetched, not_found, error, timeout, skipped, count_ };
+// What the response normaliser did to cards and systemActions (crd_cards_normalised_total).
+enum class normalisation : std::uint8_t { card_dropped, card_repaired, action_dropped, action_repaired, count_ };
+enum class forward_result : std::uint8_t { ok, error, count_ };
+
+struct decision_metrics
+{
+    metrics::counter_array<decision_outcome> calls;
+    metrics::histogram_family call_seconds;
+    metrics::counter_family degraded;  // answered "conditional" after a failure
+    metrics::counter_family nonfinite_numbers;  // answers refused for a number outside double range
+    metrics::counter_array<normalisation, 2> normalised;
+    metrics::counter_array<prefetch_outcome> prefetch_fetches;
+    metrics::histogram_family prefetch_seconds;
+    metrics::counter_family prefetch_origin_refused;  // fhirServer not in prefetch.allowed_origins
+    metrics::counter_array<forward_result> feedback_forwarded;
+    metrics::registration registered;
+
+    upstream::pool_gauges& decision_pool;  // the decision service's and the feedback forwarder's pools
+    upstream::pool_gauges& fhir_pool;      // prefetch's pools
+
+    // The process's, registered with metrics::process_registry() on first use; decision_metrics.cpp
+    // also asks for it during static initialisation, so /metrics lists these families (at zero)
+    // before the first call.
+    static decision_metrics& instance();
+
+private:
+    decision_metrics();
+};
+
+}  // namespace crd::decision
