@@ -345,7 +345,7 @@ std::optional<jws> parse_compact(std::string_view token)
         return std::nullopt;
     const auto h = base64url_decode(token.substr(0, d1));
     const auto p = base64url_decode(token.substr(d1 + 1, d2 - d1 - 1));
-    const auto s = base64url_decode(token.substr(d2 + 1));
+    auto s = base64url_decode(token.substr(d2 + 1));
     if (!h || !p || !s)
         return std::nullopt;
     boost::system::error_code ec;

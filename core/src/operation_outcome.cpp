@@ -37,7 +37,9 @@ const http_error_category& request_category() noexcept
 problem to_problem(const error& e)
 {
     auto answer = answer_of(e.code);
-    return {answer.status, answer.issue_type, e.detail.empty() ? std::move(answer.explanation) : e.detail, e.expression};
+    if (!e.detail.empty())
+        answer.explanation = e.detail;
+    return {answer.status, answer.issue_type, std::move(answer.explanation), e.expression};
 }
 
 boost::json::object to_operation_outcome(const problem& p)

@@ -156,12 +156,12 @@ json::object card_source(std::string_view label, std::string_view url, std::stri
     return source;
 }
 
-json::object base_card(const rule_set& rules, const rule& r, std::string summary, std::string indicator, std::string_view item_ref)
+json::object base_card(const rule_set& rules, const rule& r, std::string summary, std::string_view indicator, std::string_view item_ref)
 {
     json::object card;
     card["uuid"] = core::new_uuid();
     card["summary"] = fit_summary(std::move(summary));
-    card["indicator"] = std::move(indicator);
+    card["indicator"] = indicator;
     card["source"] = card_source(rules.payer_name, rules.payer_url, r.topic);
     // CRD: cards about some of several orders say which, for people and for software.
     card["extension"] = json::object{{"davinci-crd.associated-resource", json::array{json::string(item_ref)}}};
@@ -318,8 +318,10 @@ json::object rules_engine::evaluate(const core::hook_request& request) const
                 d.pa_needed = "conditional";
             if (std::find(d.info_needed.begin(), d.info_needed.end(), "OTH") == d.info_needed.end())
                 d.info_needed.push_back("OTH");
-            reason = "The request did not identify the patient's coverage; send the active Coverage to confirm." +
-                     (reason.empty() ? std::string{} : " " + reason);
+            std::string coverage_reason = "The request did not identify the patient's coverage; send the active Coverage to confirm.";
+            if (!reason.empty())
+                coverage_reason.append(" ").append(reason);
+            reason = std::move(coverage_reason);
         }
 
         if (service.primary && e.item->resource_type != "Encounter")
