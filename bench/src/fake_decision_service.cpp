@@ -1,6 +1,7 @@
 // crd-fake-decision: a stand-in for a payer's decision service, for benchmarks. Answers every
-// POST with a fixed CDS Hooks response after a configurable delay, failing a configurable share
-// of calls with 500. One thread, keep-alive, Beast coroutines.
+// request with a fixed CDS Hooks response after a configurable delay, failing a configurable share
+// of calls with 500. One thread, keep-alive: a script on the tests' fake HTTP service
+// (testing/), with nothing recorded per request.
 //
 //   crd-fake-decision --port P [--latency-ms L] [--jitter-ms J] [--error-rate R] [--body FILE] [--fhir 1]
 //
@@ -8,32 +9,18 @@
 // .../Patient/{id} and .../Practitioner/{id} answer that resource, .../Coverage?... a searchset
 // Bundle with one active Coverage, anything else 404.
 
-#include <crd/core/async.hpp>
+#include <crd/testing/fake_http_service.hpp>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
-
+#include <csignal>
 #include <fstream>
 #include <iostream>
-#include <random>
+#include <pthread.h>
 #include <string>
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = net::ip::tcp;
-using crd::use_tuple;
-
 namespace {
+
+using crd::testing::http_answer;
+using crd::testing::received_request;
 
 struct settings
 {
@@ -45,72 +32,30 @@ struct settings
     std::string body = R"({"cards":[{"uuid":"0b7c3f1e-5a2d-4c8e-9f10-3d2e1a0b9c87","summary":"Prior authorization required","indicator":"warning","source":{"label":"Example Health Plan","topic":{"system":"http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp","code":"coverage-info"}},"links":[{"label":"Submit prior authorization","url":"https://provider.example-health-plan.org/prior-auth","type":"absolute"}]}],"systemActions":[{"type":"update","description":"Coverage information for MedicationRequest/smart-MedicationRequest-103","resource":{"resourceType":"MedicationRequest","id":"smart-MedicationRequest-103","status":"draft","intent":"order","subject":{"reference":"Patient/1288992"},"extension":[{"url":"http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information","extension":[{"url":"coverage","valueReference":{"reference":"Coverage/cov-001"}},{"url":"covered","valueCode":"covered"},{"url":"pa-needed","valueCode":"auth-needed"},{"url":"date","valueDate":"2026-11-22"},{"url":"coverage-assertion-id","valueString":"a1"}]}]}}]})";
 };
 
-// A minimal FHIR read/search answer for the resource the target names.
-std::string fhir_answer(std::string_view target, http::response<http::string_body>& res)
+// A minimal FHIR read/search answer for the resource the target names, under any base path.
+http_answer fhir_answer(const received_request& req)
 {
-    res.set(http::field::content_type, "application/fhir+json");
+    const std::string_view target = req.target;
     auto after = [&](std::string_view type) -> std::string {
         const auto p = target.find("/" + std::string(type) + "/");
         return p == std::string_view::npos ? std::string() : std::string(target.substr(p + type.size() + 2));
     };
+    auto found = [](std::string body) { return crd::testing::json_answer(200, std::move(body), "application/fhir+json"); };
     if (auto id = after("Patient"); !id.empty())
-        return R"({"resourceType":"Patient","id":")" + id + R"(","name":[{"family":"Example"}]})";
+        return found(R"({"resourceType":"Patient","id":")" + id + R"(","name":[{"family":"Example"}]})");
     if (auto id = after("Practitioner"); !id.empty())
-        return R"({"resourceType":"Practitioner","id":")" + id + R"("})";
+        return found(R"({"resourceType":"Practitioner","id":")" + id + R"("})");
     if (auto id = after("PractitionerRole"); !id.empty())
-        return R"({"resourceType":"PractitionerRole","id":")" + id + R"(","practitioner":{"reference":"Practitioner/1"}})";
+        return found(R"({"resourceType":"PractitionerRole","id":")" + id + R"(","practitioner":{"reference":"Practitioner/1"}})");
     if (target.find("/Coverage?") != std::string_view::npos)
-        return R"({"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Coverage","id":"cov-bench","status":"active","beneficiary":{"reference":"Patient/bench"},"payor":[{"reference":"Organization/payer"}]}}]})";
-    res.result(http::status::not_found);
-    return R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"not-found"}]})";
+        return found(R"({"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Coverage","id":"cov-bench","status":"active","beneficiary":{"reference":"Patient/bench"},"payor":[{"reference":"Organization/payer"}]}}]})");
+    return crd::testing::json_answer(404, R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"not-found"}]})",
+                                     "application/fhir+json");
 }
 
-net::awaitable<void> session(tcp::socket socket, const settings& s, std::mt19937& rng)
+std::chrono::microseconds from_ms(double ms)
 {
-    beast::tcp_stream stream(std::move(socket));
-    beast::flat_buffer buffer;
-    net::steady_timer delay(stream.get_executor());
-    std::normal_distribution<double> jitter(0.0, s.jitter_ms);
-    std::uniform_real_distribution<double> coin(0.0, 1.0);
-    for (;;)
-    {
-        http::request<http::string_body> req;
-        if (auto [ec, n] = co_await http::async_read(stream, buffer, req, use_tuple); ec)
-            break;
-        const double wait_ms = std::max(0.0, s.latency_ms + (s.jitter_ms > 0 ? jitter(rng) : 0.0));
-        if (wait_ms > 0)
-        {
-            delay.expires_after(std::chrono::microseconds(static_cast<long>(wait_ms * 1000)));
-            co_await delay.async_wait(use_tuple);
-        }
-        http::response<http::string_body> res{http::status::ok, req.version()};
-        res.set(http::field::content_type, "application/json");
-        if (s.fhir)
-            res.body() = fhir_answer(req.target(), res);
-        else if (s.error_rate > 0 && coin(rng) < s.error_rate)
-        {
-            res.result(http::status::internal_server_error);
-            res.body() = R"({"error":"injected"})";
-        }
-        else
-            res.body() = s.body;
-        res.keep_alive(req.keep_alive());
-        res.prepare_payload();
-        if (auto [ec, n] = co_await http::async_write(stream, res, use_tuple); ec || !req.keep_alive())
-            break;
-    }
-}
-
-net::awaitable<void> accept_loop(tcp::acceptor& acceptor, const settings& s, std::mt19937& rng)
-{
-    for (;;)
-    {
-        auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
-        if (ec)
-            co_return;
-        socket.set_option(tcp::no_delay(true));
-        net::co_spawn(acceptor.get_executor(), session(std::move(socket), s, rng), net::detached);
-    }
+    return std::chrono::microseconds(static_cast<long>(ms * 1000));
 }
 
 }  // namespace
@@ -143,11 +88,32 @@ int main(int argc, char** argv)
             return 2;
         }
     }
-    net::io_context ioc{1};
-    tcp::acceptor acceptor(ioc, {net::ip::make_address("127.0.0.1"), s.port});
-    std::mt19937 rng(42);  // deterministic: runs are comparable
-    net::co_spawn(ioc, accept_loop(acceptor, s, rng), net::detached);
-    net::signal_set signals(ioc, SIGINT, SIGTERM);
-    signals.async_wait([&](auto, int) { ioc.stop(); });
-    ioc.run();
+
+    // SIGINT and SIGTERM are blocked before the service's thread starts (it inherits the mask), so
+    // only sigwait below receives them.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+    crd::testing::service_options options;
+    options.port = s.port;
+    options.record_requests = false;  // a benchmark's worth of requests would only grow memory
+    crd::testing::fake_http_service service(options);
+
+    crd::testing::route_script script;
+    if (s.fhir)
+        script.answer = fhir_answer;  // injected errors are for the decision service only
+    else
+    {
+        script = crd::testing::route_script::fixed(crd::testing::json_answer(200, s.body));
+        script.error_rate = s.error_rate;
+    }
+    script.latency = from_ms(s.latency_ms);
+    script.jitter = from_ms(s.jitter_ms);
+    service.otherwise(std::move(script));
+
+    int received = 0;
+    sigwait(&stop_signals, &received);
 }

@@ -1,12 +1,12 @@
 #pragma once
-// A scripted decision service for tests: a Beast server on 127.0.0.1:0 (plain or TLS) on its own
-// thread, whose behaviour the test switches between the failure modes the client must survive.
+// A scripted decision service for tests: the fake HTTP service (plain or TLS) answering every
+// method and path with the behaviour the test switches to, among the failure modes the client must
+// survive. Set it up from one thread; calls under way finish with the behaviour they started with.
 
-#include <atomic>
+#include <crd/testing/fake_http_service.hpp>
+
 #include <chrono>
 #include <cstdint>
-#include <memory>
-#include <mutex>
 #include <string>
 
 namespace crd::test {
@@ -28,43 +28,32 @@ class fake_decision_service
 {
 public:
     explicit fake_decision_service(bool tls = false);
-    ~fake_decision_service();
 
-    std::uint16_t port() const noexcept;
-    std::string url(const std::string& path = "/decide") const;  // http://127.0.0.1:P/... or https://localhost:P/...
+    std::uint16_t port() const noexcept { return service_.port(); }
+    std::string url(const std::string& path = "/decide") const { return service_.url(path); }  // http://127.0.0.1:P/... or https://localhost:P/...
 
-    void set_mode(fake_mode m) noexcept { mode_ = m; }
-    void set_delay(std::chrono::milliseconds d) noexcept { delay_ms_ = d.count(); }
+    void set_mode(fake_mode m);
+    void set_delay(std::chrono::milliseconds d);
     void set_body(std::string body);
-    void set_oversized_bytes(std::size_t n) noexcept { oversized_bytes_ = n; }
+    void set_oversized_bytes(std::size_t n);
 
-    std::uint64_t connections() const noexcept { return connections_; }
-    std::uint64_t requests() const noexcept { return requests_; }
-    std::uint64_t max_concurrent() const noexcept { return max_concurrent_; }
+    std::uint64_t connections() const noexcept { return service_.connection_count(); }
+    std::uint64_t requests() const noexcept { return service_.request_count(); }
+    std::uint64_t max_concurrent() const noexcept { return service_.max_concurrent_connections(); }
     std::string last_body() const;
-    std::string last_header(const std::string& name) const;
+    std::string last_header(const std::string& lower_name) const;
 
     // The default answer: one valid card and one coverage-information systemAction.
     static std::string default_body();
 
-    struct impl;
-
 private:
-    std::unique_ptr<impl> impl_;
-    std::atomic<fake_mode> mode_{fake_mode::normal};
-    std::atomic<long> delay_ms_{0};
-    std::atomic<std::size_t> oversized_bytes_{8 * 1024 * 1024};
-    std::atomic<std::uint64_t> connections_{0};
-    std::atomic<std::uint64_t> requests_{0};
-    std::atomic<std::uint64_t> active_{0};
-    std::atomic<std::uint64_t> max_concurrent_{0};
-    mutable std::mutex mutex_;
-    std::string body_;
-    std::string last_body_;
-    std::string last_headers_;  // "name: value\n" lines, lower-case names
-    bool tls_;
+    void script();  // puts the current mode, delay and body on the service
 
-    friend struct impl;
+    fake_mode mode_ = fake_mode::normal;
+    std::chrono::milliseconds delay_{0};
+    std::string body_ = default_body();
+    std::size_t oversized_bytes_ = 8 * 1024 * 1024;
+    testing::fake_http_service service_;
 };
 
 }  // namespace crd::test
