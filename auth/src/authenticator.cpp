@@ -15,11 +15,11 @@
 #include "refusal.hpp"
 #include "smart_token_endpoint.hpp"
 
+#include <crd/auth/auth_metrics.hpp>
 #include <crd/core/text.hpp>
 
 namespace crd::auth {
 
-using metrics::auth_failure;
 
 struct authenticator::impl
 {
@@ -50,6 +50,14 @@ void authenticator::start_background(core::task_group& group, std::chrono::milli
 
 net::awaitable<auth_result> authenticator::authenticate(std::string_view authorization, std::string_view path, std::string_view source)
 {
+    auto verified = co_await verify(authorization, path, source);
+    if (verified.has_error())
+        auth_metrics::instance().failures.add(verified.error().reason);
+    co_return verified;
+}
+
+net::awaitable<auth_result> authenticator::verify(std::string_view authorization, std::string_view path, std::string_view source)
+{
     auto& m = *impl_;
     if (authorization.empty())
         co_return refuse(auth_failure::missing, "no Authorization header", false);
@@ -79,6 +87,11 @@ net::awaitable<auth_result> authenticator::authenticate(std::string_view authori
     if (path.size() > feedback_suffix.size() && path.substr(path.size() - feedback_suffix.size()) == feedback_suffix)
         rules.audiences.push_back(issuer + std::string(path.substr(0, path.size() - feedback_suffix.size())));
     co_return co_await m.client_jwts.verify(*token, rules);
+}
+
+void throw_exception_from_error(const rejection& r, const boost::source_location& where)
+{
+    boost::throw_exception(boost::system::system_error(make_error_code(r.reason), r.detail), where);
 }
 
 boost::json::object authenticator::smart_configuration() const

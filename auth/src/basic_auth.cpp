@@ -21,7 +21,6 @@
 namespace crd::auth {
 namespace {
 
-using metrics::auth_failure;
 
 constexpr unsigned max_basic_checks_in_flight = 16;
 constexpr unsigned max_basic_checks_per_source = max_basic_checks_in_flight / 2;

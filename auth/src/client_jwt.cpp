@@ -11,7 +11,6 @@
 
 namespace crd::auth {
 
-using metrics::auth_failure;
 
 client_jwt_verifier::client_jwt_verifier(const core::config& cfg, client_registry& clients, std::shared_ptr<replay_cache> replays)
     : cfg_(cfg), clients_(clients), allowed_algs_(cfg.auth.allowed_algs.begin(), cfg.auth.allowed_algs.end()),

@@ -2,7 +2,7 @@
 
 #include <crd/core/json_document.hpp>
 #include <crd/core/log.hpp>
-#include <crd/core/metrics.hpp>
+#include <crd/auth/auth_metrics.hpp>
 #include <crd/upstream/pool_registry.hpp>
 
 #include <boost/asio/steady_timer.hpp>
@@ -77,7 +77,7 @@ upstream::http_client jwks_source::client_for(const net::any_io_executor& ex)
         c.max_connections = 2;
         c.max_pending = 16;
         c.max_response_bytes = 256 * 1024;
-        c.pool = metrics::pool_kind::jwks;
+        c.gauges = &auth_metrics::instance().jwks_pool;
         return std::make_shared<upstream::http_client>(ex, c, endpoints_, tls_);
     };
     return *upstream::pool_registry::of(ex).get_or_create("jwks " + url_text_, make);
@@ -137,7 +137,7 @@ net::awaitable<void> jwks_source::refresh(bool forced)
     fetching_ = false;
     if (!problem.empty())
     {
-        metrics::count(metrics::auth_failure::key_fetch_failed);
+        auth_metrics::instance().failures.add(auth_failure::key_fetch_failed);
         log::warning("jwks_fetch_failed", {{"url", url_text_}, {"error", problem}});
         // Keep the old keys; retry soon, backing off.
         failing_ = true;

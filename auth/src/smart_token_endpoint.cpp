@@ -5,7 +5,7 @@
 
 #include <crd/core/ids.hpp>
 #include <crd/core/log.hpp>
-#include <crd/core/metrics.hpp>
+#include <crd/auth/auth_metrics.hpp>
 
 #include <boost/json/array.hpp>
 
@@ -18,7 +18,6 @@ namespace json = boost::json;
 namespace crd::auth {
 namespace {
 
-using metrics::auth_failure;
 
 constexpr std::size_t max_verified_access_tokens = 10'000;
 constexpr std::int64_t access_token_lifetime_s = 300;
@@ -138,7 +137,7 @@ net::awaitable<token_answer> smart_token_endpoint::token(std::string_view conten
     auto token = assertion.size() <= max_token_bytes ? parse_compact(assertion) : std::nullopt;
     if (!token)
     {
-        metrics::count(auth_failure::malformed);
+        auth_metrics::instance().failures.add(auth_failure::malformed);
         co_return error("invalid_client", "client_assertion is not a JWT");
     }
     client_jwt_rules rules;
@@ -147,19 +146,20 @@ net::awaitable<token_answer> smart_token_endpoint::token(std::string_view conten
     rules.require_sub_equals_iss = true;
     rules.max_exp_ahead = 300;
     auto verified = co_await client_jwts_.verify(*token, rules);
-    if (auto* r = std::get_if<rejection>(&verified))
+    if (verified.has_error())
     {
-        metrics::count(r->reason);
-        log::warning("token_request_refused", {{"reason", metrics::name_of(r->reason)}, {"detail", r->detail}});
+        const auto& r = verified.error();
+        auth_metrics::instance().failures.add(r.reason);
+        log::warning("token_request_refused", {{"reason", name_of(r.reason)}, {"detail", r.detail}});
         co_return error("invalid_client", "client authentication failed");
     }
-    const auto& who = std::get<identity>(verified);
+    const auto& who = *verified;
     const auto& registered = clients_.find(who.client_id)->scopes;  // verify() found it registered
     const auto requested = split_scopes(scope);
     for (const auto& s : requested)
         if (!registered.count(s))
         {
-            metrics::count(auth_failure::bad_scope);
+            auth_metrics::instance().failures.add(auth_failure::bad_scope);
             co_return error("invalid_scope", "scope '" + s + "' is not registered for this client");
         }
     const auto now = unix_now();

@@ -6,11 +6,6 @@
 namespace crd::metrics {
 namespace {
 
-constexpr std::array<std::string_view, static_cast<std::size_t>(auth_failure::count_)> auth_failure_names{
-    "missing",       "malformed", "bad_algorithm",     "unknown_client", "unknown_key",
-    "bad_signature", "bad_audience", "expired",        "not_yet_valid",  "lifetime_too_long",
-    "replayed",      "bad_jku",   "bad_scope",         "bad_secret",     "key_fetch_failed", "busy", "keys_unavailable"};
-
 std::string_view route_name(std::size_t r)
 {
     const auto& catalog = core::service_catalog();
@@ -74,23 +69,6 @@ private:
     const compat_registry& r_;
 };
 
-class auth_failures_family final : public family
-{
-public:
-    explicit auth_failures_family(const compat_registry& r)
-        : family("crd_auth_failures_total", metric_type::counter, "Rejected authentication attempts by reason."), r_(r)
-    {
-    }
-
-private:
-    void render_series(std::string& out) const override
-    {
-        for (std::size_t i = 0; i < auth_failure_names.size(); ++i)
-            text::sample(out, name(), text::label("reason", auth_failure_names[i]), r_.auth_failures[i].value());
-    }
-    const compat_registry& r_;
-};
-
 class in_flight_family final : public family
 {
 public:
@@ -126,10 +104,9 @@ struct compat_families
     compat_registry counters;
     requests_family requests{counters};
     request_seconds_family request_seconds{counters};
-    auth_failures_family auth_failures{counters};
     in_flight_family in_flight{counters};
     overload_family overload{counters};
-    registration registered{process_registry(), {&requests, &request_seconds, &auth_failures, &in_flight, &overload}};
+    registration registered{process_registry(), {&requests, &request_seconds, &in_flight, &overload}};
 };
 
 // Registered during static initialisation, so /metrics lists these families before first use.
@@ -155,22 +132,7 @@ void count_request(route r, unsigned status) noexcept
     global().requests[static_cast<std::size_t>(r)][slot].add();
 }
 
-std::string_view name_of(auth_failure reason) noexcept
-{
-    return auth_failure_names[static_cast<std::size_t>(reason)];
-}
 
-std::string_view name_of(pool_kind k) noexcept
-{
-    switch (k)
-    {
-    case pool_kind::decision: return "decision";
-    case pool_kind::fhir: return "fhir";
-    case pool_kind::jwks: return "jwks";
-    case pool_kind::count_: break;
-    }
-    return "decision";
-}
 
 std::string render_prometheus(std::string_view version)
 {

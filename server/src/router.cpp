@@ -403,18 +403,17 @@ net::awaitable<std::optional<http_response>> router::authenticate(
     if (!authn)
         co_return std::nullopt;
     auto result = co_await authn->authenticate(request.authorization, path, request.remote_address);
-    if (auto* who = std::get_if<auth::identity>(&result))
+    if (result.has_value())
     {
-        ctx.client_id = std::move(who->client_id);
-        ctx.jti = std::move(who->jti);
-        ctx.tenant = std::move(who->tenant);
+        ctx.client_id = std::move(result->client_id);
+        ctx.jti = std::move(result->jti);
+        ctx.tenant = std::move(result->tenant);
         info.client = ctx.client_id;
         co_return std::nullopt;
     }
-    const auto& why = std::get<auth::rejection>(result);
-    metrics::count(why.reason);
-    info.auth_failure = metrics::name_of(why.reason);
-    if (why.reason == metrics::auth_failure::busy)
+    const auto& why = result.error();  // counted by the authenticator
+    info.auth_failure = auth::name_of(why.reason);
+    if (why.reason == auth::auth_failure::busy)
     {
         // Not a verdict on the credentials: the checks are saturated. Retry, do not re-key.
         log::warning("auth_busy", {{"path", path}, {"detail", why.detail}});
@@ -424,8 +423,8 @@ net::awaitable<std::optional<http_response>> router::authenticate(
     // error_description), never the token's contents, unless auth.terse_errors.
     log::warning("auth_failed", {{"path", path}, {"reason", info.auth_failure}, {"detail", why.detail}});
     const bool terse = settings_.terse_auth_errors;
-    auto r = problem_response({401, "security",
-        terse ? std::string("authentication is required: a valid bearer token for this endpoint") : why.explanation, ""});
+    auto r = problem_response(core::to_problem(
+        {why.reason, terse ? std::string("authentication is required: a valid bearer token for this endpoint") : why.explanation}));
     std::string challenge = "Bearer";
     if (why.token_given)
     {

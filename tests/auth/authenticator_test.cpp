@@ -2,7 +2,9 @@
 // refusal reason checked (it is what ops see in crd_auth_failures_total).
 
 #include <crd/auth/authenticator.hpp>
+#include <crd/auth/auth_metrics.hpp>
 #include <crd/auth/jose.hpp>
+#include <crd/core/operation_outcome.hpp>
 
 #include "fake_decision_service.hpp"
 #include "fixtures.hpp"
@@ -23,7 +25,7 @@
 namespace json = boost::json;
 using namespace crd;
 using auth::key_family;
-using metrics::auth_failure;
+using auth::auth_failure;
 
 namespace {
 
@@ -132,15 +134,15 @@ std::string bearer(const std::string& token)
 
 void expect_refused(const auth::auth_result& r, auth_failure reason)
 {
-    BOOST_TEST_REQUIRE(std::holds_alternative<auth::rejection>(r));
-    BOOST_TEST(metrics::name_of(std::get<auth::rejection>(r).reason) == metrics::name_of(reason));
+    BOOST_TEST_REQUIRE(r.has_error());
+    BOOST_TEST(auth::name_of(r.error().reason) == auth::name_of(reason));
 }
 
 void expect_identity(const auth::auth_result& r, const std::string& client)
 {
-    if (auto* why = std::get_if<auth::rejection>(&r))
-        BOOST_FAIL("refused: " << metrics::name_of(why->reason) << ": " << why->detail);
-    BOOST_TEST(std::get<auth::identity>(r).client_id == client);
+    if (r.has_error())
+        BOOST_FAIL("refused: " << auth::name_of(r.error().reason) << ": " << r.error().detail);
+    BOOST_TEST(r.value().client_id == client);
 }
 
 std::string form_encode(const std::string& s)
@@ -199,8 +201,8 @@ BOOST_AUTO_TEST_CASE(rs384_and_es384_tokens_are_accepted)
     c["tenant"] = "clinic-7";
     auto r = check(bearer(auth::sign_compact(k.es, header_for(k.es), c)));
     expect_identity(r, "ehr-es");
-    BOOST_TEST(std::get<auth::identity>(r).tenant == "clinic-7");
-    BOOST_TEST(std::get<auth::identity>(r).jti == std::string(c["jti"].as_string()));
+    BOOST_TEST(r.value().tenant == "clinic-7");
+    BOOST_TEST(r.value().jti == std::string(c["jti"].as_string()));
 }
 
 BOOST_AUTO_TEST_CASE(keys_are_fetched_from_the_registered_jku)
@@ -226,7 +228,7 @@ BOOST_AUTO_TEST_CASE(missing_header_is_refused_without_invalid_token)
 {
     auto r = check("");
     expect_refused(r, auth_failure::missing);
-    BOOST_TEST(!std::get<auth::rejection>(r).token_given);
+    BOOST_TEST(!r.error().token_given);
 }
 
 BOOST_AUTO_TEST_CASE(garbage_is_refused)
@@ -332,7 +334,7 @@ BOOST_AUTO_TEST_CASE(time_claims_outside_a_sane_integer_range_are_malformed)
     c["exp"] = now + 10LL * 365 * 24 * 3600;
     c["iat"] = std::numeric_limits<std::int64_t>::min();
     const auto r = check(bearer(auth::sign_compact(k.es, header_for(k.es), c)));
-    BOOST_TEST(std::holds_alternative<auth::rejection>(r));
+    BOOST_TEST(r.has_error());
     // Whole seconds as a JSON double (some libraries write 1.7e9) are still a NumericDate.
     auto d = claims("ehr-es");
     d["iat"] = static_cast<double>(now);
@@ -409,8 +411,8 @@ BOOST_AUTO_TEST_CASE(each_required_claim_missing_is_refused)
             auto c = claims("ehr-es");
             c.erase(claim);
             auto r = check(bearer(auth::sign_compact(k.es, header_for(k.es), c)));
-            BOOST_TEST_REQUIRE(std::holds_alternative<auth::rejection>(r));
-            const auto reason = std::get<auth::rejection>(r).reason;
+            BOOST_TEST_REQUIRE(r.has_error());
+            const auto reason = r.error().reason;
             BOOST_TEST((reason == (std::string_view(claim) == "iss" ? auth_failure::unknown_client : auth_failure::malformed)));
         }
     }
@@ -620,9 +622,8 @@ BOOST_AUTO_TEST_CASE(one_source_cannot_take_every_basic_slot)
     for (const auto& header : headers)
         net::co_spawn(ioc, a.authenticate(header, "/cds-services", "198.51.100.7"), [&](std::exception_ptr e, auth::auth_result r) {
             BOOST_TEST(!e);
-            const auto* why = std::get_if<auth::rejection>(&r);
-            BOOST_TEST_REQUIRE(why != nullptr);
-            (why->reason == auth_failure::busy ? busy : bad_secret) += 1;
+            BOOST_TEST_REQUIRE(r.has_error());
+            (r.error().reason == auth_failure::busy ? busy : bad_secret) += 1;
         });
     net::co_spawn(ioc, a.authenticate(good, "/cds-services", "203.0.113.9"), [&](std::exception_ptr e, auth::auth_result r) {
         BOOST_TEST(!e);
@@ -663,6 +664,30 @@ BOOST_AUTO_TEST_CASE(basic_checks_run_off_the_serving_thread_and_are_bounded)
     expect_identity(test::run_coro(ioc, a.authenticate("Basic " + auth::base64_encode("tool:s3cret"), "/cds-services")), "tool");
     expect_identity(test::run_coro(ioc, a.authenticate("Basic " + auth::base64_encode("tool:s3cret"), "/cds-services")), "tool");
     expect_refused(test::run_coro(ioc, a.authenticate("Basic " + auth::base64_encode("tool:s3cret "), "/cds-services")), auth_failure::bad_secret);
+}
+
+BOOST_AUTO_TEST_CASE(a_refusal_is_an_auth_error_code_answered_401_or_503_in_the_servers_words)
+{
+    const auto refused = core::to_problem({auth_failure::bad_audience});
+    BOOST_TEST(refused.status == 401U);
+    BOOST_TEST(refused.code == "security");
+    BOOST_TEST(refused.diagnostics == auth::explain(auth_failure::bad_audience));
+    // Saturated checks are not a verdict on the credentials: retry, do not re-key.
+    BOOST_TEST(core::to_problem({auth_failure::busy}).status == 503U);
+    // The first enumerator is a failure too: an error_code of value 0 would read as success.
+    BOOST_TEST(static_cast<bool>(make_error_code(auth_failure::missing)));
+    BOOST_TEST(auth::name_of(auth_failure::keys_unavailable) == "keys_unavailable");
+}
+
+BOOST_FIXTURE_TEST_CASE(every_refusal_is_counted_once_by_its_reason, fixture)
+{
+    auto& failures = auth::auth_metrics::instance().failures;
+    const auto missing = failures.value(auth_failure::missing);
+    const auto malformed = failures.value(auth_failure::malformed);
+    expect_refused(check(""), auth_failure::missing);
+    expect_refused(check("Bearer not-a-jwt"), auth_failure::malformed);
+    BOOST_TEST(failures.value(auth_failure::missing) == missing + 1);
+    BOOST_TEST(failures.value(auth_failure::malformed) == malformed + 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

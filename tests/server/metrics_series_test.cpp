@@ -2,6 +2,7 @@
 // (metric name and label set) and each family's TYPE for a process that has recorded one of
 // everything, whichever module owns the family and in whatever order families are rendered.
 
+#include <crd/auth/auth_metrics.hpp>
 #include <crd/core/metrics.hpp>
 #include <crd/decision/decision_metrics.hpp>
 #include <crd/server/server_metrics.hpp>
@@ -37,12 +38,14 @@ void record_one_of_each()
     auto& compat = metrics::global();
     for (auto& h : compat.request_seconds)
         h.observe(3ms);
-    for (std::size_t i = 0; i < static_cast<std::size_t>(metrics::auth_failure::count_); ++i)
-        metrics::count(static_cast<metrics::auth_failure>(i));
     compat.overload_connections.add();
     compat.overload_in_flight.add();
     compat.in_flight.add(1);
     compat.in_flight.add(-1);
+
+    auto& a = auth::auth_metrics::instance();
+    for (std::size_t i = 0; i < static_cast<std::size_t>(auth::auth_failure::count_); ++i)
+        a.failures.add(static_cast<auth::auth_failure>(i));
 
     auto& d = decision::decision_metrics::instance();
     for (std::size_t i = 0; i < static_cast<std::size_t>(decision::decision_outcome::count_); ++i)

@@ -336,7 +336,10 @@ http_client::http_client(net::any_io_executor ex, client_config cfg, std::shared
     state_->ex = std::move(ex);
     state_->cfg = std::move(cfg);
     if (!state_->cfg.gauges)
-        state_->cfg.gauges = &pool_gauges_for(metrics::name_of(state_->cfg.pool));
+    {
+        static pool_gauges unpublished;
+        state_->cfg.gauges = &unpublished;
+    }
     state_->endpoints = std::move(endpoints);
     state_->tls = std::move(tls);
     if (state_->cfg.origin.is_https() && !state_->tls)

@@ -92,15 +92,3 @@ pool_gauges& pool_gauges_for(std::string_view pool)
 }
 
 }  // namespace crd::upstream
-
-namespace crd::upstream {
-namespace {
-// COMPATIBILITY (issue 13), goes with core's metrics_compat.hpp: auth/ does not yet name its JWKS
-// pool at start-up, so the names of core's old pool_kind are listed from the start, as before.
-[[maybe_unused]] const bool compat_pool_names = [] {
-    for (auto k : {metrics::pool_kind::decision, metrics::pool_kind::fhir, metrics::pool_kind::jwks})
-        pool_gauges_for(metrics::name_of(k));
-    return true;
-}();
-}  // namespace
-}  // namespace crd::upstream

@@ -3,12 +3,12 @@
 // Backend Services token endpoint (mode B), and optionally HTTP Basic for internal tools. Both
 // token modes coexist; a token whose iss is our own issuer is a mode B access token.
 
+#include <crd/auth/auth_failure.hpp>
 #include <crd/auth/jose.hpp>
 #include <crd/core/async.hpp>
 #include <crd/auth/replay_cache.hpp>
 #include <crd/core/config.hpp>
 #include <crd/core/task_group.hpp>
-#include <crd/core/metrics.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/json/object.hpp>
@@ -17,7 +17,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <variant>
 
 namespace crd::auth {
 
@@ -30,7 +29,7 @@ struct identity
 
 struct rejection
 {
-    metrics::auth_failure reason;
+    auth_failure reason = auth_failure::missing;  // the code: make_error_code(reason), crd.auth
     bool token_given = false;  // for WWW-Authenticate: error="invalid_token"
     std::string detail;        // for the log only: never the token, never the response body
     // For the caller (OperationOutcome diagnostics, WWW-Authenticate error_description): the
@@ -38,10 +37,11 @@ struct rejection
     std::string explanation;
 };
 
-// The caller-facing explanation of a refusal reason.
-std::string explain(metrics::auth_failure reason);
+// result<identity, rejection>::value() on a refusal is a programming error: it throws.
+[[noreturn]] void throw_exception_from_error(const rejection& r, const boost::source_location& where);
 
-using auth_result = std::variant<identity, rejection>;
+// Who the caller is, or why it is refused (counted in crd_auth_failures_total by authenticate()).
+using auth_result = result<identity, rejection>;
 
 // An OAuth 2.0 token endpoint answer (RFC 6749 §5.1 / §5.2).
 struct token_answer
@@ -84,6 +84,9 @@ public:
     struct impl;
 
 private:
+    // authenticate() without the counting.
+    net::awaitable<auth_result> verify(std::string_view authorization, std::string_view path, std::string_view source);
+
     std::unique_ptr<impl> impl_;
 };
 

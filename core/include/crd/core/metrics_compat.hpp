@@ -1,9 +1,8 @@
 #pragma once
 // COMPATIBILITY HEADER (issue 13), to be removed: the families whose recording sites are in
-// auth/ and server/src/router.cpp, kept in core with their old names and enums while those files
-// are being reworked by others. Their owners take them over (auth: auth_failure and its family;
-// server: route, the request counters and histograms, in-flight and overload) and this header
-// goes. Nothing new belongs here.
+// server/src/router.cpp, kept in core with their old names and enums while the router is being
+// reworked. The server takes them over (route, the request counters and histograms, in-flight
+// and overload) and this header goes. Nothing new belongs here.
 
 #include <crd/core/metrics.hpp>
 
@@ -36,34 +35,6 @@ inline constexpr std::size_t route_count = static_cast<std::size_t>(route::count
 inline constexpr std::array<unsigned, 18> tracked_statuses{
     200, 204, 400, 401, 403, 404, 405, 408, 412, 413, 415, 422, 429, 431, 500, 502, 503, 504};
 
-// Why authentication failed: a label, never the token.
-enum class auth_failure : std::uint8_t
-{
-    missing,
-    malformed,
-    bad_algorithm,
-    unknown_client,
-    unknown_key,
-    bad_signature,
-    bad_audience,
-    expired,
-    not_yet_valid,
-    lifetime_too_long,
-    replayed,
-    bad_jku,
-    bad_scope,
-    bad_secret,
-    key_fetch_failed,
-    busy,  // too many slow (Basic) verifications already running
-    keys_unavailable,  // the client's JWKS URL could not be fetched (yet): not an unknown key
-    count_,
-};
-
-// Which upstream pool series a pool adds to, for auth's JWKS pool until auth names its pool
-// itself (upstream::client_config::pool).
-enum class pool_kind : std::uint8_t { decision, fhir, jwks, count_ };
-std::string_view name_of(pool_kind k) noexcept;
-
 // A gauge the router reads back with load().
 class compat_gauge : public gauge
 {
@@ -71,12 +42,11 @@ public:
     std::int64_t load(std::memory_order) const noexcept { return value(); }
 };
 
-// The router's and auth's counters, as the router reaches them (global().in_flight, ...).
+// The router's counters, as the router reaches them (global().in_flight, ...).
 struct compat_registry
 {
     std::array<std::array<counter, tracked_statuses.size() + 1>, route_count> requests{};
     std::array<histogram, 6> request_seconds{};  // per hook service, catalogue order
-    std::array<counter, static_cast<std::size_t>(auth_failure::count_)> auth_failures{};
     compat_gauge in_flight{};
     counter overload_connections{};  // connections refused with 503 (limits.max_connections)
     counter overload_in_flight{};    // requests refused with 503 (limits.max_in_flight)
@@ -95,11 +65,6 @@ inline route route_of_service(std::size_t catalogue_index) noexcept
 {
     return static_cast<route>(catalogue_index);
 }
-inline void count(auth_failure reason) noexcept
-{
-    global().auth_failures[static_cast<std::size_t>(reason)].add();
-}
-std::string_view name_of(auth_failure reason) noexcept;
 
 // crd_build_info{version} and then every registered family.
 std::string render_prometheus(std::string_view version);

@@ -56,10 +56,8 @@ struct client_config
     std::size_t max_response_bytes = 4 * 1024 * 1024;
     std::optional<std::string> ca_file;  // PEM bundle for a private CA; default: the system store
     // The crd_upstream_* series this pool adds to: pool_gauges_for(<name chosen by the creator>).
+    // Null: counted, but not published (a pool made by a test).
     pool_gauges* gauges = nullptr;
-    // COMPATIBILITY (issue 13), goes with core's metrics_compat.hpp: auth/ still names its JWKS
-    // pool by core's old enum. Used only when `gauges` is null.
-    metrics::pool_kind pool = metrics::pool_kind::decision;
 };
 
 struct pool_stats

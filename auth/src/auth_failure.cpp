@@ -1,10 +1,49 @@
-#include "refusal.hpp"
+#include <crd/auth/auth_failure.hpp>
+
+#include <array>
 
 namespace crd::auth {
+namespace {
 
-std::string explain(metrics::auth_failure reason)
+constexpr std::array<std::string_view, static_cast<std::size_t>(auth_failure::count_)> names{
+    "missing",       "malformed",    "bad_algorithm", "unknown_client", "unknown_key",      "bad_signature",
+    "bad_audience",  "expired",      "not_yet_valid", "lifetime_too_long", "replayed",      "bad_jku",
+    "bad_scope",     "bad_secret",   "key_fetch_failed", "busy",        "keys_unavailable"};
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"  // error_category has a protected non-virtual dtor
+class auth_category_impl final : public http_error_category
 {
-    using metrics::auth_failure;
+public:
+    const char* name() const noexcept override { return "crd.auth"; }
+    std::string message(int ev) const override { return explain(reason_of(ev)); }
+    http_answer answer(int ev) const override
+    {
+        const auto reason = reason_of(ev);
+        // Not verdicts on the credentials: the checks are saturated or the client's keys are late.
+        if (reason == auth_failure::busy)
+            return {503, "transient", explain(reason)};
+        return {401, "security", explain(reason)};
+    }
+
+private:
+    static auth_failure reason_of(int ev) noexcept
+    {
+        return ev >= 1 && ev <= static_cast<int>(auth_failure::count_) ? static_cast<auth_failure>(ev - 1) : auth_failure::count_;
+    }
+};
+#pragma GCC diagnostic pop
+
+}  // namespace
+
+std::string_view name_of(auth_failure reason) noexcept
+{
+    const auto i = static_cast<std::size_t>(reason);
+    return i < names.size() ? names[i] : "unknown";
+}
+
+std::string explain(auth_failure reason)
+{
     switch (reason)
     {
     case auth_failure::missing: return "authentication is required: send Authorization: Bearer <token>";
@@ -27,6 +66,12 @@ std::string explain(metrics::auth_failure reason)
     case auth_failure::count_: break;
     }
     return "authentication failed";
+}
+
+const http_error_category& auth_category() noexcept
+{
+    static const auth_category_impl instance;
+    return instance;
 }
 
 }  // namespace crd::auth
