@@ -7,6 +7,7 @@
 #include <crd/core/metrics.hpp>
 #include <crd/core/text.hpp>
 #include <crd/server/audit_log.hpp>
+#include <crd/server/http_errors.hpp>
 
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/parse.hpp>
@@ -36,6 +37,11 @@ http_response problem_response(const core::problem& p)
     return json_response(p.status, core::to_operation_outcome(p));
 }
 
+http_response problem_response(const error& e)
+{
+    return problem_response(core::to_problem(e));
+}
+
 // 400 for a body that is not JSON we can take, naming where a too-large number sits.
 http_response invalid_json(std::string_view body, const boost::system::error_code& ec, std::size_t max_depth)
 {
@@ -46,26 +52,25 @@ http_response invalid_json(std::string_view body, const boost::system::error_cod
         options.max_depth = max_depth;
         boost::system::error_code ignored;
         const auto where = core::first_nonfinite_number(json::parse(body, ignored, {}, options)).value_or("");
-        return problem_response({400, "structure",
+        return problem_response(error{core::request_errc::not_json,
             (where.empty() ? std::string("a number") : where) + " is outside the range of a double: numbers must be finite",
             where});
     }
-    return problem_response({400, "structure", "request body is not valid JSON: " + ec.message(), ""});
+    return problem_response(error{core::request_errc::not_json, "request body is not valid JSON: " + ec.message()});
 }
 
 http_response method_not_allowed(std::string_view method, std::string_view path, std::string allow)
 {
-    auto r = problem_response({405, "not-supported", "method " + std::string(method) + " is not allowed on " + std::string(path), ""});
+    auto r = problem_response(error{http_errc::method_not_allowed, "method " + std::string(method) + " is not allowed on " + std::string(path)});
     r.headers.emplace_back("Allow", std::move(allow));
     return r;
 }
 
 http_response unsupported_media_type(std::string_view content_type)
 {
-    return problem_response({415, "not-supported",
+    return problem_response(error{http_errc::unsupported_media_type,
         content_type.empty() ? std::string("Content-Type is required and must be application/json")
-                             : "Content-Type must be application/json, got '" + core::quote_for_diagnostics(content_type) + "'",
-        ""});
+                             : "Content-Type must be application/json, got '" + core::quote_for_diagnostics(content_type) + "'"});
 }
 
 // requests.required_headers: the first one missing or blank, as the 400 to send.
@@ -77,7 +82,7 @@ std::optional<http_response> missing_required_header(const http_request_view& re
         while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
             value.remove_prefix(1);
         if (value.empty())
-            return problem_response({400, "required", "the request header " + name + " is required (requests.required_headers)", name});
+            return problem_response(error{http_errc::missing_header, "the request header " + name + " is required (requests.required_headers)", name});
     }
     return std::nullopt;
 }
@@ -96,7 +101,7 @@ std::vector<std::pair<std::string, std::string>> header_values(const http_reques
 
 http_response overloaded(std::string detail)
 {
-    auto r = problem_response({503, "transient", std::move(detail), ""});
+    auto r = problem_response(error{http_errc::overloaded, std::move(detail)});
     r.headers.emplace_back("Retry-After", "1");
     return r;
 }
@@ -189,7 +194,7 @@ net::awaitable<http_response> router::dispatch(const http_request_view& request)
     {
         // Never disclose internals to the caller; the log has the detail.
         log::error("request_failed", {{"method", request.method}, {"path", request.target.substr(0, request.target.find('?'))}, {"error", e.what()}});
-        response = problem_response({500, "exception", "internal error while processing the request", ""});
+        response = problem_response(error{http_errc::internal});
     }
     finish(request, info, response);
     co_return response;
@@ -545,7 +550,7 @@ net::awaitable<http_response> router::hook_call(core::hook_handler& handler, con
                 // that this call was made and what it got.
                 log::error("hook_failed", {{"service", handler.service().id}, {"error", e.what()}});
                 record.decision = "error";
-                response = problem_response({500, "exception", "internal error while processing the request", ""});
+                response = problem_response(error{http_errc::internal});
             }
         }
     }

@@ -1,6 +1,8 @@
 #include "session.hpp"
 
 #include <crd/core/log.hpp>
+#include <crd/core/operation_outcome.hpp>
+#include <crd/server/http_errors.hpp>
 #include <crd/server/server_metrics.hpp>
 
 #include <boost/asio/use_awaitable.hpp>
@@ -67,8 +69,9 @@ net::awaitable<void> linger(Stream& stream)
 
 // Answers a request we will not read to the end (limits, malformed HTTP), then lingers.
 template <class Stream>
-net::awaitable<void> reject(Stream& stream, const core::limits_config& limits, unsigned version, core::problem p)
+net::awaitable<void> reject(Stream& stream, const core::limits_config& limits, unsigned version, const error& refusal)
 {
+    const auto p = core::to_problem(refusal);
     http_response r;
     r.status = p.status;
     r.body = boost::json::serialize(core::to_operation_outcome(p));
@@ -78,31 +81,31 @@ net::awaitable<void> reject(Stream& stream, const core::limits_config& limits, u
         co_await linger(stream);
 }
 
-core::problem read_failure(const beast::error_code& ec, const core::limits_config& limits)
+error read_failure(const beast::error_code& ec, const core::limits_config& limits)
 {
     if (ec == http::error::body_limit)
-        return {413, "too-costly", "request body exceeds the limit of " + std::to_string(limits.max_body_bytes) + " bytes", ""};
+        return {http_errc::body_too_large, "request body exceeds the limit of " + std::to_string(limits.max_body_bytes) + " bytes"};
     if (ec == http::error::header_limit)
-        return {431, "too-costly", "request header exceeds the limit of " + std::to_string(limits.max_header_bytes) + " bytes", ""};
-    return {400, "structure", "malformed HTTP request: " + ec.message(), ""};
+        return {http_errc::headers_too_large, "request header exceeds the limit of " + std::to_string(limits.max_header_bytes) + " bytes"};
+    return {http_errc::malformed_request, "malformed HTTP request: " + ec.message()};
 }
 
 // RFC 9112 §6.1 and §3.2 on a request header. A framing we do not read exactly as every proxy in
 // front of us would is answered and the connection closed: otherwise what we take for the body
 // could be read elsewhere as the next request (request smuggling).
-std::optional<core::problem> framing_problem(const http::request_parser<http::string_body>& parser)
+result<void, error> check_framing(const http::request_parser<http::string_body>& parser)
 {
     const auto& h = parser.get();
     if (h.version() >= 11 && h.count(http::field::host) != 1)
-        return core::problem{400, "structure", "an HTTP/1.1 request needs exactly one Host header", ""};
+        return error{http_errc::malformed_request, "an HTTP/1.1 request needs exactly one Host header"};
     if (h.count(http::field::host) > 1)
-        return core::problem{400, "structure", "more than one Host header", ""};
+        return error{http_errc::malformed_request, "more than one Host header"};
     if (h.count(http::field::transfer_encoding) == 0)
-        return std::nullopt;
+        return {};
     if (h.version() < 11)
-        return core::problem{400, "structure", "Transfer-Encoding is not allowed in HTTP/1.0", ""};
+        return error{http_errc::malformed_request, "Transfer-Encoding is not allowed in HTTP/1.0"};
     if (h.count(http::field::content_length) != 0)
-        return core::problem{400, "structure", "a request may not carry both Transfer-Encoding and Content-Length", ""};
+        return error{http_errc::malformed_request, "a request may not carry both Transfer-Encoding and Content-Length"};
     // Every coding, over every Transfer-Encoding line: only "chunked", alone, is read.
     std::vector<std::string_view> codings;
     const auto [first, last] = h.equal_range(http::field::transfer_encoding);
@@ -123,10 +126,10 @@ std::optional<core::problem> framing_problem(const http::request_parser<http::st
         }
     }
     if (codings.empty() || !beast::iequals(codings.back(), "chunked"))
-        return core::problem{400, "structure", "Transfer-Encoding must end in chunked", ""};
+        return error{http_errc::malformed_request, "Transfer-Encoding must end in chunked"};
     if (codings.size() > 1)
-        return core::problem{501, "not-supported", "only the chunked transfer coding is supported", ""};
-    return std::nullopt;
+        return error{http_errc::not_implemented, "only the chunked transfer coding is supported"};
+    return {};
 }
 
 http_request_view head_view(const http::request<http::string_body>& req, std::string_view remote_address)
@@ -193,9 +196,9 @@ net::awaitable<void> serve(Stream& stream, const core::limits_config& limits, co
         }
         const auto received = clock::now();
         const unsigned version = parser.get().version();
-        if (auto bad = framing_problem(parser))
+        if (auto framing = check_framing(parser); framing.has_error())
         {
-            co_await reject(stream, limits, version, std::move(*bad));
+            co_await reject(stream, limits, version, framing.error());
             break;
         }
 
