@@ -4,6 +4,7 @@
 #include <crd/auth/jose.hpp>
 #include <crd/server/application.hpp>
 
+#include "client_keys.hpp"
 #include "fixtures.hpp"
 #include "http_client.hpp"
 

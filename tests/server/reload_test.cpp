@@ -5,6 +5,7 @@
 #include <crd/server/application.hpp>
 
 #include "fake_decision_service.hpp"
+#include "client_keys.hpp"
 #include "fixtures.hpp"
 #include "http_client.hpp"
 

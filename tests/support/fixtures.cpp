@@ -1,13 +1,11 @@
 #include "fixtures.hpp"
 
-#include <chrono>
-#include <map>
-#include <mutex>
-
 #include <boost/json/parse.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
-#include <filesystem>
+#include <atomic>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -78,35 +76,50 @@ void edit(json::value& doc, const std::string& pointer, std::optional<json::valu
         arr.erase(arr.begin() + static_cast<std::ptrdiff_t>(index));
 }
 
-std::int64_t unix_now()
+namespace {
+
+std::optional<std::string> no_environment(const char*)
 {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::nullopt;
 }
 
-const auth::signing_key& client_key(const std::string& kid)
+std::string shipped_rules()
 {
-    static std::mutex mutex;
-    static std::map<std::string, auth::signing_key> keys;
-    std::lock_guard lock(mutex);
-    auto it = keys.find(kid);
-    if (it == keys.end())
-    {
-        auto key = auth::generate_signing_key(auth::key_family::ec_p384);
-        key.kid = kid;
-        it = keys.emplace(kid, std::move(key)).first;
-    }
-    return it->second;
+    return std::string(CRD_SOURCE_DIR) + "/etc/rules.json";
+}
+
+}  // namespace
+
+core::config config_from(const json::value& doc)
+{
+    return core::parse_config(doc, "", no_environment, shipped_rules());
+}
+
+core::config config_from_file(const std::string& path)
+{
+    return core::load_config_file(path, no_environment, shipped_rules());
 }
 
 core::config test_config()
 {
-    auto no_env = [](const char*) -> std::optional<std::string> { return std::nullopt; };
-    json::value doc = json::parse(R"({
+    return config_from(json::parse(R"({
         "listen": {"address": "127.0.0.1", "port": 0, "threads": 2},
         "auth": {"required": false},
         "limits": {"shutdown_grace_ms": 2000}
-    })");
-    return core::parse_config(doc, "", no_env, std::string(CRD_SOURCE_DIR) + "/etc/rules.json");
+    })"));
+}
+
+temp_dir::temp_dir(const std::string& prefix)
+{
+    static std::atomic<int> n{0};
+    path_ = std::filesystem::temp_directory_path() / (prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+    std::filesystem::create_directories(path_);
+}
+
+temp_dir::~temp_dir()
+{
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
 }
 
 }  // namespace crd::test
