@@ -33,11 +33,13 @@ client_registry::client_registry(const core::config& cfg)
             for (const auto& item : reg.jwks->at("keys").as_array())
             {
                 std::string error;
+                std::string key_path = where;
+                key_path.append(".jwks.keys[").append(std::to_string(k)).append("]");
                 if (!item.is_object())
-                    throw std::runtime_error(where + ".jwks.keys[" + std::to_string(k) + "] is not an object");
+                    throw std::runtime_error(key_path + " is not an object");
                 auto key = parse_jwk(item.get_object(), error);
                 if (!key)
-                    throw std::runtime_error(where + ".jwks.keys[" + std::to_string(k) + "]: " + error);
+                    throw std::runtime_error(key_path.append(": ").append(error));
                 e.inline_keys.push_back(std::move(*key));
                 ++k;
             }
