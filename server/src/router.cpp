@@ -14,8 +14,11 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <exception>
+#include <memory>
+#include <optional>
 
 namespace json = boost::json;
 
@@ -64,6 +67,31 @@ http_response method_not_allowed(std::string_view method, std::string_view path,
     auto r = problem_response(error{http_errc::method_not_allowed, "method " + std::string(method) + " is not allowed on " + std::string(path)});
     r.headers.emplace_back("Allow", std::move(allow));
     return r;
+}
+
+http_response no_resource(std::string_view path)
+{
+    return problem_response(error{http_errc::not_found, "no resource at " + std::string(path)});
+}
+
+http_response not_on_admin_listener()
+{
+    return problem_response(error{http_errc::not_found, "the admin listener serves /health, /ready and /metrics only"});
+}
+
+http_response authentication_not_enabled()
+{
+    return problem_response(error{http_errc::not_found, "authentication is not enabled on this server"});
+}
+
+http_response no_such_service(std::string_view id)
+{
+    return problem_response(error{http_errc::not_found, "no CDS service '" + std::string(id) + "' is offered here"});
+}
+
+http_response origin_not_allowed(std::string_view origin)
+{
+    return problem_response(error{http_errc::origin_forbidden, "origin " + std::string(origin) + " is not allowed"});
 }
 
 http_response unsupported_media_type(std::string_view content_type)
@@ -267,129 +295,281 @@ net::awaitable<http_response> router::discovery_call(const http_request_view& re
     co_return r;
 }
 
+// The route table. Every route the server has is one entry here: its path, the listeners that
+// serve it, its metrics label, whether the configuration enables it, whether its caller needs a
+// token, and a handler per method. 404, 405 and the Allow header follow from the entries alone.
+struct router::route_table
+{
+    // How an entry's path matches a request's.
+    enum class path_shape
+    {
+        exact,             // the path itself
+        collection,        // the path, with or without a trailing '/' ("/cds-services/")
+        service,           // path + "/{id}": one of the registry's CDS services
+        service_feedback,  // path + "/{id}/feedback"
+    };
+
+    enum class served_on { public_api, admin, both };
+
+    // When the configuration gives a route at all; otherwise it is a 404 that says why.
+    enum class enabled_when { always, auth_enabled };
+
+    // Who must present a token, when authentication is on. Checked by the awaited call, after the
+    // method: a wrong method is 405 before it is 401, on every route.
+    enum class caller_auth { none, bearer, bearer_if_discovery_protected };
+
+    // What a handler gets: the request and what routing learnt about it.
+    struct call
+    {
+        const http_request_view& request;
+        request_info& info;
+        core::hook_handler* service = nullptr;  // the {id} of a service route, resolved; null elsewhere
+        // Set on routes enabled only with authentication; loaded once, as a reload may swap it.
+        std::shared_ptr<auth::authenticator> authn = nullptr;
+        bool authenticate = false;  // the entry's caller_auth under this configuration: the call checks a token
+    };
+    using handler = routed (*)(const router&, const call&);
+
+    struct entry
+    {
+        std::string_view path = {};
+        path_shape shape = path_shape::exact;
+        served_on surfaces = served_on::public_api;
+        // crd_http_requests_total's route label; nullopt: the resolved service's own label (and
+        // latency histogram), "other" when the id names no service.
+        std::optional<metrics::route> label = metrics::route::other;
+        enabled_when enabled = enabled_when::always;
+        caller_auth authentication = caller_auth::none;
+        bool cors_preflight = false;  // OPTIONS is answered as a CORS preflight
+        handler get = nullptr;        // also serves HEAD (the listener sends the header only)
+        handler post = nullptr;
+    };
+
+    // The entry serving `path` on `on`, and the {id} it names (empty for routes without one).
+    struct match
+    {
+        const entry* route = nullptr;
+        std::string_view service_id;
+    };
+    static match find(std::string_view path, surface on);
+    static std::optional<std::string_view> matches(const entry& e, std::string_view path);
+    static std::string allowed_methods(const entry& e);
+    static handler handler_for(const entry& e, std::string_view method);
+
+    static routed health(const router&, const call&);
+    static routed ready(const router& self, const call&);
+    static routed metrics_text(const router& self, const call&);
+    static routed smart_configuration(const router&, const call& c);
+    static routed token(const router&, const call&);
+    static routed discovery(const router& self, const call& c);
+    static routed hook(const router&, const call& c);
+    static routed feedback(const router&, const call& c);
+    static routed preflight(const router& self, const http_request_view& request, request_info& info, std::string allow);
+
+    static const std::array<entry, 8> entries;
+};
+
+const std::array<router::route_table::entry, 8> router::route_table::entries{{
+    {.path = "/health", .surfaces = served_on::both, .label = metrics::route::health, .get = health},
+    {.path = "/ready", .surfaces = served_on::both, .label = metrics::route::ready, .get = ready},
+    // Failure counts by reason would help a prober: the admin listener only.
+    {.path = "/metrics", .surfaces = served_on::admin, .label = metrics::route::metrics, .get = metrics_text},
+    {.path = "/.well-known/smart-configuration", .label = metrics::route::smart_configuration,
+     .enabled = enabled_when::auth_enabled, .get = smart_configuration},
+    {.path = "/auth/token", .label = metrics::route::token, .enabled = enabled_when::auth_enabled, .post = token},
+    {.path = services_prefix, .shape = path_shape::collection, .label = metrics::route::discovery,
+     .authentication = caller_auth::bearer_if_discovery_protected, .cors_preflight = true, .get = discovery},
+    {.path = services_prefix, .shape = path_shape::service, .label = std::nullopt,
+     .authentication = caller_auth::bearer, .cors_preflight = true, .post = hook},
+    {.path = services_prefix, .shape = path_shape::service_feedback, .label = metrics::route::feedback,
+     .authentication = caller_auth::bearer, .cors_preflight = true, .post = feedback},
+}};
+
+std::optional<std::string_view> router::route_table::matches(const entry& e, std::string_view path)
+{
+    if (path.substr(0, e.path.size()) != e.path)
+        return std::nullopt;
+    const std::string_view rest = path.substr(e.path.size());
+    switch (e.shape)
+    {
+    case path_shape::exact: return rest.empty() ? std::optional<std::string_view>("") : std::nullopt;
+    case path_shape::collection: return rest.empty() || rest == "/" ? std::optional<std::string_view>("") : std::nullopt;
+    case path_shape::service:
+    case path_shape::service_feedback:
+    {
+        if (rest.empty() || rest.front() != '/')
+            return std::nullopt;
+        std::string_view id = rest.substr(1);
+        if (e.shape == path_shape::service_feedback)
+        {
+            constexpr std::string_view feedback_suffix = "/feedback";
+            if (id.size() < feedback_suffix.size() || id.substr(id.size() - feedback_suffix.size()) != feedback_suffix)
+                return std::nullopt;
+            id.remove_suffix(feedback_suffix.size());
+        }
+        if (id.empty() || id.find('/') != std::string_view::npos)
+            return std::nullopt;
+        return id;
+    }
+    }
+    return std::nullopt;
+}
+
+router::route_table::match router::route_table::find(std::string_view path, surface on)
+{
+    for (const auto& e : entries)
+    {
+        const bool served = e.surfaces == served_on::both || (e.surfaces == served_on::admin) == (on == surface::admin);
+        if (!served)
+            continue;
+        if (auto id = matches(e, path))
+            return {&e, *id};
+    }
+    return {};
+}
+
+// The Allow header: the entry's methods, HEAD wherever GET is, OPTIONS where preflight is answered.
+std::string router::route_table::allowed_methods(const entry& e)
+{
+    std::string allow;
+    const auto add = [&](std::string_view method) {
+        if (!allow.empty())
+            allow += ", ";
+        allow += method;
+    };
+    if (e.get)
+    {
+        add("GET");
+        add("HEAD");
+    }
+    if (e.post)
+        add("POST");
+    if (e.cors_preflight)
+        add("OPTIONS");
+    return allow;
+}
+
+router::route_table::handler router::route_table::handler_for(const entry& e, std::string_view method)
+{
+    if (method == "GET" || method == "HEAD")
+        return e.get;
+    if (method == "POST")
+        return e.post;
+    return nullptr;
+}
+
+router::routed router::route_table::health(const router&, const call&)
+{
+    return json_response(200, json::object{{"status", "ok"}});
+}
+
+router::routed router::route_table::ready(const router& self, const call&)
+{
+    // Ready when the configuration and rules are loaded (they are, or we would not be serving)
+    // and the decision source can take calls.
+    const auto state = self.settings_.decision ? self.settings_.decision->ready() : core::readiness{};
+    if (state.ready)
+        return json_response(200, json::object{{"status", "ready"}});
+    // Why, only on the admin listener: the reason names the decision service's origin.
+    if (self.settings_.surface == surface::admin)
+        return json_response(503, json::object{{"status", "not-ready"}, {"reason", state.reason}});
+    return json_response(503, json::object{{"status", "not-ready"}});
+}
+
+router::routed router::route_table::metrics_text(const router& self, const call&)
+{
+    http_response r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = metrics::render_prometheus(self.settings_.version);
+    return r;
+}
+
+router::routed router::route_table::smart_configuration(const router&, const call& c)
+{
+    return json_response(200, c.authn->smart_configuration());
+}
+
+router::routed router::route_table::token(const router&, const call&)
+{
+    return routed::token;
+}
+
+router::routed router::route_table::discovery(const router& self, const call& c)
+{
+    if (c.authenticate)
+        return routed::discovery;
+    http_response r;
+    r.body = self.discovery_body_;
+    return r;
+}
+
+router::routed router::route_table::hook(const router&, const call& c)
+{
+    return {routed::hook, c.service};
+}
+
+router::routed router::route_table::feedback(const router&, const call& c)
+{
+    return {routed::feedback, c.service};
+}
+
+// CORS preflight (CDS Hooks 2.0 §CORS): answered for allowed origins only.
+router::routed router::route_table::preflight(const router& self, const http_request_view& request, request_info& info, std::string allow)
+{
+    info.route = metrics::route::preflight;
+    if (!request.origin.empty() && !self.origin_allowed(request.origin))
+        return origin_not_allowed(request.origin);
+    http_response r;
+    r.status = 204;
+    r.content_type.clear();
+    r.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    r.headers.emplace_back("Access-Control-Allow-Headers", "Authorization, Content-Type");
+    r.headers.emplace_back("Access-Control-Max-Age", "600");
+    r.headers.emplace_back("Allow", std::move(allow));
+    return r;
+}
+
 router::routed router::route(const http_request_view& request, request_info& info) const
 {
     const std::string_view path = request.target.substr(0, request.target.find('?'));
     const std::string_view method = request.method;
 
-    if (settings_.surface == surface::admin && path != "/health" && path != "/ready" && path != "/metrics")
-        return problem_response({404, "not-found", "the admin listener serves /health, /ready and /metrics only", ""});
+    const auto [entry, service_id] = route_table::find(path, settings_.surface);
+    if (!entry)
+        return settings_.surface == surface::admin ? not_on_admin_listener() : no_resource(path);
+    info.route = entry->label.value_or(metrics::route::other);
 
-    if (path == "/health")
+    // Loaded only for the routes that exist with authentication (not on the hook calls' path).
+    std::shared_ptr<auth::authenticator> authn;
+    if (entry->enabled == route_table::enabled_when::auth_enabled)
     {
-        info.route = metrics::route::health;
-        if (method != "GET" && method != "HEAD")
-            return method_not_allowed(method, path, "GET, HEAD");
-        return json_response(200, json::object{{"status", "ok"}});
-    }
-
-    if (path == "/metrics" && settings_.surface == surface::admin)
-    {
-        info.route = metrics::route::metrics;
-        if (method != "GET" && method != "HEAD")
-            return method_not_allowed(method, path, "GET, HEAD");
-        http_response r;
-        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-        r.body = metrics::render_prometheus(settings_.version);
-        return r;
-    }
-
-    if (path == "/.well-known/smart-configuration")
-    {
-        info.route = metrics::route::smart_configuration;
-        const auto authn = settings_.auth ? settings_.auth->load() : nullptr;
+        authn = settings_.auth ? settings_.auth->load() : nullptr;
         if (!authn)
-            return problem_response({404, "not-found", "authentication is not enabled on this server", ""});
-        if (method != "GET" && method != "HEAD")
-            return method_not_allowed(method, path, "GET, HEAD");
-        return json_response(200, authn->smart_configuration());
+            return authentication_not_enabled();
     }
+    // Before the {id} is looked up: a browser app then gets to read the 404 of its actual call.
+    if (method == "OPTIONS" && entry->cors_preflight)
+        return route_table::preflight(*this, request, info, route_table::allowed_methods(*entry));
 
-    if (path == "/auth/token")
+    core::hook_handler* service = nullptr;
+    if (entry->shape == route_table::path_shape::service || entry->shape == route_table::path_shape::service_feedback)
     {
-        info.route = metrics::route::token;
-        const auto authn = settings_.auth ? settings_.auth->load() : nullptr;
-        if (!authn)
-            return problem_response({404, "not-found", "authentication is not enabled on this server", ""});
-        if (method != "POST")
-            return method_not_allowed(method, path, "POST");
-        return routed::token;
+        service = registry_.find(service_id);
+        if (!service)
+            return no_such_service(service_id);
+        if (!entry->label)
+        {
+            info.route = metrics::route_of_service(catalogue_index(service->service()));
+            info.service = &service->service();
+        }
     }
-
-    if (path == "/ready")
-    {
-        info.route = metrics::route::ready;
-        if (method != "GET" && method != "HEAD")
-            return method_not_allowed(method, path, "GET, HEAD");
-        // Ready when the configuration and rules are loaded (they are, or we would not be serving)
-        // and the decision source can take calls.
-        const auto state = settings_.decision ? settings_.decision->ready() : core::readiness{};
-        if (state.ready)
-            return json_response(200, json::object{{"status", "ready"}});
-        // Why, only on the admin listener: the reason names the decision service's origin.
-        if (settings_.surface == surface::admin)
-            return json_response(503, json::object{{"status", "not-ready"}, {"reason", state.reason}});
-        return json_response(503, json::object{{"status", "not-ready"}});
-    }
-
-    if (path.substr(0, services_prefix.size()) != services_prefix ||
-        (path.size() > services_prefix.size() && path[services_prefix.size()] != '/'))
-        return problem_response({404, "not-found", "no resource at " + std::string(path), ""});
-
-    // The service id, or empty for discovery itself ("/cds-services" or "/cds-services/").
-    std::string_view id = path.substr(std::min(path.size(), services_prefix.size() + 1));
-
-    if (method == "OPTIONS")
-    {
-        info.route = metrics::route::preflight;
-        // CORS preflight (CDS Hooks 2.0 §CORS): answer for allowed origins only.
-        if (!request.origin.empty() && !origin_allowed(request.origin))
-            return problem_response({403, "forbidden", "origin " + std::string(request.origin) + " is not allowed", ""});
-        http_response r;
-        r.status = 204;
-        r.content_type.clear();
-        r.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
-        r.headers.emplace_back("Access-Control-Allow-Headers", "Authorization, Content-Type");
-        r.headers.emplace_back("Access-Control-Max-Age", "600");
-        r.headers.emplace_back("Allow", id.empty() ? "GET, OPTIONS" : "POST, OPTIONS");
-        return r;
-    }
-
-    if (id.empty())
-    {
-        info.route = metrics::route::discovery;
-        if (method != "GET")
-            return method_not_allowed(method, path, "GET, OPTIONS");
-        if (settings_.protect_discovery)
-            return routed::discovery;
-        http_response r;
-        r.body = discovery_body_;
-        return r;
-    }
-
-    constexpr std::string_view feedback_suffix = "/feedback";
-    if (id.size() > feedback_suffix.size() && id.substr(id.size() - feedback_suffix.size()) == feedback_suffix &&
-        id.find('/') == id.size() - feedback_suffix.size())
-    {
-        info.route = metrics::route::feedback;
-        const auto service_id = id.substr(0, id.size() - feedback_suffix.size());
-        core::hook_handler* target = registry_.find(service_id);
-        if (!target)
-            return problem_response({404, "not-found", "no CDS service '" + std::string(service_id) + "' is offered here", ""});
-        if (method != "POST")
-            return method_not_allowed(method, path, "POST, OPTIONS");
-        return {routed::feedback, target};
-    }
-    if (id.find('/') != std::string_view::npos)
-        return problem_response({404, "not-found", "no resource at " + std::string(path), ""});
-    core::hook_handler* handler = registry_.find(id);
+    const auto handler = route_table::handler_for(*entry, method);
     if (!handler)
-        return problem_response({404, "not-found", "no CDS service '" + std::string(id) + "' is offered here", ""});
-    info.route = metrics::route_of_service(catalogue_index(handler->service()));
-    info.service = &handler->service();
-    if (method != "POST")
-        return method_not_allowed(method, path, "POST, OPTIONS");
-    return {routed::hook, handler};
+        return method_not_allowed(method, path, route_table::allowed_methods(*entry));
+    // With authentication off, the awaited call's check lets everyone through.
+    const bool authenticate = entry->authentication == route_table::caller_auth::bearer ||
+                              (entry->authentication == route_table::caller_auth::bearer_if_discovery_protected && settings_.protect_discovery);
+    return handler(*this, {request, info, service, std::move(authn), authenticate});
 }
 
 net::awaitable<std::optional<http_response>> router::authenticate(

@@ -10,6 +10,7 @@
 #include <crd/decision/rules_engine.hpp>
 #include <crd/server/router.hpp>
 
+#include "client_keys.hpp"
 #include "fixtures.hpp"
 
 #include <boost/json/parse.hpp>
@@ -228,9 +229,8 @@ BOOST_AUTO_TEST_CASE(public_surface_routes_answer_their_methods_and_405_the_rest
     check_route(l, surface::public_api, {"/health", {{"GET", 200}, {"HEAD", 200}}, "GET, HEAD", "health"});
     check_route(l, surface::public_api, {"/ready", {{"GET", 200}, {"HEAD", 200}}, "GET, HEAD", "ready"});
     check_route(l, surface::public_api, {"/ready?detail=1", {{"GET", 200}, {"HEAD", 200}}, "GET, HEAD", "ready"});
-    // Pinned as found (issue #13): discovery does not take HEAD although every other GET route does.
     for (const char* discovery : {"/cds-services", "/cds-services/"})
-        check_route(l, surface::public_api, {discovery, {{"GET", 200}, {"OPTIONS", 204}}, "GET, OPTIONS", "discovery"});
+        check_route(l, surface::public_api, {discovery, {{"GET", 200}, {"HEAD", 200}, {"OPTIONS", 204}}, "GET, HEAD, OPTIONS", "discovery"});
     for (const auto& service : core::service_catalog())
     {
         check_route(l, surface::public_api, {"/cds-services/" + std::string(service.id), {{"POST", 200}, {"OPTIONS", 204}}, "POST, OPTIONS",
@@ -276,20 +276,10 @@ BOOST_AUTO_TEST_CASE(unknown_paths_are_404_on_both_surfaces)
             }
         }
     }
-    // Pinned as found (issue #13): under /cds-services a path that matches no route is 404 for
-    // every method but OPTIONS, which is answered as if it were a hook's preflight.
+    // Under /cds-services too, a path that matches no route is no resource, preflight or not.
     for (const auto path : malformed_service_paths)
     {
-        for (const auto method : every_method)
-        {
-            BOOST_TEST_CONTEXT(method << " " << path)
-            {
-                if (method == "OPTIONS")
-                    BOOST_TEST(header(l.expect(surface::public_api, method, path, 204U, "preflight"), "Allow") == "POST, OPTIONS");
-                else
-                    BOOST_TEST(diagnostics(l.expect(surface::public_api, method, path, 404U, "other")) == no_resource(path));
-            }
-        }
+        check_absent(l, surface::public_api, path, no_resource(path));
         check_absent(l, surface::admin, path, admin_only);
     }
 }
@@ -315,7 +305,7 @@ BOOST_AUTO_TEST_CASE(with_authentication_on_the_smart_endpoints_exist_and_a_wron
     // An empty form is the token endpoint's own 400 (invalid_request), not the router's.
     check_route(l, surface::public_api, {"/auth/token", {{"POST", 400}}, "POST", "token"});
     // No token: the routes that need one answer 401, but only to a method they take.
-    check_route(l, surface::public_api, {"/cds-services", {{"GET", 401}, {"OPTIONS", 204}}, "GET, OPTIONS", "discovery"});
+    check_route(l, surface::public_api, {"/cds-services", {{"GET", 401}, {"HEAD", 401}, {"OPTIONS", 204}}, "GET, HEAD, OPTIONS", "discovery"});
     check_route(l, surface::public_api, {"/cds-services/order-sign-crd", {{"POST", 401}, {"OPTIONS", 204}}, "POST, OPTIONS",
                                "order-sign-crd", hook_body("order-sign-crd")});
     check_route(l, surface::public_api, {"/cds-services/order-sign-crd/feedback", {{"POST", 401}, {"OPTIONS", 204}}, "POST, OPTIONS",
@@ -325,6 +315,34 @@ BOOST_AUTO_TEST_CASE(with_authentication_on_the_smart_endpoints_exist_and_a_wron
     for (const char* path : {"/.well-known/smart-configuration", "/auth/token", "/cds-services"})
         check_absent(l, surface::admin, path, admin_only);
     check_route(l, surface::admin, {"/metrics", {{"GET", 200}, {"HEAD", 200}}, "GET, HEAD", "metrics"});
+}
+
+// Issue #13: discovery answered GET only (405 to HEAD, Allow: GET, OPTIONS) where every other GET
+// route takes HEAD; a load balancer or uptime check probing it with HEAD saw a 405.
+BOOST_AUTO_TEST_CASE(discovery_takes_head_like_every_get_route)
+{
+    listeners l(test::test_config());
+    const auto get = l.expect(surface::public_api, "GET", "/cds-services", 200U, "discovery");
+    const auto head = l.expect(surface::public_api, "HEAD", "/cds-services", 200U, "discovery");
+    BOOST_TEST(head.body.size() == get.body.size());  // the listener sends the header only, Content-Length as for GET
+    BOOST_TEST(head.content_type == get.content_type);
+    BOOST_TEST(header(l.expect(surface::public_api, "DELETE", "/cds-services", 405U, "discovery"), "Allow") == "GET, HEAD, OPTIONS");
+    BOOST_TEST(header(l.expect(surface::public_api, "OPTIONS", "/cds-services", 204U, "preflight"), "Allow") == "GET, HEAD, OPTIONS");
+}
+
+// Issue #13: OPTIONS on a path under /cds-services that is no route (/cds-services/a/b) was
+// answered 204 as a hook's preflight, while every other method there was 404. A preflight for a
+// route's shape with an unknown id is still answered, so that a browser app reads its call's 404.
+BOOST_AUTO_TEST_CASE(a_preflight_for_a_path_that_is_no_route_is_404)
+{
+    listeners l(test::test_config());
+    const auto refused = l.expect(surface::public_api, "OPTIONS", "/cds-services/order-sign-crd/extra", 404U, "other");
+    BOOST_TEST(diagnostics(refused) == no_resource("/cds-services/order-sign-crd/extra"));
+    BOOST_TEST(header(refused, "Access-Control-Allow-Methods").empty());
+    BOOST_TEST(header(refused, "Allow").empty());
+    const auto unknown_id = l.expect(surface::public_api, "OPTIONS", "/cds-services/nope", 204U, "preflight");
+    BOOST_TEST(header(unknown_id, "Allow") == "POST, OPTIONS");
+    BOOST_TEST(diagnostics(l.expect(surface::public_api, "POST", "/cds-services/nope", 404U, "other")) == no_service("nope"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

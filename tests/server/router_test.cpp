@@ -158,7 +158,7 @@ BOOST_AUTO_TEST_CASE(wrong_methods_are_405_with_allow)
     BOOST_TEST(header(r, "Allow") == "POST, OPTIONS");
     auto d = f.send("POST", "/cds-services", "{}");
     BOOST_TEST(d.status == 405U);
-    BOOST_TEST(header(d, "Allow") == "GET, OPTIONS");
+    BOOST_TEST(header(d, "Allow") == "GET, HEAD, OPTIONS");
     BOOST_TEST(f.send("DELETE", "/health").status == 405U);
 }
 

@@ -93,6 +93,9 @@ public:
 private:
     // What a request needs: an answer known at once, or one of the calls that must be awaited.
     struct routed;
+    // Every route, its listeners, label and a handler per method (router.cpp); 404, 405 and
+    // Allow follow from it.
+    struct route_table;
     // Plain function, not a coroutine: its many per-route locals never live in a coroutine frame
     // while a call waits on the decision service (thousands of such calls may be waiting).
     routed route(const http_request_view& request, request_info& info) const;
