@@ -2,22 +2,20 @@
 // and the SMART Backend Services flow end to end.
 
 #include <crd/auth/jose.hpp>
-#include <crd/server/application.hpp>
 
 #include "client_keys.hpp"
 #include "fixtures.hpp"
 #include "http_client.hpp"
+#include "running_application.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
-#include <filesystem>
 #include <fstream>
 
 namespace json = boost::json;
-namespace fs = std::filesystem;
 using namespace crd;
 
 namespace {
@@ -32,38 +30,26 @@ const auth::signing_key& client_key()
     return test::client_key("ehr-key-1");
 }
 
+json::value secured_config(const test::temp_dir& dir, const std::string& base)
+{
+    return {
+        {"listen", {{"address", "127.0.0.1"}, {"port", 0}, {"threads", 1}}},
+        {"public_base_url", base},
+        {"audit", {{"path", (dir / "audit.jsonl").string()}, {"fsync_ms", 20}}},
+        {"auth", {{"required", true}, {"clients", json::array{json::object{
+            {"client_id", "ehr"},
+            {"jwks", json::object{{"keys", json::array{auth::public_jwk(client_key())}}}},
+            {"scope", "system/cds.hooks"},
+        }}}}},
+    };
+}
+
 struct secured_server
 {
-    fs::path dir;
-    std::unique_ptr<server::application> app;
-    std::string base;
-
-    secured_server()
-    {
-        static int n = 0;
-        dir = fs::temp_directory_path() / ("crd-auth-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-        fs::create_directories(dir);
-        auto no_env = [](const char*) -> std::optional<std::string> { return std::nullopt; };
-        // The port is not known before binding; the audience names the public URL, so fix it.
-        base = "https://crd.example-payer.org";
-        json::value doc = {
-            {"listen", {{"address", "127.0.0.1"}, {"port", 0}, {"threads", 1}}},
-            {"public_base_url", base},
-            {"audit", {{"path", (dir / "audit.jsonl").string()}, {"fsync_ms", 20}}},
-            {"auth", {{"required", true}, {"clients", json::array{json::object{
-                {"client_id", "ehr"},
-                {"jwks", json::object{{"keys", json::array{auth::public_jwk(client_key())}}}},
-                {"scope", "system/cds.hooks"},
-            }}}}},
-        };
-        app = std::make_unique<server::application>(core::parse_config(doc, "", no_env, std::string(CRD_SOURCE_DIR) + "/etc/rules.json"));
-        app->start();
-    }
-    ~secured_server()
-    {
-        app->stop();
-        app->wait();
-    }
+    test::temp_dir dir{"crd-auth"};
+    // The port is not known before binding; the audience names the public URL, so fix it.
+    std::string base = "https://crd.example-payer.org";
+    test::running_application app{secured_config(dir, base)};
 
     std::string hook_jwt(const std::string& path)
     {
@@ -88,7 +74,7 @@ BOOST_AUTO_TEST_SUITE(auth_over_http_)
 BOOST_AUTO_TEST_CASE(hooks_need_a_token_discovery_health_and_metadata_do_not)
 {
     secured_server s;
-    test::http_client c(s.app->port());
+    test::http_client c(s.app.port());
     auto hook = c.request("POST", "/cds-services/order-sign-crd", sign_body());
     BOOST_TEST(hook.status == 401U);
     BOOST_TEST(hook.header("www-authenticate") == "Bearer");
@@ -99,7 +85,7 @@ BOOST_AUTO_TEST_CASE(hooks_need_a_token_discovery_health_and_metadata_do_not)
     BOOST_TEST(c.request("GET", "/ready").status == 200U);
     // Metrics live on the admin listener only: failure counts by reason would help a prober.
     BOOST_TEST(c.request("GET", "/metrics").status == 404U);
-    test::http_client admin(s.app->admin_port());
+    test::http_client admin(s.app.admin_port());
     BOOST_TEST(admin.request("GET", "/metrics").status == 200U);
     BOOST_TEST(c.request("GET", "/.well-known/smart-configuration").status == 200U);
 
@@ -127,7 +113,7 @@ BOOST_AUTO_TEST_CASE(hooks_need_a_token_discovery_health_and_metadata_do_not)
 BOOST_AUTO_TEST_CASE(smart_backend_services_token_then_a_hook_call_audited_without_the_token)
 {
     secured_server s;
-    test::http_client c(s.app->port());
+    test::http_client c(s.app.port());
     auto config = json::parse(c.request("GET", "/.well-known/smart-configuration").body);
     BOOST_TEST(config.at("token_endpoint").as_string() == s.base + "/auth/token");
 
@@ -149,8 +135,7 @@ BOOST_AUTO_TEST_CASE(smart_backend_services_token_then_a_hook_call_audited_witho
     BOOST_TEST(refused.status == 400U);
     BOOST_TEST(json::parse(refused.body).at("error").as_string() == "unsupported_grant_type");
 
-    s.app->stop();
-    s.app->wait();  // flushes the audit log
+    s.app.stop();  // flushes the audit log
     std::ifstream in(s.dir / "audit.jsonl");
     std::string text((std::istreambuf_iterator<char>(in)), {});
     BOOST_TEST(text.find(access) == std::string::npos);
@@ -160,18 +145,13 @@ BOOST_AUTO_TEST_CASE(smart_backend_services_token_then_a_hook_call_audited_witho
 
 BOOST_AUTO_TEST_CASE(discovery_can_still_be_protected)
 {
-    auto no_env = [](const char*) -> std::optional<std::string> { return std::nullopt; };
-    json::value doc = {
+    test::running_application app(json::value{
         {"listen", {{"address", "127.0.0.1"}, {"port", 0}, {"threads", 1}}},
         {"auth", {{"required", true}, {"protect_discovery", true}, {"clients", json::array{json::object{
             {"client_id", "ehr"}, {"jwks", json::object{{"keys", json::array{auth::public_jwk(client_key())}}}}}}}}},
-    };
-    server::application app(core::parse_config(doc, "", no_env, std::string(CRD_SOURCE_DIR) + "/etc/rules.json"));
-    app.start();
+    });
     test::http_client c(app.port());
     BOOST_TEST(c.request("GET", "/cds-services").status == 401U);
-    app.stop();
-    app.wait();
 }
 
 BOOST_AUTO_TEST_SUITE_END()

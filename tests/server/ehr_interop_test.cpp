@@ -2,12 +2,12 @@
 // say why, and a 413 that a client still writing its body can read.
 
 #include <crd/auth/jose.hpp>
-#include <crd/server/application.hpp>
 
 #include "fake_decision_service.hpp"
 #include "client_keys.hpp"
 #include "fixtures.hpp"
 #include "http_client.hpp"
+#include "running_application.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>
@@ -17,13 +17,11 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
 namespace json = boost::json;
-namespace fs = std::filesystem;
 using namespace crd;
 using namespace std::chrono_literals;
 using test::fake_decision_service;
@@ -58,32 +56,24 @@ std::string hook_token(const std::string& aud = base + "/cds-services/order-sign
         {"iss", "ehr"}, {"aud", aud}, {"iat", now}, {"exp", now + 300}, {"jti", "i" + std::to_string(++n) + "-" + std::to_string(now)}});
 }
 
+// The test's settings plus loopback listeners, the public URL and an audit file.
+json::object with_listeners(json::object doc, const test::temp_dir& dir)
+{
+    doc["listen"] = {{"address", "127.0.0.1"}, {"port", 0}, {"threads", 1}};
+    doc["admin"] = {{"port", 0}};
+    doc["public_base_url"] = base;
+    doc["audit"] = {{"path", (dir / "audit.jsonl").string()}, {"fsync_ms", 20}};
+    doc["log"] = {{"level", "error"}};
+    return doc;
+}
+
 struct server_with
 {
-    fs::path dir;
-    std::unique_ptr<server::application> app;
+    test::temp_dir dir{"crd-interop"};
+    test::running_application app;
 
-    explicit server_with(json::object doc)
-    {
-        static int n = 0;
-        dir = fs::temp_directory_path() / ("crd-interop-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-        fs::create_directories(dir);
-        doc["listen"] = {{"address", "127.0.0.1"}, {"port", 0}, {"threads", 1}};
-        doc["admin"] = {{"port", 0}};
-        doc["public_base_url"] = base;
-        doc["audit"] = {{"path", (dir / "audit.jsonl").string()}, {"fsync_ms", 20}};
-        doc["log"] = {{"level", "error"}};
-        auto no_env = [](const char*) -> std::optional<std::string> { return std::nullopt; };
-        app = std::make_unique<server::application>(core::parse_config(doc, "", no_env, std::string(CRD_SOURCE_DIR) + "/etc/rules.json"));
-        app->start();
-    }
-    ~server_with()
-    {
-        app->stop();
-        app->wait();
-        std::error_code ignored;
-        fs::remove_all(dir, ignored);
-    }
+    explicit server_with(json::object doc) : app(json::value(with_listeners(std::move(doc), dir))) {}
+
     std::string audit() const
     {
         std::ifstream in(dir / "audit.jsonl");
@@ -114,7 +104,7 @@ BOOST_AUTO_TEST_CASE(required_headers_are_enforced_audited_and_forwarded)
     server_with s({{"auth", {{"required", false}}},
                    {"requests", {{"required_headers", json::array{"X-Client-Id"}}}},
                    {"decision", {{"url", decision.url()}, {"forward_headers", json::array{"x-client-id"}}}}});
-    test::http_client c(s.app->port());
+    test::http_client c(s.app.port());
     auto missing = c.request("POST", "/cds-services/order-sign-crd", sign_body());
     BOOST_TEST(missing.status == 400U);
     BOOST_TEST(diagnostics(missing).find("x-client-id") != std::string::npos);
@@ -137,7 +127,7 @@ BOOST_AUTO_TEST_CASE(required_headers_are_enforced_audited_and_forwarded)
 BOOST_AUTO_TEST_CASE(a_refusal_says_why_in_the_body_and_the_challenge_without_token_contents)
 {
     server_with s({{"auth", inline_client()}, {"cors", {{"allowed_origins", json::array{"*"}}}}});
-    test::http_client c(s.app->port());
+    test::http_client c(s.app.port());
     // aud names another host: the answer names the URL this server expects.
     auto r = c.request("POST", "/cds-services/order-sign-crd", sign_body(),
                        {{"Content-Type", "application/json"}, {"Origin", "https://sandbox.cds-hooks.org"},
@@ -161,7 +151,7 @@ BOOST_AUTO_TEST_CASE(terse_errors_keep_the_generic_text)
     auto auth = inline_client();
     auth["terse_errors"] = true;
     server_with s({{"auth", auth}});
-    test::http_client c(s.app->port());
+    test::http_client c(s.app.port());
     auto r = c.request("POST", "/cds-services/order-sign-crd", sign_body(),
                        {{"Content-Type", "application/json"}, {"Authorization", hook_token("http://localhost/x")}});
     BOOST_TEST(r.status == 401U);
@@ -174,7 +164,7 @@ BOOST_AUTO_TEST_CASE(a_per_client_lifetime_limit_applies_to_that_client)
     auto auth = inline_client();
     auth["clients"].as_array()[0].as_object()["max_token_lifetime_s"] = 120;
     server_with s({{"auth", auth}});
-    test::http_client c(s.app->port());
+    test::http_client c(s.app.port());
     const auto now = now_s();
     const auto token = "Bearer " + auth::sign_compact(client_key(), json::object{
         {"iss", "ehr"}, {"aud", base + "/cds-services/order-sign-crd"}, {"iat", now}, {"exp", now + 300}, {"jti", "lifetime-1"}});
@@ -192,7 +182,7 @@ BOOST_AUTO_TEST_CASE(keys_that_arrive_late_are_picked_up_within_seconds)
     key_host.set_mode(fake_mode::server_error);
     server_with s({{"auth", {{"required", true}, {"clients", json::array{json::object{
         {"client_id", "ehr"}, {"jwks_url", key_host.url("/jwks.json")}}}}}}});
-    test::http_client c(s.app->port());
+    test::http_client c(s.app.port());
     auto early = c.request("POST", "/cds-services/order-sign-crd", sign_body(), {{"Content-Type", "application/json"}, {"Authorization", hook_token()}});
     BOOST_TEST(early.status == 401U);
     BOOST_TEST(diagnostics(early).find("keys are unavailable") != std::string::npos);
@@ -208,7 +198,7 @@ BOOST_AUTO_TEST_CASE(a_413_is_read_by_a_client_that_writes_its_whole_body_first)
     server_with s({{"auth", {{"required", false}}}, {"limits", {{"max_body_bytes", 4096}}}});
     net::io_context ioc;
     net::ip::tcp::socket socket(ioc);
-    socket.connect({net::ip::make_address("127.0.0.1"), s.app->port()});
+    socket.connect({net::ip::make_address("127.0.0.1"), s.app.port()});
     const std::string body(2 * 1024 * 1024, ' ');
     const std::string head = "POST /cds-services/order-sign-crd HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";

@@ -1,11 +1,11 @@
 // POST /cds-services/{id}/feedback: validation, durability in the audit log, forwarding.
 
 #include <crd/core/feedback.hpp>
-#include <crd/server/application.hpp>
 
 #include "fake_decision_service.hpp"
 #include "fixtures.hpp"
 #include "http_client.hpp"
+#include "running_application.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -23,30 +23,22 @@ using namespace std::chrono_literals;
 
 namespace {
 
+core::config feedback_config(const fs::path& audit_path, const test::fake_decision_service& receiver)
+{
+    auto cfg = test::test_config();
+    cfg.audit.path = audit_path.string();
+    cfg.audit.fsync_interval = 10s;  // durability must not depend on the periodic fsync
+    cfg.decision.feedback_endpoint = *core::parse_http_url(receiver.url("/feedback"));
+    return cfg;
+}
+
 struct feedback_server
 {
-    fs::path audit_path;
+    test::temp_dir dir{"crd-feedback"};
+    fs::path audit_path = dir / "audit.jsonl";
     test::fake_decision_service decision;  // also the feedback receiver
-    std::unique_ptr<server::application> app;
+    test::running_application app{feedback_config(audit_path, decision)};
 
-    feedback_server()
-    {
-        static int n = 0;
-        const auto dir = fs::temp_directory_path() / ("crd-feedback-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-        fs::create_directories(dir);
-        audit_path = dir / "audit.jsonl";
-        auto cfg = test::test_config();
-        cfg.audit.path = audit_path.string();
-        cfg.audit.fsync_interval = 10s;  // durability must not depend on the periodic fsync
-        cfg.decision.feedback_endpoint = *core::parse_http_url(decision.url("/feedback"));
-        app = std::make_unique<server::application>(std::move(cfg));
-        app->start();
-    }
-    ~feedback_server()
-    {
-        app->stop();
-        app->wait();
-    }
     std::string audit_text() const
     {
         std::ifstream in(audit_path);
@@ -79,7 +71,7 @@ BOOST_AUTO_TEST_SUITE(feedback_)
 BOOST_AUTO_TEST_CASE(valid_feedback_is_on_disk_when_the_200_arrives_and_is_forwarded)
 {
     feedback_server s;
-    test::http_client c(s.app->port());
+    test::http_client c(s.app.port());
     auto r = c.request("POST", "/cds-services/order-sign-crd/feedback", json::serialize(valid_feedback()));
     BOOST_TEST(r.status == 200U);
     BOOST_TEST(json::parse(r.body) == json::value(json::object{}));
@@ -101,7 +93,7 @@ BOOST_AUTO_TEST_CASE(valid_feedback_is_on_disk_when_the_200_arrives_and_is_forwa
 BOOST_AUTO_TEST_CASE(the_same_card_reported_twice_is_accepted)
 {
     feedback_server s;
-    test::http_client c(s.app->port());
+    test::http_client c(s.app.port());
     const auto body = json::serialize(valid_feedback());
     BOOST_TEST(c.request("POST", "/cds-services/order-sign-crd/feedback", body).status == 200U);
     BOOST_TEST(c.request("POST", "/cds-services/order-sign-crd/feedback", body).status == 200U);
@@ -110,7 +102,7 @@ BOOST_AUTO_TEST_CASE(the_same_card_reported_twice_is_accepted)
 BOOST_AUTO_TEST_CASE(each_invalid_shape_is_422_naming_the_field)
 {
     feedback_server s;
-    test::http_client c(s.app->port());
+    test::http_client c(s.app.port());
     struct bad_case
     {
         std::string pointer;

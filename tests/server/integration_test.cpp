@@ -8,6 +8,7 @@
 
 #include "fixtures.hpp"
 #include "http_client.hpp"
+#include "running_application.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -21,23 +22,6 @@ using namespace crd;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct running_server
-{
-    std::unique_ptr<server::application> app;
-
-    explicit running_server(core::config cfg = test::test_config())
-    {
-        app = std::make_unique<server::application>(std::move(cfg));
-        app->start();
-    }
-    ~running_server()
-    {
-        app->stop();
-        app->wait();
-    }
-    std::uint16_t port() const { return app->port(); }
-};
 
 core::config small_limits()
 {
@@ -112,7 +96,7 @@ BOOST_AUTO_TEST_CASE(every_published_request_is_answered_200_over_one_keep_alive
     // tried, fails, and the call is still answered (prefetch_test covers fetching itself).
     auto cfg = test::test_config();
     cfg.prefetch.allow_http = true;
-    running_server s(std::move(cfg));
+    test::running_application s(std::move(cfg));
     test::http_client client(s.port());
     auto discovery = client.request("GET", "/cds-services");
     BOOST_TEST(discovery.status == 200U);
@@ -137,7 +121,7 @@ BOOST_AUTO_TEST_CASE(every_published_request_is_answered_200_over_one_keep_alive
 
 BOOST_AUTO_TEST_CASE(errors_keep_the_connection_and_carry_operation_outcomes)
 {
-    running_server s;
+    test::running_application s;
     test::http_client client(s.port());
     const auto outcome = [](const test::http_result& r) { return json::parse(r.body).at("resourceType").as_string() == "OperationOutcome"; };
 
@@ -160,7 +144,7 @@ BOOST_AUTO_TEST_CASE(errors_keep_the_connection_and_carry_operation_outcomes)
 
 BOOST_AUTO_TEST_CASE(oversized_bodies_are_413_and_the_connection_is_closed)
 {
-    running_server s(small_limits());
+    test::running_application s(small_limits());
     {
         // Declared too large: refused from the header, before the body is read.
         test::http_client client(s.port());
@@ -188,7 +172,7 @@ BOOST_AUTO_TEST_CASE(oversized_bodies_are_413_and_the_connection_is_closed)
 
 BOOST_AUTO_TEST_CASE(expect_100_continue_is_answered_before_the_body)
 {
-    running_server s;
+    test::running_application s;
     test::http_client client(s.port());
     const auto body = request_body("crd-order-sign-5.json");
     client.send_raw("POST /cds-services/order-sign-crd HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -202,7 +186,7 @@ BOOST_AUTO_TEST_CASE(expect_100_continue_is_answered_before_the_body)
 BOOST_AUTO_TEST_CASE(head_is_answered_without_a_body_and_the_connection_stays_in_step)
 {
     // Load balancers probe with HEAD: a body after the header would be read as the next answer.
-    running_server s;
+    test::running_application s;
     test::http_client client(s.port());
     client.send_raw("HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n"
                     "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
@@ -218,7 +202,7 @@ BOOST_AUTO_TEST_CASE(head_is_answered_without_a_body_and_the_connection_stays_in
 
 BOOST_AUTO_TEST_CASE(malformed_http_and_huge_headers_are_refused)
 {
-    running_server s(small_limits());
+    test::running_application s(small_limits());
     {
         test::http_client client(s.port());
         client.send_raw("THIS IS NOT HTTP\r\n\r\n");
@@ -236,7 +220,7 @@ BOOST_AUTO_TEST_CASE(malformed_http_and_huge_headers_are_refused)
 
 BOOST_AUTO_TEST_CASE(idle_and_slow_connections_are_closed)
 {
-    running_server s(small_limits());
+    test::running_application s(small_limits());
     {
         test::http_client idle(s.port());
         BOOST_TEST(idle.request("GET", "/health").status == 200U);
@@ -253,7 +237,7 @@ BOOST_AUTO_TEST_CASE(idle_and_slow_connections_are_closed)
 
 BOOST_AUTO_TEST_CASE(stop_closes_idle_connections_and_ends_promptly)
 {
-    auto s = std::make_unique<running_server>();
+    auto s = std::make_unique<test::running_application>();
     test::http_client client(s->port());
     BOOST_TEST(client.request("GET", "/health").status == 200U);
     const auto start = std::chrono::steady_clock::now();

@@ -9,6 +9,7 @@
 #include "fake_decision_service.hpp"
 #include "fixtures.hpp"
 #include "http_client.hpp"
+#include "running_application.hpp"
 #include "tls_cert.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -43,23 +44,6 @@ using test::fake_decision_service;
 using test::fake_mode;
 
 namespace {
-
-struct running_server
-{
-    std::unique_ptr<server::application> app;
-    explicit running_server(core::config cfg)
-    {
-        app = std::make_unique<server::application>(std::move(cfg));
-        app->start();
-    }
-    ~running_server()
-    {
-        app->stop();
-        app->wait();
-    }
-    std::uint16_t port() const { return app->port(); }
-    std::uint16_t admin_port() const { return app->admin_port(); }
-};
 
 fs::path temp_dir()
 {
@@ -124,7 +108,7 @@ BOOST_AUTO_TEST_SUITE(operations_)
 
 BOOST_AUTO_TEST_CASE(metrics_parse_and_move_with_calls)
 {
-    running_server s(test::test_config());
+    test::running_application s(test::test_config());
     test::http_client client(s.port());
     test::http_client admin(s.admin_port());
     auto before = admin.request("GET", "/metrics");
@@ -164,7 +148,7 @@ BOOST_AUTO_TEST_CASE(decision_outcomes_and_pool_gauges_are_exported)
     auto cfg = test::test_config();
     cfg.decision.endpoint = *core::parse_http_url(fake.url());
     cfg.decision.timeout = 300ms;
-    running_server s(std::move(cfg));
+    test::running_application s(std::move(cfg));
     test::http_client client(s.port());
     auto m0 = parse_metrics(test::http_client(s.admin_port()).request("GET", "/metrics").body);
     BOOST_TEST(client.request("POST", "/cds-services/order-sign-crd", sign_body()).status == 200U);
@@ -199,7 +183,7 @@ BOOST_AUTO_TEST_CASE(audit_line_per_call_without_tokens_and_after_reopen)
                   "audit": {"path": "audit.jsonl", "fsync_ms": 50}})";
     }
     auto no_env = [](const char*) -> std::optional<std::string> { return std::nullopt; };
-    running_server s(core::load_config_file(config_path.string(), no_env, ""));
+    test::running_application s(core::load_config_file(config_path.string(), no_env, ""));
     test::http_client client(s.port());
     const std::string secret = "eyJhbGciOiJSUzM4NCJ9.secret-ehr-token.signature";
     auto r = client.request("POST", "/cds-services/order-sign-crd", sign_body(secret));
@@ -230,7 +214,7 @@ BOOST_AUTO_TEST_CASE(audit_line_per_call_without_tokens_and_after_reopen)
 
     // logrotate: move the file away, SIGHUP (reload), and the next call lands in a new file.
     fs::rename(audit_path, dir / "audit.jsonl.1");
-    BOOST_TEST(s.app->reload(config_path.string()));
+    BOOST_TEST(s.reload(config_path.string()));
     BOOST_TEST(client.request("POST", "/cds-services/order-sign-crd", sign_body()).status == 200U);
     BOOST_TEST(eventually([&] { return fs::exists(audit_path) && read_all(audit_path).find("order-sign-crd") != std::string::npos; }));
     BOOST_TEST(lines_in(text) == 2);
@@ -247,19 +231,19 @@ BOOST_AUTO_TEST_CASE(a_bad_reload_keeps_the_running_configuration)
         out << R"({"listen": {"port": 0, "threads": 1}, "auth": {"required": false}, "decision": {"rules": "rules.json"}})";
     }
     auto no_env = [](const char*) -> std::optional<std::string> { return std::nullopt; };
-    running_server s(core::load_config_file(config_path.string(), no_env, ""));
+    test::running_application s(core::load_config_file(config_path.string(), no_env, ""));
     test::http_client client(s.port());
     auto m0 = parse_metrics(test::http_client(s.admin_port()).request("GET", "/metrics").body);
     {
         std::ofstream out(rules_path);
         out << R"({"rules": [{"bogus": true}]})";
     }
-    BOOST_TEST(!s.app->reload(config_path.string()));
+    BOOST_TEST(!s.reload(config_path.string()));
     {
         std::ofstream out(config_path);
         out << R"({"listen": {"port": 0}, "limits": {"max_body_byte": 5}})";
     }
-    BOOST_TEST(!s.app->reload(config_path.string()));
+    BOOST_TEST(!s.reload(config_path.string()));
     // Still serving with the old rules.
     BOOST_TEST(client.request("POST", "/cds-services/order-sign-crd", sign_body()).status == 200U);
     auto m1 = parse_metrics(test::http_client(s.admin_port()).request("GET", "/metrics").body);
@@ -356,7 +340,7 @@ BOOST_AUTO_TEST_CASE(max_in_flight_answers_503_with_retry_after)
     auto cfg = test::test_config();
     cfg.decision.endpoint = *core::parse_http_url(fake.url());
     cfg.limits.max_in_flight = 1;
-    running_server s(std::move(cfg));
+    test::running_application s(std::move(cfg));
     unsigned first_status = 0;
     std::thread first([&] {
         test::http_client c(s.port());
@@ -379,7 +363,7 @@ BOOST_AUTO_TEST_CASE(max_connections_answers_503_and_closes)
     auto cfg = test::test_config();
     cfg.limits.max_connections = 1;
     cfg.listen.threads = 1;
-    running_server s(std::move(cfg));
+    test::running_application s(std::move(cfg));
     test::http_client held(s.port());
     BOOST_TEST(held.request("GET", "/health").status == 200U);
     test::http_client extra(s.port());
@@ -417,7 +401,7 @@ BOOST_AUTO_TEST_CASE(tls_listener_accepts_1_2_and_1_3_and_refuses_older)
     auto cfg = test::test_config();
     cfg.tls.certificate = test::localhost_certificate().certificate;
     cfg.tls.private_key = test::localhost_certificate().private_key;
-    running_server s(std::move(cfg));
+    test::running_application s(std::move(cfg));
     BOOST_TEST(handshake_with(s.port(), TLS1_3_VERSION));
     BOOST_TEST(handshake_with(s.port(), TLS1_2_VERSION));
     BOOST_TEST(!handshake_with(s.port(), TLS1_1_VERSION));

@@ -1,12 +1,12 @@
 // Prefetch fulfilment against an in-process fake FHIR server, seen from the decision service's side.
 
 #include <crd/decision/prefetch.hpp>
-#include <crd/server/application.hpp>
 
 #include "fake_decision_service.hpp"
 #include "fake_fhir_server.hpp"
 #include "fixtures.hpp"
 #include "http_client.hpp"
+#include "running_application.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -25,35 +25,34 @@ namespace {
 
 const char* token = "ehr-access-token-7f3a";
 
+core::config gateway_config(const test::fake_decision_service* remote, std::chrono::milliseconds timeout,
+                            std::optional<std::vector<std::string>> required_keys)
+{
+    auto cfg = test::test_config();
+    if (remote)
+        cfg.decision.endpoint = *core::parse_http_url(remote->url());
+    cfg.decision.timeout = timeout;
+    cfg.prefetch.allow_http = true;  // the fake FHIR server is plain HTTP on loopback
+    cfg.prefetch.required_keys = std::move(required_keys);
+    return cfg;
+}
+
 struct gateway
 {
     test::fake_fhir_server fhir;
     test::fake_decision_service decision;
-    std::unique_ptr<server::application> app;
+    test::running_application app;
 
     explicit gateway(bool remote = true, std::chrono::milliseconds timeout = 2000ms,
                      std::optional<std::vector<std::string>> required_keys = std::nullopt)
+        : app(gateway_config(remote ? &decision : nullptr, timeout, std::move(required_keys)))
     {
-        auto cfg = test::test_config();
-        if (remote)
-            cfg.decision.endpoint = *core::parse_http_url(decision.url());
-        cfg.decision.timeout = timeout;
-        cfg.prefetch.allow_http = true;  // the fake FHIR server is plain HTTP on loopback
-        cfg.prefetch.required_keys = std::move(required_keys);
-        app = std::make_unique<server::application>(std::move(cfg));
-        app->start();
         // What the EHR's FHIR server has for order-sign-5's patient.
         fhir.answer("/fhir/Patient/pat015", {200, R"({"resourceType":"Patient","id":"pat015"})", ""});
         fhir.answer("/fhir/Coverage?patient=pat015&status=active",
                     {200, R"({"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Coverage","id":"cov015","status":"active"}}]})", ""});
         fhir.answer("/fhir/Practitioner/pra1234", {200, R"({"resourceType":"Practitioner","id":"pra1234"})", ""});
     }
-    ~gateway()
-    {
-        app->stop();
-        app->wait();
-    }
-
     json::value sign_request()
     {
         auto doc = test::load_fixture("crd-order-sign-5.json");
@@ -65,7 +64,7 @@ struct gateway
 
     test::http_result post(const json::value& doc, const std::string& service = "order-sign-crd")
     {
-        test::http_client c(app->port());
+        test::http_client c(app.port());
         return c.request("POST", "/cds-services/" + service, json::serialize(doc));
     }
 
@@ -197,16 +196,12 @@ BOOST_AUTO_TEST_CASE(required_data_without_fhir_access_is_412)
     BOOST_TEST(strict_remote.decision.requests() == 0U);
 
     // An http FHIR server is no access either unless prefetch.allow_http is set.
-    auto cfg = test::test_config();
-    server::application strict(std::move(cfg));
-    strict.start();
+    test::running_application strict(test::test_config());
     auto doc2 = embedded.sign_request();
     doc2.as_object().erase("prefetch");
     test::http_client c(strict.port());
     BOOST_TEST(c.request("POST", "/cds-services/order-sign-crd", json::serialize(doc2)).status == 412U);
     BOOST_TEST(embedded.fhir.requests().empty());
-    strict.stop();
-    strict.wait();
 }
 
 BOOST_AUTO_TEST_CASE(a_decision_service_by_default_gets_the_call_without_coverage)

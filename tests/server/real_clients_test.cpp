@@ -8,11 +8,11 @@
 // since the recorded one names the sandbox's port 8091) differ from what was recorded.
 
 #include <crd/auth/jose.hpp>
-#include <crd/server/application.hpp>
 
 #include "fake_decision_service.hpp"
 #include "fixtures.hpp"
 #include "http_client.hpp"
+#include "running_application.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -138,30 +138,15 @@ std::string sandbox_shaped_token(const client_recording& rec, const auth::signin
 
 // crd-server as a new user configures it: loopback on an ephemeral port, the public URL EHRs
 // call, auth required, one client entry. Nothing else: every other setting is its default.
-struct new_user_server
+json::value new_user_config(const std::string& public_base_url, json::object client)
 {
-    std::unique_ptr<server::application> app;
-
-    new_user_server(const std::string& public_base_url, json::object client)
-    {
-        json::value doc = {
-            {"listen", {{"address", "127.0.0.1"}, {"port", 0}}},
-            {"admin", {{"port", 0}}},
-            {"public_base_url", public_base_url},
-            {"auth", {{"required", true}, {"clients", json::array{std::move(client)}}}},
-        };
-        auto no_env = [](const char*) -> std::optional<std::string> { return std::nullopt; };
-        app = std::make_unique<server::application>(
-            core::parse_config(doc, "", no_env, std::string(CRD_SOURCE_DIR) + "/etc/rules.json"));
-        app->start();
-    }
-    ~new_user_server()
-    {
-        app->stop();
-        app->wait();
-    }
-    std::uint16_t port() const { return app->port(); }
-};
+    return {
+        {"listen", {{"address", "127.0.0.1"}, {"port", 0}}},
+        {"admin", {{"port", 0}}},
+        {"public_base_url", public_base_url},
+        {"auth", {{"required", true}, {"clients", json::array{std::move(client)}}}},
+    };
+}
 
 // The sandbox registered as it would be: client_id its iss, keys at a URL of its own (our fake key
 // host serving the test key's JWK Set), which is also the jku its tokens carry.
@@ -171,14 +156,14 @@ struct sandbox_setup
     auth::signing_key key;
     test::fake_decision_service key_host;  // serves the JWK Set
     std::string jku;
-    std::unique_ptr<new_user_server> crd;
+    std::unique_ptr<test::running_application> crd;
 
     explicit sandbox_setup(const std::string& fixture) : rec(load_recording(fixture)), key(sandbox_key(rec.kid()))
     {
         jku = key_host.url("/.well-known/jwks.json");
         key_host.set_body(json::serialize(json::object{{"keys", json::array{auth::public_jwk(key)}}}));
-        crd = std::make_unique<new_user_server>(
-            rec.public_base_url(), json::object{{"client_id", rec.iss()}, {"jwks_url", jku}});
+        crd = std::make_unique<test::running_application>(
+            new_user_config(rec.public_base_url(), json::object{{"client_id", rec.iss()}, {"jwks_url", jku}}));
     }
 
     test::http_result replay()
@@ -430,17 +415,17 @@ BOOST_AUTO_TEST_CASE(an_epic_shaped_token_is_accepted_by_default)
 {
     const std::string base = "https://crd.example-payer.org";
     const std::string client_id = "epic-ehr-client";
-    new_user_server crd(base, json::object{
-        {"client_id", client_id}, {"jwks", json::object{{"keys", json::array{auth::public_jwk(epic_key())}}}}});
+    test::running_application crd(new_user_config(base, json::object{
+        {"client_id", client_id}, {"jwks", json::object{{"keys", json::array{auth::public_jwk(epic_key())}}}}}));
     // The body: the sandbox's order-sign, the same CRD hook with its prefetch.
     const auto rec = load_recording("04-order-sign-crd.json");
-    const auto before = auth_failures(crd.app->admin_port());
+    const auto before = auth_failures(crd.admin_port());
     test::http_client c(crd.port());
     const auto r = c.request("POST", "/cds-services/order-sign-crd", rec.body(),
                              {{"Content-Type", "application/json"},
                               {"Authorization", "Bearer " + epic_shaped_token(epic_key(), client_id, base + "/cds-services/order-sign-crd")}});
     BOOST_TEST_REQUIRE(r.status == 200U,
-                       "status " << r.status << " (auth failures: " << failures_between(before, auth_failures(crd.app->admin_port())) << "): " << r.body);
+                       "status " << r.status << " (auth failures: " << failures_between(before, auth_failures(crd.admin_port())) << "): " << r.body);
     const auto answer = answer_of(r);
     const auto info = coverage_information(answer);
     BOOST_TEST_REQUIRE(info.size() == 1U, answer);

@@ -2,12 +2,12 @@
 // what outlives generations (the replay cache) does.
 
 #include <crd/auth/jose.hpp>
-#include <crd/server/application.hpp>
 
 #include "fake_decision_service.hpp"
 #include "client_keys.hpp"
 #include "fixtures.hpp"
 #include "http_client.hpp"
+#include "running_application.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -40,33 +40,15 @@ const auth::signing_key& client_key()
 struct reloading_server
 {
     test::fake_decision_service jwks;  // serves the client's JWK Set
-    fs::path dir;
-    fs::path config_path;
+    test::temp_dir dir{"crd-reload"};
+    fs::path config_path = dir / "crd-server.json";
     std::string base = "https://crd.example-payer.org";
-    std::unique_ptr<server::application> app;
+    test::running_application app{test::config_from_file(publish_keys_and_write_config())};
 
-    reloading_server()
+    // The key host serves the client's key; the configuration file (what a reload reads) names it.
+    std::string publish_keys_and_write_config()
     {
         jwks.set_body(json::serialize(json::object{{"keys", json::array{auth::public_jwk(client_key())}}}));
-        static int n = 0;
-        dir = fs::temp_directory_path() / ("crd-reload-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-        fs::create_directories(dir);
-        config_path = dir / "crd-server.json";
-        write_config();
-        auto no_env = [](const char*) -> std::optional<std::string> { return std::nullopt; };
-        app = std::make_unique<server::application>(core::load_config_file(config_path.string(), no_env, std::string(CRD_SOURCE_DIR) + "/etc/rules.json"));
-        app->start();
-    }
-    ~reloading_server()
-    {
-        app->stop();
-        app->wait();
-        std::error_code ignored;
-        fs::remove_all(dir, ignored);
-    }
-
-    void write_config()
-    {
         const json::value doc = {
             {"listen", {{"address", "127.0.0.1"}, {"port", 0}, {"threads", 1}}},
             {"admin", {{"port", 0}}},
@@ -77,9 +59,10 @@ struct reloading_server
                 {"client_id", "ehr"}, {"jwks_url", jwks.url("/jwks.json")}}}}}},
         };
         std::ofstream(config_path) << json::serialize(doc);
+        return config_path.string();
     }
 
-    bool reload() { return app->reload(config_path.string()); }
+    bool reload() { return app.reload(config_path.string()); }
 
     std::string token()
     {
@@ -112,7 +95,7 @@ BOOST_AUTO_TEST_SUITE(reload_)
 BOOST_AUTO_TEST_CASE(a_token_used_before_a_reload_is_a_replay_after_it)
 {
     reloading_server s;
-    test::http_client c(s.app->port());
+    test::http_client c(s.app.port());
     const auto token = s.token();
     BOOST_TEST(call(c, token) == 200U);
     BOOST_TEST_REQUIRE(s.reload());
@@ -129,7 +112,7 @@ BOOST_AUTO_TEST_CASE(three_reloads_under_load_past_the_refresh_interval_lose_not
     std::atomic<bool> done{false};
     std::atomic<unsigned> ok{0}, failed{0};
     std::thread caller([&] {
-        test::http_client c(s.app->port());
+        test::http_client c(s.app.port());
         while (!done)
         {
             (call(c, s.token()) == 200U ? ok : failed) += 1;

@@ -2,11 +2,11 @@
 
 #include <crd/core/hooks.hpp>
 #include <crd/decision/remote_decision.hpp>
-#include <crd/server/application.hpp>
 
 #include "fake_decision_service.hpp"
 #include "fixtures.hpp"
 #include "http_client.hpp"
+#include "running_application.hpp"
 #include "tls_cert.hpp"
 
 #include <boost/json/parse.hpp>
@@ -37,17 +37,10 @@ core::config remote_config(const fake_decision_service& fake)
 
 struct gateway
 {
-    std::unique_ptr<server::application> app;
-    explicit gateway(core::config cfg)
-    {
-        app = std::make_unique<server::application>(std::move(cfg));
-        app->start();
-    }
-    ~gateway()
-    {
-        app->stop();
-        app->wait();
-    }
+    test::running_application app;
+
+    explicit gateway(core::config cfg) : app(std::move(cfg)) {}
+
     test::http_result sign(test::http_client& client, const std::string& fixture = "crd-order-sign-5.json")
     {
         auto doc = test::load_fixture(fixture);
@@ -69,7 +62,7 @@ BOOST_AUTO_TEST_CASE(the_decision_service_answer_is_relayed_and_sees_no_fhir_tok
 {
     fake_decision_service fake;
     gateway g(remote_config(fake));
-    test::http_client client(g.app->port());
+    test::http_client client(g.app.port());
     auto r = g.sign(client);
     BOOST_TEST_REQUIRE(r.status == 200U, r.body);
     auto body = json::parse(r.body);
@@ -87,7 +80,7 @@ BOOST_AUTO_TEST_CASE(the_decision_service_answer_is_relayed_and_sees_no_fhir_tok
         BOOST_TEST(g.sign(client).status == 200U);
     BOOST_TEST(fake.connections() == 1U);
 
-    test::http_client probe(g.app->port());
+    test::http_client probe(g.app.port());
     BOOST_TEST(probe.request("GET", "/ready").status == 200U);
 }
 
@@ -112,7 +105,7 @@ BOOST_AUTO_TEST_CASE(each_fault_gets_its_status_and_an_operation_outcome)
             auto cfg = remote_config(fake);
             cfg.decision.max_response_bytes = 16 * 1024;
             gateway g(std::move(cfg));
-            test::http_client client(g.app->port());
+            test::http_client client(g.app.port());
             const auto start = std::chrono::steady_clock::now();
             auto r = g.sign(client);
             BOOST_TEST(r.status == status);
@@ -132,7 +125,7 @@ BOOST_AUTO_TEST_CASE(invalid_cards_are_repaired_or_dropped_before_the_ehr_sees_t
         {"summary": "fixable", "indicator": "info", "source": {"label": "P"}, "detail": ""}
     ], "systemActions": [{"type": "update", "resource": {"resourceType": "DeviceRequest", "id": "x"}}]})");
     gateway g(remote_config(fake));
-    test::http_client client(g.app->port());
+    test::http_client client(g.app.port());
     auto r = g.sign(client);
     BOOST_TEST_REQUIRE(r.status == 200U);
     auto body = json::parse(r.body);
@@ -149,7 +142,7 @@ BOOST_AUTO_TEST_CASE(request_configuration_applies_to_remote_answers)
 {
     fake_decision_service fake;
     gateway g(remote_config(fake));
-    test::http_client client(g.app->port());
+    test::http_client client(g.app.port());
     auto doc = test::load_fixture("crd-order-sign-5.json");
     doc.as_object()["fhirServer"] = "http://127.0.0.1:9/fhir";
     doc.at("extension").as_object()["davinci-crd.configuration"] = json::object{{"coverage-info", false}};
@@ -165,7 +158,7 @@ BOOST_AUTO_TEST_CASE(the_breaker_opens_fails_fast_and_recovers)
     fake_decision_service fake;
     fake.set_mode(fake_mode::server_error);
     gateway g(remote_config(fake));
-    test::http_client client(g.app->port());
+    test::http_client client(g.app.port());
     for (int i = 0; i < 3; ++i)
         BOOST_TEST(g.sign(client).status == 502U);
     const auto before = fake.requests();
@@ -174,7 +167,7 @@ BOOST_AUTO_TEST_CASE(the_breaker_opens_fails_fast_and_recovers)
     auto fast = g.sign(client);
     BOOST_TEST(fast.status == 503U);
     BOOST_TEST(fake.requests() == before);
-    auto ready = test::http_client(g.app->admin_port()).request("GET", "/ready");
+    auto ready = test::http_client(g.app.admin_port()).request("GET", "/ready");
     BOOST_TEST(ready.status == 503U);
     BOOST_TEST(json::parse(ready.body).at("reason").as_string().find("circuit breaker") != std::string::npos);
     // The public /ready says only that: no origin, no reason.
@@ -199,7 +192,7 @@ BOOST_AUTO_TEST_CASE(on_failure_conditional_answers_with_undetermined_coverage)
     cfg.decision.on_failure = core::failure_policy::conditional;
     cfg.decision.source_label = "Example Health Plan";
     gateway g(std::move(cfg));
-    test::http_client client(g.app->port());
+    test::http_client client(g.app.port());
 
     auto r = g.sign(client);
     BOOST_TEST_REQUIRE(r.status == 200U);
@@ -224,7 +217,7 @@ BOOST_AUTO_TEST_CASE(https_decision_service_with_a_private_ca)
     cfg.decision.timeout = 3s;
     cfg.decision.ca_file = test::localhost_certificate().certificate;
     gateway g(std::move(cfg));
-    test::http_client client(g.app->port());
+    test::http_client client(g.app.port());
     auto r = g.sign(client);
     BOOST_TEST(r.status == 200U, r.body);
 
@@ -233,7 +226,7 @@ BOOST_AUTO_TEST_CASE(https_decision_service_with_a_private_ca)
     auto untrusted = remote_config(other);
     untrusted.decision.timeout = 3s;
     gateway g2(std::move(untrusted));
-    test::http_client client2(g2.app->port());
+    test::http_client client2(g2.app.port());
     auto refused = g2.sign(client2);
     BOOST_TEST(refused.status == 502U);
     BOOST_TEST(diagnostics(refused).find("unavailable") != std::string::npos);
@@ -245,8 +238,8 @@ BOOST_AUTO_TEST_CASE(an_unresolvable_host_is_not_ready)
     auto cfg = remote_config(fake);
     cfg.decision.endpoint = *core::parse_http_url("http://decision.invalid/decide");
     gateway g(std::move(cfg));
-    test::http_client client(g.app->port());
-    auto ready = test::http_client(g.app->admin_port()).request("GET", "/ready");
+    test::http_client client(g.app.port());
+    auto ready = test::http_client(g.app.admin_port()).request("GET", "/ready");
     BOOST_TEST(ready.status == 503U);
     BOOST_TEST(json::parse(ready.body).at("reason").as_string().find("decision.invalid") != std::string::npos);
     BOOST_TEST(client.request("GET", "/ready").body.find("decision.invalid") == std::string::npos);
@@ -293,7 +286,7 @@ BOOST_AUTO_TEST_CASE(the_decision_services_4xx_is_relayed_and_never_opens_the_br
     // Any caller could open the breaker for everyone by sending what the service answers 400.
     fake_decision_service fake;
     gateway g(remote_config(fake));  // breaker_failures = 3
-    test::http_client client(g.app->port());
+    test::http_client client(g.app.port());
     fake.set_mode(fake_mode::client_error);
     for (int i = 0; i < 6; ++i)
     {
@@ -302,7 +295,7 @@ BOOST_AUTO_TEST_CASE(the_decision_services_4xx_is_relayed_and_never_opens_the_br
         BOOST_TEST(diagnostics(r).find("HTTP 400") != std::string::npos);
     }
     BOOST_TEST(fake.requests() == 6U);  // every one reached it: the breaker stayed closed
-    BOOST_TEST(test::http_client(g.app->admin_port()).request("GET", "/ready").status == 200U);
+    BOOST_TEST(test::http_client(g.app.admin_port()).request("GET", "/ready").status == 200U);
     fake.set_mode(fake_mode::normal);
     BOOST_TEST(g.sign(client).status == 200U);
 }
@@ -321,9 +314,9 @@ BOOST_AUTO_TEST_CASE(ready_turns_503_as_soon_as_the_decision_service_refuses_con
     cfg.decision.endpoint = *core::parse_http_url(closed_url);
     cfg.decision.breaker_failures = 5;
     gateway g(std::move(cfg));
-    test::http_client admin(g.app->admin_port());
+    test::http_client admin(g.app.admin_port());
     BOOST_TEST(admin.request("GET", "/ready").status == 200U);  // resolved; nothing known yet
-    test::http_client client(g.app->port());
+    test::http_client client(g.app.port());
     BOOST_TEST(g.sign(client).status == 502U);
     auto ready = admin.request("GET", "/ready");
     BOOST_TEST(ready.status == 503U);
@@ -337,14 +330,14 @@ BOOST_AUTO_TEST_CASE(a_non_finite_number_in_the_answer_is_never_relayed)
     fake_decision_service fake;
     fake.set_body(R"({"cards": [], "systemActions": [], "extension": {"x": 1e999}})");
     gateway g(remote_config(fake));
-    test::http_client client(g.app->port());
+    test::http_client client(g.app.port());
     auto r = g.sign(client);
     BOOST_TEST(r.status == 502U);
     BOOST_TEST(r.body.find("Infinity") == std::string::npos);
     boost::system::error_code ec;
     (void)json::parse(r.body, ec);
     BOOST_TEST(!ec);
-    auto metrics = test::http_client(g.app->admin_port()).request("GET", "/metrics").body;
+    auto metrics = test::http_client(g.app.admin_port()).request("GET", "/metrics").body;
     BOOST_TEST(metrics.find("crd_decision_nonfinite_numbers_total 1") != std::string::npos);
 }
 
@@ -352,7 +345,7 @@ BOOST_AUTO_TEST_CASE(a_hook_instance_that_would_split_a_header_never_reaches_the
 {
     fake_decision_service fake;
     gateway g(remote_config(fake));
-    test::http_client client(g.app->port());
+    test::http_client client(g.app.port());
     auto doc = test::load_fixture("crd-order-sign-5.json");
     doc.as_object()["hookInstance"] = "x\r\nContent-Length: 0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: d\r\nX-A: ";
     auto r = client.request("POST", "/cds-services/order-sign-crd", json::serialize(doc));

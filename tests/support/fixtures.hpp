@@ -7,12 +7,6 @@
 #include <crd/core/error.hpp>
 #include <crd/core/operation_outcome.hpp>
 
-// Transitional, until tests/server/route_table_test.cpp (being written) includes client_keys.hpp
-// itself: targets that see crd::auth still find client_key here. Core-only targets do not.
-#if __has_include(<crd/auth/jose.hpp>)
-#include "client_keys.hpp"
-#endif
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json/value.hpp>

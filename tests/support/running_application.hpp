@@ -7,6 +7,8 @@
 #include <crd/core/config.hpp>
 #include <crd/server/application.hpp>
 
+#include "fixtures.hpp"
+
 #include <boost/json/value.hpp>
 
 #include <cstdint>
@@ -18,7 +20,7 @@ class running_application
 {
 public:
     // Builds the application and starts serving; throws like server::application does.
-    explicit running_application(core::config cfg);
+    explicit running_application(core::config cfg = test_config());
     // A configuration document, parsed as a configuration file would be (test::config_from).
     explicit running_application(const boost::json::value& config_document);
     // Stops it if still running (see stop()); the application is destroyed after its threads end.
