@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Issue 13 before/after: instructions crd-server executes per order-sign call, under callgrind.
+# The server runs under valgrind with the configuration bench/run.sh writes (one worker thread, log
+# warning, no audit file); a Python client sends N and then (in a fresh server) 2N identical calls
+# over one keep-alive connection, checks each answer is 200, and the server is stopped with SIGTERM.
+# (Ir(2N) - Ir(N)) / N is the cost of one call with start-up, the first connection and shutdown
+# cancelled out. The same client drives both builds.
+# Usage: bench/results/issue13-callgrind.sh TREE MODE N OUTDIR
+#   TREE    a source tree with TREE/build-release built (Release) and TREE/bench/bodies
+#   MODE    embedded (rules engine, etc/rules.json) or gateway (through a crd-fake-decision)
+#   N       calls in the short run (the long run makes 2N)
+#   OUTDIR  where callgrind.out.<mode>.<calls> files and the per-run totals go
+#   CRD_CALLGRIND_ADMIN=0 leaves the "admin" key out of the configuration (builds before b0d5188
+#   refuse it; it is {"port": 0}, no admin listener, in the newer configuration, as bench/run.sh)
+#   CRD_CALLGRIND_FAKE=PATH runs that decision-service stand-in instead of the tree's own: the stand-in
+#   was rewritten between the trees compared (b183a90), so both measurements use one binary and only
+#   crd-server differs
+#   CRD_CALLGRIND_PORT / CRD_CALLGRIND_DECISION_PORT move the two ports (default 19180 / 19190)
+set -euo pipefail
+tree=$1 mode=$2 n=$3 outdir=$4
+admin=${CRD_CALLGRIND_ADMIN:-1}
+server=$tree/build-release/server/crd-server
+fake=${CRD_CALLGRIND_FAKE:-$tree/build-release/bench/crd-fake-decision}
+body=$tree/bench/bodies/payerbox-order-sign.json
+port=${CRD_CALLGRIND_PORT:-19180} decision_port=${CRD_CALLGRIND_DECISION_PORT:-19190}   # away from bench/run.sh's 18080-18092
+mkdir -p "$outdir"
+work=$(mktemp -d /tmp/crd-callgrind.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+admin_json=""
+[ "$admin" = 1 ] && admin_json='"admin": {"port": 0}, '
+if [ "$mode" = embedded ]; then
+    cat > "$work/crd.json" <<JSON
+{"listen": {"address": "127.0.0.1", "port": $port, "threads": 1}, ${admin_json}"prefetch": {"required_keys": []},
+ "auth": {"required": false}, "decision": {"rules": "$tree/etc/rules.json"}, "log": {"level": "warning"}}
+JSON
+else
+    "$fake" --port "$decision_port" &
+    pids+=("$!")
+    cat > "$work/crd.json" <<JSON
+{"listen": {"address": "127.0.0.1", "port": $port, "threads": 1}, ${admin_json}"auth": {"required": false},
+ "decision": {"url": "http://127.0.0.1:$decision_port/decide", "pool_size": 64}, "log": {"level": "warning"}}
+JSON
+fi
+
+drive() {  # calls: wait for the port, then send the calls over one keep-alive connection
+    python3 - "$port" "$body" "$1" <<'PY'
+import http.client, socket, sys, time
+port, body_path, calls = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+body = open(body_path, 'rb').read()
+deadline = time.time() + 120
+while True:  # valgrind start-up takes a few seconds
+    try:
+        socket.create_connection(('127.0.0.1', port), timeout=1).close(); break
+    except OSError:
+        if time.time() > deadline: sys.exit('server did not start')
+        time.sleep(0.2)
+conn = http.client.HTTPConnection('127.0.0.1', port, timeout=60)
+for i in range(calls):
+    conn.request('POST', '/cds-services/order-sign-crd', body, {'Content-Type': 'application/json'})
+    r = conn.getresponse(); data = r.read()
+    if r.status != 200: sys.exit(f'call {i}: status {r.status}: {data[:200]!r}')
+conn.close()
+PY
+}
+
+for calls in "$n" $((2 * n)); do
+    out="$outdir/callgrind.out.$mode.$calls"
+    valgrind --tool=callgrind --callgrind-out-file="$out" "$server" --config "$work/crd.json" 2>"$work/valgrind.$calls.log" &
+    vg=$!
+    drive "$calls"
+    kill -TERM "$vg"; wait "$vg" || true
+    ir=$(awk '/^totals:/ {print $2}' "$out")
+    [ -n "$ir" ] || ir=$(awk '/^summary:/ {print $2}' "$out")
+    echo "$mode $calls $ir"
+done
