@@ -34,7 +34,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <variant>
 
 #include <unistd.h>
 
@@ -150,7 +149,7 @@ void check_accepted(const json::object& claims, bool client_jwt, bool assertion,
 void authenticate_bearer(const std::string& token, const json::object* claims)
 {
     const auto result = run(h->authn->authenticate("Bearer " + token, service_path));
-    if (const auto* who = std::get_if<crd::auth::identity>(&result); who && claims)
+    if (result.has_value() && claims)
     {
         const auto* iss = claims->if_contains("iss");
         const bool access_token = iss && iss->is_string() && iss->get_string() == issuer;

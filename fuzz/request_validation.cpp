@@ -13,7 +13,6 @@
 #include <boost/json/serialize.hpp>
 
 #include <string>
-#include <variant>
 
 namespace json = boost::json;
 using crd::fuzz::broken;
