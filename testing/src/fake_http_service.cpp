@@ -3,7 +3,6 @@
 #include <crd/core/async.hpp>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -18,6 +17,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <exception>
+#include <iostream>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -79,6 +80,27 @@ received_request to_received(http::request<http::string_body>& req)
 }
 
 }  // namespace
+
+// A coroutine of the service that ended with an exception is a bug in the fake or a test's
+// script: said on stderr (the test's output), never dropped. The io_context owns the coroutines
+// and is stopped and joined by ~fake_http_service.
+static void report_exception(std::exception_ptr e)
+{
+    if (!e)
+        return;
+    try
+    {
+        std::rethrow_exception(e);
+    }
+    catch (const std::exception& ex)
+    {
+        std::cerr << "fake_http_service: a coroutine ended with an exception: " << ex.what() << '\n';
+    }
+    catch (...)
+    {
+        std::cerr << "fake_http_service: a coroutine ended with an unknown exception\n";
+    }
+}
 
 // Member order is teardown order, in reverse: the thread is joined and the acceptor closed before
 // the io_context is destroyed, and destroying the io_context destroys the suspended session
@@ -244,7 +266,7 @@ struct fake_http_service::impl
             auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
             if (ec)
                 co_return;
-            net::co_spawn(ioc, session(std::move(socket)), net::detached);
+            net::co_spawn(ioc, session(std::move(socket)), report_exception);
         }
     }
 };
@@ -263,7 +285,7 @@ fake_http_service::fake_http_service(service_options options) : impl_(std::make_
     impl_->acceptor.set_option(net::socket_base::reuse_address(true));
     impl_->acceptor.bind(ep);
     impl_->acceptor.listen(net::socket_base::max_listen_connections);
-    net::co_spawn(impl_->ioc, impl_->accept_loop(), net::detached);
+    net::co_spawn(impl_->ioc, impl_->accept_loop(), report_exception);
     impl_->thread = std::thread([this] { impl_->ioc.run(); });
 }
 
