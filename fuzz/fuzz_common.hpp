@@ -71,8 +71,7 @@ inline bool same_document(const boost::json::value& a, const boost::json::value&
         }
         return true;
     }
-    default:
-        return a == b;
+    default: return a == b;
     }
 }
 

@@ -50,13 +50,12 @@ constexpr long double max_lifetime_s = 300;  // auth.max_token_lifetime_s defaul
 constexpr long double slack_s = 5;           // the clock moves between our check and the server's
 
 // A fixed EC P-384 test key (generated for this harness; it protects nothing).
-constexpr const char* test_key_pem =
-    "-----BEGIN PRIVATE KEY-----\n"
-    "MIG2AgEAMBAGByqGSM49AgEGBSuBBAAiBIGeMIGbAgEBBDD/QgRYbpZkJcHJHLH8\n"
-    "XWvfVQT7Bs55NfdMGUxo1uxciNJkk0aaVwnypu8OvEC5sEGhZANiAATLoEvfIHFg\n"
-    "6wL2OE+Ws+FlRIyMVKHvdSTK7rnl8CLBeb6iTHLm4b6M9PCh/oitybyzjBB1lS38\n"
-    "nWdYSZI0e9Vqs1j/8GS1ORmZuKSYQ7A3kovgi8yLbctL6jjSPr6RFN4=\n"
-    "-----END PRIVATE KEY-----\n";
+constexpr const char* test_key_pem = "-----BEGIN PRIVATE KEY-----\n"
+                                     "MIG2AgEAMBAGByqGSM49AgEGBSuBBAAiBIGeMIGbAgEBBDD/QgRYbpZkJcHJHLH8\n"
+                                     "XWvfVQT7Bs55NfdMGUxo1uxciNJkk0aaVwnypu8OvEC5sEGhZANiAATLoEvfIHFg\n"
+                                     "6wL2OE+Ws+FlRIyMVKHvdSTK7rnl8CLBeb6iTHLm4b6M9PCh/oitybyzjBB1lS38\n"
+                                     "nWdYSZI0e9Vqs1j/8GS1ORmZuKSYQ7A3kovgi8yLbctL6jjSPr6RFN4=\n"
+                                     "-----END PRIVATE KEY-----\n";
 
 struct harness
 {
@@ -88,8 +87,7 @@ T run(net::awaitable<T> op)
 
 long double now_s()
 {
-    return static_cast<long double>(
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+    return static_cast<long double>(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
 }
 
 std::optional<long double> number(const json::object& o, std::string_view key)
@@ -161,7 +159,8 @@ std::string assertion_form(const std::string& token)
 {
     return "grant_type=client_credentials"
            "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
-           "&client_assertion=" + token + "&scope=system%2FCoverage.read";
+           "&client_assertion=" +
+           token + "&scope=system%2FCoverage.read";
 }
 
 void token_endpoint(const std::string& form, const json::object* claims)
@@ -266,15 +265,16 @@ extern "C" int LLVMFuzzerInitialize(int*, char***)
     h->verifier = h->key.verifier();
     json::value doc = {
         {"public_base_url", issuer},
-        {"auth", {
-            {"required", true},
-            {"signing_key", path},
-            {"clients", json::array{json::object{
-                {"client_id", "client-1"},
-                {"jwks", {{"keys", json::array{crd::auth::public_jwk(h->key)}}}},
-                {"scope", "system/Coverage.read system/Patient.read"},
-            }}},
-        }},
+        {"auth",
+            {
+                {"required", true},
+                {"signing_key", path},
+                {"clients", json::array{json::object{
+                                {"client_id", "client-1"},
+                                {"jwks", {{"keys", json::array{crd::auth::public_jwk(h->key)}}}},
+                                {"scope", "system/Coverage.read system/Patient.read"},
+                            }}},
+            }},
     };
     const crd::core::env_lookup no_environment = [](const char*) -> std::optional<std::string> { return std::nullopt; };
     const auto cfg = crd::core::parse_config(doc, "", no_environment, "");
@@ -290,21 +290,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto input = crd::fuzz::as_text(data + 1, size - 1);
     switch (data[0] % 5)
     {
-    case 0:
-        raw_token(input);
-        break;
-    case 1:
-        token_endpoint(std::string(input), nullptr);
-        break;
-    case 2:
-        signed_claims(input, false);
-        break;
-    case 3:
-        signed_claims(input, true);
-        break;
-    default:
-        jwk(input);
-        break;
+    case 0: raw_token(input); break;
+    case 1: token_endpoint(std::string(input), nullptr); break;
+    case 2: signed_claims(input, false); break;
+    case 3: signed_claims(input, true); break;
+    default: jwk(input); break;
     }
     return 0;
 }

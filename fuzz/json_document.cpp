@@ -45,8 +45,7 @@ std::size_t checked_depth(const json::value& v, std::string_view text)
             deepest = std::max(deepest, checked_depth(kv.value(), text));
         return deepest + 1;
     }
-    default:
-        return 0;
+    default: return 0;
     }
 }
 

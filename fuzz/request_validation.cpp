@@ -43,8 +43,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             broken("a validated request names another service");
         if (!request.document)
             broken("a validated request has no document");
-        std::size_t touched = request.hook_instance.size() + request.patient_id.size() + request.user_id.size() +
-                              request.encounter_id.size() + request.performer.size() + request.fhir_server.size();
+        std::size_t touched = request.hook_instance.size() + request.patient_id.size() + request.user_id.size() + request.encounter_id.size() +
+                              request.performer.size() + request.fhir_server.size();
         for (const auto& item : request.items)
         {
             touched += item.resource_type.size() + item.id.size();

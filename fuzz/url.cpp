@@ -30,11 +30,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string origin = u->origin();
     const auto again = crd::core::parse_http_url(origin);
     if (!again)
-        broken("the origin() of an accepted URL does not parse (known defect: URL origin round trip)",
-               std::string(text) + "  ->  " + origin);
+        broken("the origin() of an accepted URL does not parse (known defect: URL origin round trip)", std::string(text) + "  ->  " + origin);
     if (again->origin() != origin)
         broken("the origin() of an accepted URL parses to another origin (known defect: URL origin round trip)",
-               std::string(text) + "  ->  " + origin + "  ->  " + again->origin());
+            std::string(text) + "  ->  " + origin + "  ->  " + again->origin());
     if (again->scheme != u->scheme || again->host != u->host || again->port != u->port || again->target != "/")
         broken("the origin() of an accepted URL parses to other parts", std::string(text) + "  ->  " + origin);
     return 0;

@@ -5,10 +5,9 @@
 namespace crd::auth {
 namespace {
 
-constexpr std::array<std::string_view, static_cast<std::size_t>(auth_failure::count_)> names{
-    "missing",       "malformed",    "bad_algorithm", "unknown_client", "unknown_key",      "bad_signature",
-    "bad_audience",  "expired",      "not_yet_valid", "lifetime_too_long", "replayed",      "bad_jku",
-    "bad_scope",     "bad_secret",   "key_fetch_failed", "busy",        "keys_unavailable"};
+constexpr std::array<std::string_view, static_cast<std::size_t>(auth_failure::count_)> names{"missing", "malformed", "bad_algorithm",
+    "unknown_client", "unknown_key", "bad_signature", "bad_audience", "expired", "not_yet_valid", "lifetime_too_long", "replayed", "bad_jku",
+    "bad_scope", "bad_secret", "key_fetch_failed", "busy", "keys_unavailable"};
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wnon-virtual-dtor"  // error_category has a protected non-virtual dtor
@@ -47,7 +46,8 @@ std::string explain(auth_failure reason)
     switch (reason)
     {
     case auth_failure::missing: return "authentication is required: send Authorization: Bearer <token>";
-    case auth_failure::malformed: return "the token is malformed: a JWS compact JWT with typ JWT, kid, and iss, aud, exp, iat, jti claims (NumericDate as whole seconds)";
+    case auth_failure::malformed:
+        return "the token is malformed: a JWS compact JWT with typ JWT, kid, and iss, aud, exp, iat, jti claims (NumericDate as whole seconds)";
     case auth_failure::bad_algorithm: return "the token's alg is not accepted here, or does not fit its key";
     case auth_failure::unknown_client: return "the token's iss is not a client registered with this server";
     case auth_failure::unknown_key: return "no key of this client has the token's kid";

@@ -14,9 +14,9 @@ std::array<std::string_view, static_cast<std::size_t>(auth_failure::count_)> rea
 }  // namespace
 
 auth_metrics::auth_metrics()
-    : failures{"crd_auth_failures_total", "Rejected authentication attempts by reason.", "reason", reason_names()},
-      registered{metrics::process_registry(), {&failures}},
-      jwks_pool(upstream::pool_gauges_for("jwks"))
+    : failures{"crd_auth_failures_total", "Rejected authentication attempts by reason.", "reason", reason_names()}
+    , registered{metrics::process_registry(), {&failures}}
+    , jwks_pool(upstream::pool_gauges_for("jwks"))
 {
 }
 

@@ -20,7 +20,6 @@
 
 namespace crd::auth {
 
-
 struct authenticator::impl
 {
     const core::config cfg;  // a copy: a reload builds a new authenticator from the new file
@@ -32,13 +31,13 @@ struct authenticator::impl
     basic_auth basic{cfg, clients};
 
     impl(const core::config& c, std::shared_ptr<replay_cache> shared_replays)
-        : cfg(c), client_jwts(cfg, clients, shared_replays ? std::move(shared_replays) : std::make_shared<replay_cache>())
+        : cfg(c)
+        , client_jwts(cfg, clients, shared_replays ? std::move(shared_replays) : std::make_shared<replay_cache>())
     {
     }
 };
 
-authenticator::authenticator(const core::config& cfg, std::shared_ptr<replay_cache> replays)
-    : impl_(std::make_unique<impl>(cfg, std::move(replays)))
+authenticator::authenticator(const core::config& cfg, std::shared_ptr<replay_cache> replays) : impl_(std::make_unique<impl>(cfg, std::move(replays)))
 {
 }
 authenticator::~authenticator() = default;

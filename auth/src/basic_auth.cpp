@@ -21,7 +21,6 @@
 namespace crd::auth {
 namespace {
 
-
 constexpr unsigned max_basic_checks_in_flight = 16;
 constexpr unsigned max_basic_checks_per_source = max_basic_checks_in_flight / 2;
 constexpr std::size_t max_verified_basic = 1'000;
@@ -40,8 +39,7 @@ std::string pbkdf2(std::string_view secret, std::string_view salt, int rounds)
 {
     std::string out(32, '\0');
     PKCS5_PBKDF2_HMAC(secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(salt.data()),
-                      static_cast<int>(salt.size()), rounds, EVP_sha256(), static_cast<int>(out.size()),
-                      reinterpret_cast<unsigned char*>(out.data()));
+        static_cast<int>(salt.size()), rounds, EVP_sha256(), static_cast<int>(out.size()), reinterpret_cast<unsigned char*>(out.data()));
     return out;
 }
 
@@ -98,8 +96,11 @@ std::size_t basic_check_slots::sources_in_flight() const
 }
 
 basic_auth::basic_auth(const core::config& cfg, const client_registry& clients)
-    : cfg_(cfg), clients_(clients), slots_(max_basic_checks_in_flight, max_basic_checks_per_source),
-      cache_key_(random_bytes(32, "the Basic credential cache key")), verified_(max_verified_basic)
+    : cfg_(cfg)
+    , clients_(clients)
+    , slots_(max_basic_checks_in_flight, max_basic_checks_per_source)
+    , cache_key_(random_bytes(32, "the Basic credential cache key"))
+    , verified_(max_verified_basic)
 {
 }
 
@@ -107,8 +108,8 @@ std::string basic_auth::mac_of(std::string_view credentials) const
 {
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    HMAC(EVP_sha256(), cache_key_.data(), static_cast<int>(cache_key_.size()),
-         reinterpret_cast<const unsigned char*>(credentials.data()), credentials.size(), mac, &len);
+    HMAC(EVP_sha256(), cache_key_.data(), static_cast<int>(cache_key_.size()), reinterpret_cast<const unsigned char*>(credentials.data()),
+        credentials.size(), mac, &len);
     return std::string(reinterpret_cast<const char*>(mac), len);
 }
 
@@ -151,8 +152,7 @@ net::awaitable<auth_result> basic_auth::verify(std::string_view encoded, std::st
 std::string hash_secret(std::string_view secret)
 {
     const auto salt = random_bytes(16, "a salt");
-    return "pbkdf2-sha256$" + std::to_string(pbkdf2_rounds) + "$" + base64_encode(salt) + "$" +
-           base64_encode(pbkdf2(secret, salt, pbkdf2_rounds));
+    return "pbkdf2-sha256$" + std::to_string(pbkdf2_rounds) + "$" + base64_encode(salt) + "$" + base64_encode(pbkdf2(secret, salt, pbkdf2_rounds));
 }
 
 bool secret_matches(std::string_view secret, std::string_view stored)

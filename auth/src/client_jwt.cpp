@@ -11,10 +11,11 @@
 
 namespace crd::auth {
 
-
 client_jwt_verifier::client_jwt_verifier(const core::config& cfg, client_registry& clients, std::shared_ptr<replay_cache> replays)
-    : cfg_(cfg), clients_(clients), allowed_algs_(cfg.auth.allowed_algs.begin(), cfg.auth.allowed_algs.end()),
-      replays_(std::move(replays))
+    : cfg_(cfg)
+    , clients_(clients)
+    , allowed_algs_(cfg.auth.allowed_algs.begin(), cfg.auth.allowed_algs.end())
+    , replays_(std::move(replays))
 {
 }
 
@@ -58,9 +59,9 @@ net::awaitable<auth_result> client_jwt_verifier::verify(const jws& token, const 
         co_return refuse(auth_failure::not_yet_valid, "iat is in the future");
     if (const auto nbf = numeric_claim(token.payload, "nbf"); nbf && *nbf > now + leeway)
         co_return refuse(auth_failure::not_yet_valid, "nbf is in the future");
-    const auto max_lifetime = static_cast<std::int64_t>(
-        client.registration && client.registration->max_token_lifetime_s ? *client.registration->max_token_lifetime_s
-                                                                          : cfg_.auth.max_token_lifetime_s);
+    const auto max_lifetime =
+        static_cast<std::int64_t>(client.registration && client.registration->max_token_lifetime_s ? *client.registration->max_token_lifetime_s
+                                                                                                   : cfg_.auth.max_token_lifetime_s);
     if (iat && *exp - *iat > max_lifetime)
     {
         auto refused = refuse(auth_failure::lifetime_too_long, "exp - iat exceeds the client's max_token_lifetime_s");
@@ -78,10 +79,9 @@ net::awaitable<auth_result> client_jwt_verifier::verify(const jws& token, const 
         // Both sides canonical (scheme and host case, default port): one URL, one spelling.
         const auto& reg = *client.registration;
         const auto wanted = core::canonical_url(string_claim(token.header, "jku"));
-        const bool allowed = !wanted.empty() &&
-                             ((reg.jwks_url && wanted == reg.jwks_url->origin() + reg.jwks_url->target) ||
-                              std::any_of(reg.jku_allowlist.begin(), reg.jku_allowlist.end(),
-                                          [&](const std::string& listed) { return core::canonical_url(listed) == wanted; }));
+        const bool allowed = !wanted.empty() && ((reg.jwks_url && wanted == reg.jwks_url->origin() + reg.jwks_url->target) ||
+                                                    std::any_of(reg.jku_allowlist.begin(), reg.jku_allowlist.end(),
+                                                        [&](const std::string& listed) { return core::canonical_url(listed) == wanted; }));
         source = allowed ? clients_.key_sources().find(wanted) : nullptr;
         if (!source)
             co_return refuse(auth_failure::bad_jku, "jku is not registered for this client");

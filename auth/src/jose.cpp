@@ -66,8 +66,8 @@ std::string encode(std::string_view in, std::string_view alphabet, bool pad)
     std::size_t i = 0;
     for (; i + 2 < in.size(); i += 3)
     {
-        const auto n = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                       static_cast<unsigned char>(in[i + 2]);
+        const auto n =
+            (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) | static_cast<unsigned char>(in[i + 2]);
         out += alphabet[(n >> 18) & 63];
         out += alphabet[(n >> 12) & 63];
         out += alphabet[(n >> 6) & 63];
@@ -318,8 +318,7 @@ std::optional<public_key> parse_jwk(const json::object& jwk, std::string& error)
     params_ptr params(OSSL_PARAM_BLD_to_param(bld.get()));
     pkey_ctx_ptr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
     EVP_PKEY* raw = nullptr;
-    if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
-        EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1)
+    if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 || EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1)
     {
         error = "JWK " + *kid + " is not a valid " + *kty + " public key";
         return std::nullopt;
@@ -397,7 +396,7 @@ bool verify_signature(std::string_view alg, const public_key& key, std::string_v
     md_ctx_ptr ctx(EVP_MD_CTX_new());
     return ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key.key.get()) == 1 &&
            EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
-                            reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1;
+               reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1;
 }
 
 boost::json::object public_jwk(const signing_key& key)
@@ -444,8 +443,8 @@ std::string thumbprint(const signing_key& key)
     if (key.family == key_family::rsa)
         canonical = R"({"e":")" + std::string(jwk["e"].as_string()) + R"(","kty":"RSA","n":")" + std::string(jwk["n"].as_string()) + "\"}";
     else
-        canonical = R"({"crv":")" + std::string(jwk["crv"].as_string()) + R"(","kty":"EC","x":")" + std::string(jwk["x"].as_string()) +
-                    R"(","y":")" + std::string(jwk["y"].as_string()) + "\"}";
+        canonical = R"({"crv":")" + std::string(jwk["crv"].as_string()) + R"(","kty":"EC","x":")" + std::string(jwk["x"].as_string()) + R"(","y":")" +
+                    std::string(jwk["y"].as_string()) + "\"}";
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     EVP_Digest(canonical.data(), canonical.size(), digest, &len, EVP_sha256(), nullptr);
@@ -511,8 +510,8 @@ std::string sign_compact(const signing_key& key, const json::object& header, con
         EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1)
         throw std::runtime_error("signing failed");
     std::string sig(len, '\0');
-    if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
-                       reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1)
+    if (EVP_DigestSign(
+            ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1)
         throw std::runtime_error("signing failed");
     sig.resize(len);
     if (key.family != key_family::rsa)

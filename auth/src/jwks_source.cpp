@@ -59,8 +59,7 @@ net::awaitable<void> keep_fresh(jwks_source& source, std::chrono::milliseconds e
 
 }  // namespace
 
-jwks_source::jwks_source(const core::url& u)
-    : url_(u), url_text_(u.origin() + u.target), endpoints_(std::make_shared<upstream::endpoint_cache>(u))
+jwks_source::jwks_source(const core::url& u) : url_(u), url_text_(u.origin() + u.target), endpoints_(std::make_shared<upstream::endpoint_cache>(u))
 {
     if (auto ec = endpoints_->resolve_now())
         log::warning("jwks_host_unresolved", {{"url", url_text_}, {"error", ec.message()}});
@@ -92,8 +91,7 @@ net::awaitable<void> jwks_source::refresh(bool forced)
             co_return;
         // Forced (a kid is unknown): once per 30 s after keys were had; while fetches fail,
         // every 250 ms at most, so keys that arrive late are picked up by the next call.
-        if (forced && (failing_ ? now - last_attempt_ < std::chrono::milliseconds(250)
-                                : now - last_unknown_kid_refetch_ < unknown_kid_refetch))
+        if (forced && (failing_ ? now - last_attempt_ < std::chrono::milliseconds(250) : now - last_unknown_kid_refetch_ < unknown_kid_refetch))
             co_return;
         if (!forced && now < expires_)
             co_return;

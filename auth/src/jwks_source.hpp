@@ -70,8 +70,8 @@ private:
     bool fetching_ = false;                             // guarded by mutex_
     // The last fetch failed (the EHR's key host not up yet, a network blip): retried after
     // `backoff_`, doubling from 1 s to 30 s, without using up the unknown-kid refetch.
-    bool failing_ = false;                   // guarded by mutex_
-    std::chrono::seconds backoff_{1};        // guarded by mutex_
+    bool failing_ = false;             // guarded by mutex_
+    std::chrono::seconds backoff_{1};  // guarded by mutex_
 };
 
 // Every JWKS URL the client registrations name, one source each.

@@ -18,7 +18,6 @@ namespace json = boost::json;
 namespace crd::auth {
 namespace {
 
-
 constexpr std::size_t max_verified_access_tokens = 10'000;
 constexpr std::int64_t access_token_lifetime_s = 300;
 
@@ -69,18 +68,23 @@ signing_key smart_token_endpoint::load_own_key(const core::config& cfg)
         return load_signing_key(*cfg.auth.signing_key);
     auto key = generate_signing_key();
     if (cfg.auth.required)
-        log::warning("signing_key_generated", {{"detail",
-            "auth.signing_key is not set: access tokens are signed with a key generated at start-up, so they "
-            "stop working on restart and on other instances"}});
+        log::warning(
+            "signing_key_generated", {{"detail", "auth.signing_key is not set: access tokens are signed with a key generated at start-up, so they "
+                                                 "stop working on restart and on other instances"}});
     return key;
 }
 
-smart_token_endpoint::smart_token_endpoint(const core::config& cfg, signing_key own_key, const client_registry& clients,
-                                           client_jwt_verifier& client_jwts)
-    : cfg_(cfg), issuer_(cfg.public_base_url), token_url_(cfg.public_base_url + "/auth/token"),
-      access_token_audience_(cfg.public_base_url + "/cds-services"), own_key_(std::move(own_key)),
-      own_verifier_(own_key_.verifier()), clients_(clients), client_jwts_(client_jwts),
-      verified_access_tokens_(max_verified_access_tokens)
+smart_token_endpoint::smart_token_endpoint(
+    const core::config& cfg, signing_key own_key, const client_registry& clients, client_jwt_verifier& client_jwts)
+    : cfg_(cfg)
+    , issuer_(cfg.public_base_url)
+    , token_url_(cfg.public_base_url + "/auth/token")
+    , access_token_audience_(cfg.public_base_url + "/cds-services")
+    , own_key_(std::move(own_key))
+    , own_verifier_(own_key_.verifier())
+    , clients_(clients)
+    , client_jwts_(client_jwts)
+    , verified_access_tokens_(max_verified_access_tokens)
 {
 }
 
@@ -174,11 +178,11 @@ net::awaitable<token_answer> smart_token_endpoint::token(std::string_view conten
     };
     log::info("token_issued", {{"client", who.client_id}, {"scope", scope}});
     co_return token_answer{200, json::object{
-        {"access_token", sign_compact(own_key_, claims)},
-        {"token_type", "bearer"},
-        {"expires_in", access_token_lifetime_s},
-        {"scope", scope},
-    }};
+                                    {"access_token", sign_compact(own_key_, claims)},
+                                    {"token_type", "bearer"},
+                                    {"expires_in", access_token_lifetime_s},
+                                    {"scope", scope},
+                                }};
 }
 
 // A token past its expiry is not recalled: it is verified again, and refused with its own log line.

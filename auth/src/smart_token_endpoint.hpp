@@ -30,8 +30,7 @@ public:
     static signing_key load_own_key(const core::config& cfg);
 
     // `cfg`, `clients` and `client_jwts` outlive the endpoint.
-    smart_token_endpoint(const core::config& cfg, signing_key own_key, const client_registry& clients,
-                         client_jwt_verifier& client_jwts);
+    smart_token_endpoint(const core::config& cfg, signing_key own_key, const client_registry& clients, client_jwt_verifier& client_jwts);
 
     // Our own issuer (public_base_url): a token with this iss is one of our access tokens.
     const std::string& issuer() const noexcept { return issuer_; }

@@ -29,7 +29,8 @@ struct settings
     double jitter_ms = 0;
     double error_rate = 0;
     bool fhir = false;
-    std::string body = R"({"cards":[{"uuid":"0b7c3f1e-5a2d-4c8e-9f10-3d2e1a0b9c87","summary":"Prior authorization required","indicator":"warning","source":{"label":"Example Health Plan","topic":{"system":"http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp","code":"coverage-info"}},"links":[{"label":"Submit prior authorization","url":"https://provider.example-health-plan.org/prior-auth","type":"absolute"}]}],"systemActions":[{"type":"update","description":"Coverage information for MedicationRequest/smart-MedicationRequest-103","resource":{"resourceType":"MedicationRequest","id":"smart-MedicationRequest-103","status":"draft","intent":"order","subject":{"reference":"Patient/1288992"},"extension":[{"url":"http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information","extension":[{"url":"coverage","valueReference":{"reference":"Coverage/cov-001"}},{"url":"covered","valueCode":"covered"},{"url":"pa-needed","valueCode":"auth-needed"},{"url":"date","valueDate":"2026-11-22"},{"url":"coverage-assertion-id","valueString":"a1"}]}]}}]})";
+    std::string body =
+        R"({"cards":[{"uuid":"0b7c3f1e-5a2d-4c8e-9f10-3d2e1a0b9c87","summary":"Prior authorization required","indicator":"warning","source":{"label":"Example Health Plan","topic":{"system":"http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp","code":"coverage-info"}},"links":[{"label":"Submit prior authorization","url":"https://provider.example-health-plan.org/prior-auth","type":"absolute"}]}],"systemActions":[{"type":"update","description":"Coverage information for MedicationRequest/smart-MedicationRequest-103","resource":{"resourceType":"MedicationRequest","id":"smart-MedicationRequest-103","status":"draft","intent":"order","subject":{"reference":"Patient/1288992"},"extension":[{"url":"http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information","extension":[{"url":"coverage","valueReference":{"reference":"Coverage/cov-001"}},{"url":"covered","valueCode":"covered"},{"url":"pa-needed","valueCode":"auth-needed"},{"url":"date","valueDate":"2026-11-22"},{"url":"coverage-assertion-id","valueString":"a1"}]}]}}]})";
 };
 
 // A minimal FHIR read/search answer for the resource the target names, under any base path.
@@ -48,9 +49,10 @@ http_answer fhir_answer(const received_request& req)
     if (auto id = after("PractitionerRole"); !id.empty())
         return found(R"({"resourceType":"PractitionerRole","id":")" + id + R"(","practitioner":{"reference":"Practitioner/1"}})");
     if (target.find("/Coverage?") != std::string_view::npos)
-        return found(R"({"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Coverage","id":"cov-bench","status":"active","beneficiary":{"reference":"Patient/bench"},"payor":[{"reference":"Organization/payer"}]}}]})");
-    return crd::testing::json_answer(404, R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"not-found"}]})",
-                                     "application/fhir+json");
+        return found(
+            R"({"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Coverage","id":"cov-bench","status":"active","beneficiary":{"reference":"Patient/bench"},"payor":[{"reference":"Organization/payer"}]}}]})");
+    return crd::testing::json_answer(
+        404, R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"not-found"}]})", "application/fhir+json");
 }
 
 std::chrono::microseconds from_ms(double ms)

@@ -61,7 +61,7 @@ struct options
     std::string label = "run";
     int server_pid = 0;
     std::string samples_path;
-    std::string unique_header;  // a header whose value gets a unique suffix per request (JWT jti etc.)
+    std::string unique_header;                // a header whose value gets a unique suffix per request (JWT jti etc.)
     std::vector<std::string> authorizations;  // --auth-tokens: one Authorization value per request, each used once
 };
 
@@ -376,7 +376,8 @@ int main(int argc, char** argv)
     {
         out["server_cpu_s"] = std::round((after.cpu_s - before.cpu_s) * 100) / 100;
         // CPU per answered request in the measured window: what a call costs the server.
-        out["server_cpu_us_per_request"] = lat.empty() ? 0.0 : std::round((after.cpu_s - before.cpu_s) * 1e7 / static_cast<double>(lat.size())) / 10.0;
+        out["server_cpu_us_per_request"] =
+            lat.empty() ? 0.0 : std::round((after.cpu_s - before.cpu_s) * 1e7 / static_cast<double>(lat.size())) / 10.0;
         out["server_rss_kb"] = after.rss_kb;
         out["server_peak_rss_kb"] = after.peak_rss_kb;
     }

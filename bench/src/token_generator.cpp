@@ -45,17 +45,18 @@ int main(int argc, char** argv)
     auto key = crd::auth::generate_signing_key(alg == "RS384" ? crd::auth::key_family::rsa : crd::auth::key_family::ec_p384);
     const std::string client = "bench-" + alg;
     std::ofstream client_file(out + "/client.json");
-    client_file << json::serialize(json::object{
-        {"client_id", client}, {"scope", "system/*.read"}, {"jwks", json::object{{"keys", json::array{crd::auth::public_jwk(key)}}}}});
+    client_file << json::serialize(
+        json::object{{"client_id", client}, {"scope", "system/*.read"}, {"jwks", json::object{{"keys", json::array{crd::auth::public_jwk(key)}}}}});
     std::ofstream tokens(out + "/tokens.txt");
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     for (long i = 0; i < count; ++i)
         tokens << "Bearer "
-               << crd::auth::sign_compact(key, json::object{
-                      {"iss", client}, {"aud", aud}, {"iat", now}, {"exp", now + 290}, {"jti", alg + "-" + std::to_string(now) + "-" + std::to_string(i)}})
+               << crd::auth::sign_compact(key, json::object{{"iss", client}, {"aud", aud}, {"iat", now}, {"exp", now + 290},
+                                                   {"jti", alg + "-" + std::to_string(now) + "-" + std::to_string(i)}})
                << "\n";
     if (!token_url.empty())
-        std::ofstream(out + "/assertion.txt") << crd::auth::sign_compact(key, json::object{
-            {"iss", client}, {"sub", client}, {"aud", token_url}, {"exp", now + 240}, {"jti", alg + "-assertion-" + std::to_string(now)}});
+        std::ofstream(out + "/assertion.txt") << crd::auth::sign_compact(
+            key, json::object{
+                     {"iss", client}, {"sub", client}, {"aud", token_url}, {"exp", now + 240}, {"jti", alg + "-assertion-" + std::to_string(now)}});
     return 0;
 }

@@ -44,15 +44,9 @@ public:
         return obj_->if_contains(key);
     }
 
-    std::string key_path(std::string_view key) const
-    {
-        return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
-    }
+    std::string key_path(std::string_view key) const { return path_.empty() ? std::string(key) : path_ + "." + std::string(key); }
 
-    [[noreturn]] static void fail(const std::string& key, const std::string& what)
-    {
-        throw config_error("configuration key '" + key + "' " + what);
-    }
+    [[noreturn]] static void fail(const std::string& key, const std::string& what) { throw config_error("configuration key '" + key + "' " + what); }
 
     void read(std::string_view key, bool& out)
     {
@@ -207,9 +201,8 @@ void read_limits(object_reader& root, limits_config& out)
 bool valid_header_name(std::string_view name)
 {
     static constexpr std::string_view token_chars = "!#$%&'*+-.^_`|~";
-    return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || token_chars.find(c) != std::string_view::npos;
-    });
+    return !name.empty() && std::all_of(name.begin(), name.end(),
+                                [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || token_chars.find(c) != std::string_view::npos; });
 }
 
 void read_decision(object_reader& root, decision_config& out, const std::string& base_dir, const env_lookup& env)
@@ -353,10 +346,8 @@ void read_auth(object_reader& root, auth_config& out, const std::string& base_di
         static const std::set<std::string> supported{"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"};
         for (std::size_t i = 0; i < algs->size(); ++i)
             if (!supported.count((*algs)[i]))
-                object_reader::fail(
-                    "auth.allowed_algs[" + std::to_string(i) + "]",
-                    "must be an asymmetric JWS algorithm (RS256/384/512, ES256/384/512); 'none' and HMAC are refused"
-                );
+                object_reader::fail("auth.allowed_algs[" + std::to_string(i) + "]",
+                    "must be an asymmetric JWS algorithm (RS256/384/512, ES256/384/512); 'none' and HMAC are refused");
         if (algs->empty())
             object_reader::fail("auth.allowed_algs", "must not be empty");
         out.allowed_algs = std::move(*algs);
@@ -379,8 +370,7 @@ void read_auth(object_reader& root, auth_config& out, const std::string& base_di
                 object_reader::fail(path + ".client_id", "duplicates another client's id");
             if (auto jwks = c.find("jwks"))
             {
-                if (!jwks->is_object() || !jwks->get_object().contains("keys") ||
-                    !jwks->get_object().at("keys").is_array())
+                if (!jwks->is_object() || !jwks->get_object().contains("keys") || !jwks->get_object().at("keys").is_array())
                     object_reader::fail(path + ".jwks", "must be a JWK Set object with a 'keys' array");
                 client.jwks = jwks->get_object();
             }
@@ -429,10 +419,9 @@ std::vector<std::string> check_service_ids(std::vector<std::string> ids, const s
     for (std::size_t i = 0; i < ids.size(); ++i)
     {
         if (!find_service(ids[i]))
-            throw config_error(
-                where + " names unknown service id '" + ids[i] + "' (known: order-sign-crd, order-select-crd, "
-                "order-dispatch-crd, appointment-book-crd, encounter-start-crd, encounter-discharge-crd)"
-            );
+            throw config_error(where + " names unknown service id '" + ids[i] +
+                               "' (known: order-sign-crd, order-select-crd, "
+                               "order-dispatch-crd, appointment-book-crd, encounter-start-crd, encounter-discharge-crd)");
         if (!seen.insert(ids[i]).second)
             throw config_error(where + " names service id '" + ids[i] + "' twice");
     }
@@ -507,9 +496,7 @@ void read_cors(object_reader& root, std::vector<std::string>& out)
         {
             const auto& o = (*list)[i];
             if (o != "*" && !parse_http_url(o))
-                object_reader::fail(
-                    "cors.allowed_origins[" + std::to_string(i) + "]", "must be \"*\" or an origin such as https://ehr.example.org"
-                );
+                object_reader::fail("cors.allowed_origins[" + std::to_string(i) + "]", "must be \"*\" or an origin such as https://ehr.example.org");
         }
         out = std::move(*list);
     }
@@ -611,12 +598,7 @@ env_lookup process_environment()
     };
 }
 
-config parse_config(
-    const json::value& doc,
-    const std::string& base_dir,
-    const env_lookup& env,
-    const std::string& default_rules_path
-)
+config parse_config(const json::value& doc, const std::string& base_dir, const env_lookup& env, const std::string& default_rules_path)
 {
     config out;
     object_reader root(doc, "");

@@ -56,15 +56,12 @@ class decision_refusal_category_impl final : public http_error_category
 {
 public:
     const char* name() const noexcept override { return "crd-decision-refusal"; }
-    std::string message(int status) const override
-    {
-        return "the decision service refused the request (HTTP " + std::to_string(status) + ")";
-    }
+    std::string message(int status) const override { return "the decision service refused the request (HTTP " + std::to_string(status) + ")"; }
     // Relayed with the decision service's own status: the request's content is at fault.
     http_answer answer(int status) const override
     {
         return {static_cast<unsigned>(status), "processing",
-                "the payer's decision service refused this request (HTTP " + std::to_string(status) + "); check the request's content"};
+            "the payer's decision service refused this request (HTTP " + std::to_string(status) + "); check the request's content"};
     }
 };
 #pragma GCC diagnostic pop

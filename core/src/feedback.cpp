@@ -106,8 +106,8 @@ result<void, error> check_item(const json::value& v, const std::string& path)
 bool is_rfc3339_date_time(std::string_view s) noexcept
 {
     // YYYY-MM-DDThh:mm:ss[.frac](Z|±hh:mm)
-    if (!digits(s, 0, 4) || s.size() < 20 || s[4] != '-' || !digits(s, 5, 2) || s[7] != '-' || !digits(s, 8, 2) ||
-        (s[10] != 'T' && s[10] != 't') || !digits(s, 11, 2) || s[13] != ':' || !digits(s, 14, 2) || s[16] != ':' || !digits(s, 17, 2))
+    if (!digits(s, 0, 4) || s.size() < 20 || s[4] != '-' || !digits(s, 5, 2) || s[7] != '-' || !digits(s, 8, 2) || (s[10] != 'T' && s[10] != 't') ||
+        !digits(s, 11, 2) || s[13] != ':' || !digits(s, 14, 2) || s[16] != ':' || !digits(s, 17, 2))
         return false;
     const int month = number(s, 5, 2), day = number(s, 8, 2), hour = number(s, 11, 2), minute = number(s, 14, 2), second = number(s, 17, 2);
     if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)

@@ -48,13 +48,13 @@ std::string list_of(const auto& set)
 // CRD_TRY_ASSIGN is several statements: always inside braces.
 #define CRD_CONCAT_INNER(a, b) a##b
 #define CRD_CONCAT(a, b) CRD_CONCAT_INNER(a, b)
-#define CRD_TRY(expr)                                 \
+#define CRD_TRY(expr)                                   \
     if (auto crd_tried = (expr); crd_tried.has_error()) \
     return std::move(crd_tried).error()
-#define CRD_TRY_ASSIGN(lhs, expr)                                        \
-    auto CRD_CONCAT(crd_tried_, __LINE__) = (expr);                      \
-    if (CRD_CONCAT(crd_tried_, __LINE__).has_error())                    \
-        return std::move(CRD_CONCAT(crd_tried_, __LINE__)).error();      \
+#define CRD_TRY_ASSIGN(lhs, expr)                                   \
+    auto CRD_CONCAT(crd_tried_, __LINE__) = (expr);                 \
+    if (CRD_CONCAT(crd_tried_, __LINE__).has_error())               \
+        return std::move(CRD_CONCAT(crd_tried_, __LINE__)).error(); \
     lhs = *CRD_CONCAT(crd_tried_, __LINE__)
 
 template <class T>
@@ -172,12 +172,7 @@ checked_void check_user(const json::object& ctx, hook_request& out, bool require
 
 // A Bundle of resources of the allowed types, each with an id; returns its entries' resources.
 checked<std::vector<const json::object*>> check_bundle(
-    const json::object& ctx,
-    std::string_view key,
-    std::string_view hook,
-    auto allowed,
-    const request_limits& limits
-)
+    const json::object& ctx, std::string_view key, std::string_view hook, auto allowed, const request_limits& limits)
 {
     const std::string path = "context." + std::string(key);
     CRD_TRY_ASSIGN(const json::object* bundle, required_object(ctx, key, path, " for " + std::string(hook)));
@@ -202,11 +197,13 @@ checked<std::vector<const json::object*>> check_bundle(
         CRD_TRY_ASSIGN(const json::object* resource, required_object(*entry, "resource", res_path));
         CRD_TRY_ASSIGN(auto type, required_string(*resource, "resourceType", res_path + ".resourceType"));
         if (!one_of(type, allowed))
-            return fail(request_errc::bad_value, res_path + ".resourceType", quoted(type) + " is not allowed here; expected one of " + list_of(allowed));
+            return fail(
+                request_errc::bad_value, res_path + ".resourceType", quoted(type) + " is not allowed here; expected one of " + list_of(allowed));
         CRD_TRY_ASSIGN(const json::value* id_value, require(*resource, "id", res_path + ".id", ""));
         CRD_TRY_ASSIGN(auto id, fhir_id_field(*id_value, res_path + ".id"));
         if (!seen.insert(std::string(type) + "/" + std::string(id)).second)
-            return fail(request_errc::bad_value, res_path + ".id", "repeats " + quoted(std::string(type) + "/" + std::string(id)) + " in the same Bundle");
+            return fail(
+                request_errc::bad_value, res_path + ".id", "repeats " + quoted(std::string(type) + "/" + std::string(id)) + " in the same Bundle");
         out.push_back(resource);
     }
     return out;
@@ -218,7 +215,8 @@ void add_items(hook_request& out, const std::vector<const json::object*>& resour
         out.items.push_back({r->at("resourceType").get_string(), r->at("id").get_string(), r, true});
 }
 
-checked_void check_orders(const json::object& ctx, std::string_view key, std::string_view hook, auto allowed, hook_request& out, const request_limits& limits)
+checked_void check_orders(
+    const json::object& ctx, std::string_view key, std::string_view hook, auto allowed, hook_request& out, const request_limits& limits)
 {
     CRD_TRY_ASSIGN(auto resources, check_bundle(ctx, key, hook, allowed, limits));
     add_items(out, resources);
@@ -276,7 +274,7 @@ checked_void check_order_dispatch(const json::object& ctx, hook_request& out, co
             continue;
         if (!used.empty())
             return fail(request_errc::wrong_structure, "context." + std::string(key),
-                        "cannot be combined with context." + std::string(used) + "; send one list of dispatched orders");
+                "cannot be combined with context." + std::string(used) + "; send one list of dispatched orders");
         used = key;
     }
     if (used.empty())
@@ -351,7 +349,7 @@ checked_void check_fhir_authorization(const json::object& doc)
     // RFC 6750 syntax could split that header (request smuggling into the EHR).
     if (!is_token68(auth->at("access_token").get_string()))
         return fail(request_errc::bad_value, "fhirAuthorization.access_token",
-                    "must be an RFC 6750 Bearer token (letters, digits and -._~+/ with = padding)");
+            "must be an RFC 6750 Bearer token (letters, digits and -._~+/ with = padding)");
     CRD_TRY_ASSIGN(auto type, required_string(*auth, "token_type", "fhirAuthorization.token_type"));
     if (!iequals(type, "Bearer"))
         return fail(request_errc::bad_value, "fhirAuthorization.token_type", "must be \"Bearer\"");
@@ -431,7 +429,7 @@ checked_void validate(const service_definition& service, hook_request& out, cons
     CRD_TRY_ASSIGN(auto hook, required_string(doc, "hook", "hook"));
     if (hook != service.hook)
         return fail(request_errc::bad_value, "hook",
-                    quoted(hook) + " does not match service " + std::string(service.id) + ", which handles '" + std::string(service.hook) + "'");
+            quoted(hook) + " does not match service " + std::string(service.id) + ", which handles '" + std::string(service.hook) + "'");
     CRD_TRY_ASSIGN(out.hook_instance, required_string(doc, "hookInstance", "hookInstance"));
     // It becomes the X-CDS-Hook-Instance header of the decision call: CR/LF there would let a
     // caller smuggle a request into the decision service's pooled connection.
@@ -467,9 +465,7 @@ checked_void validate(const service_definition& service, hook_request& out, cons
 
     switch (service.kind)
     {
-    case hook_kind::order_sign:
-        CRD_TRY(check_user(ctx, out, true, hook));
-        return check_orders(ctx, "draftOrders", hook, order_types, out, limits);
+    case hook_kind::order_sign: CRD_TRY(check_user(ctx, out, true, hook)); return check_orders(ctx, "draftOrders", hook, order_types, out, limits);
     case hook_kind::order_select:
         CRD_TRY(check_user(ctx, out, true, hook));
         CRD_TRY(check_orders(ctx, "draftOrders", hook, order_types, out, limits));
@@ -477,12 +473,9 @@ checked_void validate(const service_definition& service, hook_request& out, cons
     case hook_kind::appointment_book:
         CRD_TRY(check_user(ctx, out, true, hook));
         return check_orders(ctx, "appointments", hook, std::array<std::string_view, 1>{"Appointment"}, out, limits);
-    case hook_kind::order_dispatch:
-        CRD_TRY(check_user(ctx, out, false, hook));
-        return check_order_dispatch(ctx, out, limits);
+    case hook_kind::order_dispatch: CRD_TRY(check_user(ctx, out, false, hook)); return check_order_dispatch(ctx, out, limits);
     case hook_kind::encounter_start:
-    case hook_kind::encounter_discharge:
-        return check_user(ctx, out, true, hook);
+    case hook_kind::encounter_discharge: return check_user(ctx, out, true, hook);
     }
     return {};
 }
@@ -521,8 +514,8 @@ bool is_token68(std::string_view s) noexcept
 {
     // 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
     std::size_t i = 0;
-    while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '-' || s[i] == '.' || s[i] == '_' ||
-                            s[i] == '~' || s[i] == '+' || s[i] == '/'))
+    while (i < s.size() &&
+           (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '-' || s[i] == '.' || s[i] == '_' || s[i] == '~' || s[i] == '+' || s[i] == '/'))
         ++i;
     if (i == 0)
         return false;
@@ -533,9 +526,8 @@ bool is_token68(std::string_view s) noexcept
 
 bool is_fhir_id(std::string_view s) noexcept
 {
-    return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
-    });
+    return !s.empty() && s.size() <= 64 &&
+           std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.'; });
 }
 
 bool is_relative_reference(std::string_view s) noexcept
@@ -567,11 +559,7 @@ const json::object* hook_request::find_prefetched(std::string_view reference) co
     return it == prefetch_resources.end() ? nullptr : it->second;
 }
 
-result<hook_request, error> validate_hook_request(
-    const service_definition& service,
-    document_ptr document,
-    const request_limits& limits
-)
+result<hook_request, error> validate_hook_request(const service_definition& service, document_ptr document, const request_limits& limits)
 {
     hook_request out;
     out.service = &service;

@@ -55,7 +55,7 @@ bool find_nonfinite(const json::value& v, std::string& path)
         for (const auto& kv : v.get_object())
             if (find_nonfinite(kv.value(), path))
             {
-                path.insert(0, (path.empty() || path.front() == '[' ? "" : ".") );
+                path.insert(0, (path.empty() || path.front() == '[' ? "" : "."));
                 path.insert(0, std::string(kv.key()));
                 return true;
             }

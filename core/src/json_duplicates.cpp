@@ -41,8 +41,7 @@ struct duplicate_finder
         if (open.empty())
             return {};
         const auto& parent = open.back();
-        return parent.is_object ? member_path(parent.path, parent.last_key)
-                                : parent.path + "[" + std::to_string(parent.index) + "]";
+        return parent.is_object ? member_path(parent.path, parent.last_key) : parent.path + "[" + std::to_string(parent.index) + "]";
     }
     bool value_done()
     {

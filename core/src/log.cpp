@@ -25,7 +25,6 @@ std::string_view level_name(core::log_level level)
     return "info";
 }
 
-
 }  // namespace
 
 void set_level(core::log_level level) noexcept

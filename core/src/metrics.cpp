@@ -179,7 +179,8 @@ void histogram_family::render_series(std::string& out) const
 }
 
 histogram_array::histogram_array(std::string_view name, std::string_view help, std::string_view key, const std::vector<std::string_view>& values)
-    : family(name, metric_type::histogram, help), histograms_(std::make_unique<histogram[]>(values.size()))
+    : family(name, metric_type::histogram, help)
+    , histograms_(std::make_unique<histogram[]>(values.size()))
 {
     labels_.reserve(values.size());
     for (auto v : values)

@@ -31,7 +31,8 @@ class requests_family final : public family
 {
 public:
     explicit requests_family(const compat_registry& r)
-        : family("crd_http_requests_total", metric_type::counter, "HTTP requests answered, by route (service id for hook calls) and status."), r_(r)
+        : family("crd_http_requests_total", metric_type::counter, "HTTP requests answered, by route (service id for hook calls) and status.")
+        , r_(r)
     {
     }
 
@@ -55,7 +56,8 @@ class request_seconds_family final : public family
 {
 public:
     explicit request_seconds_family(const compat_registry& r)
-        : family("crd_request_duration_seconds", metric_type::histogram, "Hook call latency from request read to response ready, by service."), r_(r)
+        : family("crd_request_duration_seconds", metric_type::histogram, "Hook call latency from request read to response ready, by service.")
+        , r_(r)
     {
     }
 
@@ -72,10 +74,7 @@ private:
 class in_flight_family final : public family
 {
 public:
-    explicit in_flight_family(const compat_registry& r)
-        : family("crd_in_flight_requests", metric_type::gauge, "Requests being processed."), r_(r)
-    {
-    }
+    explicit in_flight_family(const compat_registry& r) : family("crd_in_flight_requests", metric_type::gauge, "Requests being processed."), r_(r) {}
 
 private:
     void render_series(std::string& out) const override { text::sample(out, name(), "", r_.in_flight.value()); }
@@ -86,7 +85,8 @@ class overload_family final : public family
 {
 public:
     explicit overload_family(const compat_registry& r)
-        : family("crd_overload_rejections_total", metric_type::counter, "Connections and requests refused with 503 by limits."), r_(r)
+        : family("crd_overload_rejections_total", metric_type::counter, "Connections and requests refused with 503 by limits.")
+        , r_(r)
     {
     }
 
@@ -131,8 +131,6 @@ void count_request(route r, unsigned status) noexcept
         }
     global().requests[static_cast<std::size_t>(r)][slot].add();
 }
-
-
 
 std::string render_prometheus(std::string_view version)
 {

@@ -97,9 +97,8 @@ std::optional<url> parse_http_url(std::string_view text)
             has_port = true;
             port_text = after.substr(1);
         }
-        std::transform(out.host.begin(), out.host.end(), out.host.begin(), [](char c) {
-            return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        });
+        std::transform(out.host.begin(), out.host.end(), out.host.begin(),
+            [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
         if (!valid_ipv6(out.host))
             return std::nullopt;
     }
@@ -112,9 +111,8 @@ std::optional<url> parse_http_url(std::string_view text)
             has_port = true;
             port_text = authority.substr(colon + 1);
         }
-        std::transform(out.host.begin(), out.host.end(), out.host.begin(), [](char c) {
-            return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        });
+        std::transform(out.host.begin(), out.host.end(), out.host.begin(),
+            [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
         if (!valid_reg_name(out.host))
             return std::nullopt;
     }

@@ -117,9 +117,7 @@ void apply_options(json::object& response, const crd_options& options)
         for (auto& c : arr)
             if (!options.disabled_card_types.count(topic_code(c)))
                 kept.push_back(std::move(c));
-        std::stable_sort(kept.begin(), kept.end(), [](const json::value& a, const json::value& b) {
-            return severity(a) < severity(b);
-        });
+        std::stable_sort(kept.begin(), kept.end(), [](const json::value& a, const json::value& b) { return severity(a) < severity(b); });
         while (kept.size() > options.max_cards)
             kept.pop_back();
         arr = std::move(kept);

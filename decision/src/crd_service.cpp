@@ -22,9 +22,7 @@ json::object prefetch_templates(const core::service_definition& service)
     {
     case core::hook_kind::order_sign:
     case core::hook_kind::order_select:
-    case core::hook_kind::appointment_book:
-        p["user"] = "{{context.userId}}";
-        break;
+    case core::hook_kind::appointment_book: p["user"] = "{{context.userId}}"; break;
     case core::hook_kind::order_dispatch:
         p["performer"] = "{{context.performer}}";
         p["order"] = "{{context.order}}";  // order-dispatch 1.0; 1.1 clients omit the key
@@ -52,17 +50,21 @@ std::string outcome_name(const error_code& ec)
 }  // namespace
 
 crd_service::crd_service(const core::service_definition& service, core::decision_service& decision, std::chrono::milliseconds timeout,
-                         prefetch_fulfiller* prefetch, double prefetch_share, core::request_limits limits)
-    : service_(service), decision_(decision), timeout_(timeout), prefetch_(prefetch), prefetch_share_(prefetch_share), limits_(limits),
-      card_types_(decision.card_types(service))
+    prefetch_fulfiller* prefetch, double prefetch_share, core::request_limits limits)
+    : service_(service)
+    , decision_(decision)
+    , timeout_(timeout)
+    , prefetch_(prefetch)
+    , prefetch_share_(prefetch_share)
+    , limits_(limits)
+    , card_types_(decision.card_types(service))
 {
     discovery_["hook"] = service_.hook;
     discovery_["id"] = service_.id;
     discovery_["title"] = service_.title;
     discovery_["description"] = service_.description;
-    discovery_["usageRequirements"] =
-        "Send the patient's active Coverage in prefetch, or fhirServer with fhirAuthorization, so the payer can "
-        "identify the plan. Orders need codes (CPT/HCPCS, RxNorm, SNOMED CT or LOINC) for a determination.";
+    discovery_["usageRequirements"] = "Send the patient's active Coverage in prefetch, or fhirServer with fhirAuthorization, so the payer can "
+                                      "identify the plan. Orders need codes (CPT/HCPCS, RxNorm, SNOMED CT or LOINC) for a determination.";
     discovery_["prefetch"] = prefetch_templates(service_);
     discovery_["extension"] = json::object{{"davinci-crd.configuration-options", configuration_options(card_types_)}};
 }
@@ -100,10 +102,10 @@ net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, 
     if (!decided)
     {
         log::warning("decision_failed", {
-            {"service", service_.id},
-            {"hookInstance", hook_instance},
-            {"error", decided.error().message()},
-        });
+                                            {"service", service_.id},
+                                            {"hookInstance", hook_instance},
+                                            {"error", decided.error().message()},
+                                        });
         auto r = core::api_response::from(core::to_problem({decided.error()}));
         r.hook_instance = std::move(hook_instance);
         r.decision = outcome_name(decided.error());
@@ -139,8 +141,8 @@ core::hook_registry make_registry(const core::config& cfg, core::decision_servic
             if (std::find(enabled.begin(), enabled.end(), service.id) == enabled.end())
                 continue;
         }
-        registry.add(std::make_unique<crd_service>(service, decision, decision_timeout(cfg, service), prefetch,
-                                                   cfg.prefetch.deadline_share, request_limits_of(cfg)));
+        registry.add(std::make_unique<crd_service>(
+            service, decision, decision_timeout(cfg, service), prefetch, cfg.prefetch.deadline_share, request_limits_of(cfg)));
     }
     return registry;
 }

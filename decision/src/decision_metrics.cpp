@@ -8,24 +8,22 @@ using label_pair = std::array<std::string_view, 2>;
 }  // namespace
 
 decision_metrics::decision_metrics()
-    : calls{"crd_decision_calls_total", "Decision-service calls by outcome.", "outcome",
-          {"ok", "timeout", "error", "breaker_open", "rejected"}},
-      call_seconds{"crd_decision_duration_seconds", "Decision-service call latency."},
-      degraded{"crd_decision_degraded_total", "Failed decisions answered as 'conditional' (decision.on_failure)."},
-      nonfinite_numbers{"crd_decision_nonfinite_numbers_total", "Decision answers refused for a number outside double range (inf/NaN)."},
-      normalised{"crd_cards_normalised_total", "Decision-service cards and systemActions dropped or repaired.", {"kind", "action"},
+    : calls{"crd_decision_calls_total", "Decision-service calls by outcome.", "outcome", {"ok", "timeout", "error", "breaker_open", "rejected"}}
+    , call_seconds{"crd_decision_duration_seconds", "Decision-service call latency."}
+    , degraded{"crd_decision_degraded_total", "Failed decisions answered as 'conditional' (decision.on_failure)."}
+    , nonfinite_numbers{"crd_decision_nonfinite_numbers_total", "Decision answers refused for a number outside double range (inf/NaN)."}
+    , normalised{"crd_cards_normalised_total", "Decision-service cards and systemActions dropped or repaired.", {"kind", "action"},
           {label_pair{"card", "dropped"}, label_pair{"card", "repaired"}, label_pair{"systemAction", "dropped"},
-              label_pair{"systemAction", "repaired"}}},
-      prefetch_fetches{"crd_prefetch_fetches_total", "Prefetch keys fetched from the EHR's FHIR server, by outcome.", "outcome",
-          {"fetched", "not_found", "error", "timeout", "skipped"}},
-      prefetch_seconds{"crd_prefetch_duration_seconds", "FHIR prefetch fetch latency."},
-      prefetch_origin_refused{"crd_prefetch_origin_refused_total",
-          "Calls whose fhirServer is not in prefetch.allowed_origins (nothing fetched)."},
-      feedback_forwarded{"crd_feedback_forwarded_total", "Feedback forwarded to decision.feedback_url, by result.", "result", {"ok", "error"}},
-      registered{metrics::process_registry(), {&calls, &call_seconds, &degraded, &nonfinite_numbers, &normalised, &prefetch_fetches,
-                                                  &prefetch_seconds, &prefetch_origin_refused, &feedback_forwarded}},
-      decision_pool(upstream::pool_gauges_for("decision")),
-      fhir_pool(upstream::pool_gauges_for("fhir"))
+              label_pair{"systemAction", "repaired"}}}
+    , prefetch_fetches{"crd_prefetch_fetches_total", "Prefetch keys fetched from the EHR's FHIR server, by outcome.", "outcome",
+          {"fetched", "not_found", "error", "timeout", "skipped"}}
+    , prefetch_seconds{"crd_prefetch_duration_seconds", "FHIR prefetch fetch latency."}
+    , prefetch_origin_refused{"crd_prefetch_origin_refused_total", "Calls whose fhirServer is not in prefetch.allowed_origins (nothing fetched)."}
+    , feedback_forwarded{"crd_feedback_forwarded_total", "Feedback forwarded to decision.feedback_url, by result.", "result", {"ok", "error"}}
+    , registered{metrics::process_registry(), {&calls, &call_seconds, &degraded, &nonfinite_numbers, &normalised, &prefetch_fetches,
+                                                  &prefetch_seconds, &prefetch_origin_refused, &feedback_forwarded}}
+    , decision_pool(upstream::pool_gauges_for("decision"))
+    , fhir_pool(upstream::pool_gauges_for("fhir"))
 {
 }
 

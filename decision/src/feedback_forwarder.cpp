@@ -49,8 +49,8 @@ net::awaitable<void> send_feedback(std::shared_ptr<feedback_forwarder::impl> sel
         co_return;
     }
     decision_metrics::instance().feedback_forwarded.add(forward_result::error);
-    log::warning("feedback_forward_failed", {{"service", service_id},
-        {"error", sent ? "HTTP " + std::to_string(sent->status) : sent.error().message()}});
+    log::warning(
+        "feedback_forward_failed", {{"service", service_id}, {"error", sent ? "HTTP " + std::to_string(sent->status) : sent.error().message()}});
 }
 
 }  // namespace

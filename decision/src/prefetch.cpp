@@ -321,9 +321,8 @@ struct prefetch_fulfiller::impl
             c.gauges = &decision_metrics::instance().fhir_pool;
             return std::make_shared<upstream::http_client>(ex, c, o->endpoints, tls);
         };
-        auto pools = upstream::pool_registry::of(ex).get_or_create("fhir prefetch", std::function<std::shared_ptr<shard_fhir_pools>()>([] {
-            return std::make_shared<shard_fhir_pools>();
-        }));
+        auto pools = upstream::pool_registry::of(ex).get_or_create(
+            "fhir prefetch", std::function<std::shared_ptr<shard_fhir_pools>()>([] { return std::make_shared<shard_fhir_pools>(); }));
         const auto key = o->url.origin();
         auto& table = pools->by_origin;
         if (auto it = table.find(key); it != table.end())
@@ -334,8 +333,7 @@ struct prefetch_fulfiller::impl
         }
         if (table.size() >= max_fhir_origins)
             table.erase(std::min_element(table.begin(), table.end(), [](const auto& a, const auto& b) {
-                return a.second.origin->last_used.load(std::memory_order_relaxed) <
-                       b.second.origin->last_used.load(std::memory_order_relaxed);
+                return a.second.origin->last_used.load(std::memory_order_relaxed) < b.second.origin->last_used.load(std::memory_order_relaxed);
             }));
         auto client = make();
         table.emplace(key, shard_fhir_pools::entry{o, client});
@@ -343,7 +341,7 @@ struct prefetch_fulfiller::impl
     }
 
     net::awaitable<void> fetch_one(std::shared_ptr<fhir_origin> origin, const std::string& access_token, fetch_job& job,
-                                   std::string_view hook_instance, clock::time_point deadline)
+        std::string_view hook_instance, clock::time_point deadline)
     {
         const auto started = clock::now();
         upstream::request req;
@@ -387,8 +385,8 @@ struct prefetch_fulfiller::impl
         }
         decision_metrics::instance().prefetch_fetches.add(outcome);
         if (!problem.empty())
-            log::warning("prefetch_fetch_failed", {
-                {"hookInstance", hook_instance}, {"key", job.key}, {"origin", origin->url.origin()}, {"error", problem}});
+            log::warning(
+                "prefetch_fetch_failed", {{"hookInstance", hook_instance}, {"key", job.key}, {"origin", origin->url.origin()}, {"error", problem}});
     }
 };
 
@@ -397,8 +395,7 @@ namespace {
 // A free function rather than a coroutine lambda (GCC 12 mishandles captures in those). The
 // references stay valid: complete() waits for every worker before it returns.
 net::awaitable<void> fetch_worker(prefetch_fulfiller::impl& self, std::shared_ptr<fetch_progress> state, std::shared_ptr<fhir_origin> origin,
-                                  const std::string& access_token, std::vector<fetch_job>& jobs, const std::string& hook_instance,
-                                  clock::time_point deadline)
+    const std::string& access_token, std::vector<fetch_job>& jobs, const std::string& hook_instance, clock::time_point deadline)
 {
     while (state->next < jobs.size())
     {
@@ -454,7 +451,7 @@ net::awaitable<result<core::hook_request, error>> prefetch_fulfiller::complete(
         for (const auto& item : request.items)
             if (!item.resource)
                 jobs.push_back({"crd-order-" + std::string(item.resource_type) + "-" + std::string(item.id),
-                                std::string(item.resource_type) + "/" + std::string(item.id), std::nullopt});
+                    std::string(item.resource_type) + "/" + std::string(item.id), std::nullopt});
     if (jobs.empty())
         co_return std::move(request);
 
@@ -481,7 +478,7 @@ net::awaitable<result<core::hook_request, error>> prefetch_fulfiller::complete(
     {
         decision_metrics::instance().prefetch_origin_refused.add();
         log::warning("prefetch_origin_not_allowed", {{"hookInstance", std::string(request.hook_instance)}, {"origin", server->origin()},
-                                                     {"detail", "not in prefetch.allowed_origins: nothing is fetched from it"}});
+                                                        {"detail", "not in prefetch.allowed_origins: nothing is fetched from it"}});
         for (std::size_t i = 0; i < jobs.size(); ++i)
             decision_metrics::instance().prefetch_fetches.add(prefetch_outcome::skipped);
         if (!missing_required.empty())

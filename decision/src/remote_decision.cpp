@@ -27,7 +27,9 @@ namespace crd::decision {
 struct remote_decision::origin
 {
     origin(core::url u, unsigned breaker_failures, std::chrono::milliseconds breaker_cooldown)
-        : url(std::move(u)), endpoints(std::make_shared<upstream::endpoint_cache>(url)), breaker(breaker_failures, breaker_cooldown)
+        : url(std::move(u))
+        , endpoints(std::make_shared<upstream::endpoint_cache>(url))
+        , breaker(breaker_failures, breaker_cooldown)
     {
     }
     core::url url;
@@ -254,7 +256,7 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
             error_code parse_error;
             // One arena per response, freed with the answer: no allocation per JSON node.
             json::value body = core::parse_json(sent->body, parse_error, core::max_json_depth,
-                                                json::make_shared_resource<json::monotonic_resource>(core::arena_bytes_for(sent->body.size())));
+                json::make_shared_resource<json::monotonic_resource>(core::arena_bytes_for(sent->body.size())));
             if (parse_error == errc::json_number_out_of_range)
             {
                 // Relayed, inf would reach the EHR as "Infinity": not JSON. Counted, then a 502.
@@ -262,8 +264,8 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
                 log::warning("decision_response_nonfinite", {{"service", service_id}, {"hookInstance", hook_instance}});
             }
             normalise_report report;
-            auto normalised = parse_error ? result<json::object>(error_code(errc::decision_bad_response))
-                                          : normalise_response(std::move(body), report);
+            auto normalised =
+                parse_error ? result<json::object>(error_code(errc::decision_bad_response)) : normalise_response(std::move(body), report);
             if (!normalised)
                 failure = normalised.error();
             else
@@ -284,24 +286,24 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
                     for (auto& n : report.notes)
                         notes.emplace_back(n);
                     log::warning("decision_response_repaired", {
-                        {"service", service_id},
-                        {"hookInstance", hook_instance},
-                        {"cards_dropped", report.cards_dropped},
-                        {"cards_repaired", report.cards_repaired},
-                        {"actions_dropped", report.actions_dropped},
-                        {"actions_repaired", report.actions_repaired},
-                        {"notes", std::move(notes)},
-                    });
+                                                                   {"service", service_id},
+                                                                   {"hookInstance", hook_instance},
+                                                                   {"cards_dropped", report.cards_dropped},
+                                                                   {"cards_repaired", report.cards_repaired},
+                                                                   {"actions_dropped", report.actions_dropped},
+                                                                   {"actions_repaired", report.actions_repaired},
+                                                                   {"notes", std::move(notes)},
+                                                               });
                 }
             }
         }
         else
             log::warning("decision_call_failed", {
-                {"service", service_id},
-                {"hookInstance", hook_instance},
-                {"origin", o.url.origin()},
-                {"error", sent ? "HTTP " + std::to_string(sent->status) : sent.error().message()},
-            });
+                                                     {"service", service_id},
+                                                     {"hookInstance", hook_instance},
+                                                     {"origin", o.url.origin()},
+                                                     {"error", sent ? "HTTP " + std::to_string(sent->status) : sent.error().message()},
+                                                 });
 
         // No verdict otherwise: the permit's destructor gives a probe slot back.
         if (!failure || is_decision_refusal(failure))

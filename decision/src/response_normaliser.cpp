@@ -32,8 +32,8 @@ void prune_empty(json::value& v)
         {
             prune_empty(it->value());
             const auto& x = it->value();
-            const bool empty = x.is_null() || (x.is_string() && x.get_string().empty()) ||
-                               (x.is_array() && x.get_array().empty()) || (x.is_object() && x.get_object().empty());
+            const bool empty = x.is_null() || (x.is_string() && x.get_string().empty()) || (x.is_array() && x.get_array().empty()) ||
+                               (x.is_object() && x.get_object().empty());
             it = empty ? o.erase(it) : std::next(it);
         }
     }
@@ -113,8 +113,8 @@ bool check_card(json::value& v, normalise_report& report, std::size_t index)
     const auto summary = str(card, "summary");
     const auto indicator = str(card, "indicator");
     json::value* source = card.if_contains("source");
-    if (summary.empty() || (indicator != "info" && indicator != "warning" && indicator != "critical") || !source ||
-        !source->is_object() || !non_empty_string(source->get_object().if_contains("label")))
+    if (summary.empty() || (indicator != "info" && indicator != "warning" && indicator != "critical") || !source || !source->is_object() ||
+        !non_empty_string(source->get_object().if_contains("label")))
     {
         report.notes.push_back(where + ": dropped (summary, indicator or source.label missing or invalid)");
         return false;

@@ -246,7 +246,8 @@ rule_set parse_rules(const json::value& doc)
                 fail(r.at("performers"), "must hold references of the form Type/id (got '" + p + "')");
         x.hooks = r.strings("hooks");
         for (const auto& h : x.hooks)
-            check_code(r.at("hooks"), h, {"order-sign", "order-select", "order-dispatch", "appointment-book", "encounter-start", "encounter-discharge"});
+            check_code(
+                r.at("hooks"), h, {"order-sign", "order-select", "order-dispatch", "appointment-book", "encounter-start", "encounter-discharge"});
         x.result = read_determination(r);
         x.reason = r.string("reason");
         x.summary = r.string("summary");
@@ -281,9 +282,7 @@ rule_set parse_rules(const json::value& doc)
     }
     root.done();
     // Most specific first; stable, so file order decides among equals.
-    std::stable_sort(out.rules.begin(), out.rules.end(), [](const rule& a, const rule& b) {
-        return a.specificity() > b.specificity();
-    });
+    std::stable_sort(out.rules.begin(), out.rules.end(), [](const rule& a, const rule& b) { return a.specificity() > b.specificity(); });
     return out;
 }
 

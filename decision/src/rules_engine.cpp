@@ -294,9 +294,7 @@ json::object rules_engine::evaluate(const core::hook_request& request) const
                 continue;
             const bool code_match = std::any_of(codings.begin(), codings.end(), [&](const coding& c) {
                 const auto system = rs.canonical_system(c.system);
-                return std::any_of(r.codes.begin(), r.codes.end(), [&](const coded_value& v) {
-                    return v.code == c.code && v.system == system;
-                });
+                return std::any_of(r.codes.begin(), r.codes.end(), [&](const coded_value& v) { return v.code == c.code && v.system == system; });
             });
             if (code_match)
             {

@@ -73,7 +73,7 @@ std::unique_ptr<audit_log> make_audit(const core::config& cfg)
 }
 
 router_settings make_router_settings(const core::config& cfg, const core::decision_service& decision, audit_log* audit,
-                                     const auth::authenticator_slot* authn, decision::feedback_forwarder* feedback)
+    const auth::authenticator_slot* authn, decision::feedback_forwarder* feedback)
 {
     router_settings s;
     s.feedback = feedback;
@@ -179,21 +179,24 @@ void application::start()
     json::array services;
     for (auto id : impl_->registry.ids())
         services.emplace_back(id);
-    log::info("started", {
-        {"listen", cfg.listen.address + ":" + std::to_string(port())},
-        {"admin", cfg.admin.enabled ? json::value(cfg.admin.address + ":" + std::to_string(admin_port())) : json::value(nullptr)},
-        {"public_base_url", cfg.public_base_url},
-        {"decision_mode", impl_->decision->mode()},
-        {"decision", cfg.decision.endpoint ? json::value(cfg.decision.endpoint->origin() + cfg.decision.endpoint->target) : json::value(cfg.decision.rules_path)},
-        {"auth", cfg.auth.required ? "required" : "off"},
-        {"services", std::move(services)},
-    });
+    log::info(
+        "started", {
+                       {"listen", cfg.listen.address + ":" + std::to_string(port())},
+                       {"admin", cfg.admin.enabled ? json::value(cfg.admin.address + ":" + std::to_string(admin_port())) : json::value(nullptr)},
+                       {"public_base_url", cfg.public_base_url},
+                       {"decision_mode", impl_->decision->mode()},
+                       {"decision", cfg.decision.endpoint ? json::value(cfg.decision.endpoint->origin() + cfg.decision.endpoint->target)
+                                                          : json::value(cfg.decision.rules_path)},
+                       {"auth", cfg.auth.required ? "required" : "off"},
+                       {"services", std::move(services)},
+                   });
     if (!cfg.auth.required)
         log::warning("auth_disabled", {{"detail", "auth.required is false: callers are not authenticated"}});
     if (!cfg.audit.path)
         log::warning("audit_disabled", {{"detail", "audit.path is not set: hook calls are not kept for disputes (CRD-62)"}});
     if (cfg.admin.enabled && !is_loopback(cfg.admin.address))
-        log::warning("admin_not_loopback", {{"detail", "admin.address is not a loopback address: /metrics and /ready details are reachable from the network; firewall it"}});
+        log::warning("admin_not_loopback",
+            {{"detail", "admin.address is not a loopback address: /metrics and /ready details are reachable from the network; firewall it"}});
     if (!cfg.tls.certificate && !is_loopback(cfg.listen.address))
         log::warning("plain_http", {{"detail", "serving plain HTTP on a non-loopback address; set tls.certificate or terminate TLS in front"}});
     notify_systemd("READY=1\nSTATUS=serving on " + cfg.listen.address + ":" + std::to_string(port()));
@@ -269,8 +272,7 @@ bool application::reload(const std::string& config_path)
     json::array needs_restart;
     if (needs_restart_auth)
         needs_restart.emplace_back("auth.required");
-    if (next.listen.address != current.listen.address || next.listen.port != current.listen.port ||
-        next.listen.threads != current.listen.threads)
+    if (next.listen.address != current.listen.address || next.listen.port != current.listen.port || next.listen.threads != current.listen.threads)
         needs_restart.emplace_back("listen");
     if (next.admin.enabled != current.admin.enabled || next.admin.address != current.admin.address || next.admin.port != current.admin.port)
         needs_restart.emplace_back("admin");
@@ -324,28 +326,26 @@ void check_configuration(const core::config& cfg)
 
 namespace {
 
-constexpr std::string_view usage =
-    "Usage: crd-server [--config FILE]\n"
-    "       crd-server --check-config FILE\n"
-    "       crd-server --hash-secret < secret\n"
-    "       crd-server --help | --version\n"
-    "\n"
-    "A Da Vinci CRD (Coverage Requirements Discovery) CDS Hooks server for payers.\n"
-    "\n"
-    "  --config FILE        run with this JSON configuration (see etc/crd-server.json)\n"
-    "  --check-config FILE  validate the configuration and the rules it names, then exit\n"
-    "  --hash-secret        read a client secret from stdin, print its auth.clients[].secret_hash\n"
-    "  --help               show this text\n"
-    "  --version            print the version\n"
-    "\n"
-    "Environment: CDS_DECISION_SERVICE_URL overrides decision.url; CDS_ENABLED_HOOKS (comma list of\n"
-    "service ids) overrides services.enabled.\n";
+constexpr std::string_view usage = "Usage: crd-server [--config FILE]\n"
+                                   "       crd-server --check-config FILE\n"
+                                   "       crd-server --hash-secret < secret\n"
+                                   "       crd-server --help | --version\n"
+                                   "\n"
+                                   "A Da Vinci CRD (Coverage Requirements Discovery) CDS Hooks server for payers.\n"
+                                   "\n"
+                                   "  --config FILE        run with this JSON configuration (see etc/crd-server.json)\n"
+                                   "  --check-config FILE  validate the configuration and the rules it names, then exit\n"
+                                   "  --hash-secret        read a client secret from stdin, print its auth.clients[].secret_hash\n"
+                                   "  --help               show this text\n"
+                                   "  --version            print the version\n"
+                                   "\n"
+                                   "Environment: CDS_DECISION_SERVICE_URL overrides decision.url; CDS_ENABLED_HOOKS (comma list of\n"
+                                   "service ids) overrides services.enabled.\n";
 
 core::config load(const std::string& path)
 {
     const auto env = core::process_environment();
-    return path.empty() ? core::default_config(env, CRD_DEFAULT_RULES_PATH)
-                        : core::load_config_file(path, env, CRD_DEFAULT_RULES_PATH);
+    return path.empty() ? core::default_config(env, CRD_DEFAULT_RULES_PATH) : core::load_config_file(path, env, CRD_DEFAULT_RULES_PATH);
 }
 
 }  // namespace

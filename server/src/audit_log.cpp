@@ -32,7 +32,6 @@ namespace json = boost::json;
 namespace crd::server {
 namespace {
 
-
 std::string sha256_hex(std::string_view data)
 {
     unsigned char digest[EVP_MAX_MD_SIZE];
@@ -71,8 +70,8 @@ std::string capped(std::string_view s)
 {
     if (s.size() <= max_audit_string)
         return std::string(s);
-    return std::string(s.substr(0, kept_prefix)) + "...[truncated by crd-server: " + std::to_string(s.size()) +
-           " bytes, sha256 " + sha256_hex(s) + "]";
+    return std::string(s.substr(0, kept_prefix)) + "...[truncated by crd-server: " + std::to_string(s.size()) + " bytes, sha256 " + sha256_hex(s) +
+           "]";
 }
 
 void cap_strings(json::value& v)
@@ -111,7 +110,7 @@ struct waiter
 
 struct queued
 {
-    audit_record record;  // formatted on the writer thread, off the request path
+    audit_record record;              // formatted on the writer thread, off the request path
     std::shared_ptr<waiter> durable;  // null: no one waits for this record
 };
 
@@ -177,11 +176,11 @@ struct audit_log::impl
     std::mutex mutex;
     std::condition_variable wake_writer;
     std::condition_variable flushed_cv;
-    std::deque<queued> queue;  // guarded by mutex
+    std::deque<queued> queue;                           // guarded by mutex
     std::vector<std::shared_ptr<waiter>> room_waiters;  // guarded by mutex: wait for queue room
-    std::uint64_t enqueued = 0;  // guarded by mutex: records ever queued
-    std::uint64_t synced = 0;    // guarded by mutex: records written and fsync'd
-    bool stopping = false;       // guarded by mutex
+    std::uint64_t enqueued = 0;                         // guarded by mutex: records ever queued
+    std::uint64_t synced = 0;                           // guarded by mutex: records written and fsync'd
+    bool stopping = false;                              // guarded by mutex
     std::atomic<bool> reopen_requested{false};
     int fd = -1;  // writer thread only (and constructor/destructor)
     std::thread writer;
@@ -193,10 +192,7 @@ struct audit_log::impl
             throw std::system_error(errno, std::generic_category(), "cannot open audit.path '" + *cfg.path + "'");
     }
 
-    int open_file() const
-    {
-        return ::open(cfg.path->c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    }
+    int open_file() const { return ::open(cfg.path->c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640); }
 
     bool write_all(const std::string& data)
     {
@@ -264,7 +260,8 @@ struct audit_log::impl
                 const auto err = errno;
                 if (clock::now() - last_error_log > std::chrono::seconds(1))
                 {
-                    log::error("audit_write_failed", {{"path", *cfg.path}, {"error", std::generic_category().message(err)}, {"queued", queue_depth()}});
+                    log::error(
+                        "audit_write_failed", {{"path", *cfg.path}, {"error", std::generic_category().message(err)}, {"queued", queue_depth()}});
                     last_error_log = clock::now();
                 }
                 // A partial write may have left part of a line: start the retry on a new line.
@@ -273,7 +270,8 @@ struct audit_log::impl
                     std::lock_guard lock(mutex);
                     if (stopping)
                     {
-                        log::error("audit_records_lost", {{"path", *cfg.path}, {"records", queue.size()}, {"reason", "the audit file cannot be written at shutdown"}});
+                        log::error("audit_records_lost",
+                            {{"path", *cfg.path}, {"records", queue.size()}, {"reason", "the audit file cannot be written at shutdown"}});
                         break;
                     }
                 }

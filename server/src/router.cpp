@@ -56,8 +56,7 @@ http_response invalid_json(std::string_view body, const boost::system::error_cod
         boost::system::error_code ignored;
         const auto where = core::first_nonfinite_number(json::parse(body, ignored, {}, options)).value_or("");
         return problem_response(error{core::request_errc::not_json,
-            (where.empty() ? std::string("a number") : where) + " is outside the range of a double: numbers must be finite",
-            where});
+            (where.empty() ? std::string("a number") : where) + " is outside the range of a double: numbers must be finite", where});
     }
     return problem_response(error{core::request_errc::not_json, "request body is not valid JSON: " + ec.message()});
 }
@@ -110,7 +109,8 @@ std::optional<http_response> missing_required_header(const http_request_view& re
         while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
             value.remove_prefix(1);
         if (value.empty())
-            return problem_response(error{http_errc::missing_header, "the request header " + name + " is required (requests.required_headers)", name});
+            return problem_response(
+                error{http_errc::missing_header, "the request header " + name + " is required (requests.required_headers)", name});
     }
     return std::nullopt;
 }
@@ -168,23 +168,24 @@ bool is_json_media_type(std::string_view content_type) noexcept
 }
 
 router::router(const core::hook_registry& registry, router_settings settings)
-    : registry_(registry), settings_(std::move(settings)), discovery_body_(json::serialize(registry.discovery()))
+    : registry_(registry)
+    , settings_(std::move(settings))
+    , discovery_body_(json::serialize(registry.discovery()))
 {
 }
 
 bool router::origin_allowed(std::string_view origin) const
 {
-    return std::any_of(settings_.cors_allowed_origins.begin(), settings_.cors_allowed_origins.end(), [&](const std::string& allowed) {
-        return allowed == "*" || core::iequals(allowed, origin);
-    });
+    return std::any_of(settings_.cors_allowed_origins.begin(), settings_.cors_allowed_origins.end(),
+        [&](const std::string& allowed) { return allowed == "*" || core::iequals(allowed, origin); });
 }
 
 void router::add_cors_headers(const http_request_view& request, http_response& response) const
 {
     if (request.origin.empty() || !origin_allowed(request.origin))
         return;
-    const bool wildcard = std::find(settings_.cors_allowed_origins.begin(), settings_.cors_allowed_origins.end(), "*") !=
-                          settings_.cors_allowed_origins.end();
+    const bool wildcard =
+        std::find(settings_.cors_allowed_origins.begin(), settings_.cors_allowed_origins.end(), "*") != settings_.cors_allowed_origins.end();
     response.headers.emplace_back("Access-Control-Allow-Origin", wildcard ? std::string("*") : std::string(request.origin));
     // A browser app (the CDS Hooks Sandbox) may read why it was refused and when to retry.
     response.headers.emplace_back("Access-Control-Expose-Headers", "WWW-Authenticate, Retry-After");
@@ -194,7 +195,14 @@ void router::add_cors_headers(const http_request_view& request, http_response& r
 
 struct router::routed
 {
-    enum step_kind { answer, hook, feedback, token, discovery } step = answer;
+    enum step_kind
+    {
+        answer,
+        hook,
+        feedback,
+        token,
+        discovery
+    } step = answer;
     http_response response;                 // for answer
     core::hook_handler* handler = nullptr;  // for hook and feedback
 
@@ -309,14 +317,28 @@ struct router::route_table
         service_feedback,  // path + "/{id}/feedback"
     };
 
-    enum class served_on { public_api, admin, both };
+    enum class served_on
+    {
+        public_api,
+        admin,
+        both
+    };
 
     // When the configuration gives a route at all; otherwise it is a 404 that says why.
-    enum class enabled_when { always, auth_enabled };
+    enum class enabled_when
+    {
+        always,
+        auth_enabled
+    };
 
     // Who must present a token, when authentication is on. Checked by the awaited call, after the
     // method: a wrong method is 405 before it is 401, on every route.
-    enum class caller_auth { none, bearer, bearer_if_discovery_protected };
+    enum class caller_auth
+    {
+        none,
+        bearer,
+        bearer_if_discovery_protected
+    };
 
     // What a handler gets: the request and what routing learnt about it.
     struct call
@@ -374,15 +396,29 @@ const std::array<router::route_table::entry, 8> router::route_table::entries{{
     {.path = "/ready", .surfaces = served_on::both, .label = metrics::route::ready, .get = ready},
     // Failure counts by reason would help a prober: the admin listener only.
     {.path = "/metrics", .surfaces = served_on::admin, .label = metrics::route::metrics, .get = metrics_text},
-    {.path = "/.well-known/smart-configuration", .label = metrics::route::smart_configuration,
-     .enabled = enabled_when::auth_enabled, .get = smart_configuration},
+    {.path = "/.well-known/smart-configuration",
+        .label = metrics::route::smart_configuration,
+        .enabled = enabled_when::auth_enabled,
+        .get = smart_configuration},
     {.path = "/auth/token", .label = metrics::route::token, .enabled = enabled_when::auth_enabled, .post = token},
-    {.path = services_prefix, .shape = path_shape::collection, .label = metrics::route::discovery,
-     .authentication = caller_auth::bearer_if_discovery_protected, .cors_preflight = true, .get = discovery},
-    {.path = services_prefix, .shape = path_shape::service, .label = std::nullopt,
-     .authentication = caller_auth::bearer, .cors_preflight = true, .post = hook},
-    {.path = services_prefix, .shape = path_shape::service_feedback, .label = metrics::route::feedback,
-     .authentication = caller_auth::bearer, .cors_preflight = true, .post = feedback},
+    {.path = services_prefix,
+        .shape = path_shape::collection,
+        .label = metrics::route::discovery,
+        .authentication = caller_auth::bearer_if_discovery_protected,
+        .cors_preflight = true,
+        .get = discovery},
+    {.path = services_prefix,
+        .shape = path_shape::service,
+        .label = std::nullopt,
+        .authentication = caller_auth::bearer,
+        .cors_preflight = true,
+        .post = hook},
+    {.path = services_prefix,
+        .shape = path_shape::service_feedback,
+        .label = metrics::route::feedback,
+        .authentication = caller_auth::bearer,
+        .cors_preflight = true,
+        .post = feedback},
 }};
 
 std::optional<std::string_view> router::route_table::matches(const entry& e, std::string_view path)
@@ -608,8 +644,8 @@ net::awaitable<std::optional<http_response>> router::authenticate(
     // error_description), never the token's contents, unless auth.terse_errors.
     log::warning("auth_failed", {{"path", path}, {"reason", info.auth_failure}, {"detail", why.detail}});
     const bool terse = settings_.terse_auth_errors;
-    auto r = problem_response(core::to_problem(
-        {why.reason, terse ? std::string("authentication is required: a valid bearer token for this endpoint") : why.explanation}));
+    auto r = problem_response(
+        core::to_problem({why.reason, terse ? std::string("authentication is required: a valid bearer token for this endpoint") : why.explanation}));
     std::string challenge = "Bearer";
     if (why.token_given)
     {

@@ -65,12 +65,14 @@ unsigned fit_connections_to_descriptors(unsigned max_connections)
     if (lim.rlim_cur == RLIM_INFINITY || lim.rlim_cur >= max_connections + reserved_descriptors)
         return max_connections;
     const auto fits = lim.rlim_cur > reserved_descriptors + 16 ? static_cast<unsigned>(lim.rlim_cur - reserved_descriptors) : 16U;
-    log::warning("max_connections_over_open_files_limit", {
-        {"max_connections", max_connections},
-        {"open_files_limit", static_cast<std::uint64_t>(lim.rlim_cur)},
-        {"max_connections_in_force", fits},
-        {"detail", "limits.max_connections does not fit the open-file limit (nofile): raise it (systemd LimitNOFILE=, ulimit -n) or lower the setting"},
-    });
+    log::warning("max_connections_over_open_files_limit",
+        {
+            {"max_connections", max_connections},
+            {"open_files_limit", static_cast<std::uint64_t>(lim.rlim_cur)},
+            {"max_connections_in_force", fits},
+            {"detail",
+                "limits.max_connections does not fit the open-file limit (nofile): raise it (systemd LimitNOFILE=, ulimit -n) or lower the setting"},
+        });
     return fits;
 }
 
@@ -114,8 +116,8 @@ private:
 
 bool out_of_descriptors(const beast::error_code& ec)
 {
-    return ec == net::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
-           ec == net::error::no_buffer_space || ec == net::error::no_memory;
+    return ec == net::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system || ec == net::error::no_buffer_space ||
+           ec == net::error::no_memory;
 }
 
 // Completion of a session or refusal coroutine: an exception that escaped one is logged, never
@@ -125,8 +127,8 @@ void log_session_end(std::exception_ptr e)
     log::exception("session_failed", e);
 }
 
-net::awaitable<void> accept_loop(shard& s, tcp::acceptor& acceptor, const core::limits_config& limits, unsigned max_connections,
-                                 const router& r, net::ssl::context* tls)
+net::awaitable<void> accept_loop(
+    shard& s, tcp::acceptor& acceptor, const core::limits_config& limits, unsigned max_connections, const router& r, net::ssl::context* tls)
 {
     reserve_descriptor reserve;
     net::steady_timer backoff(s.ioc);
@@ -149,8 +151,8 @@ net::awaitable<void> accept_loop(shard& s, tcp::acceptor& acceptor, const core::
                 server_metrics::instance().accept_shed.add();
             if (const auto now = clock::now(); now >= next_log)
             {
-                log::warning("accept_failed", {{"error", ec.message()}, {"failures", failures_since_log},
-                                               {"detail", "accepting paused, retrying with back-off"}});
+                log::warning("accept_failed",
+                    {{"error", ec.message()}, {"failures", failures_since_log}, {"detail", "accepting paused, retrying with back-off"}});
                 failures_since_log = 0;
                 next_log = now + std::chrono::seconds(10);
             }
@@ -199,9 +201,8 @@ std::unique_ptr<net::ssl::context> make_tls_context(const core::tls_config& tls)
     SSL_CTX* native = ctx->native_handle();
     SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
     SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    SSL_CTX_set_cipher_list(native,
-        "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
-        "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
+    SSL_CTX_set_cipher_list(native, "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+                                    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
     boost::system::error_code ec;
     ctx->use_certificate_chain_file(*tls.certificate, ec);
     if (ec)
@@ -227,7 +228,7 @@ struct server::impl
     const router& routes;
     const router* admin_routes;  // null: no admin listener
     std::uint16_t admin_port = 0;
-    unsigned max_connections = 0;  // limits.max_connections, fitted to the open-file limit
+    unsigned max_connections = 0;            // limits.max_connections, fitted to the open-file limit
     std::unique_ptr<net::ssl::context> tls;  // null: plain HTTP
     std::vector<std::unique_ptr<shard>> shards;
     std::uint16_t bound_port = 0;
@@ -287,8 +288,8 @@ void server::start()
             throw std::system_error(ec, "cannot listen on admin " + cfg.admin.address + ":" + std::to_string(endpoint.port()));
         first.admin_acceptor->listen(net::socket_base::max_listen_connections);
         impl_->admin_port = first.admin_acceptor->local_endpoint().port();
-        net::co_spawn(first.ioc, accept_loop(first, *first.admin_acceptor, cfg.limits, impl_->max_connections, *impl_->admin_routes, nullptr),
-                      net::detached);
+        net::co_spawn(
+            first.ioc, accept_loop(first, *first.admin_acceptor, cfg.limits, impl_->max_connections, *impl_->admin_routes, nullptr), net::detached);
     }
 
     for (auto& s : impl_->shards)

@@ -147,8 +147,8 @@ http_request_view head_view(const http::request<http::string_body>& req, std::st
 
 bool connection_ended(const beast::error_code& ec)
 {
-    return ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
-           ec == beast::error::timeout || ec == net::error::operation_aborted || ec == http::error::partial_message;
+    return ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset || ec == beast::error::timeout ||
+           ec == net::error::operation_aborted || ec == http::error::partial_message;
 }
 
 }  // namespace
@@ -157,7 +157,8 @@ namespace {
 
 // The keep-alive loop over a plain or TLS stream. `entry` is this connection in the shard's list.
 template <class Stream>
-net::awaitable<void> serve(Stream& stream, const core::limits_config& limits, const router& r, shard_state& shard, std::list<session_entry>::iterator entry)
+net::awaitable<void> serve(
+    Stream& stream, const core::limits_config& limits, const router& r, shard_state& shard, std::list<session_entry>::iterator entry)
 {
     auto& lowest = beast::get_lowest_layer(stream);
     beast::error_code peer_error;
@@ -327,8 +328,7 @@ net::awaitable<void> refuse_connection(tcp::socket socket, const core::limits_co
     beast::tcp_stream stream(std::move(socket));
     http_response r;
     r.status = 503;
-    r.body = boost::json::serialize(core::to_operation_outcome(
-        {503, "transient", "the server is at its connection limit; retry shortly", ""}));
+    r.body = boost::json::serialize(core::to_operation_outcome({503, "transient", "the server is at its connection limit; retry shortly", ""}));
     r.headers.emplace_back("Retry-After", "1");
     auto res = to_beast(std::move(r), 11, false);
     stream.expires_after(std::min<std::chrono::milliseconds>(limits.write_timeout, std::chrono::seconds(2)));

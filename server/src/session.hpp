@@ -34,13 +34,7 @@ struct shard_state
 // header limits (413/431), Expect: 100-continue, and routing. Completes when the connection ends;
 // never throws (errors end the connection and are logged at debug level). With `tls` non-null the
 // connection is TLS, handshaken within limits.header_timeout.
-net::awaitable<void> run_session(
-    tcp::socket socket,
-    const core::limits_config& limits,
-    const router& r,
-    shard_state& shard,
-    net::ssl::context* tls
-);
+net::awaitable<void> run_session(tcp::socket socket, const core::limits_config& limits, const router& r, shard_state& shard, net::ssl::context* tls);
 
 // Answers a connection over limits.max_connections with 503 and Retry-After, then closes it.
 net::awaitable<void> refuse_connection(tcp::socket socket, const core::limits_config& limits);

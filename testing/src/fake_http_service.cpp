@@ -71,8 +71,7 @@ received_request to_received(http::request<http::string_body>& req)
     for (const auto& field : req)
     {
         std::string name(field.name_string());
-        std::transform(name.begin(), name.end(), name.begin(),
-                       [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
+        std::transform(name.begin(), name.end(), name.begin(), [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
         out.headers.emplace_back(std::move(name), std::string(field.value()));
     }
     out.body = std::move(req.body());
@@ -169,15 +168,11 @@ struct fake_http_service::impl
         return std::chrono::microseconds(static_cast<long>(std::max(0.0, us)));
     }
 
-    bool inject_error(const route_script& s)
-    {
-        return s.error_rate > 0 && std::uniform_real_distribution<double>(0.0, 1.0)(rng) < s.error_rate;
-    }
+    bool inject_error(const route_script& s) { return s.error_rate > 0 && std::uniform_real_distribution<double>(0.0, 1.0)(rng) < s.error_rate; }
 
     // The head and half the body, then an RST: the client has read part of an answer when it fails.
     template <class Stream>
-    static net::awaitable<void> write_half_then_reset(Stream& stream, beast::tcp_stream& lowest,
-                                                      const http::response<http::string_body>& res)
+    static net::awaitable<void> write_half_then_reset(Stream& stream, beast::tcp_stream& lowest, const http::response<http::string_body>& res)
     {
         std::ostringstream whole;
         whole << res;

@@ -76,8 +76,7 @@ std::string hook_bytes(const json::object& doc, const std::string& service = "or
 }
 
 // One hook call on a fresh connection; status 0 when no answer came in time.
-response call(std::uint16_t port, const json::object& doc, const std::string& service = "order-sign-crd",
-              std::chrono::milliseconds timeout = 5s)
+response call(std::uint16_t port, const json::object& doc, const std::string& service = "order-sign-crd", std::chrono::milliseconds timeout = 5s)
 {
     return exchange(port, hook_bytes(doc, service), timeout).value_or(response{});
 }
@@ -122,8 +121,7 @@ bool outcome_names(const response& r, std::string_view field)
 bool saw_smuggled_request(const raw_recorder& upstream)
 {
     const auto targets = upstream.targets();
-    return std::find(targets.begin(), targets.end(), "/smuggled") != targets.end() ||
-           upstream.bytes().find("\r\nGET /smuggled") != std::string::npos;
+    return std::find(targets.begin(), targets.end(), "/smuggled") != targets.end() || upstream.bytes().find("\r\nGET /smuggled") != std::string::npos;
 }
 
 std::string joined(const std::vector<std::string>& items)
@@ -241,10 +239,10 @@ json::object auth_required_config()
     cfg["auth"] = json::object{
         {"required", true},
         {"clients", json::array{json::object{
-            {"client_id", "ehr"},
-            {"jwks", json::object{{"keys", json::array{crd::auth::public_jwk(key)}}}},
-            {"scope", "system/cds.hooks"},
-        }}},
+                        {"client_id", "ehr"},
+                        {"jwks", json::object{{"keys", json::array{crd::auth::public_jwk(key)}}}},
+                        {"scope", "system/cds.hooks"},
+                    }}},
     };
     return cfg;
 }
@@ -394,12 +392,11 @@ BOOST_AUTO_TEST_CASE(max_connections_above_the_open_file_limit_is_warned_at_star
     child_server s(base_config(), {.open_file_limit = 256});
     const auto warned = [&] {
         return s.count_log_lines([](const std::string& line) {
-                   const auto l = lower(line);
-                   return l.find("\"level\":\"warning\"") != std::string::npos &&
-                          (l.find("nofile") != std::string::npos || l.find("open-file") != std::string::npos ||
-                           l.find("open_file") != std::string::npos || l.find("open file") != std::string::npos ||
-                           l.find("max_connections") != std::string::npos);
-               }) > 0;
+            const auto l = lower(line);
+            return l.find("\"level\":\"warning\"") != std::string::npos &&
+                   (l.find("nofile") != std::string::npos || l.find("open-file") != std::string::npos || l.find("open_file") != std::string::npos ||
+                       l.find("open file") != std::string::npos || l.find("max_connections") != std::string::npos);
+        }) > 0;
     };
     BOOST_TEST(eventually(warned, 2s), "no warning about limits.max_connections and the open-file limit; output:\n" << s.log());
 }
@@ -438,7 +435,8 @@ BOOST_AUTO_TEST_CASE(order_select_with_1000_orders_and_1000_selections_is_served
 BOOST_AUTO_TEST_CASE(decision_service_400_is_relayed_and_does_not_open_the_breaker)
 {
     raw_recorder decision;
-    decision.answer(400, R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","diagnostics":"the payer refuses this request"}]})");
+    decision.answer(
+        400, R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","diagnostics":"the payer refuses this request"}]})");
     child_server s(remote_config(decision.url("/decide")));
 
     for (int i = 0; i < 10; ++i)
@@ -474,7 +472,8 @@ BOOST_AUTO_TEST_CASE(many_unreachable_fhir_origins_do_not_lock_out_a_new_one)
 {
     crd::test::fake_fhir_server fhir;
     fhir.answer("/fhir/Coverage?patient=pat015&status=active",
-                {200, R"({"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Coverage","id":"cov015","status":"active"}}]})", ""});
+        {200, R"({"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Coverage","id":"cov015","status":"active"}}]})",
+            ""});
     child_server s(fhir_prefetch_config());
 
     // 260 distinct origins on loopback (127.0.1.1 ... 127.0.2.10), all at a closed port.
@@ -506,7 +505,8 @@ BOOST_AUTO_TEST_CASE(prefetch_allowed_origins_keep_other_fhir_servers_unconnecte
 {
     crd::test::fake_fhir_server fhir;
     fhir.answer("/fhir/Coverage?patient=pat015&status=active",
-                {200, R"({"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Coverage","id":"cov015","status":"active"}}]})", ""});
+        {200, R"({"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Coverage","id":"cov015","status":"active"}}]})",
+            ""});
     raw_recorder other;
     child_server s(fhir_prefetch_config(json::object{{"allowed_origins", json::array{"http://127.0.0.1:" + std::to_string(fhir.port())}}}));
 
@@ -645,8 +645,8 @@ BOOST_AUTO_TEST_CASE(expect_100_continue_without_credentials_gets_401_without_wa
     child_server s(auth_required_config());
     const auto body = json::serialize(sign_request());
     const auto head = request_bytes("POST", "/cds-services/order-sign-crd", "",
-                                    {{"Content-Type", "application/json"}, {"Content-Length", std::to_string(body.size())}, {"Expect", "100-continue"}},
-                                    "HTTP/1.1", "127.0.0.1", false);
+        {{"Content-Type", "application/json"}, {"Content-Length", std::to_string(body.size())}, {"Expect", "100-continue"}}, "HTTP/1.1", "127.0.0.1",
+        false);
     raw_conn c(s.port());
     c.send(head);  // the body is never sent
     const auto first = c.read_response(3s);
@@ -659,8 +659,8 @@ BOOST_AUTO_TEST_CASE(http10_request_with_expect_gets_no_100_continue)
     child_server s(base_config());
     const auto body = json::serialize(sign_request());
     const auto head = request_bytes("POST", "/cds-services/order-sign-crd", "",
-                                    {{"Content-Type", "application/json"}, {"Content-Length", std::to_string(body.size())}, {"Expect", "100-continue"}},
-                                    "HTTP/1.0", "127.0.0.1", false);
+        {{"Content-Type", "application/json"}, {"Content-Length", std::to_string(body.size())}, {"Expect", "100-continue"}}, "HTTP/1.0", "127.0.0.1",
+        false);
     raw_conn c(s.port());
     c.send(head);
     std::this_thread::sleep_for(1s);  // a 100 Continue, if any, is sent now, before the body
@@ -692,8 +692,8 @@ BOOST_AUTO_TEST_CASE(a_100k_hook_value_is_refused_without_echoing_it)
 BOOST_AUTO_TEST_CASE(a_10k_content_type_is_refused_without_echoing_it)
 {
     child_server s(base_config());
-    const auto bytes = request_bytes("POST", "/cds-services/order-sign-crd", json::serialize(sign_request()),
-                                     {{"Content-Type", "text/" + std::string(10'240, 'x')}});
+    const auto bytes = request_bytes(
+        "POST", "/cds-services/order-sign-crd", json::serialize(sign_request()), {{"Content-Type", "text/" + std::string(10'240, 'x')}});
     const auto r = exchange(s.port(), bytes, 5s).value_or(response{});
     BOOST_TEST(r.status == 415U, brief(r));
     BOOST_TEST(r.body.size() < 2048U, "the 415 body has " << r.body.size() << " bytes");

@@ -50,8 +50,8 @@ fs::path fresh_dir()
 }
 
 // In the child between fork and exec: async-signal-safe calls only.
-[[noreturn]] void exec_child(const char* binary, char* const* argv, char* const* envp, int log_fd, int null_fd,
-                             std::optional<unsigned long> open_file_limit)
+[[noreturn]] void exec_child(
+    const char* binary, char* const* argv, char* const* envp, int log_fd, int null_fd, std::optional<unsigned long> open_file_limit)
 {
     ::dup2(null_fd, 0);
     ::dup2(log_fd, 1);
@@ -107,9 +107,8 @@ std::uint16_t fresh_port(bool and_next)
             break;
         const auto port = port_of(fd);
         int next = -1;
-        const bool ok = !handed_out.count(port) &&
-                        (!and_next || (port < 65535 && !handed_out.count(static_cast<std::uint16_t>(port + 1)) &&
-                                       (next = bound_socket(static_cast<std::uint16_t>(port + 1))) >= 0));
+        const bool ok = !handed_out.count(port) && (!and_next || (port < 65535 && !handed_out.count(static_cast<std::uint16_t>(port + 1)) &&
+                                                                     (next = bound_socket(static_cast<std::uint16_t>(port + 1))) >= 0));
         ::close(fd);
         if (next >= 0)
             ::close(next);

@@ -175,7 +175,7 @@ std::optional<response> take_response(std::string& buffer, bool eof)
 }
 
 std::string request_bytes(std::string_view method, std::string_view target, std::string_view body, const header_list& headers,
-                          std::string_view version, std::string_view host, bool content_length)
+    std::string_view version, std::string_view host, bool content_length)
 {
     std::string out;
     out.reserve(body.size() + 512);

@@ -23,7 +23,7 @@ using header_list = std::vector<std::pair<std::string, std::string>>;
 struct response
 {
     unsigned status = 0;
-    std::string version;  // "HTTP/1.1"
+    std::string version;                         // "HTTP/1.1"
     std::map<std::string, std::string> headers;  // lower-case names
     std::string body;
 
@@ -41,9 +41,8 @@ std::optional<response> take_response(std::string& buffer, bool eof);
 // The bytes of one request: `headers` as given, then Content-Length (unless `content_length` is
 // false), then the body. Host is the first header unless `host` is empty.
 std::string request_bytes(std::string_view method, std::string_view target, std::string_view body,
-                          const header_list& headers = {{"Content-Type", "application/json"}},
-                          std::string_view version = "HTTP/1.1", std::string_view host = "127.0.0.1",
-                          bool content_length = true);
+    const header_list& headers = {{"Content-Type", "application/json"}}, std::string_view version = "HTTP/1.1", std::string_view host = "127.0.0.1",
+    bool content_length = true);
 
 // One client connection to 127.0.0.1:port.
 class raw_conn

@@ -24,8 +24,8 @@
 
 namespace json = boost::json;
 using namespace crd;
-using auth::key_family;
 using auth::auth_failure;
+using auth::key_family;
 
 namespace {
 
@@ -90,15 +90,17 @@ struct fixture
         jwks_server.set_body(json::serialize(jwks_of({&k.jku})));
         json::value doc = {
             {"public_base_url", base},
-            {"auth", {
-                {"required", true},
-                {"clients", json::array{
-                    json::object{{"client_id", "ehr-rs"}, {"jwks", jwks_of({&k.rs})}},
-                    json::object{{"client_id", "ehr-es"}, {"jwks", jwks_of({&k.es})}, {"scope", "system/Patient.read system/Coverage.read"}},
-                    json::object{{"client_id", "ehr-jku"}, {"jwks_url", jwks_server.url("/jwks.json")}},
-                    json::object{{"client_id", "tool"}, {"secret_hash", auth::hash_secret("s3cret-for-tests")}},
+            {"auth",
+                {
+                    {"required", true},
+                    {"clients",
+                        json::array{
+                            json::object{{"client_id", "ehr-rs"}, {"jwks", jwks_of({&k.rs})}},
+                            json::object{{"client_id", "ehr-es"}, {"jwks", jwks_of({&k.es})}, {"scope", "system/Patient.read system/Coverage.read"}},
+                            json::object{{"client_id", "ehr-jku"}, {"jwks_url", jwks_server.url("/jwks.json")}},
+                            json::object{{"client_id", "tool"}, {"secret_hash", auth::hash_secret("s3cret-for-tests")}},
+                        }},
                 }},
-            }},
         };
         auto no_env = [](const char*) -> std::optional<std::string> { return std::nullopt; };
         cfg = core::parse_config(doc, "", no_env, "");
@@ -119,7 +121,8 @@ json::object claims(const std::string& iss, const json::value& aud = json::value
 {
     static int n = 0;
     const auto now = now_s();
-    return json::object{{"iss", iss}, {"aud", aud}, {"iat", now}, {"exp", now + 300}, {"jti", "jti-" + std::to_string(++n) + "-" + std::to_string(now)}};
+    return json::object{
+        {"iss", iss}, {"aud", aud}, {"iat", now}, {"exp", now + 300}, {"jti", "jti-" + std::to_string(++n) + "-" + std::to_string(now)}};
 }
 
 json::object header_for(const auth::signing_key& k)
@@ -164,19 +167,19 @@ std::string form_encode(const std::string& s)
 }
 
 std::string token_form(const std::string& assertion, const std::string& scope = "system/Patient.read",
-                       const std::string& grant = "client_credentials",
-                       const std::string& type = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+    const std::string& grant = "client_credentials", const std::string& type = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
 {
-    return "grant_type=" + form_encode(grant) + "&client_assertion_type=" + form_encode(type) +
-           "&client_assertion=" + form_encode(assertion) + "&scope=" + form_encode(scope);
+    return "grant_type=" + form_encode(grant) + "&client_assertion_type=" + form_encode(type) + "&client_assertion=" + form_encode(assertion) +
+           "&scope=" + form_encode(scope);
 }
 
 std::string assertion(const auth::signing_key& k, std::int64_t exp_in = 240, std::string aud = std::string(base) + "/auth/token")
 {
     static int n = 0;
     const auto now = now_s();
-    return auth::sign_compact(k, header_for(k), json::object{
-        {"iss", "ehr-es"}, {"sub", "ehr-es"}, {"aud", aud}, {"exp", now + exp_in}, {"jti", "a-" + std::to_string(++n) + "-" + std::to_string(now)}});
+    return auth::sign_compact(k, header_for(k),
+        json::object{{"iss", "ehr-es"}, {"sub", "ehr-es"}, {"aud", aud}, {"exp", now + exp_in},
+            {"jti", "a-" + std::to_string(++n) + "-" + std::to_string(now)}});
 }
 
 }  // namespace
@@ -219,9 +222,12 @@ BOOST_AUTO_TEST_CASE(keys_are_fetched_from_the_registered_jku)
 BOOST_AUTO_TEST_CASE(aud_may_be_an_array_containing_the_endpoint)
 {
     const auto& k = test_keys();
-    expect_identity(check(bearer(auth::sign_compact(k.es, header_for(k.es), claims("ehr-es", json::array{"https://other.example", sign_aud})))), "ehr-es");
+    expect_identity(
+        check(bearer(auth::sign_compact(k.es, header_for(k.es), claims("ehr-es", json::array{"https://other.example", sign_aud})))), "ehr-es");
     // Discovery's aud is the discovery URL.
-    expect_identity(check(bearer(auth::sign_compact(k.es, header_for(k.es), claims("ehr-es", json::value(std::string(base) + "/cds-services")))), "/cds-services"), "ehr-es");
+    expect_identity(check(bearer(auth::sign_compact(k.es, header_for(k.es), claims("ehr-es", json::value(std::string(base) + "/cds-services")))),
+                        "/cds-services"),
+        "ehr-es");
 }
 
 BOOST_AUTO_TEST_CASE(missing_header_is_refused_without_invalid_token)
@@ -242,16 +248,16 @@ BOOST_AUTO_TEST_CASE(garbage_is_refused)
 BOOST_AUTO_TEST_CASE(alg_none_is_refused)
 {
     const auto c = claims("ehr-es");
-    const std::string token = auth::base64url_encode(R"({"alg":"none","typ":"JWT","kid":"es-1"})") + "." +
-                              auth::base64url_encode(json::serialize(c)) + ".";
+    const std::string token =
+        auth::base64url_encode(R"({"alg":"none","typ":"JWT","kid":"es-1"})") + "." + auth::base64url_encode(json::serialize(c)) + ".";
     expect_refused(check(bearer(token)), auth_failure::bad_algorithm);
 }
 
 BOOST_AUTO_TEST_CASE(hmac_is_refused_even_keyed_with_the_public_key_pem)
 {
     const auto& k = test_keys();
-    const std::string input = auth::base64url_encode(R"({"alg":"HS384","typ":"JWT","kid":"rs-1"})") + "." +
-                              auth::base64url_encode(json::serialize(claims("ehr-rs")));
+    const std::string input =
+        auth::base64url_encode(R"({"alg":"HS384","typ":"JWT","kid":"rs-1"})") + "." + auth::base64url_encode(json::serialize(claims("ehr-rs")));
     const auto pem = pem_of_public(k.rs);
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
@@ -263,15 +269,17 @@ BOOST_AUTO_TEST_CASE(hmac_is_refused_even_keyed_with_the_public_key_pem)
 BOOST_AUTO_TEST_CASE(wrong_audience_other_service_is_refused)
 {
     const auto& k = test_keys();
-    expect_refused(check(bearer(auth::sign_compact(k.es, header_for(k.es), claims("ehr-es", json::value(std::string(base) + "/cds-services/order-select-crd"))))),
-                   auth_failure::bad_audience);
+    expect_refused(check(bearer(auth::sign_compact(
+                       k.es, header_for(k.es), claims("ehr-es", json::value(std::string(base) + "/cds-services/order-select-crd"))))),
+        auth_failure::bad_audience);
 }
 
 BOOST_AUTO_TEST_CASE(wrong_audience_other_host_is_refused)
 {
     const auto& k = test_keys();
-    expect_refused(check(bearer(auth::sign_compact(k.es, header_for(k.es), claims("ehr-es", json::value("https://evil.example/cds-services/order-sign-crd"))))),
-                   auth_failure::bad_audience);
+    expect_refused(
+        check(bearer(auth::sign_compact(k.es, header_for(k.es), claims("ehr-es", json::value("https://evil.example/cds-services/order-sign-crd"))))),
+        auth_failure::bad_audience);
 }
 
 BOOST_AUTO_TEST_CASE(expired_is_refused)
@@ -470,8 +478,8 @@ BOOST_AUTO_TEST_CASE(a_smart_access_token_is_issued_and_accepted_on_a_hook)
     const auto d2 = access.rfind('.');
     auto payload = json::parse(*auth::base64url_decode(access.substr(d1 + 1, d2 - d1 - 1))).as_object();
     payload["sub"] = "ehr-rs";
-    expect_refused(check(bearer(access.substr(0, d1 + 1) + auth::base64url_encode(json::serialize(payload)) + access.substr(d2))),
-                   auth_failure::bad_signature);
+    expect_refused(
+        check(bearer(access.substr(0, d1 + 1) + auth::base64url_encode(json::serialize(payload)) + access.substr(d2))), auth_failure::bad_signature);
     auto sig = *auth::base64url_decode(access.substr(d2 + 1));
     sig[5] = static_cast<char>(sig[5] ^ 1);
     expect_refused(check(bearer(access.substr(0, d2 + 1) + auth::base64url_encode(sig))), auth_failure::bad_signature);
@@ -552,9 +560,12 @@ BOOST_AUTO_TEST_CASE(secret_hashes_verify_only_the_right_secret)
 BOOST_AUTO_TEST_CASE(bad_registrations_are_refused_naming_the_key)
 {
     auto no_env = [](const char*) -> std::optional<std::string> { return std::nullopt; };
-    json::value doc = {{"auth", {{"required", true}, {"clients", json::array{
-        json::object{{"client_id", "x"}, {"jwks", json::object{{"keys", json::array{json::object{{"kty", "oct"}, {"kid", "k"}, {"k", "c2VjcmV0"}}}}}}},
-    }}}}};
+    json::value doc = {{"auth",
+        {{"required", true},
+            {"clients", json::array{
+                            json::object{{"client_id", "x"},
+                                {"jwks", json::object{{"keys", json::array{json::object{{"kty", "oct"}, {"kid", "k"}, {"k", "c2VjcmV0"}}}}}}},
+                        }}}}};
     auto bad = core::parse_config(doc, "", no_env, "");
     try
     {
@@ -565,9 +576,10 @@ BOOST_AUTO_TEST_CASE(bad_registrations_are_refused_naming_the_key)
     {
         BOOST_TEST(std::string(e.what()).find("auth.clients[0].jwks.keys[0]") != std::string::npos, e.what());
     }
-    json::value remote = {{"auth", {{"required", true}, {"clients", json::array{
-        json::object{{"client_id", "x"}, {"jwks_url", "http://keys.example.org/jwks.json"}},
-    }}}}};
+    json::value remote = {
+        {"auth", {{"required", true}, {"clients", json::array{
+                                                      json::object{{"client_id", "x"}, {"jwks_url", "http://keys.example.org/jwks.json"}},
+                                                  }}}}};
     auto plain = core::parse_config(remote, "", no_env, "");
     BOOST_CHECK_THROW(auth::authenticator a(plain), std::runtime_error);
 }
@@ -582,9 +594,10 @@ struct basic_fixture
     basic_fixture()
     {
         auto no_env = [](const char*) -> std::optional<std::string> { return std::nullopt; };
-        json::value doc = {{"auth", {{"required", true}, {"allow_basic", true}, {"clients", json::array{
-            json::object{{"client_id", "tool"}, {"secret_hash", auth::hash_secret("s3cret")}},
-        }}}}};
+        json::value doc = {{"auth", {{"required", true}, {"allow_basic", true},
+                                        {"clients", json::array{
+                                                        json::object{{"client_id", "tool"}, {"secret_hash", auth::hash_secret("s3cret")}},
+                                                    }}}}};
         authn = std::make_unique<auth::authenticator>(core::parse_config(doc, "", no_env, ""));
     }
     std::unique_ptr<auth::authenticator> authn;
@@ -602,7 +615,8 @@ BOOST_AUTO_TEST_CASE(basic_credentials_when_enabled)
     auto& ioc = f.ioc;
     expect_identity(test::run_coro(ioc, a.authenticate("Basic " + auth::base64_encode("tool:s3cret"), "/cds-services")), "tool");
     expect_refused(test::run_coro(ioc, a.authenticate("Basic " + auth::base64_encode("tool:wrong"), "/cds-services")), auth_failure::bad_secret);
-    expect_refused(test::run_coro(ioc, a.authenticate("Basic " + auth::base64_encode("nobody:s3cret"), "/cds-services")), auth_failure::unknown_client);
+    expect_refused(
+        test::run_coro(ioc, a.authenticate("Basic " + auth::base64_encode("nobody:s3cret"), "/cds-services")), auth_failure::unknown_client);
     expect_refused(test::run_coro(ioc, a.authenticate("Basic !!!", "/cds-services")), auth_failure::malformed);
 }
 
@@ -650,11 +664,10 @@ BOOST_AUTO_TEST_CASE(basic_checks_run_off_the_serving_thread_and_are_bounded)
     // From four sources, five each: under the per-source bound, so the overall bound of 16 acts.
     const std::array<std::string, 4> sources{"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"};
     for (std::size_t i = 0; i < headers.size(); ++i)
-        net::co_spawn(ioc, a.authenticate(headers[i], "/cds-services", sources[i % sources.size()]),
-                      [&](std::exception_ptr e, auth::auth_result r) {
-                          BOOST_TEST(!e);
-                          results.push_back(std::move(r));
-                      });
+        net::co_spawn(ioc, a.authenticate(headers[i], "/cds-services", sources[i % sources.size()]), [&](std::exception_ptr e, auth::auth_result r) {
+            BOOST_TEST(!e);
+            results.push_back(std::move(r));
+        });
     ioc.run();
     BOOST_TEST_REQUIRE(results.size() == 20U);
     for (std::size_t i = 0; i < results.size(); ++i)

@@ -84,7 +84,8 @@ BOOST_AUTO_TEST_CASE(reads_every_section)
         "cors": {"allowed_origins": ["https://ehr.example.org"]},
         "prefetch": {"max_concurrency": 4, "deadline_share": 0.4},
         "log": {"level": "debug"}
-    })", {{"DECISION_KEY", "k-123"}});
+    })",
+        {{"DECISION_KEY", "k-123"}});
     BOOST_TEST(c.listen.threads == 4U);
     BOOST_TEST(c.public_base_url == "https://crd.payer.example");  // trailing slash dropped
     BOOST_TEST(c.limits.idle_timeout.count() == 500);
@@ -114,7 +115,8 @@ BOOST_AUTO_TEST_CASE(unknown_keys_are_errors_naming_the_key)
 {
     BOOST_TEST(mentions(error_of(R"({"lsiten": {}})"), "lsiten"));
     BOOST_TEST(mentions(error_of(R"({"limits": {"max_body_byte": 10}})"), "limits.max_body_byte"));
-    BOOST_TEST(mentions(error_of(R"({"decision": {"services": {"order-sign-crd": {"timout_ms": 1}}}})"), "decision.services.order-sign-crd.timout_ms"));
+    BOOST_TEST(
+        mentions(error_of(R"({"decision": {"services": {"order-sign-crd": {"timout_ms": 1}}}})"), "decision.services.order-sign-crd.timout_ms"));
     BOOST_TEST(mentions(error_of(R"({"auth": {"clients": [{"client_id": "a", "jwks_url": "https://x/j", "scop": ""}]}})"), "auth.clients[0].scop"));
 }
 
@@ -143,10 +145,9 @@ BOOST_AUTO_TEST_CASE(security_relevant_settings_are_checked)
     BOOST_TEST(mentions(error_of(R"({"auth": {"allowed_algs": ["none"]}})"), "auth.allowed_algs[0]"));
     BOOST_TEST(mentions(error_of(R"({"auth": {"clients": [{"client_id": "a"}]}})"), "auth.clients[0]"));
     BOOST_TEST(mentions(error_of(R"({"auth": {"clients": [{"client_id": "a", "jwks": {"keys": 1}}]}})"), "auth.clients[0].jwks"));
-    BOOST_TEST(mentions(
-        error_of(R"({"auth": {"clients": [{"client_id": "a", "jwks_url": "https://x/j"}, {"client_id": "a", "jwks_url": "https://x/j"}]}})"),
-        "auth.clients[1].client_id"
-    ));
+    BOOST_TEST(
+        mentions(error_of(R"({"auth": {"clients": [{"client_id": "a", "jwks_url": "https://x/j"}, {"client_id": "a", "jwks_url": "https://x/j"}]}})"),
+            "auth.clients[1].client_id"));
     BOOST_TEST(mentions(error_of(R"({"tls": {"certificate": "cert.pem"}})"), "tls"));
     BOOST_TEST(mentions(error_of(R"({"decision": {"headers": [{"name": "X-Key", "value_env": "MISSING"}]}})"), "decision.headers[0].value_env"));
     BOOST_TEST(mentions(error_of(R"({"decision": {"headers": [{"name": "Bad Name", "value": "v"}]}})"), "decision.headers[0].name"));
@@ -163,7 +164,7 @@ BOOST_AUTO_TEST_CASE(service_ids_must_be_known)
 BOOST_AUTO_TEST_CASE(environment_overrides_the_file)
 {
     auto c = parse(R"({"decision": {"url": "https://file.example/"}, "services": {"enabled": ["order-sign-crd"]}})",
-                   {{"CDS_DECISION_SERVICE_URL", "http://127.0.0.1:9000/decide"}, {"CDS_ENABLED_HOOKS", "order-select-crd, appointment-book-crd"}});
+        {{"CDS_DECISION_SERVICE_URL", "http://127.0.0.1:9000/decide"}, {"CDS_ENABLED_HOOKS", "order-select-crd, appointment-book-crd"}});
     BOOST_TEST(c.decision.endpoint->host == "127.0.0.1");
     BOOST_TEST(c.decision.endpoint->target == "/decide");
     BOOST_TEST((*c.enabled_services == std::vector<std::string>{"order-select-crd", "appointment-book-crd"}));
@@ -177,8 +178,9 @@ BOOST_AUTO_TEST_CASE(a_key_given_twice_is_found_with_its_path)
     BOOST_TEST(!first_duplicate_key(R"({"a": 1, "b": {"a": 2}, "c": [{"a": 1}, {"a": 2}]})").has_value());
     BOOST_TEST(first_duplicate_key(R"({"audit": {}, "log": {}, "audit": {}})").value_or("") == "audit");
     BOOST_TEST(first_duplicate_key(R"({"decision": {"url": "a", "timeout_ms": 1, "url": "b"}})").value_or("") == "decision.url");
-    BOOST_TEST(first_duplicate_key(R"({"auth": {"clients": [{"client_id": "a"}, {"client_id": "b", "scope": "", "client_id": "c"}]}})")
-                   .value_or("") == "auth.clients[1].client_id");
+    BOOST_TEST(
+        first_duplicate_key(R"({"auth": {"clients": [{"client_id": "a"}, {"client_id": "b", "scope": "", "client_id": "c"}]}})").value_or("") ==
+        "auth.clients[1].client_id");
     BOOST_TEST(!first_duplicate_key("not json").has_value());
 }
 

@@ -28,8 +28,8 @@ crd::result<hook_request, crd::error> validate(const json::value& doc, std::stri
 struct bad_case
 {
     const char* fixture;
-    const char* pointer;   // JSON pointer of the field to change
-    const char* value;     // new JSON value; nullptr erases the field
+    const char* pointer;     // JSON pointer of the field to change
+    const char* value;       // new JSON value; nullptr erases the field
     const char* expression;  // the field the OperationOutcome must name
     const char* code;        // FHIR issue type
 };
@@ -82,8 +82,10 @@ const bad_case bad_cases[] = {
     {"crd-order-sign-5.json", "/context/draftOrders/entry", "[]", "context.draftOrders.entry", "value"},
     {"crd-order-sign-5.json", "/context/draftOrders/entry/0", "7", "context.draftOrders.entry[0]", "structure"},
     {"crd-order-sign-5.json", "/context/draftOrders/entry/0/resource", nullptr, "context.draftOrders.entry[0].resource", "required"},
-    {"crd-order-sign-5.json", "/context/draftOrders/entry/0/resource/resourceType", "\"Patient\"", "context.draftOrders.entry[0].resource.resourceType", "value"},
-    {"crd-order-sign-5.json", "/context/draftOrders/entry/0/resource/resourceType", nullptr, "context.draftOrders.entry[0].resource.resourceType", "required"},
+    {"crd-order-sign-5.json", "/context/draftOrders/entry/0/resource/resourceType", "\"Patient\"",
+        "context.draftOrders.entry[0].resource.resourceType", "value"},
+    {"crd-order-sign-5.json", "/context/draftOrders/entry/0/resource/resourceType", nullptr, "context.draftOrders.entry[0].resource.resourceType",
+        "required"},
     {"crd-order-sign-5.json", "/context/draftOrders/entry/0/resource/id", nullptr, "context.draftOrders.entry[0].resource.id", "required"},
     {"crd-order-sign-5.json", "/context/draftOrders/entry/0/resource/id", "\"a/b\"", "context.draftOrders.entry[0].resource.id", "value"},
     // order-select context
@@ -95,7 +97,8 @@ const bad_case bad_cases[] = {
     {"crd-order-select-3.json", "/context/draftOrders", nullptr, "context.draftOrders", "required"},
     // appointment-book context
     {"crd-appointment-book-2.json", "/context/appointments", nullptr, "context.appointments", "required"},
-    {"crd-appointment-book-2.json", "/context/appointments/entry/0/resource/resourceType", "\"ServiceRequest\"", "context.appointments.entry[0].resource.resourceType", "value"},
+    {"crd-appointment-book-2.json", "/context/appointments/entry/0/resource/resourceType", "\"ServiceRequest\"",
+        "context.appointments.entry[0].resource.resourceType", "value"},
     {"crd-appointment-book-2.json", "/context/userId", nullptr, "context.userId", "required"},
     // encounter hooks
     {"crd-encounter-start-1.json", "/context/encounterId", nullptr, "context.encounterId", "required"},
@@ -375,8 +378,7 @@ BOOST_AUTO_TEST_CASE(many_selections_validate_in_linear_time)
     // 1,000 orders all selected: a scan per selection was 10^6 comparisons of built strings;
     // indexed, this is instant. The count (not a time) is what the test asserts: all are marked.
     request_limits limits;
-    auto result = validate_hook_request(*find_service("order-select-crd"),
-                                        std::make_unique<json::value>(order_select_with(1000, 1000)), limits);
+    auto result = validate_hook_request(*find_service("order-select-crd"), std::make_unique<json::value>(order_select_with(1000, 1000)), limits);
     BOOST_TEST_REQUIRE(result.has_value());
     const auto& items = result.value().items;
     BOOST_TEST(items.size() == 1000U);

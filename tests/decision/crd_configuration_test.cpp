@@ -29,8 +29,9 @@ json::value card(const char* indicator, const char* topic, int n)
 json::object coverage_action()
 {
     return json::object{{"type", "update"}, {"description", "d"},
-        {"resource", json::object{{"resourceType", "ServiceRequest"}, {"extension", json::array{json::object{
-            {"url", "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"}}}}}}};
+        {"resource", json::object{{"resourceType", "ServiceRequest"},
+                         {"extension", json::array{json::object{
+                                           {"url", "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"}}}}}}};
 }
 
 }  // namespace
@@ -58,7 +59,8 @@ BOOST_AUTO_TEST_CASE(known_options_are_read_and_unknown_ones_ignored)
 
 BOOST_AUTO_TEST_CASE(wrong_types_are_422_naming_the_option)
 {
-    for (const char* bad : {R"({"max-cards": "5"})", R"({"max-cards": -1})", R"({"max-cards": 1.5})", R"({"coverage-info": "no"})", R"({"claim": 0})"})
+    for (const char* bad :
+        {R"({"max-cards": "5"})", R"({"max-cards": -1})", R"({"max-cards": 1.5})", R"({"coverage-info": "no"})", R"({"claim": 0})"})
     {
         BOOST_TEST_CONTEXT(bad)
         {
@@ -73,8 +75,8 @@ BOOST_AUTO_TEST_CASE(wrong_types_are_422_naming_the_option)
 
 BOOST_AUTO_TEST_CASE(max_cards_keeps_the_most_severe)
 {
-    json::object res{{"cards", json::array{card("info", "coverage-info", 1), card("warning", "coverage-info", 2),
-                                           card("critical", "claim", 3), card("warning", "claim", 4)}}};
+    json::object res{{"cards", json::array{card("info", "coverage-info", 1), card("warning", "coverage-info", 2), card("critical", "claim", 3),
+                                   card("warning", "claim", 4)}}};
     crd_options o;
     o.max_cards = 2;
     apply_options(res, o);
@@ -86,8 +88,8 @@ BOOST_AUTO_TEST_CASE(max_cards_keeps_the_most_severe)
 
 BOOST_AUTO_TEST_CASE(disabled_types_and_coverage_info_are_removed)
 {
-    json::object res{{"cards", json::array{card("info", "coverage-info", 1), card("warning", "claim", 2)}},
-                     {"systemActions", json::array{coverage_action()}}};
+    json::object res{
+        {"cards", json::array{card("info", "coverage-info", 1), card("warning", "claim", 2)}}, {"systemActions", json::array{coverage_action()}}};
     crd_options o;
     o.coverage_info = false;
     o.disabled_card_types = {"claim"};

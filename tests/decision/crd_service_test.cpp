@@ -34,10 +34,7 @@ class failing_decision final : public core::decision_service
 {
 public:
     explicit failing_decision(errc e) : error_(e) {}
-    net::awaitable<result<json::object>> decide(core::hook_request&, clock::time_point) override
-    {
-        co_return error_code(error_);
-    }
+    net::awaitable<result<json::object>> decide(core::hook_request&, clock::time_point) override { co_return error_code(error_); }
     std::string_view mode() const noexcept override { return "failing"; }
     std::vector<std::string> card_types(const core::service_definition&) const override { return {}; }
 
@@ -59,9 +56,8 @@ BOOST_AUTO_TEST_CASE(discovery_lists_every_service_with_cds_hooks_2_0_prefetch_t
 
     // Only root-level primitive context fields and the user* tokens (checklist CH-31).
     const std::regex token("\\{\\{([^}]*)\\}\\}");
-    const std::set<std::string> allowed{"context.patientId", "context.userId", "context.encounterId", "context.performer",
-                                        "context.order", "userPractitionerId", "userPractitionerRoleId", "userPatientId",
-                                        "userRelatedPersonId"};
+    const std::set<std::string> allowed{"context.patientId", "context.userId", "context.encounterId", "context.performer", "context.order",
+        "userPractitionerId", "userPractitionerRoleId", "userPatientId", "userRelatedPersonId"};
     std::set<std::string> ids;
     for (const auto& s : services)
     {

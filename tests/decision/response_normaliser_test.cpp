@@ -58,7 +58,8 @@ BOOST_AUTO_TEST_CASE(invalid_cards_are_dropped_and_counted)
         {"summary": "S", "indicator": "info"},
         7,
         {"summary": "kept", "indicator": "critical", "source": {"label": "P"}}
-    ]})", report);
+    ]})",
+        report);
     BOOST_TEST(out.at("cards").as_array().size() == 1U);
     BOOST_TEST(out.at("cards").at(0).at("summary").as_string() == "kept");
     BOOST_TEST(report.cards_dropped == 5U);
@@ -106,7 +107,8 @@ BOOST_AUTO_TEST_CASE(system_actions_get_the_same_checks)
         {"type": "update"},
         {"type": "delete", "resourceId": "ServiceRequest/2", "description": "Remove"},
         {"type": "remove", "description": "x"}
-    ]})", report);
+    ]})",
+        report);
     const auto& actions = out.at("systemActions").as_array();
     BOOST_TEST(actions.size() == 2U);
     BOOST_TEST(actions[0].at("description").as_string() == "Update ServiceRequest");

@@ -271,8 +271,7 @@ BOOST_AUTO_TEST_CASE(secondary_hooks_return_cards_but_no_system_actions)
     auto start = evaluate(test::load_fixture("crd-encounter-start-1.json"));  // home health encounter
     BOOST_TEST(!start.contains("systemActions"));
     BOOST_TEST_REQUIRE(start.at("cards").as_array().size() == 1U);
-    BOOST_TEST(start.at("cards").at(0).at("extension").at("davinci-crd.associated-resource").at(0).as_string() ==
-               "Encounter/pat015-rad-encounter");
+    BOOST_TEST(start.at("cards").at(0).at("extension").at("davinci-crd.associated-resource").at(0).as_string() == "Encounter/pat015-rad-encounter");
     // The same encounter at discharge: that rule is for encounter-start only.
     BOOST_TEST(evaluate(test::load_fixture("crd-encounter-discharge-1.json")).at("cards").as_array().empty());
 }

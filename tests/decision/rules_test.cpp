@@ -85,7 +85,7 @@ BOOST_AUTO_TEST_CASE(each_bad_field_is_named)
     BOOST_TEST(mentions(error_of("/rules/0/pa_needed", json::value("satisfied")), "rules[0].pa_needed"));
     BOOST_TEST(mentions(error_of("/rules/0/doc_needed", json::value("lots")), "rules[0].doc_needed"));
     BOOST_TEST(mentions(error_of("/rules/0/questionnaire", json::array{"https://q/1"}), "rules[0].questionnaire"));  // q1
-    BOOST_TEST(mentions(error_of("/rules/0/info_needed", json::array{"OTH"}), "rules[0].info_needed"));  // q3
+    BOOST_TEST(mentions(error_of("/rules/0/info_needed", json::array{"OTH"}), "rules[0].info_needed"));              // q3
     BOOST_TEST(mentions(error_of("/rules/0/info_needed", json::array{"weather"}), "rules[0].info_needed"));
     BOOST_TEST(mentions(error_of("/rules/0/topic", json::value("prior-auth")), "rules[0].topic"));
     BOOST_TEST(mentions(error_of("/rules/0/indicator", json::value("urgent")), "rules[0].indicator"));

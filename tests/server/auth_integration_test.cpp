@@ -37,10 +37,10 @@ json::value secured_config(const test::temp_dir& dir, const std::string& base)
         {"public_base_url", base},
         {"audit", {{"path", (dir / "audit.jsonl").string()}, {"fsync_ms", 20}}},
         {"auth", {{"required", true}, {"clients", json::array{json::object{
-            {"client_id", "ehr"},
-            {"jwks", json::object{{"keys", json::array{auth::public_jwk(client_key())}}}},
-            {"scope", "system/cds.hooks"},
-        }}}}},
+                                                      {"client_id", "ehr"},
+                                                      {"jwks", json::object{{"keys", json::array{auth::public_jwk(client_key())}}}},
+                                                      {"scope", "system/cds.hooks"},
+                                                  }}}}},
     };
 }
 
@@ -55,8 +55,8 @@ struct secured_server
     {
         static int n = 0;
         const auto now = now_s();
-        return auth::sign_compact(client_key(), json::object{
-            {"iss", "ehr"}, {"aud", base + path}, {"iat", now}, {"exp", now + 300}, {"jti", "j" + std::to_string(++n) + "-" + std::to_string(now)}});
+        return auth::sign_compact(client_key(), json::object{{"iss", "ehr"}, {"aud", base + path}, {"iat", now}, {"exp", now + 300},
+                                                    {"jti", "j" + std::to_string(++n) + "-" + std::to_string(now)}});
     }
 };
 
@@ -91,8 +91,8 @@ BOOST_AUTO_TEST_CASE(hooks_need_a_token_discovery_health_and_metadata_do_not)
 
     // A bad token: invalid_token, and why in the server's own words, never the token's.
     const auto wrong_aud = s.hook_jwt("/cds-services/order-select-crd");
-    auto bad = c.request("POST", "/cds-services/order-sign-crd", sign_body(),
-                         {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + wrong_aud}});
+    auto bad = c.request(
+        "POST", "/cds-services/order-sign-crd", sign_body(), {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + wrong_aud}});
     BOOST_TEST(bad.status == 401U);
     BOOST_TEST(bad.header("www-authenticate").rfind(R"(Bearer error="invalid_token", error_description=")", 0) == 0U);
     BOOST_TEST(bad.body.find("aud does not name this endpoint") != std::string::npos);
@@ -100,7 +100,7 @@ BOOST_AUTO_TEST_CASE(hooks_need_a_token_discovery_health_and_metadata_do_not)
     BOOST_TEST(bad.body.find(wrong_aud.substr(0, 20)) == std::string::npos);
 
     auto good = c.request("POST", "/cds-services/order-sign-crd", sign_body(),
-                          {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + s.hook_jwt("/cds-services/order-sign-crd")}});
+        {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + s.hook_jwt("/cds-services/order-sign-crd")}});
     BOOST_TEST(good.status == 200U);
     auto discovery = c.request("GET", "/cds-services", "", {{"Authorization", "Bearer " + s.hook_jwt("/cds-services")}});
     BOOST_TEST(discovery.status == 200U);
@@ -118,18 +118,19 @@ BOOST_AUTO_TEST_CASE(smart_backend_services_token_then_a_hook_call_audited_witho
     BOOST_TEST(config.at("token_endpoint").as_string() == s.base + "/auth/token");
 
     const auto now = now_s();
-    const auto assertion = auth::sign_compact(client_key(), json::object{
-        {"iss", "ehr"}, {"sub", "ehr"}, {"aud", s.base + "/auth/token"}, {"exp", now + 240}, {"jti", "assertion-" + std::to_string(now)}});
+    const auto assertion = auth::sign_compact(client_key(), json::object{{"iss", "ehr"}, {"sub", "ehr"}, {"aud", s.base + "/auth/token"},
+                                                                {"exp", now + 240}, {"jti", "assertion-" + std::to_string(now)}});
     auto token = c.request("POST", "/auth/token",
         "grant_type=client_credentials&scope=system%2Fcds.hooks"
-        "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=" + assertion,
+        "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=" +
+            assertion,
         {{"Content-Type", "application/x-www-form-urlencoded"}});
     BOOST_TEST_REQUIRE(token.status == 200U, token.body);
     BOOST_TEST(token.header("cache-control") == "no-store");
     const std::string access(json::parse(token.body).at("access_token").as_string());
 
-    auto hook = c.request("POST", "/cds-services/order-sign-crd", sign_body(),
-                          {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + access}});
+    auto hook =
+        c.request("POST", "/cds-services/order-sign-crd", sign_body(), {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + access}});
     BOOST_TEST(hook.status == 200U);
     auto refused = c.request("POST", "/auth/token", "grant_type=password", {{"Content-Type", "application/x-www-form-urlencoded"}});
     BOOST_TEST(refused.status == 400U);
@@ -147,8 +148,9 @@ BOOST_AUTO_TEST_CASE(discovery_can_still_be_protected)
 {
     test::running_application app(json::value{
         {"listen", {{"address", "127.0.0.1"}, {"port", 0}, {"threads", 1}}},
-        {"auth", {{"required", true}, {"protect_discovery", true}, {"clients", json::array{json::object{
-            {"client_id", "ehr"}, {"jwks", json::object{{"keys", json::array{auth::public_jwk(client_key())}}}}}}}}},
+        {"auth", {{"required", true}, {"protect_discovery", true},
+                     {"clients", json::array{json::object{
+                                     {"client_id", "ehr"}, {"jwks", json::object{{"keys", json::array{auth::public_jwk(client_key())}}}}}}}}},
     });
     test::http_client c(app.port());
     BOOST_TEST(c.request("GET", "/cds-services").status == 401U);

@@ -52,8 +52,8 @@ std::string hook_token(const std::string& aud = base + "/cds-services/order-sign
 {
     static int n = 0;
     const auto now = now_s();
-    return "Bearer " + auth::sign_compact(client_key(), json::object{
-        {"iss", "ehr"}, {"aud", aud}, {"iat", now}, {"exp", now + 300}, {"jti", "i" + std::to_string(++n) + "-" + std::to_string(now)}});
+    return "Bearer " + auth::sign_compact(client_key(), json::object{{"iss", "ehr"}, {"aud", aud}, {"iat", now}, {"exp", now + 300},
+                                                            {"jti", "i" + std::to_string(++n) + "-" + std::to_string(now)}});
 }
 
 // The test's settings plus loopback listeners, the public URL and an audit file.
@@ -85,8 +85,8 @@ struct server_with
 
 json::object inline_client()
 {
-    return {{"required", true}, {"clients", json::array{json::object{
-        {"client_id", "ehr"}, {"jwks", json::object{{"keys", json::array{auth::public_jwk(client_key())}}}}}}}};
+    return {{"required", true},
+        {"clients", json::array{json::object{{"client_id", "ehr"}, {"jwks", json::object{{"keys", json::array{auth::public_jwk(client_key())}}}}}}}};
 }
 
 std::string diagnostics(const test::http_result& r)
@@ -101,22 +101,19 @@ BOOST_AUTO_TEST_SUITE(ehr_interop_)
 BOOST_AUTO_TEST_CASE(required_headers_are_enforced_audited_and_forwarded)
 {
     fake_decision_service decision;
-    server_with s({{"auth", {{"required", false}}},
-                   {"requests", {{"required_headers", json::array{"X-Client-Id"}}}},
-                   {"decision", {{"url", decision.url()}, {"forward_headers", json::array{"x-client-id"}}}}});
+    server_with s({{"auth", {{"required", false}}}, {"requests", {{"required_headers", json::array{"X-Client-Id"}}}},
+        {"decision", {{"url", decision.url()}, {"forward_headers", json::array{"x-client-id"}}}}});
     test::http_client c(s.app.port());
     auto missing = c.request("POST", "/cds-services/order-sign-crd", sign_body());
     BOOST_TEST(missing.status == 400U);
     BOOST_TEST(diagnostics(missing).find("x-client-id") != std::string::npos);
     BOOST_TEST(decision.requests() == 0U);  // before any decision work
-    auto blank = c.request("POST", "/cds-services/order-sign-crd", sign_body(),
-                           {{"Content-Type", "application/json"}, {"X-Client-Id", "  "}});
+    auto blank = c.request("POST", "/cds-services/order-sign-crd", sign_body(), {{"Content-Type", "application/json"}, {"X-Client-Id", "  "}});
     BOOST_TEST(blank.status == 400U);
     BOOST_TEST(c.request("POST", "/cds-services/order-sign-crd/feedback", R"({"feedback": []})").status == 400U);
     BOOST_TEST(c.request("GET", "/cds-services").status == 200U);  // discovery is not gated
 
-    auto ok = c.request("POST", "/cds-services/order-sign-crd", sign_body(),
-                        {{"Content-Type", "application/json"}, {"x-CLIENT-id", "payer-gw-7"}});
+    auto ok = c.request("POST", "/cds-services/order-sign-crd", sign_body(), {{"Content-Type", "application/json"}, {"x-CLIENT-id", "payer-gw-7"}});
     BOOST_TEST(ok.status == 200U);
     BOOST_TEST(decision.last_header("x-client-id") == "payer-gw-7");
     for (int i = 0; i < 100 && s.audit().find("payer-gw-7") == std::string::npos; ++i)
@@ -130,8 +127,8 @@ BOOST_AUTO_TEST_CASE(a_refusal_says_why_in_the_body_and_the_challenge_without_to
     test::http_client c(s.app.port());
     // aud names another host: the answer names the URL this server expects.
     auto r = c.request("POST", "/cds-services/order-sign-crd", sign_body(),
-                       {{"Content-Type", "application/json"}, {"Origin", "https://sandbox.cds-hooks.org"},
-                        {"Authorization", hook_token("http://localhost:8080/cds-services/order-sign-crd")}});
+        {{"Content-Type", "application/json"}, {"Origin", "https://sandbox.cds-hooks.org"},
+            {"Authorization", hook_token("http://localhost:8080/cds-services/order-sign-crd")}});
     BOOST_TEST(r.status == 401U);
     BOOST_TEST(diagnostics(r).find("expected " + base + "/cds-services/order-sign-crd") != std::string::npos);
     BOOST_TEST(r.header("www-authenticate").find(R"(error="invalid_token", error_description=")") != std::string::npos);
@@ -140,7 +137,9 @@ BOOST_AUTO_TEST_CASE(a_refusal_says_why_in_the_body_and_the_challenge_without_to
     BOOST_TEST(r.header("access-control-expose-headers").find("WWW-Authenticate") != std::string::npos);
     // A replayed token says so.
     const auto token = hook_token();
-    BOOST_TEST(c.request("POST", "/cds-services/order-sign-crd", sign_body(), {{"Content-Type", "application/json"}, {"Authorization", token}}).status == 200U);
+    BOOST_TEST(
+        c.request("POST", "/cds-services/order-sign-crd", sign_body(), {{"Content-Type", "application/json"}, {"Authorization", token}}).status ==
+        200U);
     auto again = c.request("POST", "/cds-services/order-sign-crd", sign_body(), {{"Content-Type", "application/json"}, {"Authorization", token}});
     BOOST_TEST(again.status == 401U);
     BOOST_TEST(diagnostics(again).find("jti was used before") != std::string::npos);
@@ -153,7 +152,7 @@ BOOST_AUTO_TEST_CASE(terse_errors_keep_the_generic_text)
     server_with s({{"auth", auth}});
     test::http_client c(s.app.port());
     auto r = c.request("POST", "/cds-services/order-sign-crd", sign_body(),
-                       {{"Content-Type", "application/json"}, {"Authorization", hook_token("http://localhost/x")}});
+        {{"Content-Type", "application/json"}, {"Authorization", hook_token("http://localhost/x")}});
     BOOST_TEST(r.status == 401U);
     BOOST_TEST(diagnostics(r) == "authentication is required: a valid bearer token for this endpoint");
     BOOST_TEST(r.header("www-authenticate") == R"(Bearer error="invalid_token")");
@@ -166,8 +165,8 @@ BOOST_AUTO_TEST_CASE(a_per_client_lifetime_limit_applies_to_that_client)
     server_with s({{"auth", auth}});
     test::http_client c(s.app.port());
     const auto now = now_s();
-    const auto token = "Bearer " + auth::sign_compact(client_key(), json::object{
-        {"iss", "ehr"}, {"aud", base + "/cds-services/order-sign-crd"}, {"iat", now}, {"exp", now + 300}, {"jti", "lifetime-1"}});
+    const auto token = "Bearer " + auth::sign_compact(client_key(), json::object{{"iss", "ehr"}, {"aud", base + "/cds-services/order-sign-crd"},
+                                                                        {"iat", now}, {"exp", now + 300}, {"jti", "lifetime-1"}});
     auto r = c.request("POST", "/cds-services/order-sign-crd", sign_body(), {{"Content-Type", "application/json"}, {"Authorization", token}});
     BOOST_TEST(r.status == 401U);
     BOOST_TEST(diagnostics(r).find("at most 120 s") != std::string::npos);
@@ -180,16 +179,18 @@ BOOST_AUTO_TEST_CASE(keys_that_arrive_late_are_picked_up_within_seconds)
     fake_decision_service key_host;
     key_host.set_body(json::serialize(json::object{{"keys", json::array{auth::public_jwk(client_key())}}}));
     key_host.set_mode(fake_mode::server_error);
-    server_with s({{"auth", {{"required", true}, {"clients", json::array{json::object{
-        {"client_id", "ehr"}, {"jwks_url", key_host.url("/jwks.json")}}}}}}});
+    server_with s(
+        {{"auth", {{"required", true}, {"clients", json::array{json::object{{"client_id", "ehr"}, {"jwks_url", key_host.url("/jwks.json")}}}}}}});
     test::http_client c(s.app.port());
-    auto early = c.request("POST", "/cds-services/order-sign-crd", sign_body(), {{"Content-Type", "application/json"}, {"Authorization", hook_token()}});
+    auto early =
+        c.request("POST", "/cds-services/order-sign-crd", sign_body(), {{"Content-Type", "application/json"}, {"Authorization", hook_token()}});
     BOOST_TEST(early.status == 401U);
     BOOST_TEST(diagnostics(early).find("keys are unavailable") != std::string::npos);
     std::this_thread::sleep_for(3s);
     key_host.set_mode(fake_mode::normal);
     std::this_thread::sleep_for(300ms);  // a background retry may have just failed: one retry interval
-    auto later = c.request("POST", "/cds-services/order-sign-crd", sign_body(), {{"Content-Type", "application/json"}, {"Authorization", hook_token()}});
+    auto later =
+        c.request("POST", "/cds-services/order-sign-crd", sign_body(), {{"Content-Type", "application/json"}, {"Authorization", hook_token()}});
     BOOST_TEST(later.status == 200U, later.body);
 }
 
@@ -201,7 +202,8 @@ BOOST_AUTO_TEST_CASE(a_413_is_read_by_a_client_that_writes_its_whole_body_first)
     socket.connect({net::ip::make_address("127.0.0.1"), s.app.port()});
     const std::string body(2 * 1024 * 1024, ' ');
     const std::string head = "POST /cds-services/order-sign-crd HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                             "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+                             "Content-Length: " +
+                             std::to_string(body.size()) + "\r\n\r\n";
     // Like Python's http.client: the whole request first, then read the answer.
     net::write(socket, net::buffer(head));
     boost::system::error_code ec;

@@ -89,7 +89,6 @@ BOOST_AUTO_TEST_CASE(a_session_that_throws_is_logged_and_leaves_no_entry_for_sto
     BOOST_TEST((std::chrono::steady_clock::now() - started < 5s));
 }
 
-
 BOOST_AUTO_TEST_CASE(every_published_request_is_answered_200_over_one_keep_alive_connection)
 {
     // The requests name a local (http) FHIR server that refuses connections: missing prefetch is
@@ -176,7 +175,8 @@ BOOST_AUTO_TEST_CASE(expect_100_continue_is_answered_before_the_body)
     test::http_client client(s.port());
     const auto body = request_body("crd-order-sign-5.json");
     client.send_raw("POST /cds-services/order-sign-crd HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                    "Expect: 100-continue\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+                    "Expect: 100-continue\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\n\r\n");
     auto interim = client.read_response();
     BOOST_TEST(interim.status == 100U);
     client.send_raw(body);

@@ -71,8 +71,8 @@ void record_one_of_each()
     auto& srv = server::server_metrics::instance();
     srv.open_connections.add(1);
     srv.open_connections.add(-1);
-    for (auto* c : {&srv.accept_failures, &srv.accept_shed, &srv.audit_records, &srv.audit_write_errors,
-             &srv.audit_backpressure, &srv.audit_rejected})
+    for (auto* c :
+        {&srv.accept_failures, &srv.accept_shed, &srv.audit_records, &srv.audit_write_errors, &srv.audit_backpressure, &srv.audit_rejected})
         c->add();
     srv.audit_queue_depth.set(0);
     srv.reloads.add(server::reload_result::ok);
@@ -131,7 +131,7 @@ std::string to_text(const series_key& key)
 
 struct parsed_exposition
 {
-    std::set<std::string> series;             // to_text(series_key)
+    std::set<std::string> series;              // to_text(series_key)
     std::map<std::string, std::string> types;  // family -> TYPE
     std::map<std::string, int> help_lines;     // family -> number of HELP lines
 };
@@ -164,8 +164,7 @@ parsed_exposition parse(const std::string& text)
         auto key = parse_series(line);
         // A sample belongs to the family declared just above it (histograms add suffixes).
         const auto& n = key.first;
-        const bool belongs = n == current_family || n == current_family + "_bucket" || n == current_family + "_sum" ||
-                             n == current_family + "_count";
+        const bool belongs = n == current_family || n == current_family + "_bucket" || n == current_family + "_sum" || n == current_family + "_count";
         BOOST_TEST(belongs, n << " is not under its own TYPE line (under " << current_family << ")");
         const bool added = out.series.insert(to_text(key)).second;
         BOOST_TEST(added, "series rendered twice: " << to_text(key));
@@ -177,15 +176,15 @@ parsed_exposition parse(const std::string& text)
 std::set<std::string> expected_series()
 {
     std::set<std::string> s;
-    const std::vector<std::string> services{"order-sign-crd", "order-select-crd", "order-dispatch-crd",
-        "appointment-book-crd", "encounter-start-crd", "encounter-discharge-crd"};
+    const std::vector<std::string> services{
+        "order-sign-crd", "order-select-crd", "order-dispatch-crd", "appointment-book-crd", "encounter-start-crd", "encounter-discharge-crd"};
     std::vector<std::string> routes = services;
     for (const char* r : {"discovery", "feedback", "health", "ready", "metrics", "smart-configuration", "token", "preflight", "other"})
         routes.emplace_back(r);
-    const std::vector<std::string> statuses{"200", "204", "400", "401", "403", "404", "405", "408", "412", "413", "415",
-        "422", "429", "431", "500", "502", "503", "504", "other"};
-    const std::vector<std::string> bounds{"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1",
-        "2.5", "5", "10", "30", "+Inf"};
+    const std::vector<std::string> statuses{
+        "200", "204", "400", "401", "403", "404", "405", "408", "412", "413", "415", "422", "429", "431", "500", "502", "503", "504", "other"};
+    const std::vector<std::string> bounds{
+        "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30", "+Inf"};
     // Label sets are compared sorted by key ("le" sorts before "service").
     auto histogram = [&](const std::string& name, const std::string& labels) {
         for (const auto& le : bounds)
@@ -220,9 +219,8 @@ std::set<std::string> expected_series()
     labelled("crd_prefetch_fetches_total", "outcome", {"fetched", "not_found", "error", "timeout", "skipped"});
     histogram("crd_prefetch_duration_seconds", "");
     labelled("crd_auth_failures_total", "reason",
-        {"missing", "malformed", "bad_algorithm", "unknown_client", "unknown_key", "bad_signature", "bad_audience",
-            "expired", "not_yet_valid", "lifetime_too_long", "replayed", "bad_jku", "bad_scope", "bad_secret",
-            "key_fetch_failed", "busy", "keys_unavailable"});
+        {"missing", "malformed", "bad_algorithm", "unknown_client", "unknown_key", "bad_signature", "bad_audience", "expired", "not_yet_valid",
+            "lifetime_too_long", "replayed", "bad_jku", "bad_scope", "bad_secret", "key_fetch_failed", "busy", "keys_unavailable"});
     for (const char* kind : {"card", "systemAction"})
         for (const char* action : {"dropped", "repaired"})
             s.insert(std::string("crd_cards_normalised_total{action=\"") + action + "\",kind=\"" + kind + "\"}");

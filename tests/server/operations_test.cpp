@@ -179,7 +179,8 @@ BOOST_AUTO_TEST_CASE(audit_line_per_call_without_tokens_and_after_reopen)
     {
         std::ofstream out(config_path);
         out << R"({"listen": {"address": "127.0.0.1", "port": 0, "threads": 1}, "auth": {"required": false},
-                  "decision": {"rules": ")" << CRD_SOURCE_DIR << R"(/etc/rules.json"},
+                  "decision": {"rules": ")"
+            << CRD_SOURCE_DIR << R"(/etc/rules.json"},
                   "audit": {"path": "audit.jsonl", "fsync_ms": 50}})";
     }
     auto no_env = [](const char*) -> std::optional<std::string> { return std::nullopt; };
@@ -504,7 +505,8 @@ BOOST_AUTO_TEST_CASE(the_binary_notifies_systemd_and_finishes_a_request_in_fligh
     {
         std::ofstream out(config_path);
         out << R"({"listen": {"address": "127.0.0.1", "port": )" << port << R"(, "threads": 1}, "admin": {"port": 0},
-                  "auth": {"required": false}, "decision": {"url": ")" << fake.url() << R"("},
+                  "auth": {"required": false}, "decision": {"url": ")"
+            << fake.url() << R"("},
                   "audit": {"path": "audit.jsonl"}, "limits": {"shutdown_grace_ms": 5000}, "log": {"level": "warning"}})";
     }
     const std::string notify_env = "NOTIFY_SOCKET=" + sock.path;

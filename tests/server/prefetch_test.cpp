@@ -25,8 +25,8 @@ namespace {
 
 const char* token = "ehr-access-token-7f3a";
 
-core::config gateway_config(const test::fake_decision_service* remote, std::chrono::milliseconds timeout,
-                            std::optional<std::vector<std::string>> required_keys)
+core::config gateway_config(
+    const test::fake_decision_service* remote, std::chrono::milliseconds timeout, std::optional<std::vector<std::string>> required_keys)
 {
     auto cfg = test::test_config();
     if (remote)
@@ -43,14 +43,16 @@ struct gateway
     test::fake_decision_service decision;
     test::running_application app;
 
-    explicit gateway(bool remote = true, std::chrono::milliseconds timeout = 2000ms,
-                     std::optional<std::vector<std::string>> required_keys = std::nullopt)
+    explicit gateway(
+        bool remote = true, std::chrono::milliseconds timeout = 2000ms, std::optional<std::vector<std::string>> required_keys = std::nullopt)
         : app(gateway_config(remote ? &decision : nullptr, timeout, std::move(required_keys)))
     {
         // What the EHR's FHIR server has for order-sign-5's patient.
         fhir.answer("/fhir/Patient/pat015", {200, R"({"resourceType":"Patient","id":"pat015"})", ""});
         fhir.answer("/fhir/Coverage?patient=pat015&status=active",
-                    {200, R"({"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Coverage","id":"cov015","status":"active"}}]})", ""});
+            {200,
+                R"({"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Coverage","id":"cov015","status":"active"}}]})",
+                ""});
         fhir.answer("/fhir/Practitioner/pra1234", {200, R"({"resourceType":"Practitioner","id":"pra1234"})", ""});
     }
     json::value sign_request()
@@ -219,9 +221,10 @@ BOOST_AUTO_TEST_CASE(order_dispatch_fetches_the_referenced_order)
 {
     gateway g;
     g.fhir.answer("/fhir/ServiceRequest/example",
-                  {200, R"({"resourceType":"ServiceRequest","id":"example","status":"active","intent":"order","subject":{"reference":"Patient/example"},"code":{"coding":[{"system":"http://www.ama-assn.org/go/cpt","code":"97110"}]}})", ""});
-    g.fhir.answer("/fhir/Coverage?patient=example&status=active",
-                  {200, R"({"resourceType":"Bundle","type":"searchset","entry":[]})", ""});
+        {200,
+            R"({"resourceType":"ServiceRequest","id":"example","status":"active","intent":"order","subject":{"reference":"Patient/example"},"code":{"coding":[{"system":"http://www.ama-assn.org/go/cpt","code":"97110"}]}})",
+            ""});
+    g.fhir.answer("/fhir/Coverage?patient=example&status=active", {200, R"({"resourceType":"Bundle","type":"searchset","entry":[]})", ""});
     auto doc = test::load_fixture("crd-order-dispatch-4.json");
     doc.as_object()["fhirServer"] = g.fhir.base();
     BOOST_TEST(g.post(doc, "order-dispatch-crd").status == 200U);
@@ -233,7 +236,7 @@ BOOST_AUTO_TEST_CASE(order_dispatch_fetches_the_referenced_order)
     bool merged = false;
     for (const auto& kv : prefetch)
         merged = merged || (kv.value().is_object() && kv.value().as_object().contains("resourceType") &&
-                            kv.value().at("resourceType").as_string() == "ServiceRequest");
+                               kv.value().at("resourceType").as_string() == "ServiceRequest");
     BOOST_TEST(merged);
 }
 
@@ -246,7 +249,8 @@ BOOST_AUTO_TEST_CASE(templates_resolve_cds_hooks_and_crd_tokens)
             {"resource": {"resourceType": "MedicationRequest", "id": "mr1"}},
             {"resource": {"resourceType": "ServiceRequest", "id": "sr2"}}]},
         "dispatchedOrders": ["ServiceRequest/sr7", "DeviceRequest/d1"]
-    })").as_object();
+    })")
+                       .as_object();
     using decision::resolve_template;
     BOOST_TEST(*resolve_template("Patient/{{context.patientId}}", context) == "Patient/p1");
     BOOST_TEST(*resolve_template("Coverage?patient={{context.patientId}}&status=active", context) == "Coverage?patient=p1&status=active");

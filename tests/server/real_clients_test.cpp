@@ -172,8 +172,7 @@ struct sandbox_setup
         BOOST_TEST_REQUIRE(rec.aud() == rec.public_base_url() + rec.path());
         test::http_client c(crd->port());
         return c.request("POST", rec.path(), rec.body(),
-                         {{"Content-Type", "application/json"},
-                          {"Authorization", "Bearer " + sandbox_shaped_token(rec, key, jku)}});
+            {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + sandbox_shaped_token(rec, key, jku)}});
     }
 };
 
@@ -284,8 +283,8 @@ std::string epic_shaped_token(const auth::signing_key& key, const std::string& c
 {
     const auto iat = now_s();
     return auth::sign_compact(key, json::object{{"alg", key.alg}, {"typ", "JWT"}, {"kid", key.kid}},
-                              json::object{{"iss", client_id}, {"sub", client_id}, {"aud", aud}, {"iat", iat},
-                                           {"nbf", iat - 300}, {"exp", iat + 900}, {"jti", fresh_jti()}});
+        json::object{
+            {"iss", client_id}, {"sub", client_id}, {"aud", aud}, {"iat", iat}, {"nbf", iat - 300}, {"exp", iat + 900}, {"jti", fresh_jti()}});
 }
 
 // Epic signs its CDS Hooks JWTs with RS384 by default (ES384 is the other algorithm it offers).
@@ -301,9 +300,8 @@ const auth::signing_key& epic_key()
 
 const std::vector<std::string>& sandbox_fixtures()
 {
-    static const std::vector<std::string> names{
-        "01-order-select-crd.json", "02-order-select-crd.json", "03-order-select-crd.json", "04-order-sign-crd.json",
-        "05-order-sign-crd-feedback.json", "06-order-select-crd.json", "07-order-select-crd.json"};
+    static const std::vector<std::string> names{"01-order-select-crd.json", "02-order-select-crd.json", "03-order-select-crd.json",
+        "04-order-sign-crd.json", "05-order-sign-crd-feedback.json", "06-order-select-crd.json", "07-order-select-crd.json"};
     return names;
 }
 
@@ -402,8 +400,7 @@ BOOST_AUTO_TEST_CASE(the_whole_sandbox_session_in_its_order_is_answered_on_one_c
         BOOST_TEST_REQUIRE(rec.iss() == first.rec.iss());
         BOOST_TEST_REQUIRE(rec.kid() == first.rec.kid());
         const auto r = c.request("POST", rec.path(), rec.body(),
-                                 {{"Content-Type", "application/json"},
-                                  {"Authorization", "Bearer " + sandbox_shaped_token(rec, first.key, first.jku)}});
+            {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + sandbox_shaped_token(rec, first.key, first.jku)}});
         BOOST_TEST(r.status == 200U, name << ": " << r.body);
     }
     BOOST_TEST(first.key_host.requests() == 1U);
@@ -415,17 +412,17 @@ BOOST_AUTO_TEST_CASE(an_epic_shaped_token_is_accepted_by_default)
 {
     const std::string base = "https://crd.example-payer.org";
     const std::string client_id = "epic-ehr-client";
-    test::running_application crd(new_user_config(base, json::object{
-        {"client_id", client_id}, {"jwks", json::object{{"keys", json::array{auth::public_jwk(epic_key())}}}}}));
+    test::running_application crd(
+        new_user_config(base, json::object{{"client_id", client_id}, {"jwks", json::object{{"keys", json::array{auth::public_jwk(epic_key())}}}}}));
     // The body: the sandbox's order-sign, the same CRD hook with its prefetch.
     const auto rec = load_recording("04-order-sign-crd.json");
     const auto before = auth_failures(crd.admin_port());
     test::http_client c(crd.port());
     const auto r = c.request("POST", "/cds-services/order-sign-crd", rec.body(),
-                             {{"Content-Type", "application/json"},
-                              {"Authorization", "Bearer " + epic_shaped_token(epic_key(), client_id, base + "/cds-services/order-sign-crd")}});
+        {{"Content-Type", "application/json"},
+            {"Authorization", "Bearer " + epic_shaped_token(epic_key(), client_id, base + "/cds-services/order-sign-crd")}});
     BOOST_TEST_REQUIRE(r.status == 200U,
-                       "status " << r.status << " (auth failures: " << failures_between(before, auth_failures(crd.admin_port())) << "): " << r.body);
+        "status " << r.status << " (auth failures: " << failures_between(before, auth_failures(crd.admin_port())) << "): " << r.body);
     const auto answer = answer_of(r);
     const auto info = coverage_information(answer);
     BOOST_TEST_REQUIRE(info.size() == 1U, answer);

@@ -55,8 +55,8 @@ struct reloading_server
             {"public_base_url", base},
             {"log", {{"level", "warning"}}},
             {"decision", {{"rules", std::string(CRD_SOURCE_DIR) + "/etc/rules.json"}}},
-            {"auth", {{"required", true}, {"jwks_refresh_ms", 1000}, {"clients", json::array{json::object{
-                {"client_id", "ehr"}, {"jwks_url", jwks.url("/jwks.json")}}}}}},
+            {"auth", {{"required", true}, {"jwks_refresh_ms", 1000},
+                         {"clients", json::array{json::object{{"client_id", "ehr"}, {"jwks_url", jwks.url("/jwks.json")}}}}}},
         };
         std::ofstream(config_path) << json::serialize(doc);
         return config_path.string();
@@ -68,9 +68,8 @@ struct reloading_server
     {
         static std::atomic<int> n{0};
         const auto now = now_s();
-        return "Bearer " + auth::sign_compact(client_key(), json::object{
-            {"iss", "ehr"}, {"aud", base + "/cds-services/order-sign-crd"}, {"iat", now}, {"exp", now + 300},
-            {"jti", "r" + std::to_string(++n) + "-" + std::to_string(now)}});
+        return "Bearer " + auth::sign_compact(client_key(), json::object{{"iss", "ehr"}, {"aud", base + "/cds-services/order-sign-crd"}, {"iat", now},
+                                                                {"exp", now + 300}, {"jti", "r" + std::to_string(++n) + "-" + std::to_string(now)}});
     }
 };
 
@@ -83,8 +82,7 @@ std::string sign_body()
 
 unsigned call(test::http_client& c, const std::string& authorization)
 {
-    return c.request("POST", "/cds-services/order-sign-crd", sign_body(),
-                     {{"Content-Type", "application/json"}, {"Authorization", authorization}})
+    return c.request("POST", "/cds-services/order-sign-crd", sign_body(), {{"Content-Type", "application/json"}, {"Authorization", authorization}})
         .status;
 }
 

@@ -33,8 +33,7 @@ namespace {
 constexpr std::array<std::string_view, 7> every_method{"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
 
 // What application.cpp gives its two routers, from the same configuration.
-router_settings settings_for(const core::config& cfg, const core::decision_service& decision,
-                             const auth::authenticator_slot* authn, surface on)
+router_settings settings_for(const core::config& cfg, const core::decision_service& decision, const auth::authenticator_slot* authn, surface on)
 {
     router_settings s;
     s.cors_allowed_origins = cfg.cors_allowed_origins;
@@ -73,8 +72,8 @@ struct listeners
     }
 
     // Sends one request and checks its status and the route label it was counted under.
-    http_response expect(surface which, std::string_view method, std::string_view target, unsigned status,
-                         std::string_view label, std::string_view body = {}) const
+    http_response expect(
+        surface which, std::string_view method, std::string_view target, unsigned status, std::string_view label, std::string_view body = {}) const
     {
         const auto before = requests_total(label, status);
         http_request_view request{method, target, "application/json", "https://ehr.example.org", body, clock::now()};
@@ -99,11 +98,13 @@ core::config secured_config()
     json::value doc = {
         {"listen", {{"address", "127.0.0.1"}, {"port", 0}, {"threads", 1}}},
         {"public_base_url", "https://crd.example-payer.org"},
-        {"auth", {{"required", true}, {"protect_discovery", true}, {"clients", json::array{json::object{
-            {"client_id", "ehr"},
-            {"jwks", json::object{{"keys", json::array{auth::public_jwk(auth::generate_signing_key(auth::key_family::ec_p384))}}}},
-            {"scope", "system/cds.hooks"},
-        }}}}},
+        {"auth", {{"required", true}, {"protect_discovery", true},
+                     {"clients",
+                         json::array{json::object{
+                             {"client_id", "ehr"},
+                             {"jwks", json::object{{"keys", json::array{auth::public_jwk(auth::generate_signing_key(auth::key_family::ec_p384))}}}},
+                             {"scope", "system/cds.hooks"},
+                         }}}}},
     };
     return core::parse_config(doc, "", no_env, std::string(CRD_SOURCE_DIR) + "/etc/rules.json");
 }
@@ -215,9 +216,8 @@ std::string no_service(std::string_view id)
 }
 
 // Paths under /cds-services that match no route.
-const std::vector<std::string_view> malformed_service_paths{
-    "/cds-services/order-sign-crd/extra/more", "/cds-services//feedback", "/cds-services/order-sign-crd/feedback/",
-    "/cds-services/order-sign-crd/feedbackx", "/cds-services/a/b"};
+const std::vector<std::string_view> malformed_service_paths{"/cds-services/order-sign-crd/extra/more", "/cds-services//feedback",
+    "/cds-services/order-sign-crd/feedback/", "/cds-services/order-sign-crd/feedbackx", "/cds-services/a/b"};
 
 }  // namespace
 
@@ -233,10 +233,12 @@ BOOST_AUTO_TEST_CASE(public_surface_routes_answer_their_methods_and_405_the_rest
         check_route(l, surface::public_api, {discovery, {{"GET", 200}, {"HEAD", 200}, {"OPTIONS", 204}}, "GET, HEAD, OPTIONS", "discovery"});
     for (const auto& service : core::service_catalog())
     {
-        check_route(l, surface::public_api, {"/cds-services/" + std::string(service.id), {{"POST", 200}, {"OPTIONS", 204}}, "POST, OPTIONS",
-                                   std::string(service.id), hook_body(service.id)});
-        check_route(l, surface::public_api, {"/cds-services/" + std::string(service.id) + "/feedback", {{"POST", 200}, {"OPTIONS", 204}}, "POST, OPTIONS",
-                                   "feedback", feedback_body()});
+        check_route(l, surface::public_api,
+            {"/cds-services/" + std::string(service.id), {{"POST", 200}, {"OPTIONS", 204}}, "POST, OPTIONS", std::string(service.id),
+                hook_body(service.id)});
+        check_route(l, surface::public_api,
+            {"/cds-services/" + std::string(service.id) + "/feedback", {{"POST", 200}, {"OPTIONS", 204}}, "POST, OPTIONS", "feedback",
+                feedback_body()});
     }
 }
 
@@ -271,8 +273,8 @@ BOOST_AUTO_TEST_CASE(unknown_paths_are_404_on_both_surfaces)
                     continue;
                 }
                 BOOST_TEST(diagnostics(l.expect(surface::public_api, method, "/cds-services/" + std::string(id), 404U, "other")) == no_service(id));
-                BOOST_TEST(diagnostics(l.expect(surface::public_api, method, "/cds-services/" + std::string(id) + "/feedback", 404U,
-                                              "feedback")) == no_service(id));
+                BOOST_TEST(diagnostics(l.expect(surface::public_api, method, "/cds-services/" + std::string(id) + "/feedback", 404U, "feedback")) ==
+                           no_service(id));
             }
         }
     }
@@ -290,7 +292,7 @@ BOOST_AUTO_TEST_CASE(admin_only_paths_are_404_on_the_public_surface_and_public_p
     check_absent(l, surface::public_api, "/metrics", no_resource("/metrics"));
     check_absent(l, surface::public_api, "/metrics?x=1", no_resource("/metrics"));
     for (const std::string path : {"/cds-services", "/cds-services/", "/cds-services/order-sign-crd", "/cds-services/order-sign-crd/feedback",
-                                   "/.well-known/smart-configuration", "/auth/token"})
+             "/.well-known/smart-configuration", "/auth/token"})
         check_absent(l, surface::admin, path, admin_only);
     // The SMART endpoints exist only with authentication on; the request still counts as theirs.
     check_absent(l, surface::public_api, "/.well-known/smart-configuration", auth_disabled, "smart-configuration");
@@ -300,16 +302,15 @@ BOOST_AUTO_TEST_CASE(admin_only_paths_are_404_on_the_public_surface_and_public_p
 BOOST_AUTO_TEST_CASE(with_authentication_on_the_smart_endpoints_exist_and_a_wrong_method_is_405_before_401)
 {
     listeners l(secured_config());
-    check_route(l, surface::public_api, {"/.well-known/smart-configuration", {{"GET", 200}, {"HEAD", 200}}, "GET, HEAD",
-                               "smart-configuration"});
+    check_route(l, surface::public_api, {"/.well-known/smart-configuration", {{"GET", 200}, {"HEAD", 200}}, "GET, HEAD", "smart-configuration"});
     // An empty form is the token endpoint's own 400 (invalid_request), not the router's.
     check_route(l, surface::public_api, {"/auth/token", {{"POST", 400}}, "POST", "token"});
     // No token: the routes that need one answer 401, but only to a method they take.
     check_route(l, surface::public_api, {"/cds-services", {{"GET", 401}, {"HEAD", 401}, {"OPTIONS", 204}}, "GET, HEAD, OPTIONS", "discovery"});
-    check_route(l, surface::public_api, {"/cds-services/order-sign-crd", {{"POST", 401}, {"OPTIONS", 204}}, "POST, OPTIONS",
-                               "order-sign-crd", hook_body("order-sign-crd")});
-    check_route(l, surface::public_api, {"/cds-services/order-sign-crd/feedback", {{"POST", 401}, {"OPTIONS", 204}}, "POST, OPTIONS",
-                               "feedback", feedback_body()});
+    check_route(l, surface::public_api,
+        {"/cds-services/order-sign-crd", {{"POST", 401}, {"OPTIONS", 204}}, "POST, OPTIONS", "order-sign-crd", hook_body("order-sign-crd")});
+    check_route(l, surface::public_api,
+        {"/cds-services/order-sign-crd/feedback", {{"POST", 401}, {"OPTIONS", 204}}, "POST, OPTIONS", "feedback", feedback_body()});
     check_route(l, surface::public_api, {"/health", {{"GET", 200}, {"HEAD", 200}}, "GET, HEAD", "health"});
     check_absent(l, surface::public_api, "/metrics", no_resource("/metrics"));
     for (const char* path : {"/.well-known/smart-configuration", "/auth/token", "/cds-services"})

@@ -44,7 +44,7 @@ struct router_fixture
     }
 
     http_response send(std::string_view method, std::string_view target, std::string_view body = {},
-                       std::string_view content_type = "application/json", std::string_view origin = {})
+        std::string_view content_type = "application/json", std::string_view origin = {})
     {
         http_request_view req{method, target, content_type, origin, body, clock::now()};
         return test::run_coro(routes->dispatch(req));

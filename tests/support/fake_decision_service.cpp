@@ -55,33 +55,20 @@ void fake_decision_service::script()
     auto s = testing::route_script::fixed(json_answer(200, body_));
     switch (mode_)
     {
-    case fake_mode::normal:
-        break;
-    case fake_mode::slow:
-        s.latency = delay_;
-        break;
-    case fake_mode::server_error:
-        s = testing::route_script::fixed(json_answer(500, R"({"error": "boom"})"));
-        break;
+    case fake_mode::normal: break;
+    case fake_mode::slow: s.latency = delay_; break;
+    case fake_mode::server_error: s = testing::route_script::fixed(json_answer(500, R"({"error": "boom"})")); break;
     case fake_mode::client_error:
-        s = testing::route_script::fixed(json_answer(400,
-            R"({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "invalid", "diagnostics": "unknown plan"}]})"));
+        s = testing::route_script::fixed(json_answer(
+            400, R"({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "invalid", "diagnostics": "unknown plan"}]})"));
         break;
-    case fake_mode::not_json:
-        s = testing::route_script::fixed(json_answer(200, "<html>gateway error</html>", "text/html"));
-        break;
-    case fake_mode::reset_mid_response:
-        s.how = delivery::reset_mid_response;
-        break;
-    case fake_mode::close_before_answer:
-        s.how = delivery::close_without_answer;
-        break;
+    case fake_mode::not_json: s = testing::route_script::fixed(json_answer(200, "<html>gateway error</html>", "text/html")); break;
+    case fake_mode::reset_mid_response: s.how = delivery::reset_mid_response; break;
+    case fake_mode::close_before_answer: s.how = delivery::close_without_answer; break;
     case fake_mode::oversized:
         s = testing::route_script::fixed(json_answer(200, "{\"cards\": [], \"pad\": \"" + std::string(oversized_bytes_, 'x') + "\"}"));
         break;
-    case fake_mode::close_after_response:
-        s.how = delivery::close_after_response;
-        break;
+    case fake_mode::close_after_response: s.how = delivery::close_after_response; break;
     }
     service_.otherwise(std::move(s));  // every method and path: /decide, /feedback, /jwks.json
 }

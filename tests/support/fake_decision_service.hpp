@@ -13,15 +13,15 @@ namespace crd::test {
 
 enum class fake_mode
 {
-    normal,               // 200 with `body`
-    slow,                 // waits `delay`, then as normal
-    server_error,         // 500
-    client_error,         // 400 with an OperationOutcome: the request's fault
-    not_json,             // 200 with a body that is not JSON
-    reset_mid_response,   // sends part of a response, then resets the connection
-    close_before_answer,  // reads the request and closes without answering
-    oversized,            // 200 with a body of `oversized_bytes`
-    close_after_response, // answers (keep-alive) and then closes: a stale pooled connection
+    normal,                // 200 with `body`
+    slow,                  // waits `delay`, then as normal
+    server_error,          // 500
+    client_error,          // 400 with an OperationOutcome: the request's fault
+    not_json,              // 200 with a body that is not JSON
+    reset_mid_response,    // sends part of a response, then resets the connection
+    close_before_answer,   // reads the request and closes without answering
+    oversized,             // 200 with a body of `oversized_bytes`
+    close_after_response,  // answers (keep-alive) and then closes: a stale pooled connection
 };
 
 class fake_decision_service

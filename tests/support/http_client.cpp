@@ -54,9 +54,7 @@ http_result http_client::read_response()
     for (const auto& f : res)
     {
         std::string name(f.name_string());
-        std::transform(name.begin(), name.end(), name.begin(), [](char c) {
-            return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        });
+        std::transform(name.begin(), name.end(), name.begin(), [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
         out.headers[name] = std::string(f.value());
     }
     return out;

@@ -37,11 +37,7 @@ public:
     explicit http_client(std::uint16_t port);
 
     http_result request(
-        std::string_view method,
-        std::string_view target,
-        std::string body = {},
-        header_list headers = {{"Content-Type", "application/json"}}
-    );
+        std::string_view method, std::string_view target, std::string body = {}, header_list headers = {{"Content-Type", "application/json"}});
 
     void send_raw(std::string_view bytes);
     http_result read_response();

@@ -9,10 +9,7 @@ running_application::running_application(core::config cfg) : app_(std::move(cfg)
     app_.start();
 }
 
-running_application::running_application(const boost::json::value& config_document)
-    : running_application(config_from(config_document))
-{
-}
+running_application::running_application(const boost::json::value& config_document) : running_application(config_from(config_document)) {}
 
 running_application::~running_application()
 {

@@ -125,9 +125,8 @@ BOOST_AUTO_TEST_CASE(a_full_wait_queue_fails_fast)
     auto client = setup.make(ioc.get_executor());
     auto results = concurrently(client, ioc, 2, 5s);
     const auto ok = std::count_if(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
-    const auto exhausted = std::count_if(results.begin(), results.end(), [](const auto& r) {
-        return r.has_error() && r.error() == errc::pool_exhausted;
-    });
+    const auto exhausted =
+        std::count_if(results.begin(), results.end(), [](const auto& r) { return r.has_error() && r.error() == errc::pool_exhausted; });
     BOOST_TEST(ok == 1);
     BOOST_TEST(exhausted == 1);
 }

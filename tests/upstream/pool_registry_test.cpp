@@ -10,7 +10,6 @@
 using namespace crd;
 using upstream::pool_registry;
 
-
 BOOST_AUTO_TEST_SUITE(pool_registry_)
 
 BOOST_AUTO_TEST_CASE(one_object_per_name_and_context_made_once)

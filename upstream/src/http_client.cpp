@@ -83,8 +83,7 @@ struct http_client::state
     void publish() noexcept
     {
         auto& g = *cfg.gauges;
-        const auto o = static_cast<std::int64_t>(open), i = static_cast<std::int64_t>(idle.size()),
-                   w = static_cast<std::int64_t>(waiters.size());
+        const auto o = static_cast<std::int64_t>(open), i = static_cast<std::int64_t>(idle.size()), w = static_cast<std::int64_t>(waiters.size());
         g.open.add(o - published_open);
         g.idle.add(i - published_idle);
         g.waiting.add(w - published_waiting);
@@ -286,8 +285,8 @@ struct exchange_result
 };
 
 template <class Stream>
-net::awaitable<exchange_result> exchange(Stream& stream, connection& c, const http_client::state& pool,
-                                         const http::request<http::string_body>& message, clock::time_point deadline)
+net::awaitable<exchange_result> exchange(
+    Stream& stream, connection& c, const http_client::state& pool, const http::request<http::string_body>& message, clock::time_point deadline)
 {
     exchange_result out;
     // Beast 345 honours an already-expired timer only at operation start for empty buffers:
@@ -326,7 +325,8 @@ net::awaitable<exchange_result> exchange(Stream& stream, connection& c, const ht
 
 }  // namespace
 
-http_client::http_client(net::any_io_executor ex, client_config cfg, std::shared_ptr<const endpoint_cache> endpoints, std::shared_ptr<tls_context> tls)
+http_client::http_client(
+    net::any_io_executor ex, client_config cfg, std::shared_ptr<const endpoint_cache> endpoints, std::shared_ptr<tls_context> tls)
     : state_(std::make_shared<state>())
 {
     const auto& o = cfg.origin;
@@ -351,12 +351,11 @@ net::awaitable<result<response>> http_client::send(request req, clock::time_poin
     // The last line of defence against header injection (Beast 1.81's fields::set takes CR/LF as
     // they are): callers validate at the edge, and nothing that could split a header is ever sent.
     if (!safe_header_text(req.target) || !safe_header_text(req.method) || !safe_header_text(req.content_type) ||
-        !std::all_of(req.headers.begin(), req.headers.end(), [](const header& h) {
-            return !h.name.empty() && safe_header_text(h.name) && safe_header_text(h.value);
-        }))
+        !std::all_of(req.headers.begin(), req.headers.end(),
+            [](const header& h) { return !h.name.empty() && safe_header_text(h.name) && safe_header_text(h.value); }))
     {
-        log::warning("upstream_header_refused", {{"origin", state_->cfg.origin.origin()},
-                                                 {"detail", "a header value or the target contains CR, LF or NUL: not sent"}});
+        log::warning("upstream_header_refused",
+            {{"origin", state_->cfg.origin.origin()}, {"detail", "a header value or the target contains CR, LF or NUL: not sent"}});
         co_return error_code(errc::header_value_invalid);
     }
     auto pool = state_;

@@ -27,7 +27,9 @@ class pool_family final : public metrics::family
 {
 public:
     pool_family(std::string_view name, metrics::metric_type type, std::string_view help, pool_table& table, series_writer write)
-        : metrics::family(name, type, help), table_(table), write_(write)
+        : metrics::family(name, type, help)
+        , table_(table)
+        , write_(write)
     {
     }
 
@@ -60,14 +62,14 @@ struct pool_families
     pool_table table;
     pool_family connections_family{"crd_upstream_pool_connections", metrics::metric_type::gauge,
         "Upstream pooled connections by pool and state (open includes idle).", table, &connections};
-    pool_family waiting{"crd_upstream_pool_waiting", metrics::metric_type::gauge,
-        "Callers waiting for a pooled upstream connection.", table, &by_pool<&pool_gauges::waiting>};
-    pool_family connects{"crd_upstream_connects_total", metrics::metric_type::counter,
-        "Upstream connections opened.", table, &by_pool<&pool_gauges::connects>};
-    pool_family reuses{"crd_upstream_reuses_total", metrics::metric_type::counter,
-        "Upstream requests sent on a pooled keep-alive connection.", table, &by_pool<&pool_gauges::reuses>};
-    pool_family retries{"crd_upstream_retries_total", metrics::metric_type::counter,
-        "Requests retried once after a stale pooled connection failed.", table, &by_pool<&pool_gauges::retries>};
+    pool_family waiting{"crd_upstream_pool_waiting", metrics::metric_type::gauge, "Callers waiting for a pooled upstream connection.", table,
+        &by_pool<&pool_gauges::waiting>};
+    pool_family connects{
+        "crd_upstream_connects_total", metrics::metric_type::counter, "Upstream connections opened.", table, &by_pool<&pool_gauges::connects>};
+    pool_family reuses{"crd_upstream_reuses_total", metrics::metric_type::counter, "Upstream requests sent on a pooled keep-alive connection.", table,
+        &by_pool<&pool_gauges::reuses>};
+    pool_family retries{"crd_upstream_retries_total", metrics::metric_type::counter, "Requests retried once after a stale pooled connection failed.",
+        table, &by_pool<&pool_gauges::retries>};
     metrics::registration registered{metrics::process_registry(), {&connections_family, &waiting, &connects, &reuses, &retries}};
 };
 

@@ -8,8 +8,8 @@ tls_context::tls_context(const std::optional<std::string>& ca_file) : impl_(std:
 {
     auto& ctx = impl_->ctx;
     // TLS 1.2 or newer only; peers are verified against the system store or the configured CA.
-    ctx.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 | net::ssl::context::no_sslv3 |
-                    net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);
+    ctx.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 | net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                    net::ssl::context::no_tlsv1_1);
     error_code ec;
     if (ca_file)
     {

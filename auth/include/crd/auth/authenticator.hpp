@@ -30,8 +30,8 @@ struct identity
 struct rejection
 {
     auth_failure reason = auth_failure::missing;  // the code: make_error_code(reason), crd.auth
-    bool token_given = false;  // for WWW-Authenticate: error="invalid_token"
-    std::string detail;        // for the log only: never the token, never the response body
+    bool token_given = false;                     // for WWW-Authenticate: error="invalid_token"
+    std::string detail;                           // for the log only: never the token, never the response body
     // For the caller (OperationOutcome diagnostics, WWW-Authenticate error_description): the
     // reason in the server's own words and values, never the token's contents or key material.
     std::string explanation;

@@ -84,13 +84,13 @@ struct decision_config
     // appointment-book), which leaves room inside CRD's 5 s / 10 s targets.
     std::optional<milliseconds> timeout;
     failure_policy on_failure = failure_policy::error;
-    std::string rules_path;  // rules file of the embedded engine
+    std::string rules_path;        // rules file of the embedded engine
     unsigned pool_size = 16;       // connections per origin and server thread
     unsigned max_pending = 256;    // callers waiting for a connection before new ones fail fast
     milliseconds idle_ttl{4'000};  // below the upstream's keep-alive timeout
     milliseconds resolve_interval{60'000};
-    unsigned breaker_failures = 5;          // consecutive failures that open the circuit breaker
-    milliseconds breaker_cooldown{5'000};   // how long it stays open before one probe
+    unsigned breaker_failures = 5;                                 // consecutive failures that open the circuit breaker
+    milliseconds breaker_cooldown{5'000};                          // how long it stays open before one probe
     std::string source_label = "Coverage Requirements Discovery";  // label of cards crd-server writes itself
     std::size_t max_response_bytes = 4 * 1024 * 1024;
     bool forward_fhir_authorization = false;
@@ -201,12 +201,7 @@ env_lookup process_environment();
 // Parses a configuration document. Relative paths resolve against base_dir. Environment
 // overrides: CDS_DECISION_SERVICE_URL wins over decision.url, CDS_ENABLED_HOOKS (a comma list)
 // over services.enabled. default_rules_path is used when decision.rules is absent.
-config parse_config(
-    const boost::json::value& doc,
-    const std::string& base_dir,
-    const env_lookup& env,
-    const std::string& default_rules_path
-);
+config parse_config(const boost::json::value& doc, const std::string& base_dir, const env_lookup& env, const std::string& default_rules_path);
 
 // Reads and parses a file; errors name the file and the key.
 config load_config_file(const std::string& path, const env_lookup& env, const std::string& default_rules_path);

@@ -59,8 +59,8 @@ struct error
     error() = default;
     error(error_code c, std::string d = {}, std::string e = {}) : code(c), detail(std::move(d)), expression(std::move(e)) {}
     template <class Enum>
-        requires boost::system::is_error_code_enum<Enum>::value
-    error(Enum e, std::string d = {}, std::string e_path = {}) : error(make_error_code(e), std::move(d), std::move(e_path))
+    requires boost::system::is_error_code_enum<Enum>::value error(Enum e, std::string d = {}, std::string e_path = {})
+        : error(make_error_code(e), std::move(d), std::move(e_path))
     {
     }
 };
@@ -70,14 +70,14 @@ struct error
 
 enum class errc
 {
-    decision_timeout = 1,   // the decision step did not finish before the request deadline
-    decision_unavailable,   // the decision service could not be reached or answered 5xx
-    decision_bad_response,  // the decision service answered something that is not a CDS Hooks response
-    decision_circuit_open,  // the breaker is open: fail fast instead of queueing on a sick upstream
-    upstream_timeout,       // an upstream exchange (connect, TLS, write, read) passed its deadline
-    pool_exhausted,         // every pooled connection is busy and the wait queue is full
-    response_too_large,     // an upstream response body exceeded its size limit
-    upstream_unresolved,    // the upstream host has no resolved address (yet)
+    decision_timeout = 1,      // the decision step did not finish before the request deadline
+    decision_unavailable,      // the decision service could not be reached or answered 5xx
+    decision_bad_response,     // the decision service answered something that is not a CDS Hooks response
+    decision_circuit_open,     // the breaker is open: fail fast instead of queueing on a sick upstream
+    upstream_timeout,          // an upstream exchange (connect, TLS, write, read) passed its deadline
+    pool_exhausted,            // every pooled connection is busy and the wait queue is full
+    response_too_large,        // an upstream response body exceeded its size limit
+    upstream_unresolved,       // the upstream host has no resolved address (yet)
     json_number_out_of_range,  // a JSON number beyond double range (1e400): Boost.JSON 1.81 reads inf/NaN
     header_value_invalid,      // an upstream request header value with CR, LF or NUL: never sent
     pool_wait_timeout,         // the deadline passed while waiting for a pooled connection (our load)

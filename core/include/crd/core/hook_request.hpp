@@ -43,9 +43,9 @@ struct hook_request
     std::string_view performer;     // order-dispatch only
     std::string_view fhir_server;   // may be empty
 
-    std::vector<request_item> items;                   // orders or appointments, in request order
-    std::vector<const boost::json::object*> tasks;     // order-dispatch fulfilment tasks
-    const boost::json::object* prefetch = nullptr;     // may be null
+    std::vector<request_item> items;                     // orders or appointments, in request order
+    std::vector<const boost::json::object*> tasks;       // order-dispatch fulfilment tasks
+    const boost::json::object* prefetch = nullptr;       // may be null
     const boost::json::object* configuration = nullptr;  // extension."davinci-crd.configuration"
     // The caller's headers named in decision.forward_headers (lower-case name, value).
     std::vector<std::pair<std::string, std::string>> forward_headers;
@@ -77,11 +77,7 @@ struct request_limits
 // Validates a parsed request for a service (CDS Hooks 2.0 §request, CRD 2.0.1 hooks, checklist
 // §1.3 and §1.10). On failure returns an error (core::request_errc) naming the field: 422 for a
 // bad field, 413 for a count over `limits`; unknown context fields and extensions are ignored.
-result<hook_request, error> validate_hook_request(
-    const service_definition& service,
-    document_ptr document,
-    const request_limits& limits = {}
-);
+result<hook_request, error> validate_hook_request(const service_definition& service, document_ptr document, const request_limits& limits = {});
 
 // A value as diagnostics may quote it: at most a short prefix, control and non-ASCII bytes
 // shown as '?', so an answer never echoes a caller's megabyte or its terminal escapes.

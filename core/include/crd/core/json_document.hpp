@@ -54,8 +54,8 @@ document_ptr parse_document(std::string_view text, std::size_t max_depth, boost:
 
 // The strict reader for every other JSON we take in (decision answers, FHIR resources, JWKS, JOSE
 // headers, configuration and rules files, feedback): the same errors as parse_document.
-boost::json::value parse_json(std::string_view text, boost::system::error_code& ec, std::size_t max_depth = max_json_depth,
-                              boost::json::storage_ptr sp = {});
+boost::json::value parse_json(
+    std::string_view text, boost::system::error_code& ec, std::size_t max_depth = max_json_depth, boost::json::storage_ptr sp = {});
 
 // The path ("context.draftOrders.entry[0].resource.quantity.value") of the first number that is
 // infinite or NaN, if any.

@@ -202,8 +202,8 @@ public:
             }
     }
 
-    counter_array(std::string_view name, std::string_view help, std::string_view key, const std::array<std::string_view, size>& names)
-        requires(LabelCount == 1)
+    counter_array(std::string_view name, std::string_view help, std::string_view key, const std::array<std::string_view, size>& names) requires(
+        LabelCount == 1)
         : family(name, metric_type::counter, help)
     {
         for (std::size_t i = 0; i < size; ++i)

@@ -32,8 +32,7 @@ enum class route : std::uint8_t
 inline constexpr std::size_t route_count = static_cast<std::size_t>(route::count_);
 
 // Statuses with their own series; anything else is counted as "other".
-inline constexpr std::array<unsigned, 18> tracked_statuses{
-    200, 204, 400, 401, 403, 404, 405, 408, 412, 413, 415, 422, 429, 431, 500, 502, 503, 504};
+inline constexpr std::array<unsigned, 18> tracked_statuses{200, 204, 400, 401, 403, 404, 405, 408, 412, 413, 415, 422, 429, 431, 500, 502, 503, 504};
 
 // A gauge the router reads back with load().
 class compat_gauge : public gauge

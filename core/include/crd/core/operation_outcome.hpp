@@ -31,10 +31,10 @@ inline error_code make_error_code(request_errc e) noexcept
 // The HTTP rendering of an error.
 struct problem
 {
-    unsigned status;            // HTTP status code
-    std::string_view code;      // FHIR issue-type: required, value, structure, invalid, not-found, ...
-    std::string diagnostics;    // human-readable, names the field
-    std::string expression;     // the field's path in the request, e.g. "context.draftOrders"; may be empty
+    unsigned status;          // HTTP status code
+    std::string_view code;    // FHIR issue-type: required, value, structure, invalid, not-found, ...
+    std::string diagnostics;  // human-readable, names the field
+    std::string expression;   // the field's path in the request, e.g. "context.draftOrders"; may be empty
 };
 
 // The one mapping from an error value to its answer: the code's category gives the status and

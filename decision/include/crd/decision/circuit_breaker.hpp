@@ -22,7 +22,9 @@ public:
     static clock::time_point steady_now() noexcept { return clock::now(); }
 
     circuit_breaker(unsigned threshold, std::chrono::milliseconds cooldown, now_function now = &steady_now)
-        : threshold_(threshold), cooldown_(cooldown), now_(now)
+        : threshold_(threshold)
+        , cooldown_(cooldown)
+        , now_(now)
     {
     }
     circuit_breaker(const circuit_breaker&) = delete;

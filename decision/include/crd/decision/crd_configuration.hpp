@@ -18,7 +18,7 @@ inline constexpr std::size_t default_max_cards = 10;
 
 struct crd_options
 {
-    bool coverage_info = true;           // false: no coverage-information systemActions
+    bool coverage_info = true;  // false: no coverage-information systemActions
     std::size_t max_cards = default_max_cards;
     std::set<std::string, std::less<>> disabled_card_types;
 };
@@ -28,10 +28,7 @@ boost::json::array configuration_options(const std::vector<std::string>& card_ty
 
 // Reads the request's options. Unknown codes are ignored (CRD SHALL); a known option with the
 // wrong JSON type is a 422 naming it.
-result<crd_options, error> read_options(
-    const boost::json::object* configuration,
-    const std::vector<std::string>& card_types
-);
+result<crd_options, error> read_options(const boost::json::object* configuration, const std::vector<std::string>& card_types);
 
 // Applies options to a CDS Hooks response: drops disabled card types and coverage information,
 // keeps the max-cards most severe cards (critical, warning, info; stable within a level).

@@ -16,7 +16,7 @@ class crd_service final : public core::hook_handler
 public:
     // `prefetch` (may be null: no fetching) completes missing prefetch before the decision step.
     crd_service(const core::service_definition& service, core::decision_service& decision, std::chrono::milliseconds timeout,
-                prefetch_fulfiller* prefetch = nullptr, double prefetch_share = 0.5, core::request_limits limits = {});
+        prefetch_fulfiller* prefetch = nullptr, double prefetch_share = 0.5, core::request_limits limits = {});
 
     const core::service_definition& service() const noexcept override { return service_; }
     boost::json::object discovery() const override { return discovery_; }

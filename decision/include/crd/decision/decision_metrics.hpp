@@ -10,17 +10,45 @@
 namespace crd::decision {
 
 // rejected: the decision service refused the request itself (4xx); relayed, not its failure.
-enum class decision_outcome : std::uint8_t { ok, timeout, error, breaker_open, rejected, count_ };
-enum class prefetch_outcome : std::uint8_t { fetched, not_found, error, timeout, skipped, count_ };
+enum class decision_outcome : std::uint8_t
+{
+    ok,
+    timeout,
+    error,
+    breaker_open,
+    rejected,
+    count_
+};
+enum class prefetch_outcome : std::uint8_t
+{
+    fetched,
+    not_found,
+    error,
+    timeout,
+    skipped,
+    count_
+};
 // What the response normaliser did to cards and systemActions (crd_cards_normalised_total).
-enum class normalisation : std::uint8_t { card_dropped, card_repaired, action_dropped, action_repaired, count_ };
-enum class forward_result : std::uint8_t { ok, error, count_ };
+enum class normalisation : std::uint8_t
+{
+    card_dropped,
+    card_repaired,
+    action_dropped,
+    action_repaired,
+    count_
+};
+enum class forward_result : std::uint8_t
+{
+    ok,
+    error,
+    count_
+};
 
 struct decision_metrics
 {
     metrics::counter_array<decision_outcome> calls;
     metrics::histogram_family call_seconds;
-    metrics::counter_family degraded;  // answered "conditional" after a failure
+    metrics::counter_family degraded;           // answered "conditional" after a failure
     metrics::counter_family nonfinite_numbers;  // answers refused for a number outside double range
     metrics::counter_array<normalisation, 2> normalised;
     metrics::counter_array<prefetch_outcome> prefetch_fetches;

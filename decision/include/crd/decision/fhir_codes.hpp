@@ -34,8 +34,8 @@ std::vector<std::string> performers(const boost::json::object* resource, const c
 
 struct coverage_ref
 {
-    std::string reference;              // "Coverage/id"; empty when no coverage was identified
-    std::vector<std::string> payers;    // Coverage.payor references, as "Type/id"
+    std::string reference;            // "Coverage/id"; empty when no coverage was identified
+    std::vector<std::string> payers;  // Coverage.payor references, as "Type/id"
 };
 
 // The coverage an order is billed to: its own insurance reference, else the first Coverage in prefetch.

@@ -38,10 +38,7 @@ public:
     // data is missing and there is no FHIR access. Fetch failures are logged and counted, and leave
     // the key absent. Never throws for upstream failures.
     net::awaitable<result<core::hook_request, error>> complete(
-        core::hook_request request,
-        const boost::json::object& templates,
-        clock::time_point deadline
-    );
+        core::hook_request request, const boost::json::object& templates, clock::time_point deadline);
 
     struct impl;
 

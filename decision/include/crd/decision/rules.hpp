@@ -29,11 +29,11 @@ struct rule_link
 // The coverage part of a determination, in ext-coverage-information codes.
 struct determination
 {
-    std::string covered;                   // covered | not-covered | conditional
-    std::string pa_needed;                 // no-auth | auth-needed | performpa | conditional; empty: omit
-    std::string doc_needed;                // clinical | admin | both | conditional; empty: none
-    std::vector<std::string> doc_purpose;  // withpa | withclaim | withorder | retain-doc | OTH
-    std::vector<std::string> info_needed;  // performer | location | timeframe | contract-window | OTH
+    std::string covered;                     // covered | not-covered | conditional
+    std::string pa_needed;                   // no-auth | auth-needed | performpa | conditional; empty: omit
+    std::string doc_needed;                  // clinical | admin | both | conditional; empty: none
+    std::vector<std::string> doc_purpose;    // withpa | withclaim | withorder | retain-doc | OTH
+    std::vector<std::string> info_needed;    // performer | location | timeframe | contract-window | OTH
     std::vector<std::string> questionnaire;  // canonical URLs
 };
 
@@ -47,17 +47,17 @@ struct rule
 {
     std::string id;
     std::string description;
-    std::vector<coded_value> codes;     // matches when an order carries any of them
-    std::vector<std::string> payers;    // "Organization/x"; empty: any payer
+    std::vector<coded_value> codes;       // matches when an order carries any of them
+    std::vector<std::string> payers;      // "Organization/x"; empty: any payer
     std::vector<std::string> performers;  // "Organization/x", "Practitioner/y"; empty: any
-    std::vector<std::string> hooks;     // CDS hook names; empty: every hook
+    std::vector<std::string> hooks;       // CDS hook names; empty: every hook
     determination result;
-    std::string reason;                 // why, shown to clinicians
-    std::string summary;                // card summary; generated when empty
+    std::string reason;                   // why, shown to clinicians
+    std::string summary;                  // card summary; generated when empty
     std::string topic = "coverage-info";  // card type code (CRD CodeSystem temp)
-    std::string indicator;              // info | warning | critical; derived when empty
-    std::vector<rule_link> links;       // -> an External Reference card
-    std::string instructions;           // markdown -> an Instructions card
+    std::string indicator;                // info | warning | critical; derived when empty
+    std::vector<rule_link> links;         // -> an External Reference card
+    std::string instructions;             // markdown -> an Instructions card
 
     // Rules restricted to a payer or performer beat general ones.
     int specificity() const noexcept { return (payers.empty() ? 0 : 2) + (performers.empty() ? 0 : 1); }

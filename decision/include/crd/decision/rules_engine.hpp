@@ -12,8 +12,7 @@
 
 namespace crd::decision {
 
-inline constexpr std::string_view coverage_information_url =
-    "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information";
+inline constexpr std::string_view coverage_information_url = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information";
 
 // True for an extension object whose url is ext-coverage-information.
 bool is_coverage_information(const boost::json::value& extension) noexcept;

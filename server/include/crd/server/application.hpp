@@ -30,8 +30,8 @@ public:
     void start();  // binds and serves; throws std::system_error when the port cannot be bound
     std::uint16_t port() const noexcept;
     std::uint16_t admin_port() const noexcept;  // 0 when admin.enabled is false
-    void stop();  // graceful; callable from any thread
-    void wait();  // until stopped; the audit log is flushed when it returns
+    void stop();                                // graceful; callable from any thread
+    void wait();                                // until stopped; the audit log is flushed when it returns
 
     // SIGHUP: reads the configuration file again; on success swaps the rules, applies the log
     // level and reopens the audit file without dropping connections. A bad file is refused (logged,

@@ -26,7 +26,7 @@ struct http_request_view
     std::string_view origin;  // CORS: empty when the header is absent
     std::string_view body;
     clock::time_point received;
-    std::string_view authorization = {};  // never logged
+    std::string_view authorization = {};   // never logged
     std::string_view remote_address = {};  // the peer's IP, for per-source limits
     // Set when the caller was authenticated on its header already (Expect: 100-continue): the
     // token is not checked twice (its jti would read as a replay).
@@ -67,7 +67,7 @@ struct router_settings
     unsigned max_in_flight = 4'096;  // hook and feedback calls being processed; more get 503
     std::string version = "0";       // for crd_build_info
     enum surface surface = surface::public_api;
-    bool terse_auth_errors = false;  // auth.terse_errors: a 401 does not say why
+    bool terse_auth_errors = false;                  // auth.terse_errors: a 401 does not say why
     std::vector<std::string> required_headers = {};  // requests.required_headers, lower case
     std::vector<std::string> forward_headers = {};   // decision.forward_headers, lower case
 };
@@ -104,7 +104,8 @@ private:
     net::awaitable<http_response> feedback_call(core::hook_handler& handler, const http_request_view& request, request_info& info) const;
     net::awaitable<http_response> hook_call(core::hook_handler& handler, const http_request_view& request, request_info& info) const;
     // Authenticates the caller of `path`; on failure returns the 401 to send.
-    net::awaitable<std::optional<http_response>> authenticate(const http_request_view& request, std::string_view path, request_info& info, core::request_context& ctx) const;
+    net::awaitable<std::optional<http_response>> authenticate(
+        const http_request_view& request, std::string_view path, request_info& info, core::request_context& ctx) const;
     void add_cors_headers(const http_request_view& request, http_response& response) const;
     // CORS, metrics and the access-log line of an answered request.
     void finish(const http_request_view& request, const request_info& info, http_response& response) const;

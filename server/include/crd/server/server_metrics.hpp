@@ -8,7 +8,12 @@
 
 namespace crd::server {
 
-enum class reload_result : std::uint8_t { ok, refused, count_ };
+enum class reload_result : std::uint8_t
+{
+    ok,
+    refused,
+    count_
+};
 
 struct server_metrics
 {

@@ -117,10 +117,7 @@ private:
 class http_client
 {
 public:
-    http_client(
-        net::any_io_executor ex,
-        client_config cfg,
-        std::shared_ptr<const endpoint_cache> endpoints,
+    http_client(net::any_io_executor ex, client_config cfg, std::shared_ptr<const endpoint_cache> endpoints,
         std::shared_ptr<tls_context> tls  // required for https origins
     );
 

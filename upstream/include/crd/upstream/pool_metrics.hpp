@@ -11,7 +11,7 @@ namespace crd::upstream {
 
 struct pool_gauges
 {
-    metrics::gauge open;     // includes idle
+    metrics::gauge open;  // includes idle
     metrics::gauge idle;
     metrics::gauge waiting;  // callers waiting for a connection
     metrics::counter connects;
