@@ -1,4 +1,5 @@
 #include <crd/core/hook_request.hpp>
+#include <crd/core/crd_version.hpp>
 #include <crd/core/text.hpp>
 #include <crd/core/url.hpp>
 
@@ -415,6 +416,10 @@ checked_void check_extension(const json::object& doc, hook_request& out)
     if (const json::value* c = ext->if_contains("davinci-crd.configuration"))
     {
         CRD_TRY_ASSIGN(out.configuration, as_object(*c, "extension.davinci-crd.configuration"));
+    }
+    if (const json::value* requested = ext->if_contains("davinci-crd.requestedVersion"))
+    {
+        CRD_TRY_ASSIGN(out.version, negotiate_crd_version(*requested));
     }
     return {};
 }

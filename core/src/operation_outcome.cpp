@@ -21,6 +21,8 @@ public:
         case request_errc::too_many: return {413, "too-costly", "the request has more entries than this server accepts"};
         case request_errc::prefetch_incomplete: return {412, "incomplete", "required prefetch data is missing and could not be fetched"};
         case request_errc::not_json: return {400, "structure", "the request body is not valid JSON"};
+        case request_errc::unsupported_version: return {400, "not-supported", "the requested CRD version is not served here"};
+        case request_errc::other_payer: return {400, "business-rule", "the patient's primary coverage is not with this payer"};
         }
         return {400, "invalid", "the request is not valid"};
     }

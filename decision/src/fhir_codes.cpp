@@ -200,7 +200,30 @@ coverage_ref coverage_for(const json::object* resource, const core::hook_request
             out.reference = "Coverage/" + std::string(str(*coverage, "id"));
     }
     if (coverage)
+    {
         add_references(coverage->if_contains("payor"), out.payers);
+        if (const json::value* status = coverage->if_contains("status"); status && status->is_string())
+            out.active = status->get_string() == "active";
+        auto add_identifier = [&](const json::value* identifier) {
+            if (!identifier || !identifier->is_object())
+                return;
+            auto system = str(identifier->get_object(), "system");
+            auto value = str(identifier->get_object(), "value");
+            if (!value.empty())
+                out.payer_identifiers.emplace_back(std::string(system), std::string(value));
+        };
+        if (const json::value* payors = coverage->if_contains("payor"); payors && payors->is_array())
+            for (const auto& p : payors->get_array())
+                if (p.is_object())
+                {
+                    add_identifier(p.get_object().if_contains("identifier"));
+                    if (auto r = str(p.get_object(), "reference"); !r.empty())
+                        if (const json::object* org = request.find_prefetched(r))
+                            if (const json::value* ids = org->if_contains("identifier"); ids && ids->is_array())
+                                for (const auto& id : ids->get_array())
+                                    add_identifier(&id);
+                }
+    }
     return out;
 }
 

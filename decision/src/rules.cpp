@@ -100,9 +100,11 @@ determination read_determination(reader& r)
     d.pa_needed = r.string("pa_needed");
     if (!d.pa_needed.empty())
         check_code(r.at("pa_needed"), d.pa_needed, {"no-auth", "auth-needed", "performpa", "conditional"});
-    d.doc_needed = r.string("doc_needed");
-    if (!d.doc_needed.empty())
-        check_code(r.at("doc_needed"), d.doc_needed, {"clinical", "admin", "both", "conditional"});
+    if (auto doc_needed = r.string("doc_needed"); !doc_needed.empty())
+    {
+        check_code(r.at("doc_needed"), doc_needed, {"clinical", "admin", "both", "conditional"});
+        d.doc_needed.push_back(std::move(doc_needed));
+    }
     d.doc_purpose = r.strings("doc_purpose");
     for (const auto& p : d.doc_purpose)
         check_code(r.at("doc_purpose"), p, {"withpa", "withclaim", "withorder", "retain-doc", "OTH"});
@@ -123,7 +125,8 @@ determination read_determination(reader& r)
     if (!d.doc_purpose.empty() && d.doc_needed.empty())
         fail(r.at("doc_purpose"), "needs doc_needed to be set");
     // crd-ci-q3: info-needed only when something is conditional.
-    if (!d.info_needed.empty() && d.covered != "conditional" && d.pa_needed != "conditional" && d.doc_needed != "conditional")
+    if (!d.info_needed.empty() && d.covered != "conditional" &&
+        std::find(d.doc_needed.begin(), d.doc_needed.end(), "conditional") == d.doc_needed.end())
         fail(r.at("info_needed"), "needs covered, pa_needed or doc_needed to be 'conditional'");
     return d;
 }

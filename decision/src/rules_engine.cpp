@@ -50,13 +50,13 @@ std::string generated_summary(const determination& d, std::string_view what, std
     return "Coverage information: " + std::string(what);
 }
 
-std::string action_description(const determination& d, std::string_view what, std::string_view reference)
+std::string action_description(const coverage_assertion& a, std::string_view what, std::string_view reference)
 {
-    std::string s = "Coverage information for " + std::string(what) + " (" + std::string(reference) + "): " + d.covered;
-    if (!d.pa_needed.empty())
-        s += "; prior authorization: " + d.pa_needed;
-    if (!d.doc_needed.empty())
-        s += "; documentation: " + d.doc_needed;
+    std::string s = "Coverage information for " + std::string(what) + " (" + std::string(reference) + "): " + a.covered;
+    if (!a.pa_needed.empty())
+        s += "; prior authorization: " + a.pa_needed;
+    for (std::size_t i = 0; i < a.doc_needed.size(); ++i)
+        s += (i == 0 ? "; documentation: " : ", ") + a.doc_needed[i];
     return s;
 }
 
@@ -68,42 +68,50 @@ std::string derived_indicator(const determination& d)
     return "info";
 }
 
-json::object value_ext(std::string_view url, std::string_view value_key, json::value value)
+// "YYYY-MM-DD" + days, in the proleptic Gregorian calendar.
+std::string date_after(const std::string& ymd, unsigned days)
 {
-    json::object e;
-    e["url"] = url;
-    e[value_key] = std::move(value);
-    return e;
+    using namespace std::chrono;
+    int y = 0;
+    unsigned m = 0, d = 0;
+    if (std::sscanf(ymd.c_str(), "%d-%u-%u", &y, &m, &d) != 3)
+        return {};
+    const year_month_day later{sys_days{year{y} / month{m} / day{d}} + std::chrono::days{days}};
+    char out[16];
+    std::snprintf(
+        out, sizeof out, "%04d-%02u-%02u", static_cast<int>(later.year()), static_cast<unsigned>(later.month()), static_cast<unsigned>(later.day()));
+    return out;
 }
 
-json::object coverage_extension(const determination& d, const coverage_ref& cov, const std::string& reason, bool coverage_known)
+// The assertion for one order: the rule's (or the fallback's) determination about this coverage.
+coverage_assertion assertion_of(const determination& d, const coverage_ref& cov, std::string reason_text, bool coverage_known)
 {
-    json::array ext;
-    json::object ref;
+    coverage_assertion a;
     if (coverage_known)
-        ref["reference"] = cov.reference;
-    else
-        ref["display"] = "No coverage was identified in the request";
-    ext.push_back(value_ext("coverage", "valueReference", std::move(ref)));
-    ext.push_back(value_ext("covered", "valueCode", json::string(d.covered)));
-    if (!d.pa_needed.empty())
-        ext.push_back(value_ext("pa-needed", "valueCode", json::string(d.pa_needed)));
-    if (!d.doc_needed.empty())
-        ext.push_back(value_ext("doc-needed", "valueCode", json::string(d.doc_needed)));
-    for (const auto& p : d.doc_purpose)
-        ext.push_back(value_ext("doc-purpose", "valueCode", json::string(p)));
-    for (const auto& i : d.info_needed)
-        ext.push_back(value_ext("info-needed", "valueCode", json::string(i)));
-    if (!reason.empty())
-        ext.push_back(value_ext("reason", "valueCodeableConcept", json::object{{"text", reason}}));
-    for (const auto& q : d.questionnaire)
-        ext.push_back(value_ext("questionnaire", "valueCanonical", json::string(q)));
-    ext.push_back(value_ext("date", "valueDate", json::string(core::today_utc())));
-    ext.push_back(value_ext("coverage-assertion-id", "valueString", json::string(core::new_uuid())));
-    json::object out;
-    out["url"] = coverage_information_url;
-    out["extension"] = std::move(ext);
-    return out;
+        a.coverage_reference = cov.reference;
+    a.covered = d.covered;
+    a.pa_needed = d.pa_needed;
+    a.doc_needed = d.doc_needed;
+    a.doc_purpose = d.doc_purpose;
+    a.info_needed = d.info_needed;
+    a.billing_codes = d.billing_codes;
+    a.reasons = d.reason_codes;
+    if (!reason_text.empty())
+    {
+        // One reason with the rule's words: on its first code when it has one, alone otherwise.
+        if (a.reasons.empty())
+            a.reasons.push_back({{}, {}, {}, std::move(reason_text)});
+        else if (a.reasons.front().text.empty())
+            a.reasons.front().text = std::move(reason_text);
+    }
+    a.details = d.details;
+    a.questionnaires = d.questionnaire;
+    a.contacts = d.contacts;
+    a.date = core::today_utc();
+    if (d.valid_days)
+        a.expiry_date = date_after(a.date, *d.valid_days);
+    a.assertion_id = core::new_uuid();
+    return a;
 }
 
 // For order-dispatch when the order is neither in prefetch nor fetched: the smallest resource
@@ -127,45 +135,61 @@ json::object minimal_resource(const core::request_item& item, const core::hook_r
     return r;
 }
 
-json::object with_coverage_information(json::object resource, json::object extension)
-{
-    // Replace any coverage information the EHR already holds for this order with the current one.
-    json::array extensions(resource.storage());
-    if (json::value* existing = resource.if_contains("extension"); existing && existing->is_array())
-        for (auto& e : existing->get_array())
-            if (!is_coverage_information(e))
-                extensions.push_back(std::move(e));
-    extensions.push_back(std::move(extension));
-    resource["extension"] = std::move(extensions);
-    return resource;
-}
-
-json::object card_source(std::string_view label, std::string_view url, std::string_view topic)
+json::object card_source(std::string_view label, std::string_view url, std::string_view topic, core::crd_version version)
 {
     json::object source;
     source["label"] = label;
     if (!url.empty())
         source["url"] = url;
-    const auto& types = crd_card_types();
-    const auto it = types.find(topic);
-    source["topic"] = json::object{
-        {"system", crd_card_type_system},
-        {"code", topic},
-        {"display", it == types.end() ? std::string(topic) : it->second},
-    };
+    source["topic"] = card_topic(topic, version);
     return source;
 }
 
-json::object base_card(const rule_set& rules, const rule& r, std::string summary, std::string_view indicator, std::string_view item_ref)
+json::object base_card(
+    const rule_set& rules, const rule& r, std::string summary, std::string_view indicator, std::string_view item_ref, core::crd_version version)
 {
     json::object card;
     card["uuid"] = core::new_uuid();
     card["summary"] = fit_summary(std::move(summary));
     card["indicator"] = indicator;
-    card["source"] = card_source(rules.payer_name, rules.payer_url, r.topic);
-    // CRD: cards about some of several orders say which, for people and for software.
-    card["extension"] = json::object{{"davinci-crd.associated-resource", json::array{json::string(item_ref)}}};
+    card["source"] = card_source(rules.payer_name, rules.payer_url, r.topic, version);
+    // CRD: cards about some of several orders say which, for people and for software. 2.0 wrote
+    // the reference as a string; 2.1 and 2.2 (their CRDServiceResponse examples) as a Reference.
+    json::value associated =
+        version == core::crd_version::v2_0 ? json::value(json::string(item_ref)) : json::value(json::object{{"reference", item_ref}});
+    card["extension"] = json::object{{"davinci-crd.associated-resource", json::array{std::move(associated)}}};
     return card;
+}
+
+// One coverage-information update per order or appointment of a primary hook, each with `make`'s
+// assertion about it, rendered in the caller's version; for the failure and no-coverage answers.
+template <class MakeAssertion>
+json::array updates_for_every_item(const core::hook_request& request, MakeAssertion make)
+{
+    json::array actions;
+    for (const auto& item : request.items)
+    {
+        const std::string ref = std::string(item.resource_type) + "/" + std::string(item.id);
+        const auto cov = coverage_for(item.resource, request);
+        coverage_assertion a = make(cov);
+        rendering_report report;
+        json::object resource = item.resource ? *item.resource : minimal_resource(item, request);
+        json::object action;
+        action["type"] = "update";
+        action["description"] = action_description(a, ref, ref);
+        action["resource"] = with_coverage_information(std::move(resource), render_coverage_information(a, request.version, report));
+        actions.push_back(std::move(action));
+    }
+    return actions;
+}
+
+coverage_assertion base_assertion(const coverage_ref& cov)
+{
+    coverage_assertion a;
+    a.coverage_reference = cov.reference;
+    a.date = core::today_utc();
+    a.assertion_id = core::new_uuid();
+    return a;
 }
 
 struct evaluated_item
@@ -177,49 +201,78 @@ struct evaluated_item
 
 }  // namespace
 
-bool is_coverage_information(const json::value& extension) noexcept
+json::object card_topic(std::string_view code, core::crd_version version)
 {
-    const json::value* url = extension.is_object() ? extension.get_object().if_contains("url") : nullptr;
-    return url && url->is_string() && url->get_string() == coverage_information_url;
+    const auto& types = crd_card_types();
+    const auto it = types.find(code);
+    return json::object{
+        {"system", version >= core::crd_version::v2_2 ? cdshooks_card_type_system : crd_card_type_system},
+        {"code", code},
+        {"display", it == types.end() ? std::string(code) : it->second},
+    };
 }
 
 json::object undetermined_response(const core::hook_request& request, std::string_view source_label)
 {
     json::object response;
     json::array cards;
-    if (request.service->primary)
+    if (!request.service->primary)
     {
-        json::array actions;
-        determination d;
-        d.covered = "conditional";
-        d.pa_needed = "conditional";
-        d.info_needed = {"OTH"};
-        const std::string reason = "Coverage could not be determined at this time.";
-        for (const auto& item : request.items)
+        response["cards"] = std::move(cards);
+        return response;
+    }
+    const bool technical = request.version >= core::crd_version::v2_1;
+    json::array actions = updates_for_every_item(request, [&](const coverage_ref& cov) {
+        coverage_assertion a = base_assertion(cov);
+        if (technical)
         {
-            const std::string ref = std::string(item.resource_type) + "/" + std::string(item.id);
-            const auto cov = coverage_for(item.resource, request);
-            json::object resource = item.resource ? *item.resource : minimal_resource(item, request);
-            json::object action;
-            action["type"] = "update";
-            action["description"] = action_description(d, ref, ref);
-            action["resource"] = with_coverage_information(std::move(resource), coverage_extension(d, cov, reason, !cov.reference.empty()));
-            actions.push_back(std::move(action));
+            // 2.1 has no indeterminate: the renderer says it as conditional, keeping the reason.
+            a.covered = "indeterminate";
+            a.reasons.push_back(crd_reason(reason_code::technical, "Coverage could not be determined because of a technical issue at the payer."));
         }
+        else
+        {
+            a.covered = "conditional";
+            a.pa_needed = "conditional";
+            a.info_needed = {"OTH"};
+            a.reasons.push_back({{}, {}, {}, "Coverage could not be determined at this time."});
+        }
+        return a;
+    });
+    // 2.2: coverage information travels only as systemActions (cards.md); the reason says why.
+    if (request.version < core::crd_version::v2_2)
+    {
         json::object card;
         card["uuid"] = core::new_uuid();
         card["summary"] = "Coverage could not be determined right now";
         card["detail"] = "The coverage decision service did not answer in time. Check coverage requirements again "
                          "before the order is fulfilled, or contact the plan.";
         card["indicator"] = "info";
-        card["source"] = card_source(source_label, "", "coverage-info");
+        card["source"] = card_source(source_label, "", "coverage-info", request.version);
         cards.push_back(std::move(card));
-        response["cards"] = std::move(cards);
-        if (!actions.empty())
-            response["systemActions"] = std::move(actions);
-        return response;
     }
     response["cards"] = std::move(cards);
+    if (!actions.empty())
+        response["systemActions"] = std::move(actions);
+    return response;
+}
+
+json::object no_coverage_response(const core::hook_request& request, std::string_view, std::string_view coverage_reason)
+{
+    json::object response;
+    response["cards"] = json::array();
+    if (!request.service->primary)
+        return response;
+    json::array actions = updates_for_every_item(request, [&](const coverage_ref& cov) {
+        coverage_assertion a = base_assertion(cov);
+        a.covered = "not-covered";
+        a.reasons.push_back(crd_reason(coverage_reason, coverage_reason == reason_code::no_active_coverage
+                                                            ? "The patient has no active coverage with this payer."
+                                                            : "No coverage with this payer was found for the patient."));
+        return a;
+    });
+    if (!actions.empty())
+        response["systemActions"] = std::move(actions);
     return response;
 }
 
@@ -231,8 +284,28 @@ void rules_engine::reload(const core::config& cfg)
     rules_.store(std::make_shared<const rule_set>(load_rules(cfg.decision.rules_path)), std::memory_order_release);
 }
 
+bool is_with_payer(const core::hook_request& request, const rule_set& rules)
+{
+    if (rules.payer_references.empty() && rules.payer_identifiers.empty())
+        return true;  // the operator did not say who we are: every Coverage is taken as ours
+    if (!request.first_prefetched("Coverage"))
+        return true;  // no Coverage to judge: answered as coverage not found
+    const auto cov = coverage_for(nullptr, request);
+    for (const auto& payer : cov.payers)
+        if (std::find(rules.payer_references.begin(), rules.payer_references.end(), payer) != rules.payer_references.end())
+            return true;
+    for (const auto& [system, value] : cov.payer_identifiers)
+        for (const auto& ours : rules.payer_identifiers)
+            if (ours.code == value && ours.system == system)
+                return true;
+    return false;
+}
+
 net::awaitable<result<json::object>> rules_engine::decide(core::hook_request& request, clock::time_point)
 {
+    // CRD hooks.md: a primary Coverage of another payer is the caller's error (400), in every version.
+    if (!is_with_payer(request, *rules()))
+        co_return error_code(core::request_errc::other_payer);
     co_return evaluate(request);
 }
 
@@ -307,7 +380,8 @@ json::object rules_engine::evaluate(const core::hook_request& request) const
         determination d = matched ? matched->result : rs.fallback;
         std::string reason = matched ? matched->reason : std::string{};
         const bool coverage_known = !cov.reference.empty();
-        if (!coverage_known)
+        coverage_assertion assertion;
+        if (!coverage_known && request.version == core::crd_version::v2_0)
         {
             // Without the member's coverage the plan cannot be confirmed: say so in the
             // determination itself rather than guess (crd-ci-q3 allows info-needed only when conditional).
@@ -319,16 +393,29 @@ json::object rules_engine::evaluate(const core::hook_request& request) const
             std::string coverage_reason = "The request did not identify the patient's coverage; send the active Coverage to confirm.";
             if (!reason.empty())
                 coverage_reason.append(" ").append(reason);
-            reason = std::move(coverage_reason);
+            assertion = assertion_of(d, cov, std::move(coverage_reason), coverage_known);
         }
+        else if (request.version >= core::crd_version::v2_1 && (!coverage_known || !cov.active))
+        {
+            // 2.1+: a determination (CRD 2.2 cards.md): not covered, because no coverage was found
+            // or none is active. The rule's cards still say what the order would need.
+            assertion = base_assertion(cov);
+            assertion.covered = "not-covered";
+            assertion.reasons.push_back(coverage_known
+                                            ? crd_reason(reason_code::no_active_coverage, "The patient's coverage with this payer is not active.")
+                                            : crd_reason(reason_code::coverage_not_found, "No coverage with this payer was found for the patient."));
+        }
+        else
+            assertion = assertion_of(d, cov, std::move(reason), coverage_known);
 
         if (service.primary && e.item->resource_type != "Encounter")
         {
+            rendering_report report;
             json::object resource = e.resource ? json::object(*e.resource, sp) : json::object(minimal_resource(*e.item, request), sp);
             json::object action(sp);
             action["type"] = "update";
-            action["description"] = action_description(d, what, e.reference);
-            action["resource"] = with_coverage_information(std::move(resource), coverage_extension(d, cov, reason, coverage_known));
+            action["description"] = action_description(assertion, what, e.reference);
+            action["resource"] = with_coverage_information(std::move(resource), render_coverage_information(assertion, request.version, report, sp));
             actions.push_back(std::move(action));
         }
 
@@ -343,7 +430,7 @@ json::object rules_engine::evaluate(const core::hook_request& request) const
         if (!matched->links.empty())
         {
             // External Reference card (CRD cards.md): links are absolute and also listed in Card.links.
-            json::object card(base_card(rs, *matched, summary, indicator, e.reference), sp);
+            json::object card(base_card(rs, *matched, summary, indicator, e.reference, request.version), sp);
             if (!detail.empty())
                 card["detail"] = detail;
             json::array links;
@@ -355,7 +442,7 @@ json::object rules_engine::evaluate(const core::hook_request& request) const
         if (!matched->instructions.empty())
         {
             // Instructions card: text only, no links or suggestions.
-            json::object card(base_card(rs, *matched, "Instructions: " + what, "info", e.reference), sp);
+            json::object card(base_card(rs, *matched, "Instructions: " + what, "info", e.reference, request.version), sp);
             card["detail"] = matched->instructions;
             cards.push_back(std::move(card));
         }

@@ -2,6 +2,7 @@
 // A CDS Hooks request after validation: the parsed document plus the fields every handler needs,
 // normalised across hook versions (order-dispatch's three context shapes become one list).
 
+#include <crd/core/crd_version.hpp>
 #include <crd/core/hooks.hpp>
 #include <crd/core/json_document.hpp>
 #include <crd/core/operation_outcome.hpp>
@@ -47,6 +48,15 @@ struct hook_request
     std::vector<const boost::json::object*> tasks;       // order-dispatch fulfilment tasks
     const boost::json::object* prefetch = nullptr;       // may be null
     const boost::json::object* configuration = nullptr;  // extension."davinci-crd.configuration"
+    // The CRD version to answer in: negotiated from extension."davinci-crd.requestedVersion".
+    crd_version version = default_crd_version;
+    // Set by the handler before the decision step when a failure would still be answered from the
+    // request (decision.on_failure "conditional", or a 2.1+ caller's technical determination): a
+    // decision source must then keep the request after sending it (see core::decision_service).
+    bool keep_for_failure_answer = false;
+    // Prefetch keys whose fetch from the EHR's FHIR server failed (refused token, server error,
+    // timeout), as opposed to data that does not exist: a 2.1+ caller hears "technical".
+    std::vector<std::string> prefetch_failures;
     // The caller's headers named in decision.forward_headers (lower-case name, value).
     std::vector<std::pair<std::string, std::string>> forward_headers;
 

@@ -21,6 +21,8 @@ enum class request_errc
     too_many,             // 413 too-costly: more entries than a configured limit allows
     prefetch_incomplete,  // 412 incomplete: required prefetch missing and not fetchable
     not_json,             // 400 structure: the body is not a JSON document we accept
+    unsupported_version,  // 400 not-supported: davinci-crd.requestedVersion older than any served
+    other_payer,          // 400 business-rule: the primary Coverage is not with this payer (CRD hooks.md)
 };
 const http_error_category& request_category() noexcept;
 inline error_code make_error_code(request_errc e) noexcept

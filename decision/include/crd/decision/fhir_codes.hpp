@@ -36,6 +36,10 @@ struct coverage_ref
 {
     std::string reference;            // "Coverage/id"; empty when no coverage was identified
     std::vector<std::string> payers;  // Coverage.payor references, as "Type/id"
+    // Coverage.payor identifiers, and those of the payor Organizations found in prefetch.
+    std::vector<std::pair<std::string, std::string>> payer_identifiers;  // system, value
+    // Coverage.status is "active", or the Coverage itself was not in the request to say otherwise.
+    bool active = true;
 };
 
 // The coverage an order is billed to: its own insurance reference, else the first Coverage in prefetch.

@@ -3,6 +3,8 @@
 // (CPT/HCPCS, RxNorm, SNOMED, LOINC, ...) — optionally only for some payers, performers or hooks —
 // to a coverage determination and the cards that explain it. See etc/rules.json and docs/rules.md.
 
+#include <crd/decision/coverage_information.hpp>
+
 #include <boost/json/value.hpp>
 
 #include <map>
@@ -26,15 +28,21 @@ struct rule_link
     std::string url;  // absolute https/http URL
 };
 
-// The coverage part of a determination, in ext-coverage-information codes.
+// The coverage part of a determination, in ext-coverage-information codes (the newest version's:
+// the renderer says them as an older caller's version allows, see coverage_information.hpp).
 struct determination
 {
     std::string covered;                     // covered | not-covered | conditional
     std::string pa_needed;                   // no-auth | auth-needed | performpa | conditional; empty: omit
-    std::string doc_needed;                  // clinical | admin | both | conditional; empty: none
+    std::vector<std::string> doc_needed;     // clinical | admin | patient | both | conditional; empty: none
     std::vector<std::string> doc_purpose;    // withpa | withclaim | withorder | retain-doc | OTH
-    std::vector<std::string> info_needed;    // performer | location | timeframe | contract-window | OTH
+    std::vector<std::string> info_needed;    // performer | location | timeframe | contract-window | detail-code | OTH
     std::vector<std::string> questionnaire;  // canonical URLs
+    std::vector<coded> reason_codes;         // coded reasons (temp CodeSystem: gold-card, auth-out-network, ...)
+    std::vector<coverage_detail> details;    // name-value details, with a 2.2 category
+    std::vector<coded> billing_codes;        // codes the claim must use for the assertion to hold
+    std::vector<contact_detail> contacts;    // context-specific contacts (ContactDetail)
+    std::optional<unsigned> valid_days;      // expiry-date = the assertion's date + valid_days
 };
 
 struct coded_value
@@ -67,6 +75,11 @@ struct rule_set
 {
     std::string payer_name;  // Card.source.label
     std::string payer_url;   // Card.source.url (optional)
+    // Who this payer is on a Coverage (CRD hooks.md: a primary Coverage of another payer is a 400):
+    // Coverage.payor references ("Organization/x") and identifiers (system + value, on the payor
+    // reference or on the Organization in prefetch). Both empty: every Coverage is taken as ours.
+    std::vector<std::string> payer_references;
+    std::vector<coded_value> payer_identifiers;
     determination fallback;  // when no rule matches
     std::vector<rule> rules;
     // Every system URI that an alias stands for maps to the alias's first URI, so that e.g. the
@@ -83,5 +96,7 @@ rule_set load_rules(const std::string& path);
 // The CRD card type codes (http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp) and their display.
 const std::map<std::string, std::string, std::less<>>& crd_card_types();
 inline constexpr std::string_view crd_card_type_system = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp";
+// From CRD 2.2 the same codes come from the CDS Hooks card-type CodeSystem.
+inline constexpr std::string_view cdshooks_card_type_system = "http://terminology.hl7.org/CodeSystem/cdshooks-card-type";
 
 }  // namespace crd::decision

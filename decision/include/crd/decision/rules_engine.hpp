@@ -3,6 +3,7 @@
 // the default when no decision service URL is configured.
 
 #include <crd/core/decision.hpp>
+#include <crd/decision/coverage_information.hpp>
 #include <crd/decision/rules.hpp>
 
 #include <atomic>
@@ -12,15 +13,27 @@
 
 namespace crd::decision {
 
-inline constexpr std::string_view coverage_information_url = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information";
-
-// True for an extension object whose url is ext-coverage-information.
-bool is_coverage_information(const boost::json::value& extension) noexcept;
-
-// The answer when no decision could be made and decision.on_failure is "conditional": for primary
-// hooks, coverage information "conditional" (info-needed OTH) for every order or appointment and
-// one info card saying so; for secondary hooks no cards.
+// The answer when no decision could be made, in the caller's version (request.version):
+// - 2.0 with decision.on_failure "conditional": for primary hooks, coverage information
+//   "conditional" (info-needed OTH) for every order or appointment and one info card saying so;
+// - 2.1 and 2.2 (CRD 2.2 cards.md, Inferno's technical-issues tests): a determination, not an
+//   error: covered "indeterminate" with reason `technical` on every order or appointment (2.1,
+//   which has no indeterminate: "conditional" with the same reason), and the same card.
+// Secondary hooks get no cards.
 boost::json::object undetermined_response(const core::hook_request& request, std::string_view source_label);
+
+// The answer when the patient has no coverage this payer can find, for a 2.1+ caller: every order
+// "not-covered" with reason `coverage_reason` (no-active-coverage, coverage-not-found).
+boost::json::object no_coverage_response(const core::hook_request& request, std::string_view source_label, std::string_view coverage_reason);
+
+// The card topic object ({system, code, display}) of a CRD card type in the caller's version:
+// the temp CodeSystem before 2.2, cdshooks-card-type from 2.2.
+boost::json::object card_topic(std::string_view code, core::crd_version version);
+
+// True when the request's primary Coverage (the first in prefetch) names this payer, by a payor
+// reference or identifier the rules file gives (payer.references, payer.identifiers); also true
+// when the rules name no identifiers, or the request carries no Coverage.
+bool is_with_payer(const core::hook_request& request, const rule_set& rules);
 
 class rules_engine final : public core::decision_service
 {
