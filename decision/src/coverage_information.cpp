@@ -69,7 +69,7 @@ bool reason_in_value_set(const coded& r, crd_version v)
     if (v < crd_version::v2_2)
         return r.code == "detail-code";
     return r.code == reason_code::technical || r.code == reason_code::no_member_found || r.code == reason_code::no_active_coverage ||
-        r.code == reason_code::coverage_not_found || r.code == reason_code::auth_out_network;
+           r.code == reason_code::coverage_not_found || r.code == reason_code::auth_out_network;
 }
 
 bool is_conditional_anywhere(const coverage_assertion& a)
@@ -209,8 +209,8 @@ coverage_assertion fit_to_version(coverage_assertion a, crd_version v, rendering
                 note(report, report.repaired, "reason text added for a code outside the value set (crd-ci-q7)");
             }
         const bool needs_reason = contains(a.info_needed, "OTH") ||
-            (v == crd_version::v2_2 &&
-                (!a.doc_purpose.empty() || a.covered == "indeterminate" || a.pa_needed == "indeterminate" || contains(a.doc_needed, "indeterminate")));
+                                  (v == crd_version::v2_2 && (!a.doc_purpose.empty() || a.covered == "indeterminate" ||
+                                                                 a.pa_needed == "indeterminate" || contains(a.doc_needed, "indeterminate")));
         if (needs_reason && a.reasons.empty())
         {
             a.reasons.push_back({{}, {}, {}, "The payer needs more information to determine coverage."});
@@ -567,7 +567,8 @@ bool read_coverage_information(const json::object& extension, coverage_assertion
         else
             understood = false;
         if (!understood)
-            note(report, report.dropped, "coverage-information element '" + std::string(name.substr(0, 64)) + "' dropped: unknown or of the wrong type");
+            note(report, report.dropped,
+                "coverage-information element '" + std::string(name.substr(0, 64)) + "' dropped: unknown or of the wrong type");
     }
     return !out.covered.empty();
 }

@@ -2,6 +2,9 @@
 
 #include <crd/core/log.hpp>
 #include <crd/decision/crd_configuration.hpp>
+#include <crd/decision/decision_metrics.hpp>
+#include <crd/decision/remote_decision.hpp>
+#include <crd/decision/rules_engine.hpp>
 
 #include <boost/json/array.hpp>
 
@@ -49,14 +52,28 @@ std::string outcome_name(const error_code& ec)
 
 }  // namespace
 
+core::api_response crd_service::answered(core::hook_request&& request, json::object response, const crd_options& options, std::string decision) const
+{
+    apply_options(response, options);
+    core::api_response r;
+    r.hook_instance = request.hook_instance;  // a view into the document: copied before it moves
+    r.crd_version = core::to_string(request.version);
+    r.decision = std::move(decision);
+    r.request_document = std::move(request.document);
+    r.body = std::move(response);
+    return r;
+}
+
 crd_service::crd_service(const core::service_definition& service, core::decision_service& decision, std::chrono::milliseconds timeout,
-    prefetch_fulfiller* prefetch, double prefetch_share, core::request_limits limits)
+    prefetch_fulfiller* prefetch, double prefetch_share, core::request_limits limits, core::failure_policy on_failure, std::string failure_label)
     : service_(service)
     , decision_(decision)
     , timeout_(timeout)
     , prefetch_(prefetch)
     , prefetch_share_(prefetch_share)
     , limits_(limits)
+    , on_failure_(on_failure)
+    , failure_label_(std::move(failure_label))
     , card_types_(decision.card_types(service))
 {
     discovery_["hook"] = service_.hook;
@@ -66,7 +83,14 @@ crd_service::crd_service(const core::service_definition& service, core::decision
     discovery_["usageRequirements"] = "Send the patient's active Coverage in prefetch, or fhirServer with fhirAuthorization, so the payer can "
                                       "identify the plan. Orders need codes (CPT/HCPCS, RxNorm, SNOMED CT or LOINC) for a determination.";
     discovery_["prefetch"] = prefetch_templates(service_);
-    discovery_["extension"] = json::object{{"davinci-crd.configuration-options", configuration_options(card_types_)}};
+    // CRD 2.2 deviations.md (dev-1, dev-2): every version a service answers in, "major.minor".
+    json::array versions;
+    for (const auto v : core::served_crd_versions)
+        versions.emplace_back(core::to_string(v));
+    discovery_["extension"] = json::object{
+        {"davinci-crd.version", std::move(versions)},
+        {"davinci-crd.configuration-options", configuration_options(card_types_)},
+    };
 }
 
 net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, core::request_context ctx)
@@ -85,6 +109,8 @@ net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, 
     }
     auto& request = *validated;
     request.forward_headers = std::move(ctx.forward_headers);
+    const auto version = request.version;
+    decision_metrics::instance().responses_by_version.add(version);
 
     auto options = read_options(request.configuration, card_types_);
     if (options.has_error())
@@ -94,25 +120,51 @@ net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, 
         co_return r;
     }
 
+    // CRD 2.2 (cards.md; Inferno's technical-issues tests): the EHR's FHIR server failed us while
+    // the Coverage was still missing: a determination ("indeterminate", reason technical), not a
+    // guess from what we have and not an error. 2.0 keeps deciding on what it has, as it always did.
+    if (version >= core::crd_version::v2_1 && !request.prefetch_failures.empty() && !request.first_prefetched("Coverage"))
+    {
+        log::warning("decision_technical", {{"service", service_.id}, {"hookInstance", std::string(request.hook_instance)},
+                                               {"detail", "the EHR's FHIR server failed while the patient's Coverage was missing"}});
+        decision_metrics::instance().degraded.add();
+        auto response = undetermined_response(request, failure_label_);
+        co_return answered(std::move(request), std::move(response), *options, "technical");
+    }
+
     // One deadline per request, counted from its arrival: queueing before us is spent too.
-    // The decision may release the request once sent: keep the hookInstance first.
+    // The decision may release the request once sent, unless a failure is answered from it.
     const auto deadline = ctx.received + timeout_;
     std::string hook_instance(request.hook_instance);
+    request.keep_for_failure_answer = version >= core::crd_version::v2_1 || on_failure_ == core::failure_policy::conditional;
     auto decided = co_await decision_.decide(request, deadline);
     if (!decided)
     {
+        const error_code failure = decided.error();
+        const bool callers_fault = &failure.category() == &core::request_category() || is_decision_refusal(failure);
         log::warning("decision_failed", {
                                             {"service", service_.id},
                                             {"hookInstance", hook_instance},
-                                            {"error", decided.error().message()},
+                                            {"error", failure.message()},
                                         });
-        auto r = core::api_response::from(core::to_problem({decided.error()}));
+        // Failures of ours become a determination: 2.1+ always ("technical"), 2.0 when
+        // decision.on_failure is "conditional". The caller's own errors stay errors.
+        if (!callers_fault && request.document && (version >= core::crd_version::v2_1 || on_failure_ == core::failure_policy::conditional))
+        {
+            decision_metrics::instance().degraded.add();
+            auto response = undetermined_response(request, failure_label_);
+            auto r = answered(std::move(request), std::move(response), *options, version >= core::crd_version::v2_1 ? "technical" : "conditional");
+            r.hook_instance = std::move(hook_instance);
+            co_return r;
+        }
+        auto r = core::api_response::from(core::to_problem({failure}));
         r.hook_instance = std::move(hook_instance);
-        r.decision = outcome_name(decided.error());
+        r.decision = callers_fault ? "rejected" : outcome_name(failure);
+        r.crd_version = core::to_string(version);
         co_return r;
     }
-    apply_options(*decided, *options);
-    core::api_response r{200, std::move(request.document), std::move(*decided), std::move(hook_instance), "ok"};
+    auto r = answered(std::move(request), std::move(*decided), *options, "ok");
+    r.hook_instance = std::move(hook_instance);
     co_return r;
 }
 
@@ -141,8 +193,8 @@ core::hook_registry make_registry(const core::config& cfg, core::decision_servic
             if (std::find(enabled.begin(), enabled.end(), service.id) == enabled.end())
                 continue;
         }
-        registry.add(std::make_unique<crd_service>(
-            service, decision, decision_timeout(cfg, service), prefetch, cfg.prefetch.deadline_share, request_limits_of(cfg)));
+        registry.add(std::make_unique<crd_service>(service, decision, decision_timeout(cfg, service), prefetch, cfg.prefetch.deadline_share,
+            request_limits_of(cfg), cfg.decision.on_failure, cfg.decision.source_label));
     }
     return registry;
 }

@@ -1,3 +1,4 @@
+#include <crd/decision/coverage_information.hpp>
 #include <crd/decision/decision_metrics.hpp>
 
 namespace crd::decision {
@@ -10,7 +11,8 @@ using label_pair = std::array<std::string_view, 2>;
 decision_metrics::decision_metrics()
     : calls{"crd_decision_calls_total", "Decision-service calls by outcome.", "outcome", {"ok", "timeout", "error", "breaker_open", "rejected"}}
     , call_seconds{"crd_decision_duration_seconds", "Decision-service call latency."}
-    , degraded{"crd_decision_degraded_total", "Failed decisions answered as 'conditional' (decision.on_failure)."}
+    , degraded{"crd_decision_degraded_total",
+          "Failed decisions answered as a determination instead of an error (decision.on_failure 'conditional' for CRD 2.0; always for 2.1+)."}
     , nonfinite_numbers{"crd_decision_nonfinite_numbers_total", "Decision answers refused for a number outside double range (inf/NaN)."}
     , normalised{"crd_cards_normalised_total", "Decision-service cards and systemActions dropped or repaired.", {"kind", "action"},
           {label_pair{"card", "dropped"}, label_pair{"card", "repaired"}, label_pair{"systemAction", "dropped"},
@@ -20,8 +22,15 @@ decision_metrics::decision_metrics()
     , prefetch_seconds{"crd_prefetch_duration_seconds", "FHIR prefetch fetch latency."}
     , prefetch_origin_refused{"crd_prefetch_origin_refused_total", "Calls whose fhirServer is not in prefetch.allowed_origins (nothing fetched)."}
     , feedback_forwarded{"crd_feedback_forwarded_total", "Feedback forwarded to decision.feedback_url, by result.", "result", {"ok", "error"}}
-    , registered{metrics::process_registry(), {&calls, &call_seconds, &degraded, &nonfinite_numbers, &normalised, &prefetch_fetches,
-                                                  &prefetch_seconds, &prefetch_origin_refused, &feedback_forwarded}}
+    , responses_by_version{"crd_hook_calls_by_version_total", "Validated hook calls by the CRD version answered in (davinci-crd.requestedVersion).",
+          "version", {"2.0", "2.1", "2.2"}}
+    , coverage_rendering{"crd_coverage_information_rendering_total",
+          "Coverage-information elements said as the caller's CRD version allows (downgraded), or changed (repaired) or left out (dropped) "
+          "to keep its invariants.",
+          "change", {"downgraded", "repaired", "dropped"}}
+    , registered{metrics::process_registry(),
+          {&calls, &call_seconds, &degraded, &nonfinite_numbers, &normalised, &prefetch_fetches, &prefetch_seconds, &prefetch_origin_refused,
+              &feedback_forwarded, &responses_by_version, &coverage_rendering}}
     , decision_pool(upstream::pool_gauges_for("decision"))
     , fhir_pool(upstream::pool_gauges_for("fhir"))
 {
@@ -37,5 +46,15 @@ namespace {
 // At start-up, so the families are listed before the first call.
 [[maybe_unused]] const decision_metrics& registered_at_start = decision_metrics::instance();
 }  // namespace
+
+void count_rendering(const rendering_report& report) noexcept
+{
+    if (!report.changed())
+        return;
+    auto& counted = decision_metrics::instance().coverage_rendering;
+    counted.add(rendering_change::downgraded, report.downgraded);
+    counted.add(rendering_change::repaired, report.repaired);
+    counted.add(rendering_change::dropped, report.dropped);
+}
 
 }  // namespace crd::decision

@@ -171,6 +171,9 @@ struct fetch_job
     std::string key;
     std::string query;  // relative to the FHIR base
     std::optional<json::object> result;
+    // The FHIR server failed us (refused the token, an error status, a timeout, not FHIR), as
+    // opposed to answering that the data does not exist (404, an empty search).
+    bool failed = false;
 };
 
 std::string join_target(const core::url& base, std::string_view query)
@@ -384,6 +387,7 @@ struct prefetch_fulfiller::impl
             }
         }
         decision_metrics::instance().prefetch_fetches.add(outcome);
+        job.failed = outcome == prefetch_outcome::error || outcome == prefetch_outcome::timeout;
         if (!problem.empty())
             log::warning(
                 "prefetch_fetch_failed", {{"hookInstance", hook_instance}, {"key", job.key}, {"origin", origin->url.origin()}, {"error", problem}});
@@ -407,6 +411,7 @@ net::awaitable<void> fetch_worker(prefetch_fulfiller::impl& self, std::shared_pt
         catch (const std::exception& e)
         {
             // A worker must always finish, or complete() would wait for it forever.
+            job.failed = true;
             decision_metrics::instance().prefetch_fetches.add(prefetch_outcome::error);
             log::error("prefetch_fetch_exception", {{"key", job.key}, {"error", e.what()}});
         }
@@ -494,8 +499,11 @@ net::awaitable<result<core::hook_request, error>> prefetch_fulfiller::complete(
     if (!origin || !co_await impl_->ensure_resolved(origin, deadline))
     {
         log::warning("prefetch_fhir_unreachable", {{"hookInstance", hook_instance}, {"origin", server->origin()}});
-        for (std::size_t i = 0; i < jobs.size(); ++i)
+        for (const auto& job : jobs)
+        {
             decision_metrics::instance().prefetch_fetches.add(prefetch_outcome::error);
+            request.prefetch_failures.push_back(job.key);
+        }
         co_return std::move(request);
     }
 
@@ -525,7 +533,16 @@ net::awaitable<result<core::hook_request, error>> prefetch_fulfiller::complete(
             ++merged;
         }
     log::debug("prefetch_completed", {{"hookInstance", hook_instance}, {"fetched", merged}, {"wanted", jobs.size()}});
-    co_return core::validate_hook_request(*request.service, std::move(document), request_limits_of(impl_->cfg));
+    const auto version = request.version;
+    auto completed = core::validate_hook_request(*request.service, std::move(document), request_limits_of(impl_->cfg));
+    if (completed)
+    {
+        completed->version = version;
+        for (const auto& job : jobs)
+            if (job.failed)
+                completed->prefetch_failures.push_back(job.key);
+    }
+    co_return completed;
 }
 
 }  // namespace crd::decision

@@ -205,6 +205,7 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
     // Kept apart from the request, which is released once sent (see core::decision_service).
     const std::string service_id(request.service->id);
     const std::string hook_instance(request.hook_instance);
+    const auto version = request.version;  // the answer is said in it, after the request is released
 
     // The pools of the context this call runs on (a shard's, created on first use).
     auto ex = co_await net::this_coro::executor;
@@ -239,8 +240,9 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
         for (auto& [name, value] : request.forward_headers)
             req.headers.push_back({std::move(name), std::move(value)});
         // The decision service has all it needs in req.body: free the parsed request while we
-        // wait, unless a failure answer (on_failure: conditional) will be built from it.
-        if (cfg_.decision.on_failure != core::failure_policy::conditional)
+        // wait, unless the handler will answer a failure from it, or the answer is re-rendered
+        // against the orders as sent (CRD 2.1+, see below).
+        if (!request.keep_for_failure_answer)
         {
             const auto* service = request.service;
             request = core::hook_request{};
@@ -270,6 +272,12 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
                 failure = normalised.error();
             else
             {
+                // In the caller's CRD version, whatever version the service answered in.
+                rendering_report rendering;
+                render_in_version(*normalised, request, version, report, rendering);
+                count_rendering(rendering);
+                for (auto& n : rendering.notes)
+                    report.notes.push_back(std::move(n));
                 answer.emplace(std::move(*normalised));
                 if (report.changed())
                 {
@@ -330,12 +338,8 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
         decision_metrics::instance().calls.add(decision_outcome::timeout);
     else if (failure != errc::decision_circuit_open)
         decision_metrics::instance().calls.add(decision_outcome::error);
-    if (cfg_.decision.on_failure == core::failure_policy::conditional)
-    {
-        counters_.degraded.fetch_add(1, std::memory_order_relaxed);
-        decision_metrics::instance().degraded.add();
-        co_return undetermined_response(request, cfg_.decision.source_label);
-    }
+    // The handler answers failures of ours as a determination where the caller's version or
+    // decision.on_failure says so (crd_service), from the request it asked us to keep.
     co_return failure;
 }
 

@@ -268,4 +268,164 @@ result<json::object> normalise_response(json::value body, normalise_report& repo
     return out;
 }
 
+namespace {
+
+// The request's order with this "Type/id", when the request still holds it.
+const json::object* order_as_sent(const core::hook_request& request, std::string_view type, std::string_view id)
+{
+    for (const auto& item : request.items)
+        if (item.resource && item.resource_type == type && item.id == id)
+            return item.resource;
+    return nullptr;
+}
+
+// Re-renders the coverage information of one resource in `version`. False when the resource
+// carried coverage information that cannot be read: the action is dropped.
+bool rerender_resource(json::object& resource, const core::hook_request& request, core::crd_version version, rendering_report& rendering,
+    normalise_report& report, const std::string& where)
+{
+    json::value* extensions = resource.if_contains("extension");
+    if (!extensions || !extensions->is_array())
+        return true;
+    std::vector<json::object> rendered;
+    for (const auto& e : extensions->get_array())
+        if (is_coverage_information(e))
+        {
+            coverage_assertion a;
+            if (!read_coverage_information(e.get_object(), a, rendering))
+            {
+                report.notes.push_back(where + ": coverage information without covered, dropped");
+                return false;
+            }
+            rendered.push_back(render_coverage_information(a, version, rendering, resource.storage()));
+        }
+    if (rendered.empty())
+        return true;
+    // 2.1+: the order as the EHR sent it, plus the extension; nothing else changed.
+    if (version >= core::crd_version::v2_1)
+        if (const json::object* sent = order_as_sent(request, str(resource, "resourceType"), str(resource, "id")))
+            if (json::object original(*sent, resource.storage()); original != resource)
+            {
+                resource = std::move(original);
+                report.notes.push_back(where + ": resource replaced by the order as sent (only the coverage information may change)");
+                ++report.actions_repaired;
+            }
+    json::array kept(resource.storage());
+    if (json::value* existing = resource.if_contains("extension"); existing && existing->is_array())
+        for (auto& e : existing->get_array())
+            if (!is_coverage_information(e))
+                kept.push_back(std::move(e));
+    for (auto& r : rendered)
+        kept.push_back(std::move(r));
+    resource["extension"] = std::move(kept);
+    return true;
+}
+
+bool carries_coverage_information(const json::value& action)
+{
+    const json::value* resource = action.is_object() ? action.get_object().if_contains("resource") : nullptr;
+    const json::value* extensions = resource && resource->is_object() ? resource->get_object().if_contains("extension") : nullptr;
+    if (!extensions || !extensions->is_array())
+        return false;
+    for (const auto& e : extensions->get_array())
+        if (is_coverage_information(e))
+            return true;
+    return false;
+}
+
+}  // namespace
+
+void render_in_version(
+    json::object& response, const core::hook_request& request, core::crd_version version, normalise_report& report, rendering_report& rendering)
+{
+    const json::storage_ptr sp = response.storage();
+    json::array moved(sp);  // 2.1+: coverage information taken out of cards
+    if (json::value* cards = response.if_contains("cards"); cards && cards->is_array())
+    {
+        std::size_t c = 0;
+        for (auto& card_value : cards->get_array())
+        {
+            const std::string where = "cards[" + std::to_string(c++) + "]";
+            auto& card = card_value.get_object();
+            if (json::value* source = card.if_contains("source"); source && source->is_object())
+                if (json::value* topic = source->get_object().if_contains("topic"); topic && topic->is_object())
+                    if (const auto code = str(topic->get_object(), "code"); crd_card_types().count(code) == 1)
+                    {
+                        const auto system = str(topic->get_object(), "system");
+                        const auto wanted = version >= core::crd_version::v2_2 ? cdshooks_card_type_system : crd_card_type_system;
+                        if ((system == crd_card_type_system || system == cdshooks_card_type_system || system.empty()) && system != wanted)
+                            topic->get_object()["system"] = wanted;
+                    }
+            json::value* suggestions = card.if_contains("suggestions");
+            if (!suggestions || !suggestions->is_array())
+                continue;
+            for (auto& suggestion : suggestions->get_array())
+            {
+                json::value* actions = suggestion.get_object().if_contains("actions");
+                if (!actions || !actions->is_array())
+                    continue;
+                json::array kept(sp);
+                for (auto& action : actions->get_array())
+                {
+                    if (!carries_coverage_information(action))
+                    {
+                        kept.push_back(std::move(action));
+                        continue;
+                    }
+                    auto& resource = action.get_object()["resource"].get_object();
+                    if (!rerender_resource(resource, request, version, rendering, report, where))
+                    {
+                        ++report.actions_dropped;
+                        continue;
+                    }
+                    if (version >= core::crd_version::v2_1)
+                    {
+                        report.notes.push_back(where + ": coverage information moved from a card suggestion to systemActions");
+                        ++report.actions_repaired;
+                        moved.push_back(std::move(action));
+                    }
+                    else
+                        kept.push_back(std::move(action));
+                }
+                *actions = std::move(kept);
+            }
+            // A suggestion left with no action has nothing to offer.
+            json::array kept_suggestions(sp);
+            for (auto& suggestion : suggestions->get_array())
+                if (const json::value* actions = suggestion.get_object().if_contains("actions");
+                    !actions || !actions->is_array() || !actions->get_array().empty())
+                    kept_suggestions.push_back(std::move(suggestion));
+            if (kept_suggestions.empty())
+            {
+                card.erase("suggestions");
+                card.erase("selectionBehavior");
+            }
+            else
+                *suggestions = std::move(kept_suggestions);
+        }
+    }
+    json::array actions(sp);
+    if (json::value* existing = response.if_contains("systemActions"); existing && existing->is_array())
+    {
+        std::size_t k = 0;
+        for (auto& action : existing->get_array())
+        {
+            const std::string where = "systemActions[" + std::to_string(k++) + "]";
+            if (carries_coverage_information(action) &&
+                !rerender_resource(action.get_object()["resource"].get_object(), request, version, rendering, report, where))
+            {
+                ++report.actions_dropped;
+                continue;
+            }
+            actions.push_back(std::move(action));
+        }
+    }
+    for (auto& m : moved)
+        actions.push_back(std::move(m));
+    if (actions.empty())
+        response.erase("systemActions");
+    else
+        response["systemActions"] = std::move(actions);
+}
+
 }  // namespace crd::decision

@@ -1,6 +1,7 @@
 #include <crd/decision/rules_engine.hpp>
 
 #include <crd/core/ids.hpp>
+#include <crd/decision/decision_metrics.hpp>
 #include <crd/decision/fhir_codes.hpp>
 
 #include <boost/json/array.hpp>
@@ -178,6 +179,7 @@ json::array updates_for_every_item(const core::hook_request& request, MakeAssert
         action["type"] = "update";
         action["description"] = action_description(a, ref, ref);
         action["resource"] = with_coverage_information(std::move(resource), render_coverage_information(a, request.version, report));
+        count_rendering(report);
         actions.push_back(std::move(action));
     }
     return actions;
@@ -416,6 +418,7 @@ json::object rules_engine::evaluate(const core::hook_request& request) const
             action["type"] = "update";
             action["description"] = action_description(assertion, what, e.reference);
             action["resource"] = with_coverage_information(std::move(resource), render_coverage_information(assertion, request.version, report, sp));
+            count_rendering(report);
             actions.push_back(std::move(action));
         }
 

@@ -147,6 +147,8 @@ std::string format_audit_line(const audit_record& r)
     head["status"] = r.status;
     head["latency_ms"] = static_cast<double>(r.latency.count()) / 1000.0;
     head["decision"] = r.decision.empty() ? json::value(nullptr) : json::value(r.decision);
+    if (!r.crd_version.empty())
+        head["crd_version"] = r.crd_version;
 
     // The depth the router serves (core::max_json_depth): every body it answered is kept as JSON.
     boost::system::error_code ec;

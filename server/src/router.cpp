@@ -758,6 +758,7 @@ net::awaitable<http_response> router::hook_call(core::hook_handler& handler, con
                 core::api_response answer = co_await handler.handle(std::move(document), std::move(ctx));
                 info.hook_instance = answer.hook_instance;
                 record.decision = std::move(answer.decision);
+                record.crd_version = std::move(answer.crd_version);
                 response = json_response(answer.status, answer.body);
             }
             catch (const std::exception& e)

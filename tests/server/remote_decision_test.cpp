@@ -269,15 +269,18 @@ BOOST_AUTO_TEST_CASE(the_request_is_released_once_sent_unless_a_failure_answer_n
         BOOST_TEST(json::parse(fake.last_body()).at("hookInstance").is_string());  // the service got it all
     }
     {
+        // The handler asks for the request to be kept when it will answer a failure from it
+        // (decision.on_failure "conditional", or a CRD 2.1+ caller's technical determination).
         auto cfg = remote_config(fake);
-        cfg.decision.on_failure = core::failure_policy::conditional;  // may answer from the request itself
         decision::remote_decision remote(cfg);
         auto request = request_for(cfg);
+        request.keep_for_failure_answer = true;
         fake.set_mode(fake_mode::server_error);
         auto answer = test::run_coro(remote.decide(request, clock::now() + 2s));
         fake.set_mode(fake_mode::normal);
-        BOOST_TEST(answer.has_value());  // the conditional answer, built from the kept request
+        BOOST_TEST(!answer.has_value());  // the failure itself: the handler turns it into an answer
         BOOST_TEST(static_cast<bool>(request.document));
+        BOOST_TEST(!request.items.empty());
     }
 }
 

@@ -31,6 +31,8 @@ struct api_response
     // decision step ended ("ok", "timeout", "error", "breaker_open", "conditional"; empty if not reached).
     std::string hook_instance;
     std::string decision;
+    // The CRD version answered in ("2.0", "2.1", "2.2"); empty when the call never got that far.
+    std::string crd_version;
 
     static api_response from(const problem& p)
     {

@@ -78,9 +78,9 @@ struct coverage_assertion
     std::string coverage_reference;
     std::string coverage_display;
 
-    std::string covered;                  // covered | not-covered | conditional | indeterminate
-    std::string pa_needed;                // no-auth | auth-needed | satisfied | performpa | conditional | indeterminate; empty: omit
-    std::vector<std::string> doc_needed;  // clinical | admin | patient | conditional | indeterminate (| both, 2.0)
+    std::string covered;                   // covered | not-covered | conditional | indeterminate
+    std::string pa_needed;                 // no-auth | auth-needed | satisfied | performpa | conditional | indeterminate; empty: omit
+    std::vector<std::string> doc_needed;   // clinical | admin | patient | conditional | indeterminate (| both, 2.0)
     std::vector<std::string> doc_purpose;  // withpa | withclaim | withorder | retain-doc | OTH
     std::vector<std::string> info_needed;  // performer | location | timeframe | contract-window | detail-code | OTH
     std::vector<coded> billing_codes;

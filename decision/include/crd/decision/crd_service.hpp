@@ -5,6 +5,7 @@
 #include <crd/core/config.hpp>
 #include <crd/core/decision.hpp>
 #include <crd/core/hook.hpp>
+#include <crd/decision/crd_configuration.hpp>
 #include <crd/decision/prefetch.hpp>
 
 #include <chrono>
@@ -16,7 +17,8 @@ class crd_service final : public core::hook_handler
 public:
     // `prefetch` (may be null: no fetching) completes missing prefetch before the decision step.
     crd_service(const core::service_definition& service, core::decision_service& decision, std::chrono::milliseconds timeout,
-        prefetch_fulfiller* prefetch = nullptr, double prefetch_share = 0.5, core::request_limits limits = {});
+        prefetch_fulfiller* prefetch = nullptr, double prefetch_share = 0.5, core::request_limits limits = {},
+        core::failure_policy on_failure = core::failure_policy::error, std::string failure_label = "Coverage requirements");
 
     const core::service_definition& service() const noexcept override { return service_; }
     boost::json::object discovery() const override { return discovery_; }
@@ -25,12 +27,17 @@ public:
     std::chrono::milliseconds timeout() const noexcept { return timeout_; }
 
 private:
+    // A 200 answer: the caller's configuration options applied, the version noted for the audit.
+    core::api_response answered(core::hook_request&& request, boost::json::object response, const crd_options& options, std::string decision) const;
+
     const core::service_definition& service_;
     core::decision_service& decision_;
     std::chrono::milliseconds timeout_;
     prefetch_fulfiller* prefetch_;
     double prefetch_share_;
     core::request_limits limits_;
+    core::failure_policy on_failure_;
+    std::string failure_label_;  // Card.source.label of the failure answer's card
     std::vector<std::string> card_types_;
     boost::json::object discovery_;
 };

@@ -2,6 +2,7 @@
 // The decision library's metric families: decision-service calls, response normalisation, FHIR
 // prefetch and feedback forwarding, and the upstream pools it creates ("decision", "fhir").
 
+#include <crd/core/crd_version.hpp>
 #include <crd/core/metrics.hpp>
 #include <crd/upstream/pool_metrics.hpp>
 
@@ -37,6 +38,14 @@ enum class normalisation : std::uint8_t
     action_repaired,
     count_
 };
+// What rendering coverage information in the caller's CRD version changed (coverage_information.hpp).
+enum class rendering_change : std::uint8_t
+{
+    downgraded,
+    repaired,
+    dropped,
+    count_
+};
 enum class forward_result : std::uint8_t
 {
     ok,
@@ -55,6 +64,8 @@ struct decision_metrics
     metrics::histogram_family prefetch_seconds;
     metrics::counter_family prefetch_origin_refused;  // fhirServer not in prefetch.allowed_origins
     metrics::counter_array<forward_result> feedback_forwarded;
+    metrics::counter_array<core::crd_version> responses_by_version;  // validated hook calls by the CRD version answered in
+    metrics::counter_array<rendering_change> coverage_rendering;     // elements said otherwise, repaired or dropped
     metrics::registration registered;
 
     upstream::pool_gauges& decision_pool;  // the decision service's and the feedback forwarder's pools
@@ -68,5 +79,9 @@ struct decision_metrics
 private:
     decision_metrics();
 };
+
+struct rendering_report;
+// Adds what rendering coverage information changed to crd_coverage_information_rendering_total.
+void count_rendering(const rendering_report& report) noexcept;
 
 }  // namespace crd::decision

@@ -22,7 +22,6 @@ struct decision_counters
     std::atomic<std::uint64_t> timeout{0};
     std::atomic<std::uint64_t> error{0};
     std::atomic<std::uint64_t> breaker_open{0};
-    std::atomic<std::uint64_t> degraded{0};  // answered "conditional" by decision.on_failure
     std::atomic<std::uint64_t> cards_dropped{0};
     std::atomic<std::uint64_t> cards_repaired{0};
     std::atomic<std::uint64_t> actions_dropped{0};

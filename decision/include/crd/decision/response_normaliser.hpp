@@ -3,6 +3,8 @@
 // EHR (checklist §8): what cannot be repaired is dropped, what can is repaired, and both are counted.
 
 #include <crd/core/error.hpp>
+#include <crd/core/hook_request.hpp>
+#include <crd/decision/coverage_information.hpp>
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -32,5 +34,19 @@ struct normalise_report
 // - invalid links, suggestions and actions are dropped; empty strings, arrays, objects and nulls removed;
 // - systemActions get the same action checks; an empty list is removed.
 result<boost::json::object> normalise_response(boost::json::value body, normalise_report& report);
+
+// Says a normalised answer in the caller's CRD version (`request.version`), whatever version the
+// decision service wrote it in:
+// - every ext-coverage-information (in systemActions and in card suggestions) is read and
+//   rendered again in that version, with its invariants (coverage_information.hpp); one that
+//   cannot be read (no `covered`) is dropped with its action;
+// - 2.1+ (CRD cards.md: coverage information SHALL NOT be conveyed by a card): a suggestion
+//   action carrying coverage information moves to systemActions;
+// - 2.1+: an update of an order of the request becomes that order as sent plus the extension,
+//   nothing else changed (Inferno compares them), when the request is still held;
+// - card topics use the version's card-type CodeSystem.
+// Changes are counted in `report` (actions repaired/dropped) and `rendering`.
+void render_in_version(boost::json::object& response, const core::hook_request& request, core::crd_version version, normalise_report& report,
+    rendering_report& rendering);
 
 }  // namespace crd::decision

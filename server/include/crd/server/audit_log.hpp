@@ -29,6 +29,7 @@ struct audit_record
     unsigned status = 0;
     std::chrono::microseconds latency{0};
     std::string decision;       // decision outcome: "ok", "timeout", ... or empty
+    std::string crd_version;    // the CRD version answered in ("2.0", "2.1", "2.2"), or empty
     std::string request_body;   // as received; redacted on the writer thread
     std::string response_body;  // as sent (JSON)
 };
