@@ -162,6 +162,25 @@ json::object base_card(
     return card;
 }
 
+// What carries an order's coverage information: the order itself, except (CRD 2.1+ cards.md, the
+// appointment-no-order profile) an Appointment basedOn a ServiceRequest, whose ServiceRequest
+// carries it; that ServiceRequest must be in the request (prefetch) to be echoed as sent,
+// otherwise the Appointment carries it as in 2.0. Inferno 2.2.1 still looks for Appointment
+// updates (docs/crd-versions.md).
+const json::object* update_target(const core::request_item& item, const core::hook_request& request)
+{
+    if (request.version < core::crd_version::v2_1 || item.resource_type != "Appointment" || !item.resource)
+        return item.resource;
+    if (const json::value* based_on = item.resource->if_contains("basedOn"); based_on && based_on->is_array())
+        for (const auto& ref : based_on->get_array())
+            if (ref.is_object())
+                if (const json::value* r = ref.get_object().if_contains("reference"); r && r->is_string())
+                    if (std::string_view(r->get_string()).find("ServiceRequest/") != std::string_view::npos)
+                        if (const json::object* sr = request.find_prefetched(r->get_string()))
+                            return sr;
+    return item.resource;
+}
+
 // One coverage-information update per order or appointment of a primary hook, each with `make`'s
 // assertion about it, rendered in the caller's version; for the failure and no-coverage answers.
 template <class MakeAssertion>
@@ -174,7 +193,8 @@ json::array updates_for_every_item(const core::hook_request& request, MakeAssert
         const auto cov = coverage_for(item.resource, request);
         coverage_assertion a = make(cov);
         rendering_report report;
-        json::object resource = item.resource ? *item.resource : minimal_resource(item, request);
+        const json::object* target = update_target(item, request);
+        json::object resource = target ? *target : minimal_resource(item, request);
         json::object action;
         action["type"] = "update";
         action["description"] = action_description(a, ref, ref);
@@ -413,7 +433,8 @@ json::object rules_engine::evaluate(const core::hook_request& request) const
         if (service.primary && e.item->resource_type != "Encounter")
         {
             rendering_report report;
-            json::object resource = e.resource ? json::object(*e.resource, sp) : json::object(minimal_resource(*e.item, request), sp);
+            const json::object* target = update_target(*e.item, request);
+            json::object resource = target ? json::object(*target, sp) : json::object(minimal_resource(*e.item, request), sp);
             json::object action(sp);
             action["type"] = "update";
             action["description"] = action_description(assertion, what, e.reference);

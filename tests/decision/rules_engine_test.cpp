@@ -169,6 +169,37 @@ BOOST_AUTO_TEST_CASE(every_order_gets_its_own_assertion_and_not_covered_needs_no
     BOOST_TEST(second.count("reason") >= 1U);
 }
 
+BOOST_AUTO_TEST_CASE(an_appointment_based_on_a_service_request_puts_coverage_information_on_it_from_2_1)
+{
+    // CRD 2.2 cards.md (and the 2.1 appointment-no-order profile): the ServiceRequest the
+    // Appointment is based on carries the coverage information, as sent plus the extension.
+    auto doc = test::load_fixture("crd-appointment-book-2.json");
+    json::object service_request{{"resourceType", "ServiceRequest"}, {"id", "servreq-g0180-1"}, {"status", "active"},
+        {"intent", "order"}, {"subject", json::object{{"reference", "Patient/pat015"}}}};
+    doc.as_object()["prefetch"].as_object()["serviceRequests"] =
+        json::object{{"resourceType", "Bundle"}, {"type", "searchset"}, {"entry", json::array{json::object{{"resource", service_request}}}}};
+    auto target_of = [&](std::string_view version) {
+        auto d = doc;
+        d.as_object()["extension"].as_object()["davinci-crd.requestedVersion"] = version;
+        auto res = evaluate(d);
+        BOOST_TEST_REQUIRE(res.at("systemActions").as_array().size() == 1U);
+        return res.at("systemActions").at(0).at("resource").as_object();
+    };
+    const auto in_2_2 = target_of("2.2");
+    BOOST_TEST(in_2_2.at("resourceType").as_string() == "ServiceRequest");
+    BOOST_TEST(in_2_2.at("id").as_string() == "servreq-g0180-1");
+    for (const auto& kv : service_request)  // as sent: only the extension is new
+        BOOST_TEST(in_2_2.at(kv.key()) == kv.value(), "field " << kv.key());
+    BOOST_TEST(in_2_2.size() == service_request.size() + 1U);
+    BOOST_TEST(target_of("2.1").at("resourceType").as_string() == "ServiceRequest");
+    // 2.0 puts it on the Appointment, as it always did.
+    BOOST_TEST(target_of("2.0").at("resourceType").as_string() == "Appointment");
+    // Without the ServiceRequest in the request there is nothing to echo: the Appointment carries it.
+    auto without = test::load_fixture("crd-appointment-book-2.json");
+    without.as_object()["extension"].as_object()["davinci-crd.requestedVersion"] = "2.2";
+    BOOST_TEST(evaluate(without).at("systemActions").at(0).at("resource").at("resourceType").as_string() == "Appointment");
+}
+
 BOOST_AUTO_TEST_CASE(unmatched_orders_get_the_default_and_missing_coverage_is_conditional)
 {
     // No Coverage anywhere in the request: the plan cannot be confirmed.
