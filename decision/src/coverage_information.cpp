@@ -105,6 +105,9 @@ coverage_assertion fit_to_version(coverage_assertion a, crd_version v, rendering
                 a.info_needed.emplace_back("OTH");
             note(report, report.downgraded, "info-needed detail-code is said as OTH in CRD " + std::string(name));
         }
+    }
+    // A detail's valueUrl arrived in 2.1.0.
+    if (v == crd_version::v2_0)
         for (auto& d : a.details)
             if (auto* url = d.value.if_contains("valueUrl"))
             {
@@ -113,7 +116,6 @@ coverage_assertion fit_to_version(coverage_assertion a, crd_version v, rendering
                 d.value["valueString"] = std::move(kept);
                 note(report, report.downgraded, "detail value url is said as a string in CRD " + std::string(name));
             }
-    }
     // doc-needed: one code in 2.0 (both = clinical + admin), several and no `both` from 2.1.
     if (v == crd_version::v2_0)
     {
@@ -175,6 +177,13 @@ coverage_assertion fit_to_version(coverage_assertion a, crd_version v, rendering
         a.satisfied_pa_id.clear();
         note(report, report.dropped, "satisfied-pa-id dropped: pa-needed is not satisfied (crd-ci-q5)");
     }
+    // q2 as the 2.0.1 package writes it (and its validators enforce): anything but not-covered
+    // carries pa-needed. Not said is not known: conditional.
+    if (v == crd_version::v2_0 && a.covered != "not-covered" && a.pa_needed.empty())
+    {
+        a.pa_needed = "conditional";
+        note(report, report.repaired, "pa-needed conditional added: CRD 2.0 requires pa-needed unless not-covered (crd-ci-q2)");
+    }
     // q4: no withpa when prior authorization is satisfied (2.2: or not needed, or not covered).
     const bool no_pa = a.pa_needed == "satisfied" || (v == crd_version::v2_2 && (a.pa_needed == "no-auth" || a.covered == "not-covered"));
     if (no_pa && std::erase(a.doc_purpose, "withpa") > 0)
@@ -186,14 +195,14 @@ coverage_assertion fit_to_version(coverage_assertion a, crd_version v, rendering
         a.responses.clear();
         note(report, report.dropped, "questionnaire dropped: no doc-needed (crd-ci-q1)");
     }
-    // q3: info-needed only when something is conditional; 2.2: and always then.
+    // q3: info-needed only when something is conditional; from 2.1: and always then.
     const bool conditional = is_conditional_anywhere(a);
     if (!conditional && !a.info_needed.empty())
     {
         a.info_needed.clear();
         note(report, report.dropped, "info-needed dropped: nothing is conditional (crd-ci-q3)");
     }
-    else if (conditional && a.info_needed.empty() && v == crd_version::v2_2)
+    else if (conditional && a.info_needed.empty() && v >= crd_version::v2_1)
     {
         a.info_needed.emplace_back("OTH");
         note(report, report.repaired, "info-needed OTH added: a conditional assertion says what it needs (crd-ci-q3)");

@@ -6,15 +6,16 @@
 // The extension by version (HL7/davinci-crd input/fsh/extensions/CoverageInformation.fsh and
 // valuesets/CoverageInformationValuesets.fsh at tags 2.0.1, 2.1.0, 2.2.1):
 // - 2.0: doc-needed 0..1 (clinical | admin | both | conditional); response (QuestionnaireResponse);
-//   contact is a ContactPoint; no expiry-date; no indeterminate; invariants q1–q5.
+//   contact is a ContactPoint; no expiry-date; no indeterminate; invariants q1–q5 (q2 as written:
+//   anything but not-covered carries pa-needed).
 // - 2.1: doc-needed 0..* (clinical | admin | patient | conditional, no `both`); response gone;
-//   expiry-date; invariants q6 (info-needed OTH needs a reason) and q7 (a reason code outside the
-//   value set needs text).
+//   expiry-date; detail valueUrl; q3 becomes "info-needed if and only if something is
+//   conditional"; q6 (info-needed OTH needs a reason) and q7 (a reason code outside the value set
+//   needs text).
 // - 2.2: `indeterminate` in covered, pa-needed and doc-needed (q9: needs a reason); detail gains a
-//   required category and valueUrl; contact is a ContactDetail; info-needed `detail-code`; reason
-//   codes technical, no-member-found, no-active-coverage, coverage-not-found, auth-out-network;
-//   q3 becomes "info-needed if and only if something is conditional"; q4 also forbids withpa under
-//   no-auth; q8 (doc-purpose needs a reason).
+//   required category; contact is a ContactDetail; info-needed `detail-code`; reason codes
+//   technical, no-member-found, no-active-coverage, coverage-not-found, auth-out-network; q4 also
+//   forbids withpa under no-auth; q8 (doc-purpose needs a reason).
 //
 // What a version cannot say is said as that version allows and counted (rendering_report):
 // `indeterminate` before 2.2 is `conditional` with info-needed OTH and the reason kept.
