@@ -81,13 +81,15 @@ std::string_view to_string(crd_version v) noexcept
 
 result<crd_version, error> negotiate_crd_version(const boost::json::value& requested)
 {
+    // The diagnostics start with the field, as every other validation error's do.
     static constexpr std::string_view path = "extension.davinci-crd.requestedVersion";
     if (!requested.is_string())
-        return error{request_errc::wrong_structure, "must be a string naming a CRD version, e.g. \"2.2\"", std::string(path)};
+        return error{request_errc::wrong_structure, std::string(path) + " must be a string naming a CRD version, e.g. \"2.2\"", std::string(path)};
     const std::string_view text = requested.get_string();
     const auto asked = parse_version(text);
     if (!asked)
-        return error{request_errc::bad_value, "must be a CRD version such as \"2.2\", got '" + quote_for_diagnostics(text) + "'", std::string(path)};
+        return error{request_errc::bad_value, std::string(path) + " must be a CRD version such as \"2.2\", got '" + quote_for_diagnostics(text) + "'",
+            std::string(path)};
     // The newest served version that is not newer than the one asked for.
     std::optional<crd_version> chosen;
     for (const auto v : served_crd_versions)
@@ -95,7 +97,8 @@ result<crd_version, error> negotiate_crd_version(const boost::json::value& reque
             chosen = v;
     if (!chosen)
         return error{request_errc::unsupported_version,
-            "CRD version '" + quote_for_diagnostics(text) + "' is not served here; this server answers in " + served_list(), std::string(path)};
+            std::string(path) + " '" + quote_for_diagnostics(text) + "' is not a CRD version served here; this server answers in " + served_list(),
+            std::string(path)};
     return *chosen;
 }
 
