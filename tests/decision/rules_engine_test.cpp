@@ -174,8 +174,8 @@ BOOST_AUTO_TEST_CASE(an_appointment_based_on_a_service_request_puts_coverage_inf
     // CRD 2.2 cards.md (and the 2.1 appointment-no-order profile): the ServiceRequest the
     // Appointment is based on carries the coverage information, as sent plus the extension.
     auto doc = test::load_fixture("crd-appointment-book-2.json");
-    json::object service_request{{"resourceType", "ServiceRequest"}, {"id", "servreq-g0180-1"}, {"status", "active"},
-        {"intent", "order"}, {"subject", json::object{{"reference", "Patient/pat015"}}}};
+    json::object service_request{{"resourceType", "ServiceRequest"}, {"id", "servreq-g0180-1"}, {"status", "active"}, {"intent", "order"},
+        {"subject", json::object{{"reference", "Patient/pat015"}}}};
     doc.as_object()["prefetch"].as_object()["serviceRequests"] =
         json::object{{"resourceType", "Bundle"}, {"type", "searchset"}, {"entry", json::array{json::object{{"resource", service_request}}}}};
     auto target_of = [&](std::string_view version) {
