@@ -8,6 +8,7 @@
 #include <crd/core/text.hpp>
 #include <crd/server/audit_log.hpp>
 #include <crd/server/http_errors.hpp>
+#include <crd/server/server_metrics.hpp>
 
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/parse.hpp>
@@ -144,7 +145,7 @@ std::size_t catalogue_index(const core::service_definition& service)
 struct request_info
 {
     std::string auth_failure;  // reason label, for the access log
-    metrics::route route = metrics::route::other;
+    route_label route = route_label::other;
     const core::service_definition* service = nullptr;  // hook calls
     std::string hook_instance;
     std::string client;
@@ -263,9 +264,10 @@ void router::finish(const http_request_view& request, const request_info& info, 
     add_cors_headers(request, response);
 
     const auto elapsed = clock::now() - request.received;
-    metrics::count_request(info.route, response.status);
+    auto& m = server_metrics::instance();
+    m.requests.add(info.route, response.status);
     if (info.service)
-        metrics::global().request_seconds[catalogue_index(*info.service)].observe(elapsed);
+        m.request_seconds.observe(catalogue_index(*info.service), elapsed);
     if (log::enabled(core::log_level::info))
     {
         json::object line{
@@ -359,7 +361,7 @@ struct router::route_table
         served_on surfaces = served_on::public_api;
         // crd_http_requests_total's route label; nullopt: the resolved service's own label (and
         // latency histogram), "other" when the id names no service.
-        std::optional<metrics::route> label = metrics::route::other;
+        std::optional<route_label> label = route_label::other;
         enabled_when enabled = enabled_when::always;
         caller_auth authentication = caller_auth::none;
         bool cors_preflight = false;  // OPTIONS is answered as a CORS preflight
@@ -392,18 +394,18 @@ struct router::route_table
 };
 
 const std::array<router::route_table::entry, 8> router::route_table::entries{{
-    {.path = "/health", .surfaces = served_on::both, .label = metrics::route::health, .get = health},
-    {.path = "/ready", .surfaces = served_on::both, .label = metrics::route::ready, .get = ready},
+    {.path = "/health", .surfaces = served_on::both, .label = route_label::health, .get = health},
+    {.path = "/ready", .surfaces = served_on::both, .label = route_label::ready, .get = ready},
     // Failure counts by reason would help a prober: the admin listener only.
-    {.path = "/metrics", .surfaces = served_on::admin, .label = metrics::route::metrics, .get = metrics_text},
+    {.path = "/metrics", .surfaces = served_on::admin, .label = route_label::metrics, .get = metrics_text},
     {.path = "/.well-known/smart-configuration",
-        .label = metrics::route::smart_configuration,
+        .label = route_label::smart_configuration,
         .enabled = enabled_when::auth_enabled,
         .get = smart_configuration},
-    {.path = "/auth/token", .label = metrics::route::token, .enabled = enabled_when::auth_enabled, .post = token},
+    {.path = "/auth/token", .label = route_label::token, .enabled = enabled_when::auth_enabled, .post = token},
     {.path = services_prefix,
         .shape = path_shape::collection,
-        .label = metrics::route::discovery,
+        .label = route_label::discovery,
         .authentication = caller_auth::bearer_if_discovery_protected,
         .cors_preflight = true,
         .get = discovery},
@@ -415,7 +417,7 @@ const std::array<router::route_table::entry, 8> router::route_table::entries{{
         .post = hook},
     {.path = services_prefix,
         .shape = path_shape::service_feedback,
-        .label = metrics::route::feedback,
+        .label = route_label::feedback,
         .authentication = caller_auth::bearer,
         .cors_preflight = true,
         .post = feedback},
@@ -516,7 +518,7 @@ router::routed router::route_table::metrics_text(const router& self, const call&
 {
     http_response r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = metrics::render_prometheus(self.settings_.version);
+    r.body = render_metrics(self.settings_.version);
     return r;
 }
 
@@ -552,7 +554,7 @@ router::routed router::route_table::feedback(const router&, const call& c)
 // CORS preflight (CDS Hooks 2.0 §CORS): answered for allowed origins only.
 router::routed router::route_table::preflight(const router& self, const http_request_view& request, request_info& info, std::string allow)
 {
-    info.route = metrics::route::preflight;
+    info.route = route_label::preflight;
     if (!request.origin.empty() && !self.origin_allowed(request.origin))
         return origin_not_allowed(request.origin);
     http_response r;
@@ -573,7 +575,7 @@ router::routed router::route(const http_request_view& request, request_info& inf
     const auto [entry, service_id] = route_table::find(path, settings_.surface);
     if (!entry)
         return settings_.surface == surface::admin ? not_on_admin_listener() : no_resource(path);
-    info.route = entry->label.value_or(metrics::route::other);
+    info.route = entry->label.value_or(route_label::other);
 
     // Loaded only for the routes that exist with authentication (not on the hook calls' path).
     std::shared_ptr<auth::authenticator> authn;
@@ -595,7 +597,7 @@ router::routed router::route(const http_request_view& request, request_info& inf
             return no_such_service(service_id);
         if (!entry->label)
         {
-            info.route = metrics::route_of_service(catalogue_index(service->service()));
+            info.route = route_of_service(catalogue_index(service->service()));
             info.service = &service->service();
         }
     }
@@ -665,11 +667,11 @@ net::awaitable<std::optional<http_response>> router::authenticate(
 
 net::awaitable<http_response> router::feedback_call(core::hook_handler& handler, const http_request_view& request, request_info& info) const
 {
-    auto& m = metrics::global();
+    auto& m = server_metrics::instance();
     metrics::gauge_guard in_flight(m.in_flight);
-    if (m.in_flight.load(std::memory_order_relaxed) > static_cast<std::int64_t>(settings_.max_in_flight))
+    if (m.in_flight.value() > static_cast<std::int64_t>(settings_.max_in_flight))
     {
-        metrics::add(m.overload_in_flight);
+        m.overload.add(overload_limit::max_in_flight);
         co_return overloaded("the server is at its limit of requests in flight; retry shortly");
     }
     core::request_context ctx;
@@ -714,11 +716,11 @@ net::awaitable<http_response> router::feedback_call(core::hook_handler& handler,
 net::awaitable<http_response> router::hook_call(core::hook_handler& handler, const http_request_view& request, request_info& info) const
 {
     // Overload: refuse early and cheaply rather than queue without bound.
-    auto& m = metrics::global();
+    auto& m = server_metrics::instance();
     metrics::gauge_guard in_flight(m.in_flight);
-    if (m.in_flight.load(std::memory_order_relaxed) > static_cast<std::int64_t>(settings_.max_in_flight))
+    if (m.in_flight.value() > static_cast<std::int64_t>(settings_.max_in_flight))
     {
-        metrics::add(m.overload_in_flight);
+        m.overload.add(overload_limit::max_in_flight);
         co_return overloaded("the server is at its limit of requests in flight; retry shortly");
     }
 

@@ -168,7 +168,7 @@ net::awaitable<void> accept_loop(
         {
             // Over the limit: a plain client gets a 503 it can read; a TLS client cannot read
             // plaintext, so it is simply closed. Either way no session state is kept for it.
-            metrics::global().overload_connections.add();  // compatibility: see metrics_compat.hpp
+            server_metrics::instance().overload.add(overload_limit::max_connections);
             if (tls)
                 socket.close(ignored);
             else

@@ -1,9 +1,81 @@
 #include <crd/server/server_metrics.hpp>
 
+#include <crd/core/hooks.hpp>
+
+#include <stdexcept>
+#include <vector>
+
 namespace crd::server {
+namespace {
+
+std::string_view route_name(std::size_t r)
+{
+    const auto& catalog = core::service_catalog();
+    if (r < catalog.size())
+        return catalog[r].id;
+    switch (static_cast<route_label>(r))
+    {
+    case route_label::discovery: return "discovery";
+    case route_label::feedback: return "feedback";
+    case route_label::health: return "health";
+    case route_label::ready: return "ready";
+    case route_label::metrics: return "metrics";
+    case route_label::smart_configuration: return "smart-configuration";
+    case route_label::token: return "token";
+    case route_label::preflight: return "preflight";
+    default: return "other";
+    }
+}
+
+std::vector<std::string_view> service_ids()
+{
+    std::vector<std::string_view> ids;
+    for (const auto& service : core::service_catalog())
+        ids.push_back(service.id);
+    return ids;
+}
+
+}  // namespace
+
+request_counts::request_counts()
+    : family("crd_http_requests_total", metrics::metric_type::counter, "HTTP requests answered, by route (service id for hook calls) and status.")
+{
+    // route_label numbers the hook services by catalogue index: a seventh service would otherwise
+    // be counted as "discovery".
+    if (core::service_catalog().size() != static_cast<std::size_t>(route_label::discovery))
+        throw std::logic_error("route_label::discovery must follow the last hook service of core::service_catalog()");
+}
+
+void request_counts::add(route_label route, unsigned status) noexcept
+{
+    std::size_t slot = tracked_statuses.size();  // "other"
+    for (std::size_t i = 0; i < tracked_statuses.size(); ++i)
+        if (tracked_statuses[i] == status)
+        {
+            slot = i;
+            break;
+        }
+    counters_[static_cast<std::size_t>(route)][slot].add();
+}
+
+void request_counts::render_series(std::string& out) const
+{
+    for (std::size_t route = 0; route < route_label_count; ++route)
+        for (std::size_t s = 0; s <= tracked_statuses.size(); ++s)
+        {
+            const auto n = counters_[route][s].value();
+            if (n == 0)
+                continue;
+            const std::string status = s < tracked_statuses.size() ? std::to_string(tracked_statuses[s]) : "other";
+            metrics::text::sample(out, name(), metrics::text::label("route", route_name(route)) + "," + metrics::text::label("status", status), n);
+        }
+}
 
 server_metrics::server_metrics()
-    : open_connections{"crd_open_connections", "Open client connections."}
+    : request_seconds{"crd_request_duration_seconds", "Hook call latency from request read to response ready, by service.", "service", service_ids()}
+    , in_flight{"crd_in_flight_requests", "Requests being processed."}
+    , overload{"crd_overload_rejections_total", "Connections and requests refused with 503 by limits.", "limit", {"max_connections", "max_in_flight"}}
+    , open_connections{"crd_open_connections", "Open client connections."}
     , accept_failures{"crd_accept_failures_total", "Failed accept() calls (out of file descriptors, ...); the listener backs off."}
     , accept_shed{"crd_accept_shed_total", "Connections accepted on the reserve descriptor while out of descriptors and answered 503."}
     , audit_records{"crd_audit_records_total", "Audit records written to the audit file."}
@@ -12,8 +84,9 @@ server_metrics::server_metrics()
     , audit_rejected{"crd_audit_rejected_total", "Requests answered 503 because the audit queue was full (audit.required)."}
     , audit_queue_depth{"crd_audit_queue_depth", "Audit records waiting to be written."}
     , reloads{"crd_config_reloads_total", "SIGHUP reloads by result.", "result", {"ok", "refused"}}
-    , registered{metrics::process_registry(), {&open_connections, &accept_failures, &accept_shed, &audit_records, &audit_write_errors,
-                                                  &audit_backpressure, &audit_rejected, &audit_queue_depth, &reloads}}
+    , registered{
+          metrics::process_registry(), {&requests, &request_seconds, &in_flight, &overload, &open_connections, &accept_failures, &accept_shed,
+                                           &audit_records, &audit_write_errors, &audit_backpressure, &audit_rejected, &audit_queue_depth, &reloads}}
 {
 }
 
@@ -21,6 +94,15 @@ server_metrics& server_metrics::instance()
 {
     static server_metrics m;
     return m;
+}
+
+std::string render_metrics(std::string_view version)
+{
+    std::string out;
+    out.append("# HELP crd_build_info Build information; the value is always 1.\n# TYPE crd_build_info gauge\n");
+    metrics::text::sample(out, "crd_build_info", metrics::text::label("version", version), std::uint64_t{1});
+    out += metrics::process_registry().render();
+    return out;
 }
 
 namespace {

@@ -28,20 +28,19 @@ namespace {
 // and one untracked, 418, counted as "other").
 void record_one_of_each()
 {
-    // COMPATIBILITY (issue 13): still recorded through core's metrics_compat.hpp.
-    for (std::size_t r = 0; r < metrics::route_count; ++r)
+    auto& srv = server::server_metrics::instance();
+    for (std::size_t r = 0; r < server::route_label_count; ++r)
     {
-        for (unsigned status : metrics::tracked_statuses)
-            metrics::count_request(static_cast<metrics::route>(r), status);
-        metrics::count_request(static_cast<metrics::route>(r), 418);
+        for (unsigned status : server::tracked_statuses)
+            srv.requests.add(static_cast<server::route_label>(r), status);
+        srv.requests.add(static_cast<server::route_label>(r), 418);
     }
-    auto& compat = metrics::global();
-    for (auto& h : compat.request_seconds)
-        h.observe(3ms);
-    compat.overload_connections.add();
-    compat.overload_in_flight.add();
-    compat.in_flight.add(1);
-    compat.in_flight.add(-1);
+    for (std::size_t i = 0; i < srv.request_seconds.size(); ++i)
+        srv.request_seconds.observe(i, 3ms);
+    srv.overload.add(server::overload_limit::max_connections);
+    srv.overload.add(server::overload_limit::max_in_flight);
+    srv.in_flight.add(1);
+    srv.in_flight.add(-1);
 
     auto& a = auth::auth_metrics::instance();
     for (std::size_t i = 0; i < static_cast<std::size_t>(auth::auth_failure::count_); ++i)
@@ -68,7 +67,6 @@ void record_one_of_each()
         pool->retries.add();
     }
 
-    auto& srv = server::server_metrics::instance();
     srv.open_connections.add(1);
     srv.open_connections.add(-1);
     for (auto* c :
@@ -81,7 +79,7 @@ void record_one_of_each()
 
 std::string render()
 {
-    return metrics::render_prometheus("test-version");
+    return server::render_metrics("test-version");
 }
 
 // "name{k=\"v\",...}" with the labels sorted by key, so label order inside a series does not matter.

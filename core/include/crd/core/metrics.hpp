@@ -248,7 +248,3 @@ private:
 };
 
 }  // namespace crd::metrics
-
-// Compatibility, to be removed (issue 13): auth/ and server/src/router.cpp still record through
-// core's old enums while they are being reworked by others.
-#include <crd/core/metrics_compat.hpp>
