@@ -12,6 +12,7 @@
 
 #include "client_keys.hpp"
 #include "fixtures.hpp"
+#include "router_calls.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -64,8 +65,7 @@ struct listeners
     // crd_http_requests_total{route, status} as the admin listener's /metrics shows it.
     double requests_total(std::string_view route, unsigned status) const
     {
-        http_request_view scrape{"GET", "/metrics", "", "", "", clock::now()};
-        const auto text = "\n" + test::run_coro(admin.dispatch(scrape)).body;
+        const auto text = "\n" + test::dispatch(admin, "GET", "/metrics", {}, {}).body;
         const auto series = "\ncrd_http_requests_total{route=\"" + std::string(route) + "\",status=\"" + std::to_string(status) + "\"} ";
         const auto at = text.find(series);
         return at == std::string::npos ? 0.0 : std::stod(text.substr(at + series.size()));
@@ -76,8 +76,7 @@ struct listeners
         surface which, std::string_view method, std::string_view target, unsigned status, std::string_view label, std::string_view body = {}) const
     {
         const auto before = requests_total(label, status);
-        http_request_view request{method, target, "application/json", "https://ehr.example.org", body, clock::now()};
-        auto response = test::run_coro(on(which).dispatch(request));
+        auto response = test::dispatch(on(which), method, target, body, "application/json", "https://ehr.example.org");
         // The scrape that read `before` is itself counted, as a GET of /metrics.
         const double scrapes = label == "metrics" && status == 200U ? 1.0 : 0.0;
         BOOST_TEST_CONTEXT(method << " " << target)
@@ -109,18 +108,8 @@ core::config secured_config()
     return core::parse_config(doc, "", no_env, std::string(CRD_SOURCE_DIR) + "/etc/rules.json");
 }
 
-std::string header(const http_response& r, std::string_view name)
-{
-    for (const auto& [n, v] : r.headers)
-        if (n == name)
-            return v;
-    return {};
-}
-
-std::string diagnostics(const http_response& r)
-{
-    return std::string(json::parse(r.body).at("issue").at(0).at("diagnostics").as_string());
-}
+using test::diagnostics;
+using test::header;
 
 std::string issue_code(const http_response& r)
 {

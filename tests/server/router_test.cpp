@@ -3,6 +3,7 @@
 #include <crd/server/router.hpp>
 
 #include "fixtures.hpp"
+#include "router_calls.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -16,6 +17,9 @@ using namespace crd;
 using namespace crd::server;
 
 namespace {
+
+using test::diagnostics;
+using test::header;
 
 // A handler that fails the way a bug would.
 class throwing_handler final : public core::hook_handler
@@ -46,23 +50,9 @@ struct router_fixture
     http_response send(std::string_view method, std::string_view target, std::string_view body = {},
         std::string_view content_type = "application/json", std::string_view origin = {})
     {
-        http_request_view req{method, target, content_type, origin, body, clock::now()};
-        return test::run_coro(routes->dispatch(req));
+        return test::dispatch(*routes, method, target, body, content_type, origin);
     }
 };
-
-std::string header(const http_response& r, const std::string& name)
-{
-    for (const auto& [n, v] : r.headers)
-        if (n == name)
-            return v;
-    return {};
-}
-
-std::string diagnostics(const http_response& r)
-{
-    return std::string(json::parse(r.body).at("issue").at(0).at("diagnostics").as_string());
-}
 
 }  // namespace
 
@@ -111,12 +101,9 @@ BOOST_AUTO_TEST_CASE(metrics_and_ready_detail_are_on_the_admin_surface_only)
     router_settings admin_settings{{"*"}, 64};
     admin_settings.surface = surface::admin;
     router admin(f.registry, admin_settings);
-    http_request_view req{"GET", "/metrics", "", "", "", clock::now()};
-    BOOST_TEST(test::run_coro(admin.dispatch(req)).status == 200U);
-    http_request_view hook{"POST", "/cds-services/order-sign-crd", "application/json", "", "{}", clock::now()};
-    BOOST_TEST(test::run_coro(admin.dispatch(hook)).status == 404U);
-    http_request_view health{"GET", "/health", "", "", "", clock::now()};
-    BOOST_TEST(test::run_coro(admin.dispatch(health)).status == 200U);
+    BOOST_TEST(test::dispatch(admin, "GET", "/metrics", {}, {}).status == 200U);
+    BOOST_TEST(test::dispatch(admin, "POST", "/cds-services/order-sign-crd", "{}").status == 404U);
+    BOOST_TEST(test::dispatch(admin, "GET", "/health", {}, {}).status == 200U);
 }
 
 BOOST_AUTO_TEST_CASE(health_and_discovery)
