@@ -10,13 +10,14 @@
 #include <crd/upstream/pool_registry.hpp>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/parse.hpp>
 
+#include <exception>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -397,7 +398,8 @@ struct prefetch_fulfiller::impl
 namespace {
 
 // A free function rather than a coroutine lambda (GCC 12 mishandles captures in those). The
-// references stay valid: complete() waits for every worker before it returns.
+// references stay valid: complete() waits for every worker before it returns. A worker is counted
+// as done by its completion handler (worker_ended), not here, so that it is counted however it ends.
 net::awaitable<void> fetch_worker(prefetch_fulfiller::impl& self, std::shared_ptr<fetch_progress> state, std::shared_ptr<fhir_origin> origin,
     const std::string& access_token, std::vector<fetch_job>& jobs, const std::string& hook_instance, clock::time_point deadline)
 {
@@ -410,15 +412,35 @@ net::awaitable<void> fetch_worker(prefetch_fulfiller::impl& self, std::shared_pt
         }
         catch (const std::exception& e)
         {
-            // A worker must always finish, or complete() would wait for it forever.
+            // One job's failure is that key's: the worker goes on with the next.
             job.failed = true;
             decision_metrics::instance().prefetch_fetches.add(prefetch_outcome::error);
             log::error("prefetch_fetch_exception", {{"key", job.key}, {"error", e.what()}});
         }
     }
-    if (--state->running == 0)
-        state->done.cancel();
 }
+
+// Every worker ends here, normally or by an exception that escaped it (one that is not a
+// std::exception, or thrown while reporting one): the exception is logged, never dropped, and the
+// worker is counted as done, or complete() would wait for it forever.
+//
+// Ownership: the workers are not detached from their caller. They refer to complete()'s locals
+// (the jobs, the token, the hook instance) and to the fulfiller by reference, and complete() does
+// not return until this handler has run for each of them; `state` is shared so that the count
+// and the timer it cancels outlive the last worker whichever finishes first. If the io_context is
+// destroyed with complete() suspended, the worker frames are destroyed with it without running
+// again and this handler is never called.
+struct worker_ended
+{
+    std::shared_ptr<fetch_progress> state;
+
+    void operator()(std::exception_ptr e) const
+    {
+        if (--state->running == 0)
+            state->done.cancel();
+        log::exception("prefetch_worker_failed", e);
+    }
+};
 
 }  // namespace
 
@@ -513,7 +535,7 @@ net::awaitable<result<core::hook_request, error>> prefetch_fulfiller::complete(
     const std::size_t workers = std::min<std::size_t>(jobs.size(), std::max(1U, impl_->cfg.prefetch.max_concurrency));
     state->running = workers;
     for (std::size_t w = 0; w < workers; ++w)
-        net::co_spawn(ex, fetch_worker(*impl_, state, origin, access_token, jobs, hook_instance, deadline), net::detached);
+        net::co_spawn(ex, fetch_worker(*impl_, state, origin, access_token, jobs, hook_instance, deadline), worker_ended{state});
     // Every fetch ends by the deadline (the client enforces it), so this wait is bounded too; the
     // jobs and token it refers to outlive the workers.
     while (state->running > 0)

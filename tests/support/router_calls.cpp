@@ -6,8 +6,8 @@
 
 namespace crd::test {
 
-server::http_response dispatch(
-    const server::router& router, std::string_view method, std::string_view target, std::string_view body, std::string_view content_type, std::string_view origin)
+server::http_response dispatch(const server::router& router, std::string_view method, std::string_view target, std::string_view body,
+    std::string_view content_type, std::string_view origin)
 {
     const server::http_request_view request{method, target, content_type, origin, body, clock::now()};
     return run_coro(router.dispatch(request));
