@@ -6,7 +6,6 @@
 #include <crd/upstream/pool_registry.hpp>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 
 namespace crd::decision {
 

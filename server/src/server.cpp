@@ -7,7 +7,6 @@
 #include <crd/server/server_metrics.hpp>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
@@ -125,6 +124,15 @@ bool out_of_descriptors(const beast::error_code& ec)
 void log_session_end(std::exception_ptr e)
 {
     log::exception("session_failed", e);
+}
+
+// Completion of an accept loop. The loop refers to its shard, acceptor and limits, which the server
+// owns, and to routers that must outlive the server (its constructor's contract); ~server stops
+// and joins the shard's thread before any of them goes, so the loop never outlives what it uses.
+// An exception that escaped it would leave that listener not accepting: logged, never lost.
+void log_accept_loop_end(std::exception_ptr e)
+{
+    log::exception("accept_loop_failed", e);
 }
 
 net::awaitable<void> accept_loop(
@@ -288,13 +296,14 @@ void server::start()
             throw std::system_error(ec, "cannot listen on admin " + cfg.admin.address + ":" + std::to_string(endpoint.port()));
         first.admin_acceptor->listen(net::socket_base::max_listen_connections);
         impl_->admin_port = first.admin_acceptor->local_endpoint().port();
-        net::co_spawn(
-            first.ioc, accept_loop(first, *first.admin_acceptor, cfg.limits, impl_->max_connections, *impl_->admin_routes, nullptr), net::detached);
+        net::co_spawn(first.ioc, accept_loop(first, *first.admin_acceptor, cfg.limits, impl_->max_connections, *impl_->admin_routes, nullptr),
+            log_accept_loop_end);
     }
 
     for (auto& s : impl_->shards)
     {
-        net::co_spawn(s->ioc, accept_loop(*s, *s->acceptor, cfg.limits, impl_->max_connections, impl_->routes, impl_->tls.get()), net::detached);
+        net::co_spawn(
+            s->ioc, accept_loop(*s, *s->acceptor, cfg.limits, impl_->max_connections, impl_->routes, impl_->tls.get()), log_accept_loop_end);
         s->thread = std::thread([&ioc = s->ioc] {
             for (;;)
             {
@@ -342,8 +351,13 @@ void server::stop()
             for (auto& session : s.state.sessions)
                 if (session.idle)
                     session.stream->socket().close(ignored);
-            // Requests in flight finish and then close (stopping disables keep-alive).
-            net::co_spawn(s.ioc, drain(s, grace), net::detached);
+            // Requests in flight finish and then close (stopping disables keep-alive). The drain
+            // refers to its shard, which outlives the shard's thread. However it ends, the shard
+            // stops: had an exception escaped it, server::wait() would otherwise never return.
+            net::co_spawn(s.ioc, drain(s, grace), [&s](std::exception_ptr e) {
+                s.ioc.stop();
+                log::exception("drain_failed", e);
+            });
         });
     }
 }

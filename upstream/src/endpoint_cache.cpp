@@ -3,7 +3,6 @@
 #include <crd/core/log.hpp>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
 namespace crd::upstream {
@@ -87,7 +86,10 @@ error_code endpoint_cache::resolve_now()
 void endpoint_cache::start_refresh(net::any_io_executor ex, std::chrono::milliseconds interval)
 {
     impl_->refresh_timer = std::make_unique<net::steady_timer>(ex);
-    net::co_spawn(ex, refresh_loop(impl_, interval), net::detached);
+    // Not tied to the cache's lifetime: the loop holds only a weak_ptr to the cache's state, and
+    // ends at its next wake-up once the cache is gone (~endpoint_cache cancels the timer). An
+    // exception that escaped it would stop the refreshing: it is logged, never lost.
+    net::co_spawn(ex, refresh_loop(impl_, interval), [](std::exception_ptr e) { log::exception("upstream_resolve_loop_failed", e); });
 }
 
 bool endpoint_cache::resolved() const

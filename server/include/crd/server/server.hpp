@@ -14,6 +14,7 @@ class server
 {
 public:
     // `admin` (may be null) serves the admin listener, cfg.admin.address:port, on the first shard.
+    // Both routers must outlive the server: its threads use them until ~server has joined them.
     server(const core::config& cfg, const router& r, const router* admin = nullptr);
     ~server();
     server(const server&) = delete;
