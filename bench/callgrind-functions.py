@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Per-call instructions by function, before and after, from four callgrind profiles.
 
-Usage: issue13-functions.py BEFORE_DIR AFTER_DIR MODE N [TOP]
-Each DIR holds callgrind.out.MODE.N and callgrind.out.MODE.2N (bench/results/issue13-callgrind.sh).
+Usage: bench/callgrind-functions.py BEFORE_DIR AFTER_DIR MODE N [TOP]
+Each DIR holds callgrind.out.MODE.N and callgrind.out.MODE.2N (bench/callgrind.sh TREE MODE N DIR).
 For each function, callgrind_annotate's Ir at 2N minus Ir at N, divided by N, is its cost per call
 (start-up and shutdown cancel out as in the totals); prints the TOP largest before/after differences,
 inclusive and exclusive. Object paths are cut to their file name so the two trees' functions match.

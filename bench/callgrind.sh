@@ -1,28 +1,35 @@
 #!/usr/bin/env bash
-# Issue 13 before/after: instructions crd-server executes per order-sign call, under callgrind.
+# Instructions crd-server executes per order-sign call, under callgrind: the measure that does not
+# depend on machine load, used for the before/after comparisons in bench/README.md.
 # The server runs under valgrind with the configuration bench/run.sh writes (one worker thread, log
 # warning, no audit file); a Python client sends N and then (in a fresh server) 2N identical calls
 # over one keep-alive connection, checks each answer is 200, and the server is stopped with SIGTERM.
 # (Ir(2N) - Ir(N)) / N is the cost of one call with start-up, the first connection and shutdown
-# cancelled out. The same client drives both builds.
-# Usage: bench/results/issue13-callgrind.sh TREE MODE N OUTDIR
-#   TREE    a source tree with TREE/build-release built (Release) and TREE/bench/bodies
+# cancelled out; the last line printed is that figure. The same client drives every tree.
+# Usage: bench/callgrind.sh TREE MODE N OUTDIR
+#   TREE    a source tree (its bench/bodies and etc/rules.json are used) with a Release build
 #   MODE    embedded (rules engine, etc/rules.json) or gateway (through a crd-fake-decision)
 #   N       calls in the short run (the long run makes 2N)
-#   OUTDIR  where callgrind.out.<mode>.<calls> files and the per-run totals go
-#   CRD_CALLGRIND_ADMIN=0 leaves the "admin" key out of the configuration (builds before b0d5188
-#   refuse it; it is {"port": 0}, no admin listener, in the newer configuration, as bench/run.sh)
-#   CRD_CALLGRIND_FAKE=PATH runs that decision-service stand-in instead of the tree's own: the stand-in
-#   was rewritten between the trees compared (b183a90), so both measurements use one binary and only
-#   crd-server differs
+#   OUTDIR  where callgrind.out.<mode>.<calls> files go (bench/callgrind-functions.py reads them)
+# Prints "MODE CALLS IR" for each run, then "MODE per-call IR".
+# Environment:
+#   CRD_CALLGRIND_BUILD=DIR  the Release build of TREE (default TREE/build-release)
+#   CRD_CALLGRIND_ADMIN=0    leaves the "admin" key out of the configuration (builds before b0d5188
+#                            refuse it; it is {"port": 0}, no admin listener, in the newer configuration,
+#                            as bench/run.sh)
+#   CRD_CALLGRIND_FAKE=PATH  runs that decision-service stand-in instead of the tree's own: when the
+#                            stand-in changed between the trees compared (b183a90 rewrote it), both
+#                            measurements use one binary and only crd-server differs
 #   CRD_CALLGRIND_PORT / CRD_CALLGRIND_DECISION_PORT move the two ports (default 19180 / 19190)
 set -euo pipefail
 tree=$1 mode=$2 n=$3 outdir=$4
+build=${CRD_CALLGRIND_BUILD:-$tree/build-release}
 admin=${CRD_CALLGRIND_ADMIN:-1}
-server=$tree/build-release/server/crd-server
-fake=${CRD_CALLGRIND_FAKE:-$tree/build-release/bench/crd-fake-decision}
+server=$build/server/crd-server
+fake=${CRD_CALLGRIND_FAKE:-$build/bench/crd-fake-decision}
 body=$tree/bench/bodies/payerbox-order-sign.json
 port=${CRD_CALLGRIND_PORT:-19180} decision_port=${CRD_CALLGRIND_DECISION_PORT:-19190}   # away from bench/run.sh's 18080-18092
+case "$mode" in embedded | gateway) ;; *) echo "callgrind.sh: MODE is embedded or gateway, not '$mode'" >&2; exit 2 ;; esac
 mkdir -p "$outdir"
 work=$(mktemp -d /tmp/crd-callgrind.XXXXXX)
 pids=()
@@ -66,6 +73,7 @@ conn.close()
 PY
 }
 
+totals=()
 for calls in "$n" $((2 * n)); do
     out="$outdir/callgrind.out.$mode.$calls"
     valgrind --tool=callgrind --callgrind-out-file="$out" "$server" --config "$work/crd.json" 2>"$work/valgrind.$calls.log" &
@@ -75,4 +83,6 @@ for calls in "$n" $((2 * n)); do
     ir=$(awk '/^totals:/ {print $2}' "$out")
     [ -n "$ir" ] || ir=$(awk '/^summary:/ {print $2}' "$out")
     echo "$mode $calls $ir"
+    totals+=("$ir")
 done
+echo "$mode per-call $(( (totals[1] - totals[0]) / n ))"
