@@ -113,7 +113,8 @@ BOOST_AUTO_TEST_CASE(crd_2_2_says_every_new_field)
     BOOST_TEST(part(details[1], "value")->at("valueUrl") == "https://plan.example/oxygen");
     const auto billing = all(ext, "billingCode");
     BOOST_TEST_REQUIRE(billing.size() == 1U);
-    BOOST_TEST(billing[0].at("valueCoding") == json::parse(R"({"system": "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": "E0431"})"));
+    BOOST_TEST(
+        billing[0].at("valueCoding") == json::parse(R"({"system": "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": "E0431"})"));
     const auto contacts = all(ext, "contact");
     BOOST_TEST_REQUIRE(contacts.size() == 1U);
     BOOST_TEST(contacts[0].at("valueContactDetail") == json::parse(R"({"name": "DME desk",
@@ -168,13 +169,15 @@ BOOST_AUTO_TEST_CASE(payer_references_of_the_rules_file_pick_the_coverages)
 BOOST_AUTO_TEST_CASE(payer_identifiers_of_the_rules_file_pick_the_coverages)
 {
     json::value rules_doc = json::parse(oxygen_rules);
-    rules_doc.as_object()["payer"] = json::parse(R"({"name": "Plan", "identifiers": [{"system": "urn:oid:2.16.840.1.113883.6.300", "value": "99999"}]})");
+    rules_doc.as_object()["payer"] =
+        json::parse(R"({"name": "Plan", "identifiers": [{"system": "urn:oid:2.16.840.1.113883.6.300", "value": "99999"}]})");
     const auto rules = parse_rules(rules_doc);
     auto doc = test::load_fixture("crd-order-sign-5.json");
     BOOST_TEST(!is_with_payer(validated(doc), rules));  // a payor reference, no identifier
     // The identifier on the payor reference names the payer.
     for (auto& entry : doc.at_pointer("/prefetch/coverage/entry").as_array())
-        entry.at("resource").at("payor").at(0).as_object()["identifier"] = json::parse(R"({"system": "urn:oid:2.16.840.1.113883.6.300", "value": "99999"})");
+        entry.at("resource").at("payor").at(0).as_object()["identifier"] =
+            json::parse(R"({"system": "urn:oid:2.16.840.1.113883.6.300", "value": "99999"})");
     BOOST_TEST(is_with_payer(validated(doc), rules));
 }
 
