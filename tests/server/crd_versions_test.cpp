@@ -391,8 +391,8 @@ BOOST_AUTO_TEST_CASE(a_version_older_than_any_served_is_a_400_naming_the_version
 BOOST_AUTO_TEST_CASE(a_requested_version_that_is_not_a_version_names_the_field)
 {
     test::running_application app;
-    const std::vector<json::value> not_versions{42, 2.2, true, json::array{"2.2"}, json::object{{"version", "2.2"}}, "two", "", "2", "2.x",
-        "v2.2", " 2.2", "2.2.1.0", "-2.2"};
+    const std::vector<json::value> not_versions{
+        42, 2.2, true, json::array{"2.2"}, json::object{{"version", "2.2"}}, "two", "", "2", "2.x", "v2.2", " 2.2", "2.2.1.0", "-2.2"};
     for (const auto& asked : not_versions)
         BOOST_TEST_CONTEXT("requestedVersion " << json::serialize(asked))
         {
@@ -555,7 +555,8 @@ BOOST_AUTO_TEST_CASE(an_indeterminate_answer_is_said_as_each_version_allows)
                 kept.push_back(p);
         kept.at(0).as_object()["valueCode"] = "indeterminate";  // "covered" comes first in this example
         kept.push_back(json::object{{"url", "reason"},
-            {"valueCodeableConcept", {{"coding", json::array{json::object{{"system", temp_system}, {"code", "technical"}}}}, {"text", "Payer system down"}}}});
+            {"valueCodeableConcept",
+                {{"coding", json::array{json::object{{"system", temp_system}, {"code", "technical"}}}}, {"text", "Payer system down"}}}});
         parts_of = std::move(kept);
     }));
     test::running_application app(remote_config(fake.url()));
@@ -832,36 +833,36 @@ BOOST_AUTO_TEST_CASE(no_coverage_is_not_covered_for_2_1_and_later)
     const std::array<json::value, 2> no_coverage{json::value{{"resourceType", "Bundle"}, {"type", "searchset"}, {"total", 0}}, nullptr};
     for (const auto& asked : asked_versions)
         for (const auto& coverage : no_coverage)
-    {
-        const std::string version = answered_version(asked);
-        BOOST_TEST_CONTEXT("requestedVersion " << version << ", prefetch.coverage " << coverage)
         {
-            // No Coverage anywhere: not in prefetch, not referenced by the order, no FHIR server.
-            auto doc = request_in("crd-order-sign-5.json", asked);
-            doc.at("prefetch").as_object()["coverage"] = coverage;
-            doc.at("context").at("draftOrders").at("entry").at(0).at("resource").as_object().erase("insurance");
-            const auto body = parse_ok(post(app.port(), "order-sign-crd", doc));
-            const auto& actions = system_actions(body);
-            BOOST_TEST_REQUIRE(actions.size() == 1U);
-            const auto* ci = coverage_information(actions.at(0).at("resource").as_object());
-            BOOST_TEST_REQUIRE(ci != nullptr);
-            BOOST_TEST(!parts(*ci, "coverage").at(0)->at("valueReference").as_object().contains("reference"));
-            if (version == "2.0")
+            const std::string version = answered_version(asked);
+            BOOST_TEST_CONTEXT("requestedVersion " << version << ", prefetch.coverage " << coverage)
             {
-                // Unchanged: conditional, and the missing Coverage is the information needed.
-                BOOST_TEST(code_of(*ci, "covered") == "conditional");
-                BOOST_TEST(codes_of(*ci, "info-needed").count("OTH") == 1U);
-                BOOST_TEST(!has_reason(*ci, "coverage-not-found"));
-            }
-            else
-            {
-                BOOST_TEST(code_of(*ci, "covered") == "not-covered");
-                BOOST_TEST(has_reason(*ci, "coverage-not-found"));
-                BOOST_TEST(!has(*ci, "pa-needed"));  // crd-ci-q2
-                BOOST_TEST(!has(*ci, "info-needed"));
+                // No Coverage anywhere: not in prefetch, not referenced by the order, no FHIR server.
+                auto doc = request_in("crd-order-sign-5.json", asked);
+                doc.at("prefetch").as_object()["coverage"] = coverage;
+                doc.at("context").at("draftOrders").at("entry").at(0).at("resource").as_object().erase("insurance");
+                const auto body = parse_ok(post(app.port(), "order-sign-crd", doc));
+                const auto& actions = system_actions(body);
+                BOOST_TEST_REQUIRE(actions.size() == 1U);
+                const auto* ci = coverage_information(actions.at(0).at("resource").as_object());
+                BOOST_TEST_REQUIRE(ci != nullptr);
+                BOOST_TEST(!parts(*ci, "coverage").at(0)->at("valueReference").as_object().contains("reference"));
+                if (version == "2.0")
+                {
+                    // Unchanged: conditional, and the missing Coverage is the information needed.
+                    BOOST_TEST(code_of(*ci, "covered") == "conditional");
+                    BOOST_TEST(codes_of(*ci, "info-needed").count("OTH") == 1U);
+                    BOOST_TEST(!has_reason(*ci, "coverage-not-found"));
+                }
+                else
+                {
+                    BOOST_TEST(code_of(*ci, "covered") == "not-covered");
+                    BOOST_TEST(has_reason(*ci, "coverage-not-found"));
+                    BOOST_TEST(!has(*ci, "pa-needed"));  // crd-ci-q2
+                    BOOST_TEST(!has(*ci, "info-needed"));
+                }
             }
         }
-    }
 }
 
 BOOST_AUTO_TEST_CASE(an_inactive_coverage_is_not_covered_for_2_1_and_later)
@@ -912,9 +913,9 @@ BOOST_AUTO_TEST_CASE(inferno_style_reinvocations_of_each_primary_hook_are_answer
             unknown_element.as_object()["infernoUnknownElement"] = json::object{{"a", json::array{1, 2}}};
             auto unknown_extension = base;
             unknown_extension.at("extension").as_object()["org.example.unknown-extension"] = json::object{{"value", "x"}};
-            const std::array<std::pair<const char*, const json::value*>, 4> variants{{{"unknown configuration key", &unknown_option},
-                {"unknown context key", &unknown_context}, {"unknown top-level element", &unknown_element},
-                {"unknown extension", &unknown_extension}}};
+            const std::array<std::pair<const char*, const json::value*>, 4> variants{
+                {{"unknown configuration key", &unknown_option}, {"unknown context key", &unknown_context},
+                    {"unknown top-level element", &unknown_element}, {"unknown extension", &unknown_extension}}};
             for (const auto& [what, doc] : variants)
                 BOOST_TEST_CONTEXT(what)
                 {
