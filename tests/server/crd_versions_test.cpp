@@ -15,12 +15,14 @@
 
 #include <array>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <optional>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -245,6 +247,68 @@ std::string response_fixture(const std::string& name, const std::function<void(j
     return json::serialize(answer);
 }
 
+// The shipped rules (etc/rules.json) after `edit_rules`, written into `dir`; the configuration
+// that decides from them.
+core::config with_rules(const test::temp_dir& dir, const std::function<void(json::object&)>& edit_rules)
+{
+    auto rules = json::parse(test::read_file(std::string(CRD_SOURCE_DIR) + "/etc/rules.json")).as_object();
+    edit_rules(rules);
+    const auto path = (dir / "rules.json").string();
+    std::ofstream(path) << json::serialize(rules);
+    auto cfg = test::test_config();
+    cfg.decision.rules_path = path;
+    return cfg;
+}
+
+json::object& rule_named(json::object& rules, std::string_view id)
+{
+    for (auto& r : rules.at("rules").as_array())
+        if (r.at("id").as_string() == id)
+            return r.as_object();
+    throw std::runtime_error("no rule " + std::string(id) + " in etc/rules.json");
+}
+
+// "YYYY-MM-DD" plus `days`.
+std::string date_plus(std::string_view ymd, int days)
+{
+    using namespace std::chrono;
+    const year_month_day d{year{std::stoi(std::string(ymd.substr(0, 4)))}, month{static_cast<unsigned>(std::stoi(std::string(ymd.substr(5, 2))))},
+        day{static_cast<unsigned>(std::stoi(std::string(ymd.substr(8, 2))))}};
+    const year_month_day later{sys_days{d} + std::chrono::days{days}};
+    char out[16];
+    std::snprintf(
+        out, sizeof out, "%04d-%02u-%02u", static_cast<int>(later.year()), static_cast<unsigned>(later.month()), static_cast<unsigned>(later.day()));
+    return out;
+}
+
+// The hospital-bed rule (crd-order-sign-5's DeviceRequest) with what 2.1 and 2.2 added.
+void hospital_bed_with_details(json::object& rules)
+{
+    auto& bed = rule_named(rules, "dme-hospital-bed");
+    bed["details"] = json::array{
+        json::object{{"code", "allowed-quantity"}, {"value", {{"quantity", {{"value", 1}, {"unit", "bed"}}}}}, {"qualification", "Per episode"}},
+        json::object{{"code", "policy-link"}, {"value", {{"url", "https://www.example-health-plan.org/policies/dme/hospital-beds"}}}},
+    };
+    bed["valid_days"] = 30;
+    bed["contacts"] = json::array{json::object{{"name", "DME prior authorization desk"},
+        {"telecom", json::array{json::object{{"system", "phone"}, {"value", "+1-555-0100"}},
+                        json::object{{"system", "url"}, {"value", "https://provider.example-health-plan.org/dme"}}}}}};
+}
+
+// The detail whose code is `code`, as {sub-extension url: the sub-extension}.
+std::map<std::string, json::object> detail_with_code(const json::object& ci, std::string_view code)
+{
+    for (const auto* detail : parts(ci, "detail"))
+    {
+        std::map<std::string, json::object> out;
+        for (const auto& p : detail->at("extension").as_array())
+            out[std::string(p.at("url").as_string())] = p.as_object();
+        if (out.count("code") == 1 && out["code"].at("valueCodeableConcept").at("coding").at(0).at("code").as_string() == code)
+            return out;
+    }
+    return {};
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(crd_versions_)
@@ -282,7 +346,8 @@ BOOST_AUTO_TEST_CASE(each_primary_hook_answers_each_version_in_its_own_rendering
                 BOOST_TEST(coverage_information_count(resource) == 1U);
                 const auto* ci = coverage_information(resource);
                 BOOST_TEST_REQUIRE(ci != nullptr);
-                BOOST_TEST(!has(*ci, "expiry-date"));  // 2.0 has none; the shipped rules set no valid_days
+                if (version == "2.0")
+                    BOOST_TEST(!has(*ci, "expiry-date"));  // 2.0 has none (see the rules-file test for 2.1+)
                 BOOST_TEST(!has(*ci, "response"));
                 BOOST_TEST(code_of(*ci, "covered") != "indeterminate");
                 BOOST_TEST(has(*ci, "date"));
@@ -422,6 +487,137 @@ BOOST_AUTO_TEST_CASE(discovery_lists_the_versions_of_every_service)
         }
     for (const auto& hook : primary_hooks)
         BOOST_TEST(ids.count(hook.service) == 1U);
+}
+
+BOOST_AUTO_TEST_CASE(a_rule_with_details_contacts_and_valid_days_is_said_in_each_version)
+{
+    test::temp_dir dir("crd-versions-rules");
+    test::running_application app(with_rules(dir, hospital_bed_with_details));
+    for (const auto& asked : asked_versions)
+    {
+        const std::string version = answered_version(asked);
+        BOOST_TEST_CONTEXT("requestedVersion " << (asked ? *asked : "(none)"))
+        {
+            const auto body = parse_ok(post(app.port(), "order-sign-crd", request_in("crd-order-sign-5.json", asked)));
+            const auto* ci = coverage_information(system_actions(body).at(0).at("resource").as_object());
+            BOOST_TEST_REQUIRE(ci != nullptr);
+
+            // expiry-date: the assertion's date plus valid_days, from 2.1.
+            const std::string date(parts(*ci, "date").at(0)->at("valueDate").as_string());
+            if (version == "2.0")
+                BOOST_TEST(!has(*ci, "expiry-date"));
+            else
+                BOOST_TEST(parts(*ci, "expiry-date").at(0)->at("valueDate").as_string() == date_plus(date, 30));
+
+            // details: a category in 2.2 only (the code's own: allowed-quantity is a limitation,
+            // policy-link other); a url value from 2.1, a string in 2.0.
+            BOOST_TEST(parts(*ci, "detail").size() == 2U);
+            auto quantity = detail_with_code(*ci, "allowed-quantity");
+            auto policy = detail_with_code(*ci, "policy-link");
+            BOOST_TEST_REQUIRE(quantity.size() >= 3U);
+            BOOST_TEST_REQUIRE(policy.size() >= 2U);
+            BOOST_TEST(quantity.at("value").at("valueQuantity").at("value").to_number<double>() == 1.0);
+            BOOST_TEST(quantity.at("qualification").at("valueString").as_string() == "Per episode");
+            const std::string policy_url = "https://www.example-health-plan.org/policies/dme/hospital-beds";
+            if (version == "2.0")
+                BOOST_TEST(policy.at("value").at("valueString").as_string() == policy_url);
+            else
+                BOOST_TEST(policy.at("value").at("valueUrl").as_string() == policy_url);
+            if (version == "2.2")
+            {
+                BOOST_TEST(quantity.at("category").at("valueCode").as_string() == "cat-limitation");
+                BOOST_TEST(policy.at("category").at("valueCode").as_string() == "cat-other");
+            }
+            else
+            {
+                BOOST_TEST(quantity.count("category") == 0U);
+                BOOST_TEST(policy.count("category") == 0U);
+            }
+
+            // contacts: a ContactPoint per telecom before 2.2 (the name lost), one ContactDetail in 2.2.
+            const auto contacts = parts(*ci, "contact");
+            if (version == "2.2")
+            {
+                BOOST_TEST_REQUIRE(contacts.size() == 1U);
+                const auto& detail = contacts[0]->at("valueContactDetail");
+                BOOST_TEST(detail.at("name").as_string() == "DME prior authorization desk");
+                BOOST_TEST(detail.at("telecom").as_array().size() == 2U);
+            }
+            else
+            {
+                BOOST_TEST_REQUIRE(contacts.size() == 2U);
+                BOOST_TEST(contacts[0]->at("valueContactPoint") == (json::object{{"system", "phone"}, {"value", "+1-555-0100"}}));
+                BOOST_TEST(contacts[1]->at("valueContactPoint").at("system").as_string() == "url");
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(detail_codes_before_2_2_come_from_the_temp_code_system)
+{
+    // CRD 2.0.1 and 2.1.0 bind detail.code (extensibly) to coverageDetail, codes of the IG's temp
+    // CodeSystem (allowed-quantity is one of them). An extensible binding asks for the value set's
+    // code when it has one; http://terminology.hl7.org/CodeSystem/crd-coverage-detail is 2.2's
+    // (valuesets/CoverageInformationValuesets.fsh at tags 2.0.1, 2.1.0, 2.2.1).
+    test::temp_dir dir("crd-versions-rules");
+    test::running_application app(with_rules(dir, hospital_bed_with_details));
+    for (const std::string version : {"2.0", "2.1", "2.2"})
+        BOOST_TEST_CONTEXT("requestedVersion " << version)
+        {
+            const auto body = parse_ok(post(app.port(), "order-sign-crd", request_in("crd-order-sign-5.json", version)));
+            const auto* ci = coverage_information(system_actions(body).at(0).at("resource").as_object());
+            BOOST_TEST_REQUIRE(ci != nullptr);
+            auto quantity = detail_with_code(*ci, "allowed-quantity");
+            BOOST_TEST_REQUIRE(quantity.count("code") == 1U);
+            const auto& system = quantity.at("code").at("valueCodeableConcept").at("coding").at(0).at("system").as_string();
+            BOOST_TEST(system == (version == "2.2" ? "http://terminology.hl7.org/CodeSystem/crd-coverage-detail" : std::string(temp_system)));
+        }
+}
+
+BOOST_AUTO_TEST_CASE(a_primary_coverage_of_another_payer_is_a_400_in_every_version)
+{
+    test::temp_dir dir("crd-versions-payer");
+    test::running_application app(with_rules(dir, [](json::object& rules) {
+        rules.at("payer").as_object()["references"] = json::array{"Organization/ours"};
+        rules.at("payer").as_object()["identifiers"] = json::array{json::object{{"system", "urn:oid:2.16.840.1.113883.6.300"}, {"value", "99999"}}};
+    }));
+    for (const auto& hook : primary_hooks)
+        for (const auto& asked : asked_versions)
+            BOOST_TEST_CONTEXT(hook.fixture << " requestedVersion " << (asked ? *asked : "(none)"))
+            {
+                // cov015 is paid by Organization/org1234.
+                const auto r = post(app.port(), hook.service, request_in(hook.fixture, asked));
+                BOOST_TEST(r.status == 400U, r.body);
+                BOOST_TEST(first_issue(r).at("code").as_string() == "business-rule");
+
+                // The same Coverage paid by us: by reference (relative or absolute), or by identifier.
+                const std::array<json::value, 3> ours{
+                    json::array{json::object{{"reference", "Organization/ours"}}},
+                    json::array{json::object{{"reference", "http://example.org/fhir/Organization/ours"}}},
+                    json::array{json::object{{"identifier", {{"system", "urn:oid:2.16.840.1.113883.6.300"}, {"value", "99999"}}}}},
+                };
+                for (const auto& payor : ours)
+                    BOOST_TEST_CONTEXT("payor " << payor)
+                    {
+                        auto doc = request_in(hook.fixture, asked);
+                        doc.at("prefetch").at("coverage").at("entry").at(0).at("resource").as_object()["payor"] = payor;
+                        BOOST_TEST(post(app.port(), hook.service, doc).status == 200U);
+                    }
+                // Another payer's identifier is not ours.
+                auto other = request_in(hook.fixture, asked);
+                other.at("prefetch").at("coverage").at("entry").at(0).at("resource").as_object()["payor"] =
+                    json::array{json::object{{"identifier", {{"system", "urn:oid:2.16.840.1.113883.6.300"}, {"value", "11111"}}}}};
+                BOOST_TEST(post(app.port(), hook.service, other).status == 400U);
+            }
+    // No Coverage at all is not another payer's: a 2.2 caller hears coverage-not-found.
+    auto none = request_in("crd-order-sign-5.json", "2.2");
+    none.at("prefetch").as_object()["coverage"] = json::object{{"resourceType", "Bundle"}, {"type", "searchset"}, {"total", 0}};
+    none.at("context").at("draftOrders").at("entry").at(0).at("resource").as_object().erase("insurance");
+    const auto body = parse_ok(post(app.port(), "order-sign-crd", none));
+    const auto* ci = coverage_information(system_actions(body).at(0).at("resource").as_object());
+    BOOST_TEST_REQUIRE(ci != nullptr);
+    BOOST_TEST(code_of(*ci, "covered") == "not-covered");
+    BOOST_TEST(has_reason(*ci, "coverage-not-found"));
 }
 
 // --- 2. one decision-service answer, rendered per version -----------------------------------------
