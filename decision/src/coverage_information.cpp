@@ -106,6 +106,12 @@ coverage_assertion fit_to_version(coverage_assertion a, crd_version v, rendering
             note(report, report.downgraded, "info-needed detail-code is said as OTH in CRD " + std::string(name));
         }
     }
+    // Detail codes: 2.0.1 and 2.1.0 bind them to the temp CodeSystem, which holds the codes 2.2
+    // moved to crd-coverage-detail.
+    if (v < crd_version::v2_2)
+        for (auto& d : a.details)
+            if (d.code.system == crd_coverage_detail_system)
+                d.code.system = crd_temp_system;
     // A detail's valueUrl arrived in 2.1.0.
     if (v == crd_version::v2_0)
         for (auto& d : a.details)
@@ -259,9 +265,9 @@ json::object with_coverage_information(json::object resource, json::object exten
     return resource;
 }
 
-json::object render_coverage_information(const coverage_assertion& in, crd_version v, rendering_report& report, json::storage_ptr sp)
+json::object render_coverage_information(coverage_assertion in, crd_version v, rendering_report& report, json::storage_ptr sp)
 {
-    const coverage_assertion a = fit_to_version(in, v, report);
+    const coverage_assertion a = fit_to_version(std::move(in), v, report);
     json::array ext(sp);
     json::object coverage(sp);
     if (!a.coverage_reference.empty())

@@ -55,13 +55,17 @@ std::string outcome_name(const error_code& ec)
 core::api_response crd_service::answered(core::hook_request&& request, json::object response, const crd_options& options, std::string decision) const
 {
     apply_options(response, options);
-    core::api_response r;
-    r.hook_instance = request.hook_instance;  // a view into the document: copied before it moves
-    r.crd_version = core::to_string(request.version);
-    r.decision = std::move(decision);
-    r.request_document = std::move(request.document);
-    r.body = std::move(response);
-    return r;
+    // Initialised, not assigned: json::value's move assignment deep-copies an answer held in
+    // another memory resource (the request document's arena), where its move constructor keeps it.
+    std::string hook_instance(request.hook_instance);  // a view into the document: copied before it moves
+    return core::api_response{
+        .status = 200,
+        .request_document = std::move(request.document),
+        .body = boost::json::value(std::move(response)),
+        .hook_instance = std::move(hook_instance),
+        .decision = std::move(decision),
+        .crd_version = std::string(core::to_string(request.version)),
+    };
 }
 
 crd_service::crd_service(const core::service_definition& service, core::decision_service& decision, std::chrono::milliseconds timeout,

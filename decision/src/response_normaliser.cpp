@@ -297,7 +297,7 @@ bool rerender_resource(json::object& resource, const core::hook_request& request
                 report.notes.push_back(where + ": coverage information without covered, dropped");
                 return false;
             }
-            rendered.push_back(render_coverage_information(a, version, rendering, resource.storage()));
+            rendered.push_back(render_coverage_information(std::move(a), version, rendering, resource.storage()));
         }
     if (rendered.empty())
         return true;

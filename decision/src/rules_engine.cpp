@@ -198,7 +198,7 @@ json::array updates_for_every_item(const core::hook_request& request, MakeAssert
         json::object action;
         action["type"] = "update";
         action["description"] = action_description(a, ref, ref);
-        action["resource"] = with_coverage_information(std::move(resource), render_coverage_information(a, request.version, report));
+        action["resource"] = with_coverage_information(std::move(resource), render_coverage_information(std::move(a), request.version, report));
         count_rendering(report);
         actions.push_back(std::move(action));
     }
@@ -438,7 +438,8 @@ json::object rules_engine::evaluate(const core::hook_request& request) const
             json::object action(sp);
             action["type"] = "update";
             action["description"] = action_description(assertion, what, e.reference);
-            action["resource"] = with_coverage_information(std::move(resource), render_coverage_information(assertion, request.version, report, sp));
+            action["resource"] =
+                with_coverage_information(std::move(resource), render_coverage_information(std::move(assertion), request.version, report, sp));
             count_rendering(report);
             actions.push_back(std::move(action));
         }

@@ -124,8 +124,9 @@ struct rendering_report
 
 // The ext-coverage-information extension of `a` in `version`, elements in the profile's order,
 // enforcing the version's invariants (repairs and drops in `report`). Allocates in `sp`.
+// Takes the assertion by value: fitting it to the version changes it in place (move it in).
 boost::json::object render_coverage_information(
-    const coverage_assertion& a, core::crd_version version, rendering_report& report, boost::json::storage_ptr sp = {});
+    coverage_assertion a, core::crd_version version, rendering_report& report, boost::json::storage_ptr sp = {});
 
 // Reads an ext-coverage-information extension in any of the versions (ContactPoint or
 // ContactDetail, detail with or without category, ...). Sub-extensions it does not know, or of
