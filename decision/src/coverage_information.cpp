@@ -22,11 +22,13 @@ void note(rendering_report& report, unsigned& counter, std::string text)
     report.notes.push_back(std::move(text));
 }
 
+// Sized once and filled by emplace: operator[] on an empty object grows its table twice, and this
+// runs a dozen times per order (the renderer is on every primary-hook call's path).
 json::object value_ext(std::string_view url, std::string_view value_key, json::value value, const json::storage_ptr& sp)
 {
-    json::object e(sp);
-    e["url"] = url;
-    e[value_key] = std::move(value);
+    json::object e(2, sp);
+    e.emplace("url", url);
+    e.emplace(value_key, std::move(value));
     return e;
 }
 
@@ -269,11 +271,14 @@ json::object render_coverage_information(coverage_assertion in, crd_version v, r
 {
     const coverage_assertion a = fit_to_version(std::move(in), v, report);
     json::array ext(sp);
-    json::object coverage(sp);
+    ext.reserve(6 + a.doc_needed.size() + a.doc_purpose.size() + a.info_needed.size() + a.billing_codes.size() + a.reasons.size() + a.details.size() +
+                a.dependencies.size() + a.questionnaires.size() + a.responses.size() + a.contacts.size());
+    json::object coverage(1, sp);
     if (!a.coverage_reference.empty())
-        coverage["reference"] = a.coverage_reference;
+        coverage.emplace("reference", a.coverage_reference);
     else
-        coverage["display"] = a.coverage_display.empty() ? std::string("No coverage was identified in the request") : a.coverage_display;
+        coverage.emplace("display",
+            a.coverage_display.empty() ? std::string_view("No coverage was identified in the request") : std::string_view(a.coverage_display));
     ext.push_back(value_ext("coverage", "valueReference", std::move(coverage), sp));
     ext.push_back(value_ext("covered", "valueCode", json::string(a.covered, sp), sp));
     if (!a.pa_needed.empty())
@@ -339,9 +344,9 @@ json::object render_coverage_information(coverage_assertion in, crd_version v, r
     if (!a.expiry_date.empty())
         ext.push_back(value_ext("expiry-date", "valueDate", json::string(a.expiry_date, sp), sp));
 
-    json::object out(sp);
-    out["url"] = coverage_information_url;
-    out["extension"] = std::move(ext);
+    json::object out(2, sp);
+    out.emplace("url", coverage_information_url);
+    out.emplace("extension", std::move(ext));
     return out;
 }
 
