@@ -80,7 +80,7 @@ bool is_conditional_anywhere(const coverage_assertion& a)
 }
 
 // Brings `a` to what `v` can say and what its invariants demand, noting each change.
-coverage_assertion fit_to_version(coverage_assertion a, crd_version v, rendering_report& report)
+void fit_to_version(coverage_assertion& a, crd_version v, rendering_report& report)
 {
     const std::string_view name = core::to_string(v);
     // indeterminate (2.2) -> conditional with info-needed OTH; the reason says why (q9's reason).
@@ -234,7 +234,6 @@ coverage_assertion fit_to_version(coverage_assertion a, crd_version v, rendering
             note(report, report.repaired, "reason added (crd-ci-q6/q8/q9)");
         }
     }
-    return a;
 }
 
 }  // namespace
@@ -269,7 +268,8 @@ json::object with_coverage_information(json::object resource, json::object exten
 
 json::object render_coverage_information(coverage_assertion in, crd_version v, rendering_report& report, json::storage_ptr sp)
 {
-    const coverage_assertion a = fit_to_version(std::move(in), v, report);
+    fit_to_version(in, v, report);
+    const coverage_assertion& a = in;
     json::array ext(sp);
     ext.reserve(6 + a.doc_needed.size() + a.doc_purpose.size() + a.info_needed.size() + a.billing_codes.size() + a.reasons.size() + a.details.size() +
                 a.dependencies.size() + a.questionnaires.size() + a.responses.size() + a.contacts.size());
