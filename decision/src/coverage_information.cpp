@@ -32,33 +32,25 @@ json::object value_ext(std::string_view url, std::string_view value_key, json::v
     return e;
 }
 
-json::object codeable_concept(const coded& c, const json::storage_ptr& sp)
-{
-    json::object cc(sp);
-    if (!c.code.empty())
-    {
-        json::object coding(sp);
-        if (!c.system.empty())
-            coding["system"] = c.system;
-        coding["code"] = c.code;
-        if (!c.display.empty())
-            coding["display"] = c.display;
-        cc["coding"] = json::array({std::move(coding)}, sp);
-    }
-    if (!c.text.empty())
-        cc["text"] = c.text;
-    return cc;
-}
-
 json::object coding_of(const coded& c, const json::storage_ptr& sp)
 {
-    json::object coding(sp);
+    json::object coding(3, sp);
     if (!c.system.empty())
-        coding["system"] = c.system;
-    coding["code"] = c.code;
+        coding.emplace("system", c.system);
+    coding.emplace("code", c.code);
     if (!c.display.empty())
-        coding["display"] = c.display;
+        coding.emplace("display", c.display);
     return coding;
+}
+
+json::object codeable_concept(const coded& c, const json::storage_ptr& sp)
+{
+    json::object cc(2, sp);
+    if (!c.code.empty())
+        cc.emplace("coding", json::array({coding_of(c, sp)}, sp));
+    if (!c.text.empty())
+        cc.emplace("text", c.text);
+    return cc;
 }
 
 // Reason codes each version's value set holds (CRDCoverageAssertionReasons).
