@@ -1,4 +1,5 @@
 #include <crd/core/config.hpp>
+#include <crd/core/hook_request.hpp>
 #include <crd/core/hooks.hpp>
 #include <crd/core/json_document.hpp>
 #include <crd/core/text.hpp>
@@ -225,8 +226,10 @@ void read_decision(object_reader& root, decision_config& out, const std::string&
             out.on_failure = failure_policy::error;
         else if (s == "conditional")
             out.on_failure = failure_policy::conditional;
+        else if (s == "relay")
+            out.on_failure = failure_policy::relay;
         else
-            object_reader::fail("decision.on_failure", "must be \"error\" or \"conditional\"");
+            object_reader::fail("decision.on_failure", "must be \"error\", \"conditional\" or \"relay\"");
     }
     if (auto p = r.find("rules"))
         out.rules_path = resolve_path(base_dir, object_reader::as_string(*p, "decision.rules", false));
@@ -251,6 +254,10 @@ void read_decision(object_reader& root, decision_config& out, const std::string&
         {
             if (!valid_header_name((*names)[i]))
                 object_reader::fail("decision.forward_headers[" + std::to_string(i) + "]", "must be an HTTP header name");
+            // X-CDS-Client says who authenticated: a caller must not be able to send its own.
+            if (to_lower((*names)[i]) == "x-cds-client")
+                object_reader::fail("decision.forward_headers[" + std::to_string(i) + "]",
+                    "must not be x-cds-client: crd-server sends the authenticated client id in it");
             out.forward_headers.push_back(to_lower((*names)[i]));
         }
     }
@@ -366,6 +373,9 @@ void read_auth(object_reader& root, auth_config& out, const std::string& base_di
             c.read("client_id", client.client_id);
             if (client.client_id.empty())
                 object_reader::fail(path + ".client_id", "is required");
+            // It travels to the decision service as the X-CDS-Client header.
+            if (!has_no_controls(client.client_id))
+                object_reader::fail(path + ".client_id", "must not contain control characters (CR, LF, NUL)");
             if (!ids.insert(client.client_id).second)
                 object_reader::fail(path + ".client_id", "duplicates another client's id");
             if (auto jwks = c.find("jwks"))

@@ -113,6 +113,7 @@ net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, 
     }
     auto& request = *validated;
     request.forward_headers = std::move(ctx.forward_headers);
+    request.client_id = std::move(ctx.client_id);
     const auto version = request.version;
     decision_metrics::instance().responses_by_version.add(version);
 
@@ -141,6 +142,7 @@ net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, 
     const auto deadline = ctx.received + timeout_;
     std::string hook_instance(request.hook_instance);
     request.keep_for_failure_answer = version >= core::crd_version::v2_1 || on_failure_ == core::failure_policy::conditional;
+    request.relay_upstream_outcome = on_failure_ == core::failure_policy::relay;
     auto decided = co_await decision_.decide(request, deadline);
     if (!decided)
     {
@@ -151,6 +153,19 @@ net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, 
                                             {"hookInstance", hook_instance},
                                             {"error", failure.message()},
                                         });
+        // decision.on_failure "relay": the service's own OperationOutcome and status. A 2.0 caller
+        // hears every one; a 2.1+ caller only a refusal of its own request (its version wants a
+        // technical determination for the service's failures, below).
+        if (request.upstream_outcome && (version == core::crd_version::v2_0 || is_decision_refusal(failure)))
+        {
+            core::api_response r;
+            r.status = request.upstream_outcome->status;
+            r.body = std::move(request.upstream_outcome->outcome);
+            r.hook_instance = std::move(hook_instance);
+            r.decision = callers_fault ? "rejected" : outcome_name(failure);
+            r.crd_version = core::to_string(version);
+            co_return r;
+        }
         // Failures of ours become a determination: 2.1+ always ("technical"), 2.0 when
         // decision.on_failure is "conditional". The caller's own errors stay errors.
         if (!callers_fault && request.document && (version >= core::crd_version::v2_1 || on_failure_ == core::failure_policy::conditional))

@@ -16,6 +16,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <optional>
 
 namespace json = boost::json;
@@ -122,6 +123,33 @@ bool is_connect_failure(const error_code& e)
            e == net::error::network_down || e == errc::upstream_unresolved;
 }
 
+// FHIR R4 OperationOutcome: resourceType and at least one issue (issue is 1..*), each an object.
+bool is_operation_outcome(const json::value& v)
+{
+    const auto* o = v.if_object();
+    if (!o)
+        return false;
+    const auto* type = o->if_contains("resourceType");
+    const auto* issues = o->if_contains("issue");
+    if (!type || !type->is_string() || type->get_string() != "OperationOutcome" || !issues || !issues->is_array())
+        return false;
+    const auto& list = issues->get_array();
+    return !list.empty() && std::all_of(list.begin(), list.end(), [](const json::value& i) { return i.is_object(); });
+}
+
+// decision.on_failure "relay": the service's own error answer, when it is an OperationOutcome.
+// Re-serialised from the parse (never its raw bytes), which max_response_bytes already bounded.
+std::optional<core::upstream_failure> relayable_outcome(const upstream::response& r)
+{
+    if (r.status < 400 || r.status > 599)
+        return std::nullopt;
+    error_code ec;
+    auto parsed = core::parse_json(r.body, ec);
+    if (ec || !is_operation_outcome(parsed))
+        return std::nullopt;
+    return core::upstream_failure{r.status, std::move(parsed.get_object())};
+}
+
 bool counts_against_upstream(const result<upstream::response>& sent, const error_code& failure)
 {
     if (is_decision_refusal(failure))
@@ -206,6 +234,7 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
     const std::string service_id(request.service->id);
     const std::string hook_instance(request.hook_instance);
     const auto version = request.version;  // the answer is said in it, after the request is released
+    const bool relay_outcome = request.relay_upstream_outcome;
 
     // The pools of the context this call runs on (a shard's, created on first use).
     auto ex = co_await net::this_coro::executor;
@@ -237,6 +266,10 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
         for (const auto& h : cfg_.decision.headers)
             req.headers.push_back({h.name, h.value});
         req.headers.push_back({"X-CDS-Hook-Instance", hook_instance});
+        // Who authenticated (never their token), so the service can tell EHRs apart. Checked for
+        // CR/LF/NUL by the client with every other header: an unsafe one is never sent.
+        if (!request.client_id.empty())
+            req.headers.push_back({"X-CDS-Client", request.client_id});
         for (auto& [name, value] : request.forward_headers)
             req.headers.push_back({std::move(name), std::move(value)});
         // The decision service has all it needs in req.body: free the parsed request while we
@@ -306,12 +339,16 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
             }
         }
         else
+        {
+            if (sent && relay_outcome)
+                request.upstream_outcome = relayable_outcome(*sent);
             log::warning("decision_call_failed", {
                                                      {"service", service_id},
                                                      {"hookInstance", hook_instance},
                                                      {"origin", o.url.origin()},
                                                      {"error", sent ? "HTTP " + std::to_string(sent->status) : sent.error().message()},
                                                  });
+        }
 
         // No verdict otherwise: the permit's destructor gives a probe slot back.
         if (!failure || is_decision_refusal(failure))

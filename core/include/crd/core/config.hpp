@@ -63,6 +63,12 @@ enum class failure_policy
 {
     error,        // CRD: report the failure as 4xx/5xx with an OperationOutcome
     conditional,  // Payerbox-compatible: 200 with "coverage could not be determined"
+    // Payerbox-compatible: a decision service's 4xx/5xx answer whose body is a FHIR OperationOutcome
+    // is passed through (that status, that OperationOutcome re-serialised, none of its headers);
+    // any other failure is answered as under `error`. CRD 2.1+ callers still get the technical
+    // determination for failures of the service's own (5xx, 401/403/407/408/429): only a refusal of
+    // their request (another 4xx) reaches them relayed.
+    relay,
 };
 
 struct header_config

@@ -36,6 +36,11 @@ public:
     // view into it) once sent, so thousands of calls waiting on a slow service do not each hold a
     // parsed request: callers copy what they need from `request` before calling. An answer that
     // refers into the request document is returned with `request.document` still set.
+    // When `request.relay_upstream_outcome` is set and the failure is an answer of the service's
+    // own (a 4xx/5xx whose body is a FHIR OperationOutcome), a source that has one sets
+    // `request.upstream_outcome` before completing with the error: the handler relays it
+    // (decision.on_failure "relay"). Sources without such answers (the rules engine) ignore both.
+    // A request may arrive with `client_id` set: the authenticated caller, for the source to pass on.
     // Thread safety: may be called concurrently from every server thread.
     virtual net::awaitable<result<boost::json::object>> decide(hook_request& request, clock::time_point deadline) = 0;
 

@@ -7,9 +7,11 @@
 #include <crd/core/json_document.hpp>
 #include <crd/core/operation_outcome.hpp>
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -28,6 +30,14 @@ struct request_item
     const boost::json::object* resource = nullptr;
     // order-select: advice should be limited to the selected orders.
     bool selected = true;
+};
+
+// A decision service's own error answer, kept to be relayed to the caller (decision.on_failure
+// "relay"): its HTTP status and its OperationOutcome, parsed (never its raw bytes or headers).
+struct upstream_failure
+{
+    unsigned status = 0;
+    boost::json::object outcome;
 };
 
 struct hook_request
@@ -59,6 +69,14 @@ struct hook_request
     std::vector<std::string> prefetch_failures;
     // The caller's headers named in decision.forward_headers (lower-case name, value).
     std::vector<std::pair<std::string, std::string>> forward_headers;
+    // The authenticated client (core::request_context::client_id; empty when auth is off): sent to
+    // the decision service as X-CDS-Client so it can tell EHRs apart.
+    std::string client_id;
+    // Set by the handler before the decision step under decision.on_failure "relay": a decision
+    // source that hears a 4xx/5xx answer whose body is a FHIR OperationOutcome keeps it in
+    // `upstream_outcome` (set after the request may have been released, so it survives that).
+    bool relay_upstream_outcome = false;
+    std::optional<upstream_failure> upstream_outcome;
 
     // Every resource found in prefetch (Bundles are opened), keyed "Type/id".
     std::unordered_map<std::string, const boost::json::object*> prefetch_resources;

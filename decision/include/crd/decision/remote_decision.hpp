@@ -39,7 +39,10 @@ public:
 
     // Completes with the normalised response, or errc::decision_timeout / decision_unavailable /
     // decision_bad_response / decision_circuit_open — unless decision.on_failure is "conditional",
-    // which turns every failure into a 200 "coverage could not be determined" answer.
+    // which turns every failure into a 200 "coverage could not be determined" answer. Under "relay"
+    // (request.relay_upstream_outcome) a 4xx/5xx answer whose body is an OperationOutcome is kept
+    // in request.upstream_outcome for the handler to pass on. Sends request.client_id, when set,
+    // as X-CDS-Client.
     net::awaitable<result<boost::json::object>> decide(core::hook_request& request, clock::time_point deadline) override;
     std::string_view mode() const noexcept override { return "remote"; }
     core::readiness ready() const override;
