@@ -139,6 +139,24 @@ BOOST_AUTO_TEST_CASE(wrong_types_and_ranges_are_errors_naming_the_key)
     BOOST_TEST(mentions(error_of(R"([])"), "the configuration"));
 }
 
+BOOST_AUTO_TEST_CASE(on_failure_relay_is_read_and_a_bad_policy_names_the_field_and_the_choices)
+{
+    BOOST_TEST((parse(R"({"decision": {"on_failure": "relay"}})").decision.on_failure == failure_policy::relay));
+    const auto message = error_of(R"({"decision": {"on_failure": "pass-through"}})");
+    BOOST_TEST(mentions(message, "decision.on_failure"));
+    BOOST_TEST(message.find("\"relay\"") != std::string::npos, message);
+    BOOST_TEST(message.find("\"conditional\"") != std::string::npos, message);
+}
+
+BOOST_AUTO_TEST_CASE(x_cds_client_is_never_taken_from_the_caller_and_client_ids_are_header_safe)
+{
+    // crd-server says who authenticated; a forwarded X-CDS-Client would let a caller claim another.
+    BOOST_TEST(mentions(error_of(R"({"decision": {"forward_headers": ["traceparent", "X-CDS-Client"]}})"), "decision.forward_headers[1]"));
+    BOOST_TEST(parse(R"({"decision": {"forward_headers": ["x-client-id"]}})").decision.forward_headers == std::vector<std::string>{"x-client-id"});
+    BOOST_TEST(mentions(
+        error_of(R"({"auth": {"clients": [{"client_id": "ehr\r\nX-Injected: 1", "jwks_url": "https://x/j"}]}})"), "auth.clients[0].client_id"));
+}
+
 BOOST_AUTO_TEST_CASE(security_relevant_settings_are_checked)
 {
     BOOST_TEST(mentions(error_of(R"({"auth": {"allowed_algs": ["HS256"]}})"), "auth.allowed_algs[0]"));

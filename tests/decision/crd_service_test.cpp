@@ -42,9 +42,55 @@ private:
     errc error_;
 };
 
+// A decision service that answers `status` with an OperationOutcome when asked to keep it, as
+// remote_decision does, and records what the handler gave it.
+class outcome_decision final : public core::decision_service
+{
+public:
+    explicit outcome_decision(unsigned status) : status_(status) {}
+    net::awaitable<result<json::object>> decide(core::hook_request& request, clock::time_point) override
+    {
+        client_id = request.client_id;
+        asked_to_keep = request.relay_upstream_outcome;
+        if (request.relay_upstream_outcome)
+            request.upstream_outcome = core::upstream_failure{status_,
+                json::object{{"resourceType", "OperationOutcome"}, {"id", "theirs"}, {"issue", json::array{json::object{{"severity", "error"}}}}}};
+        co_return status_ >= 500 ? error_code(errc::decision_unavailable) : decision_refused(status_);
+    }
+    std::string_view mode() const noexcept override { return "outcome"; }
+    std::vector<std::string> card_types(const core::service_definition&) const override { return {}; }
+
+    std::string client_id;
+    bool asked_to_keep = false;
+
+private:
+    unsigned status_;
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(crd_service_)
+
+BOOST_AUTO_TEST_CASE(relay_passes_the_decision_services_outcome_and_the_client_id_reaches_the_decision)
+{
+    for (const unsigned status : {422U, 503U})
+        for (const auto policy : {core::failure_policy::error, core::failure_policy::relay})
+            BOOST_TEST_CONTEXT("HTTP " << status << ", policy " << static_cast<int>(policy))
+            {
+                outcome_decision decision(status);
+                crd_service sign(*core::find_service("order-sign-crd"), decision, std::chrono::seconds(4), nullptr, 0.5, {}, policy);
+                core::request_context ctx;
+                ctx.received = clock::now();
+                ctx.client_id = "ehr-north";
+                auto res = test::run_coro(sign.handle(std::make_unique<json::value>(test::load_fixture("crd-order-sign-5.json")), ctx));
+                BOOST_TEST(decision.client_id == "ehr-north");
+                BOOST_TEST(decision.asked_to_keep == (policy == core::failure_policy::relay));
+                const bool relayed = res.body.as_object().contains("id") && res.body.at("id") == "theirs";
+                BOOST_TEST(relayed == (policy == core::failure_policy::relay));
+                BOOST_TEST(res.status == (relayed || status < 500 ? status : 502U));
+                BOOST_TEST(res.decision == (status < 500 ? "rejected" : "error"));
+            }
+}
 
 BOOST_AUTO_TEST_CASE(discovery_lists_every_service_with_cds_hooks_2_0_prefetch_tokens)
 {

@@ -48,6 +48,15 @@ void fake_decision_service::set_oversized_bytes(std::size_t n)
     script();
 }
 
+void fake_decision_service::set_answer(unsigned status, std::string body, testing::header_fields headers)
+{
+    mode_ = fake_mode::answer;
+    status_ = status;
+    body_ = std::move(body);
+    headers_ = std::move(headers);
+    script();
+}
+
 void fake_decision_service::script()
 {
     using testing::delivery;
@@ -69,6 +78,13 @@ void fake_decision_service::script()
         s = testing::route_script::fixed(json_answer(200, "{\"cards\": [], \"pad\": \"" + std::string(oversized_bytes_, 'x') + "\"}"));
         break;
     case fake_mode::close_after_response: s.how = delivery::close_after_response; break;
+    case fake_mode::answer:
+    {
+        auto a = json_answer(status_, body_);
+        a.headers.insert(a.headers.end(), headers_.begin(), headers_.end());
+        s = testing::route_script::fixed(std::move(a));
+        break;
+    }
     }
     service_.otherwise(std::move(s));  // every method and path: /decide, /feedback, /jwks.json
 }

@@ -22,6 +22,7 @@ enum class fake_mode
     close_before_answer,   // reads the request and closes without answering
     oversized,             // 200 with a body of `oversized_bytes`
     close_after_response,  // answers (keep-alive) and then closes: a stale pooled connection
+    answer,                // `status` with `body` (JSON) and `headers`: a test's own answer
 };
 
 class fake_decision_service
@@ -36,6 +37,8 @@ public:
     void set_delay(std::chrono::milliseconds d);
     void set_body(std::string body);
     void set_oversized_bytes(std::size_t n);
+    // fake_mode::answer: this status, the current body and these extra headers.
+    void set_answer(unsigned status, std::string body, testing::header_fields headers = {});
 
     std::uint64_t connections() const noexcept { return service_.connection_count(); }
     std::uint64_t requests() const noexcept { return service_.request_count(); }
@@ -53,6 +56,8 @@ private:
     std::chrono::milliseconds delay_{0};
     std::string body_ = default_body();
     std::size_t oversized_bytes_ = 8 * 1024 * 1024;
+    unsigned status_ = 200;
+    testing::header_fields headers_;
     testing::fake_http_service service_;
 };
 
