@@ -402,8 +402,8 @@ json::object rules_engine::evaluate(const core::hook_request& request) const
         determination d = matched ? matched->result : rs.fallback;
         std::string reason = matched ? matched->reason : std::string{};
         const bool coverage_known = !cov.reference.empty();
-        coverage_assertion assertion;
-        if (!coverage_known && request.version == core::crd_version::v2_0)
+        const bool unknown_coverage_in_2_0 = !coverage_known && request.version == core::crd_version::v2_0;
+        if (unknown_coverage_in_2_0)
         {
             // Without the member's coverage the plan cannot be confirmed: say so in the
             // determination itself rather than guess (crd-ci-q3 allows info-needed only when conditional).
@@ -415,23 +415,26 @@ json::object rules_engine::evaluate(const core::hook_request& request) const
             std::string coverage_reason = "The request did not identify the patient's coverage; send the active Coverage to confirm.";
             if (!reason.empty())
                 coverage_reason.append(" ").append(reason);
-            assertion = assertion_of(d, cov, std::move(coverage_reason), coverage_known);
+            reason = std::move(coverage_reason);
         }
-        else if (request.version >= core::crd_version::v2_1 && (!coverage_known || !cov.active))
-        {
-            // 2.1+: a determination (CRD 2.2 cards.md): not covered, because no coverage was found
-            // or none is active. The rule's cards still say what the order would need.
-            assertion = base_assertion(cov);
-            assertion.covered = "not-covered";
-            assertion.reasons.push_back(coverage_known
-                                            ? crd_reason(reason_code::no_active_coverage, "The patient's coverage with this payer is not active.")
-                                            : crd_reason(reason_code::coverage_not_found, "No coverage with this payer was found for the patient."));
-        }
-        else
-            assertion = assertion_of(d, cov, std::move(reason), coverage_known);
 
+        // Only primary hooks carry coverage information: the assertion is built for them alone.
         if (service.primary && e.item->resource_type != "Encounter")
         {
+            coverage_assertion assertion;
+            if (!unknown_coverage_in_2_0 && request.version >= core::crd_version::v2_1 && (!coverage_known || !cov.active))
+            {
+                // 2.1+: a determination (CRD 2.2 cards.md): not covered, because no coverage was found
+                // or none is active. The rule's cards still say what the order would need.
+                assertion = base_assertion(cov);
+                assertion.covered = "not-covered";
+                assertion.reasons.push_back(
+                    coverage_known ? crd_reason(reason_code::no_active_coverage, "The patient's coverage with this payer is not active.")
+                                   : crd_reason(reason_code::coverage_not_found, "No coverage with this payer was found for the patient."));
+            }
+            else
+                assertion = assertion_of(d, cov, std::move(reason), coverage_known);
+
             rendering_report report;
             const json::object* target = update_target(*e.item, request);
             json::object resource = target ? json::object(*target, sp) : json::object(minimal_resource(*e.item, request), sp);
