@@ -1,6 +1,7 @@
-// crd-fake-decision: a stand-in for a payer's decision service, for benchmarks. Answers every
-// request with a fixed CDS Hooks response after a configurable delay, failing a configurable share
-// of calls with 500. One thread, keep-alive: a script on the tests' fake HTTP service
+// crd-fake-decision: a stand-in for a payer's decision service, for benchmarks. Answers a CDS
+// Hooks request with a fixed CDS Hooks response, and a decisions-protocol request with per-order
+// decisions (testing/decision_answers.hpp), after a configurable delay, failing a configurable
+// share of calls with 500. One thread, keep-alive: a script on the tests' fake HTTP service
 // (testing/), with nothing recorded per request.
 //
 //   crd-fake-decision --port P [--latency-ms L] [--jitter-ms J] [--error-rate R] [--body FILE] [--fhir 1]
@@ -9,6 +10,7 @@
 // .../Patient/{id} and .../Practitioner/{id} answer that resource, .../Coverage?... a searchset
 // Bundle with one active Coverage, anything else 404.
 
+#include <crd/testing/decision_answers.hpp>
 #include <crd/testing/fake_http_service.hpp>
 
 #include <csignal>
@@ -109,7 +111,8 @@ int main(int argc, char** argv)
         script.answer = fhir_answer;  // injected errors are for the decision service only
     else
     {
-        script = crd::testing::route_script::fixed(crd::testing::json_answer(200, s.body));
+        // Both protocols (docs/decision-api.yaml): a DecisionsRequest gets per-order decisions.
+        script.answer = [body = s.body](const crd::testing::received_request& r) { return crd::testing::answer_either_protocol(r, body); };
         script.error_rate = s.error_rate;
     }
     script.latency = from_ms(s.latency_ms);

@@ -206,6 +206,16 @@ bool valid_header_name(std::string_view name)
                                 [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || token_chars.find(c) != std::string_view::npos; });
 }
 
+decision_protocol read_protocol(const boost::json::value& v, const std::string& path)
+{
+    const auto s = object_reader::as_string(v, path, false);
+    if (s == "cds-hooks")
+        return decision_protocol::cds_hooks;
+    if (s == "decisions")
+        return decision_protocol::decisions;
+    object_reader::fail(path, "must be \"cds-hooks\" (a CDS Hooks response) or \"decisions\" (one decision per order, docs/decision-api.yaml)");
+}
+
 void read_decision(object_reader& root, decision_config& out, const std::string& base_dir, const env_lookup& env)
 {
     auto v = root.find("decision");
@@ -231,6 +241,9 @@ void read_decision(object_reader& root, decision_config& out, const std::string&
         else
             object_reader::fail("decision.on_failure", "must be \"error\", \"conditional\" or \"relay\"");
     }
+    if (auto p = r.find("protocol"))
+        out.protocol = read_protocol(*p, "decision.protocol");
+    r.read("send_prefetch", out.send_prefetch);
     if (auto p = r.find("rules"))
         out.rules_path = resolve_path(base_dir, object_reader::as_string(*p, "decision.rules", false));
     r.read_int("pool_size", out.pool_size, 1, 16384);
@@ -312,6 +325,8 @@ void read_decision(object_reader& root, decision_config& out, const std::string&
                 s.read_ms("timeout_ms", t, 1, 60'000);
                 o.timeout = t;
             }
+            if (auto proto = s.find("protocol"))
+                o.protocol = read_protocol(*proto, path + ".protocol");
             s.reject_unknown_keys();
             services.find(id);
             out.services.emplace(id, std::move(o));
@@ -321,9 +336,21 @@ void read_decision(object_reader& root, decision_config& out, const std::string&
     r.reject_unknown_keys();
 }
 
-// CDS_DECISION_SERVICE_URL (Payerbox's name for it) wins over decision.url.
+// CDS_DECISION_SERVICE_URL (Payerbox's name for it) wins over decision.url, and
+// CDS_DECISION_SERVICE_CUSTOM_RESPONSE (Payerbox's switch for per-order answers) over decision.protocol.
 void apply_decision_url_override(decision_config& out, const env_lookup& env)
 {
+    if (auto custom = env("CDS_DECISION_SERVICE_CUSTOM_RESPONSE"); custom && !custom->empty())
+    {
+        const std::string v = to_lower(*custom);
+        if (v == "true" || v == "1")
+            out.protocol = decision_protocol::decisions;
+        else if (v == "false" || v == "0")
+            out.protocol = decision_protocol::cds_hooks;
+        else
+            throw config_error(
+                "environment variable CDS_DECISION_SERVICE_CUSTOM_RESPONSE must be true or false (got '" + quote_for_diagnostics(*custom) + "')");
+    }
     if (auto from_env = env("CDS_DECISION_SERVICE_URL"); from_env && !from_env->empty())
     {
         auto parsed = parse_http_url(*from_env);
@@ -630,6 +657,11 @@ config parse_config(const json::value& doc, const std::string& base_dir, const e
     for (const auto& [id, o] : out.decision.services)
         if (o.endpoint && !out.decision.endpoint)
             object_reader::fail("decision.services." + id + ".url", "needs decision.url (or CDS_DECISION_SERVICE_URL) for the other services");
+    // The protocol is what a decision service speaks: without one, the embedded rules decide and a
+    // protocol asked for would silently mean nothing.
+    if (out.decision.protocol == decision_protocol::decisions && !out.decision.endpoint)
+        object_reader::fail("decision.protocol", "is \"decisions\" (or CDS_DECISION_SERVICE_CUSTOM_RESPONSE=true), which needs a decision service: "
+                                                 "set decision.url or CDS_DECISION_SERVICE_URL");
     read_auth(root, out.auth, base_dir);
     // Under systemd (StateDirectory=) a relative audit path lives in the service's state directory.
     const auto state_dir = env("STATE_DIRECTORY");

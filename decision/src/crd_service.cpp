@@ -158,6 +158,7 @@ net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, 
         // technical determination for the service's failures, below).
         if (request.upstream_outcome && (version == core::crd_version::v2_0 || is_decision_refusal(failure)))
         {
+            decision_metrics::instance().relayed.add();
             core::api_response r;
             r.status = request.upstream_outcome->status;
             r.body = std::move(request.upstream_outcome->outcome);

@@ -28,9 +28,15 @@ decision_metrics::decision_metrics()
           "Coverage-information elements said as the caller's CRD version allows (downgraded), or changed (repaired) or left out (dropped) "
           "to keep its invariants.",
           "change", {"downgraded", "repaired", "dropped"}}
+    , decisions_repaired{"crd_decisions_repaired_total",
+          "Decisions-protocol answers made conformant: orders without a usable decision answered as undetermined, decisions or cards "
+          "left out.",
+          "repair", {"missing_order", "unknown_order", "duplicate_order", "invalid_decision", "invalid_card"}}
+    , relayed{"crd_decision_relayed_total", "Decision-service error answers (OperationOutcome) relayed to the caller with their status "
+                                            "(decision.on_failure 'relay')."}
     , registered{metrics::process_registry(),
           {&calls, &call_seconds, &degraded, &nonfinite_numbers, &normalised, &prefetch_fetches, &prefetch_seconds, &prefetch_origin_refused,
-              &feedback_forwarded, &responses_by_version, &coverage_rendering}}
+              &feedback_forwarded, &responses_by_version, &coverage_rendering, &decisions_repaired, &relayed}}
     , decision_pool(upstream::pool_gauges_for("decision"))
     , fhir_pool(upstream::pool_gauges_for("fhir"))
 {

@@ -5,6 +5,7 @@
 #include <boost/asio/error.hpp>
 #include <crd/core/log.hpp>
 #include <crd/decision/decision_metrics.hpp>
+#include <crd/decision/decisions_protocol.hpp>
 #include <crd/decision/response_normaliser.hpp>
 #include <crd/decision/rules.hpp>
 #include <crd/decision/rules_engine.hpp>
@@ -181,7 +182,9 @@ remote_decision::remote_decision(const core::config& cfg) : cfg_(cfg)
     for (const auto& service : core::service_catalog())
     {
         const auto it = cfg.decision.services.find(service.id);
-        if (it != cfg.decision.services.end() && it->second.endpoint)
+        const bool overridden = it != cfg.decision.services.end();
+        protocol_of_service_.emplace(std::string(service.id), overridden && it->second.protocol ? *it->second.protocol : cfg.decision.protocol);
+        if (overridden && it->second.endpoint)
             origin_of_service_.emplace(std::string(service.id), add_origin(*it->second.endpoint));
         else if (cfg.decision.endpoint)
             origin_of_service_.emplace(std::string(service.id), add_origin(*cfg.decision.endpoint));
@@ -223,6 +226,71 @@ std::vector<std::string> remote_decision::card_types(const core::service_definit
     return out;
 }
 
+result<json::object> remote_decision::normalise_and_render(
+    json::value body, const core::hook_request& request, core::crd_version version, std::string_view service_id, std::string_view hook_instance)
+{
+    normalise_report report;
+    auto normalised = normalise_response(std::move(body), report);
+    if (!normalised)
+        return normalised;
+    // In the caller's CRD version, whatever version the service answered in.
+    rendering_report rendering;
+    render_in_version(*normalised, request, version, report, rendering);
+    count_rendering(rendering);
+    for (auto& n : rendering.notes)
+        report.notes.push_back(std::move(n));
+    if (report.changed())
+    {
+        counters_.cards_dropped.fetch_add(report.cards_dropped, std::memory_order_relaxed);
+        counters_.cards_repaired.fetch_add(report.cards_repaired, std::memory_order_relaxed);
+        counters_.actions_dropped.fetch_add(report.actions_dropped, std::memory_order_relaxed);
+        counters_.actions_repaired.fetch_add(report.actions_repaired, std::memory_order_relaxed);
+        auto& counted = decision_metrics::instance().normalised;
+        counted.add(normalisation::card_dropped, report.cards_dropped);
+        counted.add(normalisation::card_repaired, report.cards_repaired);
+        counted.add(normalisation::action_dropped, report.actions_dropped);
+        counted.add(normalisation::action_repaired, report.actions_repaired);
+        json::array notes;
+        for (auto& n : report.notes)
+            notes.emplace_back(n);
+        log::warning("decision_response_repaired", {
+                                                       {"service", service_id},
+                                                       {"hookInstance", hook_instance},
+                                                       {"cards_dropped", report.cards_dropped},
+                                                       {"cards_repaired", report.cards_repaired},
+                                                       {"actions_dropped", report.actions_dropped},
+                                                       {"actions_repaired", report.actions_repaired},
+                                                       {"notes", std::move(notes)},
+                                                   });
+    }
+    return normalised;
+}
+
+result<json::object> remote_decision::render_decisions(
+    const json::value& body, const core::hook_request& request, std::string_view service_id, std::string_view hook_instance)
+{
+    decisions_report repairs;
+    auto rendered = answer_from_decisions(body, request, cfg_.decision.source_label, repairs);
+    count_repairs(repairs);
+    if (repairs.changed() || !repairs.ignored_fields.empty())
+    {
+        json::array notes;
+        json::array ignored;
+        for (auto& n : repairs.notes)
+            notes.emplace_back(std::move(n));
+        for (auto& f : repairs.ignored_fields)
+            ignored.emplace_back(std::move(f));
+        log::warning("decision_response_repaired", {
+                                                       {"service", service_id},
+                                                       {"hookInstance", hook_instance},
+                                                       {"protocol", "decisions"},
+                                                       {"notes", std::move(notes)},
+                                                       {"ignored_fields", std::move(ignored)},
+                                                   });
+    }
+    return rendered;
+}
+
 net::awaitable<result<json::object>> remote_decision::decide(core::hook_request& request, clock::time_point deadline)
 {
     const auto service_it = origin_of_service_.find(request.service->id);
@@ -235,6 +303,8 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
     const std::string hook_instance(request.hook_instance);
     const auto version = request.version;  // the answer is said in it, after the request is released
     const bool relay_outcome = request.relay_upstream_outcome;
+    const auto protocol_it = protocol_of_service_.find(request.service->id);
+    const bool per_order = protocol_it != protocol_of_service_.end() && protocol_it->second == core::decision_protocol::decisions;
 
     // The pools of the context this call runs on (a shard's, created on first use).
     auto ex = co_await net::this_coro::executor;
@@ -262,7 +332,8 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
     {
         upstream::request req;
         req.target = o.url.target;
-        req.body = decision_body(request, cfg_.decision.forward_fhir_authorization);
+        req.body = per_order ? decisions_request_body(request, cfg_.decision.send_prefetch)
+                             : decision_body(request, cfg_.decision.forward_fhir_authorization);
         for (const auto& h : cfg_.decision.headers)
             req.headers.push_back({h.name, h.value});
         req.headers.push_back({"X-CDS-Hook-Instance", hook_instance});
@@ -274,8 +345,9 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
             req.headers.push_back({std::move(name), std::move(value)});
         // The decision service has all it needs in req.body: free the parsed request while we
         // wait, unless the handler will answer a failure from it, or the answer is re-rendered
-        // against the orders as sent (CRD 2.1+, see below).
-        if (!request.keep_for_failure_answer)
+        // against the orders as sent (CRD 2.1+, see below), or per-order decisions are rendered
+        // into the orders (decisions protocol).
+        if (!request.keep_for_failure_answer && !per_order)
         {
             const auto* service = request.service;
             request = core::hook_request{};
@@ -298,44 +370,23 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
                 decision_metrics::instance().nonfinite_numbers.add();
                 log::warning("decision_response_nonfinite", {{"service", service_id}, {"hookInstance", hook_instance}});
             }
-            normalise_report report;
-            auto normalised =
-                parse_error ? result<json::object>(error_code(errc::decision_bad_response)) : normalise_response(std::move(body), report);
-            if (!normalised)
-                failure = normalised.error();
+            if (parse_error)
+                failure = errc::decision_bad_response;
+            else if (per_order)
+            {
+                auto rendered = render_decisions(body, request, service_id, hook_instance);
+                if (!rendered)
+                    failure = rendered.error();
+                else
+                    answer.emplace(std::move(*rendered));
+            }
             else
             {
-                // In the caller's CRD version, whatever version the service answered in.
-                rendering_report rendering;
-                render_in_version(*normalised, request, version, report, rendering);
-                count_rendering(rendering);
-                for (auto& n : rendering.notes)
-                    report.notes.push_back(std::move(n));
-                answer.emplace(std::move(*normalised));
-                if (report.changed())
-                {
-                    counters_.cards_dropped.fetch_add(report.cards_dropped, std::memory_order_relaxed);
-                    counters_.cards_repaired.fetch_add(report.cards_repaired, std::memory_order_relaxed);
-                    counters_.actions_dropped.fetch_add(report.actions_dropped, std::memory_order_relaxed);
-                    counters_.actions_repaired.fetch_add(report.actions_repaired, std::memory_order_relaxed);
-                    auto& counted = decision_metrics::instance().normalised;
-                    counted.add(normalisation::card_dropped, report.cards_dropped);
-                    counted.add(normalisation::card_repaired, report.cards_repaired);
-                    counted.add(normalisation::action_dropped, report.actions_dropped);
-                    counted.add(normalisation::action_repaired, report.actions_repaired);
-                    json::array notes;
-                    for (auto& n : report.notes)
-                        notes.emplace_back(n);
-                    log::warning("decision_response_repaired", {
-                                                                   {"service", service_id},
-                                                                   {"hookInstance", hook_instance},
-                                                                   {"cards_dropped", report.cards_dropped},
-                                                                   {"cards_repaired", report.cards_repaired},
-                                                                   {"actions_dropped", report.actions_dropped},
-                                                                   {"actions_repaired", report.actions_repaired},
-                                                                   {"notes", std::move(notes)},
-                                                               });
-                }
+                auto normalised = normalise_and_render(std::move(body), request, version, service_id, hook_instance);
+                if (!normalised)
+                    failure = normalised.error();
+                else
+                    answer.emplace(std::move(*normalised));
             }
         }
         else

@@ -1,5 +1,6 @@
 #include <crd/decision/rules.hpp>
 
+#include <crd/core/hook_request.hpp>
 #include <crd/core/json_document.hpp>
 #include <crd/core/url.hpp>
 
@@ -86,6 +87,15 @@ public:
             if (!seen_.count(std::string(kv.key())))
                 fail(at(kv.key()), "is not a known rules field");
     }
+    // The members nobody asked for (a decision service's own additions, which are not errors).
+    std::vector<std::string> unknown_keys() const
+    {
+        std::vector<std::string> out;
+        for (const auto& kv : *obj_)
+            if (!seen_.count(std::string(kv.key())))
+                out.emplace_back(kv.key());
+        return out;
+    }
 
 private:
     const json::object* obj_{};
@@ -113,12 +123,26 @@ bool contains(const std::vector<std::string>& list, std::string_view value)
     return std::find(list.begin(), list.end(), value) != list.end();
 }
 
+// Who gives a determination: a rule of the rules file, or a decision service's per-order answer
+// (decisions protocol), which may also say what only a live system can know.
+enum class determination_source : std::uint8_t
+{
+    rule,
+    decision_service,
+};
+
 // `indeterminate` (CRD 2.2) says the payer could not decide because something failed; the server
-// says it by itself (technical failures), so a rule, which is a decision, cannot.
-void check_determination_code(const std::string& path, const std::string& value, std::initializer_list<std::string_view> allowed)
+// says it by itself (technical failures), so a rule, which is a decision, cannot. A decision
+// service may: its own claims system may have failed it.
+void check_determination_code(
+    const std::string& path, const std::string& value, std::initializer_list<std::string_view> allowed, determination_source source)
 {
     if (value == "indeterminate")
-        fail(path, "cannot be 'indeterminate' in a rule: the server says it by itself when a technical failure prevents a decision");
+    {
+        if (source == determination_source::rule)
+            fail(path, "cannot be 'indeterminate' in a rule: the server says it by itself when a technical failure prevents a decision");
+        return;
+    }
     check_code(path, value, allowed);
 }
 
@@ -152,7 +176,7 @@ bool is_date(std::string_view s)
 }
 
 // doc_needed: one code (as CRD 2.0 has it) or several (2.1+).
-std::vector<std::string> read_doc_needed(reader& r)
+std::vector<std::string> read_doc_needed(reader& r, determination_source source)
 {
     std::vector<std::string> out;
     const json::value* v = r.find("doc_needed");
@@ -173,7 +197,7 @@ std::vector<std::string> read_doc_needed(reader& r)
     for (std::size_t i = 0; i < out.size(); ++i)
     {
         const std::string path = v->is_array() ? item(r.at("doc_needed"), i) : r.at("doc_needed");
-        check_determination_code(path, out[i], {"clinical", "admin", "patient", "both", "conditional"});
+        check_determination_code(path, out[i], {"clinical", "admin", "patient", "both", "conditional"}, source);
         if (std::find(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(i), out[i]) != out.begin() + static_cast<std::ptrdiff_t>(i))
             fail(path, "repeats '" + out[i] + "'");
     }
@@ -195,20 +219,39 @@ const std::map<std::string, std::string, std::less<>>& rule_reason_codes()
     return codes;
 }
 
-std::vector<coded> read_reason_codes(reader& r)
+// The situations a decision service finds about a request (its member lookup failed, ...): it may
+// give these codes, which a rule cannot.
+const std::map<std::string, std::string, std::less<>>& finding_reason_codes()
+{
+    static const std::map<std::string, std::string, std::less<>> codes{
+        {std::string(reason_code::technical), "Technical issue"},
+        {std::string(reason_code::no_member_found), "No member found"},
+        {std::string(reason_code::no_active_coverage), "No active coverage"},
+        {std::string(reason_code::coverage_not_found), "Coverage not found"},
+    };
+    return codes;
+}
+
+std::vector<coded> read_reason_codes(reader& r, determination_source source)
 {
     std::vector<coded> out;
     const auto codes = r.strings("reason_codes");
     for (std::size_t i = 0; i < codes.size(); ++i)
     {
-        const auto known = rule_reason_codes().find(codes[i]);
+        auto known = rule_reason_codes().find(codes[i]);
         if (known == rule_reason_codes().end())
         {
-            const bool server_code = codes[i] == reason_code::technical || codes[i] == reason_code::no_member_found ||
-                                     codes[i] == reason_code::no_active_coverage || codes[i] == reason_code::coverage_not_found;
-            fail(item(r.at("reason_codes"), i),
-                server_code ? "cannot be '" + codes[i] + "' in a rule: the server gives it by itself when it finds that situation"
-                            : "must be one of gold-card, auth-out-network (got '" + codes[i] + "')");
+            const auto finding = finding_reason_codes().find(codes[i]);
+            if (finding == finding_reason_codes().end())
+                fail(item(r.at("reason_codes"), i), source == determination_source::rule
+                                                        ? "must be one of gold-card, auth-out-network (got '" + codes[i] + "')"
+                                                        : "must be one of gold-card, auth-out-network, technical, no-member-found, "
+                                                          "no-active-coverage, coverage-not-found (got '" +
+                                                              codes[i] + "')");
+            if (source == determination_source::rule)
+                fail(item(r.at("reason_codes"), i),
+                    "cannot be '" + codes[i] + "' in a rule: the server gives it by itself when it finds that situation");
+            known = finding;
         }
         out.push_back({std::string(crd_temp_system), known->first, known->second, {}});
     }
@@ -473,15 +516,22 @@ std::optional<unsigned> read_valid_days(reader& r)
 // invariants a rule could break (CRD 2.0.1 to 2.2.1 CoverageInformation.fsh) so that the engine can
 // never emit an invalid extension in any version. `reason_text`: the rule has a `reason` (a
 // default has none).
-determination read_determination(reader& r, const rule_set& rs, bool reason_text)
+determination read_determination(reader& r, const rule_set& rs, bool reason_text, determination_source source = determination_source::rule)
 {
+    const bool from_service = source == determination_source::decision_service;
     determination d;
     d.covered = r.string("covered", true);
-    check_determination_code(r.at("covered"), d.covered, {"covered", "not-covered", "conditional"});
+    check_determination_code(r.at("covered"), d.covered, {"covered", "not-covered", "conditional"}, source);
     d.pa_needed = r.string("pa_needed");
     if (!d.pa_needed.empty())
-        check_determination_code(r.at("pa_needed"), d.pa_needed, {"no-auth", "auth-needed", "performpa", "conditional"});
-    d.doc_needed = read_doc_needed(r);
+    {
+        // `satisfied` names an existing authorization: a decision service knows one, a rule cannot.
+        if (from_service)
+            check_determination_code(r.at("pa_needed"), d.pa_needed, {"no-auth", "auth-needed", "satisfied", "performpa", "conditional"}, source);
+        else
+            check_determination_code(r.at("pa_needed"), d.pa_needed, {"no-auth", "auth-needed", "performpa", "conditional"}, source);
+    }
+    d.doc_needed = read_doc_needed(r, source);
     d.doc_purpose = r.strings("doc_purpose");
     for (std::size_t i = 0; i < d.doc_purpose.size(); ++i)
         check_code(item(r.at("doc_purpose"), i), d.doc_purpose[i], {"withpa", "withclaim", "withorder", "retain-doc", "OTH"});
@@ -492,11 +542,25 @@ determination read_determination(reader& r, const rule_set& rs, bool reason_text
     for (std::size_t i = 0; i < d.questionnaire.size(); ++i)
         if (!core::parse_http_url(d.questionnaire[i]))
             fail(item(r.at("questionnaire"), i), "must be an absolute Questionnaire canonical URL");
-    d.reason_codes = read_reason_codes(r);
+    d.reason_codes = read_reason_codes(r, source);
     d.details = read_details(r, rs);
     d.billing_codes = read_billing_codes(r, rs);
     d.contacts = read_contacts(r);
     d.valid_days = read_valid_days(r);
+    if (from_service)
+    {
+        d.satisfied_pa_id = r.string("satisfied_pa_id");
+        d.expiry_date = r.string("expiry_date");
+        if (!d.expiry_date.empty() && !is_date(d.expiry_date))
+            fail(r.at("expiry_date"), "must be a date YYYY-MM-DD (got '" + d.expiry_date + "')");
+        if (!d.expiry_date.empty() && d.valid_days)
+            fail(r.at("expiry_date"), "and valid_days say the same thing: give one of them");
+        // crd-ci-q5: an authorization is named exactly when it satisfies the requirement.
+        if (d.pa_needed == "satisfied" && d.satisfied_pa_id.empty())
+            fail(r.at("satisfied_pa_id"), "is required when pa_needed is 'satisfied' (crd-ci-q5)");
+        if (d.pa_needed != "satisfied" && !d.satisfied_pa_id.empty())
+            fail(r.at("satisfied_pa_id"), "is only allowed when pa_needed is 'satisfied' (crd-ci-q5)");
+    }
 
     const std::string where_reason = reason_text ? "reason or reason_codes" : "reason_codes";
     const bool has_reason = reason_text || !d.reason_codes.empty();
@@ -525,6 +589,10 @@ determination read_determination(reader& r, const rule_set& rs, bool reason_text
     // crd-ci-q8 (2.2): a documentation purpose comes with a reason.
     if (!d.doc_purpose.empty() && !has_reason)
         fail(r.at("doc_purpose"), "needs " + where_reason + " (crd-ci-q8)");
+    // crd-ci-q9 (2.2): indeterminate says why.
+    const bool indeterminate = d.covered == "indeterminate" || d.pa_needed == "indeterminate" || contains(d.doc_needed, "indeterminate");
+    if (indeterminate && !has_reason)
+        fail(r.at("covered"), "is 'indeterminate' somewhere, which needs " + where_reason + " to say why (crd-ci-q9)");
     return d;
 }
 
@@ -532,6 +600,41 @@ bool is_reference(const std::string& s)
 {
     const auto slash = s.find('/');
     return slash != std::string::npos && slash > 0 && slash + 1 < s.size() && s.find('/', slash + 1) == std::string::npos;
+}
+
+// What a rule (or a decision) says about an order: its determination, the reason, and the cards
+// that explain it (summary, topic, indicator, links, instructions).
+void read_advice(reader& r, const rule_set& rs, rule& x, determination_source source)
+{
+    x.reason = r.string("reason");
+    x.result = read_determination(r, rs, !x.reason.empty(), source);
+    x.summary = r.string("summary");
+    if (x.summary.size() > 139)
+        fail(r.at("summary"), "must be shorter than 140 characters (CDS Hooks card summary)");
+    if (const json::value* t = r.find("topic"))
+    {
+        if (!t->is_string() || !crd_card_types().count(t->get_string()))
+            fail(r.at("topic"), "must be a CRD card type code such as coverage-info, network or claim");
+        x.topic = std::string(t->get_string());
+    }
+    x.indicator = r.string("indicator");
+    if (!x.indicator.empty())
+        check_code(r.at("indicator"), x.indicator, {"info", "warning", "critical"});
+    if (const json::value* links = r.find("links"))
+    {
+        if (!links->is_array())
+            fail(r.at("links"), "must be an array of {label, url}");
+        for (std::size_t k = 0; k < links->get_array().size(); ++k)
+        {
+            reader l(links->get_array()[k], r.at("links") + "[" + std::to_string(k) + "]");
+            rule_link link{l.string("label", true), l.string("url", true)};
+            if (!core::parse_http_url(link.url))
+                fail(l.at("url"), "must be an absolute http(s) URL (CRD External Reference links are absolute)");
+            l.done();
+            x.links.push_back(std::move(link));
+        }
+    }
+    x.instructions = r.string("instructions");
 }
 
 }  // namespace
@@ -662,35 +765,7 @@ rule_set parse_rules(const json::value& doc)
         for (const auto& h : x.hooks)
             check_code(
                 r.at("hooks"), h, {"order-sign", "order-select", "order-dispatch", "appointment-book", "encounter-start", "encounter-discharge"});
-        x.reason = r.string("reason");
-        x.result = read_determination(r, out, !x.reason.empty());
-        x.summary = r.string("summary");
-        if (x.summary.size() > 139)
-            fail(r.at("summary"), "must be shorter than 140 characters (CDS Hooks card summary)");
-        if (const json::value* t = r.find("topic"))
-        {
-            if (!t->is_string() || !crd_card_types().count(t->get_string()))
-                fail(r.at("topic"), "must be a CRD card type code such as coverage-info, network or claim");
-            x.topic = std::string(t->get_string());
-        }
-        x.indicator = r.string("indicator");
-        if (!x.indicator.empty())
-            check_code(r.at("indicator"), x.indicator, {"info", "warning", "critical"});
-        if (const json::value* links = r.find("links"))
-        {
-            if (!links->is_array())
-                fail(r.at("links"), "must be an array of {label, url}");
-            for (std::size_t k = 0; k < links->get_array().size(); ++k)
-            {
-                reader l(links->get_array()[k], r.at("links") + "[" + std::to_string(k) + "]");
-                rule_link link{l.string("label", true), l.string("url", true)};
-                if (!core::parse_http_url(link.url))
-                    fail(l.at("url"), "must be an absolute http(s) URL (CRD External Reference links are absolute)");
-                l.done();
-                x.links.push_back(std::move(link));
-            }
-        }
-        x.instructions = r.string("instructions");
+        read_advice(r, out, x, determination_source::rule);
         r.done();
         out.rules.push_back(std::move(x));
     }
@@ -698,6 +773,32 @@ rule_set parse_rules(const json::value& doc)
     // Most specific first; stable, so file order decides among equals.
     std::stable_sort(out.rules.begin(), out.rules.end(), [](const rule& a, const rule& b) { return a.specificity() > b.specificity(); });
     return out;
+}
+
+order_decision parse_order_decision(const json::value& v, const std::string& path)
+{
+    static const rule_set no_aliases;  // a decision names code systems by URI
+    try
+    {
+        order_decision out;
+        reader r(v, path);
+        out.order = r.string("order", true);
+        if (!is_reference(out.order))
+            fail(r.at("order"), "must be the reference of an order of the request, Type/id (got '" + core::quote_for_diagnostics(out.order) + "')");
+        read_advice(r, no_aliases, out.advice, determination_source::decision_service);
+        out.advice.id = out.order;
+        out.ignored_fields = r.unknown_keys();
+        return out;
+    }
+    catch (const rules_error& e)
+    {
+        // fail() speaks of the rules file; this is the decision service's answer.
+        std::string what = e.what();
+        constexpr std::string_view rules_prefix = "rules field ";
+        if (what.starts_with(rules_prefix))
+            what.replace(0, rules_prefix.size(), "decision field ");
+        throw rules_error(what);
+    }
 }
 
 rule_set load_rules(const std::string& path)

@@ -241,3 +241,46 @@ BOOST_AUTO_TEST_CASE(files_name_themselves_in_errors)
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(decision_protocol_)
+
+BOOST_AUTO_TEST_CASE(cds_hooks_is_the_default_and_decisions_is_chosen_in_the_file_per_service_or_by_payerbox_s_switch)
+{
+    const std::string remote = R"({"decision": {"url": "http://127.0.0.1:9000/decide"}})";
+    BOOST_TEST((parse(remote).decision.protocol == decision_protocol::cds_hooks));
+    BOOST_TEST(!parse(remote).decision.send_prefetch);
+
+    auto c = parse(R"({"decision": {"url": "http://127.0.0.1:9000/decide", "protocol": "decisions", "send_prefetch": true,
+                                   "services": {"order-select-crd": {"protocol": "cds-hooks"}}}})");
+    BOOST_TEST((c.decision.protocol == decision_protocol::decisions));
+    BOOST_TEST(c.decision.send_prefetch);
+    BOOST_TEST((c.decision.services.at("order-select-crd").protocol == decision_protocol::cds_hooks));
+
+    for (const char* on : {"true", "TRUE", "1"})
+        BOOST_TEST((parse(remote, {{"CDS_DECISION_SERVICE_CUSTOM_RESPONSE", on}}).decision.protocol == decision_protocol::decisions));
+    // The environment wins over the file, as CDS_DECISION_SERVICE_URL does.
+    BOOST_TEST((parse(R"({"decision": {"url": "http://127.0.0.1:9000/decide", "protocol": "decisions"}})",
+                    {{"CDS_DECISION_SERVICE_CUSTOM_RESPONSE", "false"}})
+                    .decision.protocol == decision_protocol::cds_hooks));
+    BOOST_TEST((parse("{}", {{"CDS_DECISION_SERVICE_URL", "http://127.0.0.1:9000/decide"}, {"CDS_DECISION_SERVICE_CUSTOM_RESPONSE", "true"}})
+                    .decision.protocol == decision_protocol::decisions));
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_protocol_is_an_error_naming_the_key)
+{
+    BOOST_TEST(mentions(error_of(R"({"decision": {"url": "http://127.0.0.1:9000/decide", "protocol": "custom"}})"), "decision.protocol"));
+    BOOST_TEST(mentions(error_of(R"({"decision": {"url": "http://127.0.0.1:9000/decide", "protocol": 1}})"), "decision.protocol"));
+    BOOST_TEST(mentions(error_of(R"({"decision": {"url": "http://127.0.0.1:9000/decide", "send_prefetch": "yes"}})"), "decision.send_prefetch"));
+    BOOST_TEST(mentions(error_of(R"({"decision": {"url": "http://127.0.0.1:9000/decide", "services": {"order-sign-crd": {"protocol": "x"}}}})"),
+        "decision.services.order-sign-crd.protocol"));
+    const auto env = error_of(R"({"decision": {"url": "http://127.0.0.1:9000/decide"}})", {{"CDS_DECISION_SERVICE_CUSTOM_RESPONSE", "maybe"}});
+    BOOST_TEST(env.find("CDS_DECISION_SERVICE_CUSTOM_RESPONSE") != std::string::npos, env);
+}
+
+BOOST_AUTO_TEST_CASE(the_decisions_protocol_without_a_decision_service_is_an_error)
+{
+    BOOST_TEST(mentions(error_of(R"({"decision": {"protocol": "decisions"}})"), "decision.protocol"));
+    BOOST_TEST(mentions(error_of("{}", {{"CDS_DECISION_SERVICE_CUSTOM_RESPONSE", "true"}}), "decision.protocol"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -206,6 +206,8 @@ std::set<std::string> expected_series()
     s.insert("crd_decision_degraded_total");
     labelled("crd_hook_calls_by_version_total", "version", {"2.0", "2.1", "2.2"});
     labelled("crd_coverage_information_rendering_total", "change", {"downgraded", "repaired", "dropped"});
+    labelled("crd_decisions_repaired_total", "repair", {"missing_order", "unknown_order", "duplicate_order", "invalid_decision", "invalid_card"});
+    s.insert("crd_decision_relayed_total");
     const std::vector<std::string> pools{"decision", "fhir", "jwks"};
     for (const auto& p : pools)
     {
@@ -250,6 +252,8 @@ const std::map<std::string, std::string> expected_types{
     {"crd_decision_degraded_total", "counter"},
     {"crd_hook_calls_by_version_total", "counter"},
     {"crd_coverage_information_rendering_total", "counter"},
+    {"crd_decisions_repaired_total", "counter"},
+    {"crd_decision_relayed_total", "counter"},
     {"crd_upstream_pool_connections", "gauge"},
     {"crd_upstream_pool_waiting", "gauge"},
     {"crd_upstream_connects_total", "counter"},

@@ -2,6 +2,8 @@
 
 #include "tls_cert.hpp"
 
+#include <crd/testing/decision_answers.hpp>
+
 namespace crd::test {
 
 namespace {
@@ -61,7 +63,9 @@ void fake_decision_service::script()
 {
     using testing::delivery;
     using testing::json_answer;
-    auto s = testing::route_script::fixed(json_answer(200, body_));
+    // Both protocols: a DecisionsRequest gets per-order decisions, anything else `body_`.
+    testing::route_script s;
+    s.answer = [body = body_](const testing::received_request& r) { return testing::answer_either_protocol(r, body); };
     switch (mode_)
     {
     case fake_mode::normal: break;

@@ -13,7 +13,7 @@ namespace crd::test {
 
 enum class fake_mode
 {
-    normal,                // 200 with `body`
+    normal,                // 200 with `body`; a decisions-protocol request gets testing::decisions_for's answer
     slow,                  // waits `delay`, then as normal
     server_error,          // 500
     client_error,          // 400 with an OperationOutcome: the request's fault

@@ -71,6 +71,13 @@ enum class failure_policy
     relay,
 };
 
+// What the decision service speaks (docs/decision-api.yaml).
+enum class decision_protocol
+{
+    cds_hooks,  // the CDS Hooks request as sent, a CDS Hooks response back (normalised, re-rendered per version)
+    decisions,  // a compact summary of the call, one decision per order back (Payerbox's "custom response")
+};
+
 struct header_config
 {
     std::string name;
@@ -81,6 +88,7 @@ struct decision_service_override
 {
     std::optional<url> endpoint;
     std::optional<milliseconds> timeout;
+    std::optional<decision_protocol> protocol;
 };
 
 struct decision_config
@@ -90,6 +98,9 @@ struct decision_config
     // appointment-book), which leaves room inside CRD's 5 s / 10 s targets.
     std::optional<milliseconds> timeout;
     failure_policy on_failure = failure_policy::error;
+    decision_protocol protocol = decision_protocol::cds_hooks;
+    // decisions protocol: also send the request's prefetch (the service then reads FHIR itself).
+    bool send_prefetch = false;
     std::string rules_path;        // rules file of the embedded engine
     unsigned pool_size = 16;       // connections per origin and server thread
     unsigned max_pending = 256;    // callers waiting for a connection before new ones fail fast

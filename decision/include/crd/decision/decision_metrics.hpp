@@ -46,6 +46,17 @@ enum class rendering_change : std::uint8_t
     dropped,
     count_
 };
+// What crd-server did to a decisions-protocol answer to make it a conformant one
+// (crd_decisions_repaired_total; decisions_protocol.hpp).
+enum class decision_repair : std::uint8_t
+{
+    missing_order,     // an order of the request had no decision: answered as undetermined ("technical")
+    unknown_order,     // a decision for an order the request does not hold (or did not select): left out
+    duplicate_order,   // a second decision for one order: left out, the first one stands
+    invalid_decision,  // a decision with a bad value (named in the log): its order answered as undetermined
+    invalid_card,      // an informational card with a bad value: left out
+    count_
+};
 enum class forward_result : std::uint8_t
 {
     ok,
@@ -66,6 +77,8 @@ struct decision_metrics
     metrics::counter_array<forward_result> feedback_forwarded;
     metrics::counter_array<core::crd_version> responses_by_version;  // validated hook calls by the CRD version answered in
     metrics::counter_array<rendering_change> coverage_rendering;     // elements said otherwise, repaired or dropped
+    metrics::counter_array<decision_repair> decisions_repaired;      // decisions-protocol answers made conformant
+    metrics::counter_family relayed;                                 // decision-service OperationOutcomes relayed (on_failure "relay")
     metrics::registration registered;
 
     upstream::pool_gauges& decision_pool;  // the decision service's and the feedback forwarder's pools

@@ -42,7 +42,8 @@ public:
     // which turns every failure into a 200 "coverage could not be determined" answer. Under "relay"
     // (request.relay_upstream_outcome) a 4xx/5xx answer whose body is an OperationOutcome is kept
     // in request.upstream_outcome for the handler to pass on. Sends request.client_id, when set,
-    // as X-CDS-Client.
+    // as X-CDS-Client. Under the decisions protocol (decision.protocol, per service) the request
+    // sent is the compact summary and the per-order answer is rendered into the CDS Hooks response.
     net::awaitable<result<boost::json::object>> decide(core::hook_request& request, clock::time_point deadline) override;
     std::string_view mode() const noexcept override { return "remote"; }
     core::readiness ready() const override;
@@ -58,9 +59,17 @@ public:
     struct shard_clients;
 
 private:
+    // A CDS Hooks answer: normalised, then said in the caller's version; repairs counted and logged.
+    result<boost::json::object> normalise_and_render(boost::json::value body, const core::hook_request& request, core::crd_version version,
+        std::string_view service_id, std::string_view hook_instance);
+    // A decisions-protocol answer: rendered into the request's orders; repairs counted and logged.
+    result<boost::json::object> render_decisions(
+        const boost::json::value& body, const core::hook_request& request, std::string_view service_id, std::string_view hook_instance);
+
     const core::config& cfg_;
     std::vector<std::unique_ptr<origin>> origins_;
     std::map<std::string, std::size_t, std::less<>> origin_of_service_;
+    std::map<std::string, core::decision_protocol, std::less<>> protocol_of_service_;
     decision_counters counters_;
     std::string pools_key_;  // this source's pools in each context's upstream::pool_registry
 };

@@ -43,6 +43,9 @@ struct determination
     std::vector<coded> billing_codes;        // codes the claim must use for the assertion to hold
     std::vector<contact_detail> contacts;    // context-specific contacts (ContactDetail)
     std::optional<unsigned> valid_days;      // expiry-date = the assertion's date + valid_days
+    // Only a decision service's answer gives these (decisions protocol): a rule cannot know them.
+    std::string satisfied_pa_id;  // with pa_needed "satisfied" (crd-ci-q5)
+    std::string expiry_date;      // YYYY-MM-DD; wins over valid_days
 };
 
 struct coded_value
@@ -91,6 +94,23 @@ struct rule_set
 };
 
 rule_set parse_rules(const boost::json::value& doc);
+
+// One per-order answer of the decisions protocol (docs/decision-api.yaml, OrderDecision): the
+// rules file's determination and card fields for the order `order` ("Type/id"), held in a rule
+// (no codes, payers, performers or hooks). A decision service, unlike a rule, may also say
+// `indeterminate` (with a reason), pa_needed `satisfied` (with satisfied_pa_id), an explicit
+// expiry_date, and every reason code of the IG (technical, no-member-found, ...).
+struct order_decision
+{
+    std::string order;
+    rule advice;
+    std::vector<std::string> ignored_fields;  // members the protocol does not define, left out
+};
+
+// Reads decisions[i] at `path` ("decisions[3]"). Throws rules_error whose what() starts with
+// "decision field '<path>.<field>'" and says what is wrong; unknown top-level members are not
+// errors (a service may add its own) and are listed in ignored_fields.
+order_decision parse_order_decision(const boost::json::value& v, const std::string& path);
 rule_set load_rules(const std::string& path);
 
 // The CRD card type codes (http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp) and their display.

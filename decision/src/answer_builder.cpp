@@ -1,0 +1,275 @@
+#include "answer_builder.hpp"
+
+#include <crd/core/ids.hpp>
+#include <crd/decision/decision_metrics.hpp>
+#include <crd/decision/rules_engine.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+namespace json = boost::json;
+
+namespace crd::decision::answer {
+namespace {
+
+std::string generated_summary(const determination& d, std::string_view what, std::string_view payer)
+{
+    if (d.covered == "not-covered")
+        return "Not covered by " + std::string(payer) + ": " + std::string(what);
+    if (d.pa_needed == "auth-needed")
+        return "Prior authorization required: " + std::string(what);
+    if (d.pa_needed == "performpa")
+        return "Performer must obtain prior authorization: " + std::string(what);
+    if (!d.doc_needed.empty())
+        return "Documentation required: " + std::string(what);
+    return "Coverage information: " + std::string(what);
+}
+
+std::string action_description(const coverage_assertion& a, std::string_view what, std::string_view reference)
+{
+    std::string s = "Coverage information for " + std::string(what) + " (" + std::string(reference) + "): " + a.covered;
+    if (!a.pa_needed.empty())
+        s += "; prior authorization: " + a.pa_needed;
+    for (std::size_t i = 0; i < a.doc_needed.size(); ++i)
+        s += (i == 0 ? "; documentation: " : ", ") + a.doc_needed[i];
+    return s;
+}
+
+std::string derived_indicator(const determination& d)
+{
+    // CRD cards.md: payment issues are usually warnings; plain coverage information is info.
+    if (d.covered == "not-covered" || d.pa_needed == "auth-needed" || d.pa_needed == "performpa")
+        return "warning";
+    return "info";
+}
+
+// "YYYY-MM-DD" + days, in the proleptic Gregorian calendar.
+std::string date_after(const std::string& ymd, unsigned days)
+{
+    using namespace std::chrono;
+    int y = 0;
+    unsigned m = 0, d = 0;
+    if (std::sscanf(ymd.c_str(), "%d-%u-%u", &y, &m, &d) != 3)
+        return {};
+    const year_month_day later{sys_days{year{y} / month{m} / day{d}} + std::chrono::days{days}};
+    char out[16];
+    std::snprintf(
+        out, sizeof out, "%04d-%02u-%02u", static_cast<int>(later.year()), static_cast<unsigned>(later.month()), static_cast<unsigned>(later.day()));
+    return out;
+}
+
+// For order-dispatch when the order is neither in prefetch nor fetched: the smallest resource
+// that names the order, so the EHR can still apply the update to its own copy.
+json::object minimal_resource(const core::request_item& item, const core::hook_request& request)
+{
+    json::object r;
+    r["resourceType"] = item.resource_type;
+    r["id"] = item.id;
+    const std::string patient = "Patient/" + std::string(request.patient_id);
+    const auto type = item.resource_type;
+    if (type == "NutritionOrder" || type == "VisionPrescription")
+        r["patient"] = json::object{{"reference", patient}};
+    else if (type == "Task")
+        r["for"] = json::object{{"reference", patient}};
+    else
+        r["subject"] = json::object{{"reference", patient}};
+    if (type == "ServiceRequest" || type == "MedicationRequest" || type == "DeviceRequest" || type == "NutritionOrder" || type == "Task")
+        r["intent"] = "order";
+    r["status"] = "active";
+    return r;
+}
+
+json::object base_card(
+    const card_origin& origin, const rule& r, std::string summary, std::string_view indicator, std::string_view item_ref, core::crd_version version)
+{
+    json::object card;
+    card["uuid"] = core::new_uuid();
+    card["summary"] = fit_summary(std::move(summary));
+    card["indicator"] = indicator;
+    card["source"] = card_source(origin.label, origin.url, r.topic, version);
+    // CRD: cards about some of several orders say which, for people and for software. 2.0 wrote
+    // the reference as a string; 2.1 and 2.2 (their CRDServiceResponse examples) as a Reference.
+    json::value associated =
+        version == core::crd_version::v2_0 ? json::value(json::string(item_ref)) : json::value(json::object{{"reference", item_ref}});
+    card["extension"] = json::object{{"davinci-crd.associated-resource", json::array{std::move(associated)}}};
+    return card;
+}
+
+// What carries an order's coverage information: the order itself, except (CRD 2.1+ cards.md, the
+// appointment-no-order profile) an Appointment basedOn a ServiceRequest, whose ServiceRequest
+// carries it; that ServiceRequest must be in the request (prefetch) to be echoed as sent,
+// otherwise the Appointment carries it as in 2.0. Inferno 2.2.1 still looks for Appointment
+// updates (docs/crd-versions.md).
+const json::object* update_target(const core::request_item& item, const core::hook_request& request)
+{
+    if (request.version < core::crd_version::v2_1 || item.resource_type != "Appointment" || !item.resource)
+        return item.resource;
+    if (const json::value* based_on = item.resource->if_contains("basedOn"); based_on && based_on->is_array())
+        for (const auto& ref : based_on->get_array())
+            if (ref.is_object())
+                if (const json::value* r = ref.get_object().if_contains("reference"); r && r->is_string())
+                    if (std::string_view(r->get_string()).find("ServiceRequest/") != std::string_view::npos)
+                        if (const json::object* sr = request.find_prefetched(r->get_string()))
+                            return sr;
+    return item.resource;
+}
+
+}  // namespace
+
+std::string fit_summary(std::string s)
+{
+    constexpr std::size_t max_bytes = 139;
+    if (s.size() <= max_bytes)
+        return s;
+    std::size_t cut = max_bytes - 3;  // room for "…" (3 bytes in UTF-8)
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80)
+        --cut;
+    s.resize(cut);
+    s += "\xE2\x80\xA6";
+    return s;
+}
+
+json::object card_source(std::string_view label, std::string_view url, std::string_view topic, core::crd_version version)
+{
+    json::object source;
+    source["label"] = label;
+    if (!url.empty())
+        source["url"] = url;
+    source["topic"] = card_topic(topic, version);
+    return source;
+}
+
+std::vector<answered_item> items_of(const core::hook_request& request, core::request_item& encounter_slot)
+{
+    std::vector<answered_item> items;
+    for (const auto& item : request.items)
+        if (item.selected)
+            items.push_back({&item, item.resource, std::string(item.resource_type) + "/" + std::string(item.id)});
+    // Encounter hooks carry no orders: the encounter itself (from prefetch) is what is decided on.
+    const auto kind = request.service->kind;
+    if (kind == core::hook_kind::encounter_start || kind == core::hook_kind::encounter_discharge)
+    {
+        const std::string ref = "Encounter/" + std::string(request.encounter_id);
+        if (const json::object* enc = request.find_prefetched(ref))
+        {
+            encounter_slot = {"Encounter", request.encounter_id, enc, true};
+            items.push_back({&encounter_slot, enc, ref});
+        }
+    }
+    return items;
+}
+
+bool carries_coverage_information(const core::hook_request& request, const answered_item& item)
+{
+    return request.service->primary && item.item->resource_type != "Encounter";
+}
+
+coverage_assertion assertion_of(const determination& d, const coverage_ref& cov, std::string reason_text, bool coverage_known)
+{
+    coverage_assertion a;
+    if (coverage_known)
+        a.coverage_reference = cov.reference;
+    a.covered = d.covered;
+    a.pa_needed = d.pa_needed;
+    a.doc_needed = d.doc_needed;
+    a.doc_purpose = d.doc_purpose;
+    a.info_needed = d.info_needed;
+    a.billing_codes = d.billing_codes;
+    a.reasons = d.reason_codes;
+    if (!reason_text.empty())
+    {
+        // One reason with the rule's words: on its first code when it has one, alone otherwise.
+        if (a.reasons.empty())
+            a.reasons.push_back({{}, {}, {}, std::move(reason_text)});
+        else if (a.reasons.front().text.empty())
+            a.reasons.front().text = std::move(reason_text);
+    }
+    a.details = d.details;
+    a.questionnaires = d.questionnaire;
+    a.contacts = d.contacts;
+    a.satisfied_pa_id = d.satisfied_pa_id;
+    a.date = core::today_utc();
+    if (!d.expiry_date.empty())
+        a.expiry_date = d.expiry_date;
+    else if (d.valid_days)
+        a.expiry_date = date_after(a.date, *d.valid_days);
+    a.assertion_id = core::new_uuid();
+    return a;
+}
+
+coverage_assertion base_assertion(const coverage_ref& cov)
+{
+    coverage_assertion a;
+    a.coverage_reference = cov.reference;
+    a.date = core::today_utc();
+    a.assertion_id = core::new_uuid();
+    return a;
+}
+
+coverage_assertion undetermined_assertion(const coverage_ref& cov, core::crd_version version, std::string why)
+{
+    coverage_assertion a = base_assertion(cov);
+    if (version >= core::crd_version::v2_1)
+    {
+        // 2.1 has no indeterminate: the renderer says it as conditional, keeping the reason.
+        a.covered = "indeterminate";
+        a.reasons.push_back(crd_reason(reason_code::technical, std::move(why)));
+    }
+    else
+    {
+        a.covered = "conditional";
+        a.pa_needed = "conditional";
+        a.info_needed = {"OTH"};
+        a.reasons.push_back({{}, {}, {}, std::move(why)});
+    }
+    return a;
+}
+
+void append_update(json::array& actions, const core::hook_request& request, const core::request_item& item, coverage_assertion a,
+    std::string_view what, std::string_view reference, json::storage_ptr sp)
+{
+    rendering_report report;
+    const json::object* target = update_target(item, request);
+    json::object resource = target ? json::object(*target, sp) : json::object(minimal_resource(item, request), sp);
+    json::object action(sp);
+    action["type"] = "update";
+    action["description"] = action_description(a, what, reference);
+    action["resource"] = with_coverage_information(std::move(resource), render_coverage_information(std::move(a), request.version, report, sp));
+    count_rendering(report);
+    actions.push_back(std::move(action));
+}
+
+void append_cards(json::array& cards, const card_origin& origin, const rule& advice, const determination& d, std::string_view what,
+    std::string_view reference, bool several, core::crd_version version, json::storage_ptr sp)
+{
+    if (advice.links.empty() && advice.instructions.empty())
+        return;
+    const std::string summary = advice.summary.empty() ? generated_summary(d, what, origin.label) : advice.summary;
+    const std::string indicator = advice.indicator.empty() ? derived_indicator(d) : advice.indicator;
+    std::string detail = advice.reason;
+    if (several)
+        detail += (detail.empty() ? "" : "\n\n") + std::string("Applies to ") + std::string(what) + " (" + std::string(reference) + ").";
+
+    if (!advice.links.empty())
+    {
+        // External Reference card (CRD cards.md): links are absolute and also listed in Card.links.
+        json::object card(base_card(origin, advice, summary, indicator, reference, version), sp);
+        if (!detail.empty())
+            card["detail"] = detail;
+        json::array links;
+        for (const auto& l : advice.links)
+            links.push_back(json::object{{"label", l.label}, {"url", l.url}, {"type", "absolute"}});
+        card["links"] = std::move(links);
+        cards.push_back(std::move(card));
+    }
+    if (!advice.instructions.empty())
+    {
+        // Instructions card: text only, no links or suggestions.
+        json::object card(base_card(origin, advice, "Instructions: " + std::string(what), "info", reference, version), sp);
+        card["detail"] = advice.instructions;
+        cards.push_back(std::move(card));
+    }
+}
+
+}  // namespace crd::decision::answer

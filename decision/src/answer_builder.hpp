@@ -1,0 +1,74 @@
+#pragma once
+// Building a CDS Hooks answer from what a decision source says about each order: one
+// coverage-information update per order or appointment (primary hooks), in the caller's CRD
+// version, and the cards that explain it. The embedded rules engine and the decisions protocol
+// (a decision service answering per order, decisions_protocol.hpp) both answer through these, so
+// the two cannot drift apart in what a conformant answer is.
+
+#include <crd/core/hook_request.hpp>
+#include <crd/decision/coverage_information.hpp>
+#include <crd/decision/fhir_codes.hpp>
+#include <crd/decision/rules.hpp>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace crd::decision::answer {
+
+// Card.source of the cards an answer carries.
+struct card_origin
+{
+    std::string_view label;
+    std::string_view url;  // may be empty
+};
+
+// One order, appointment or encounter the answer speaks about.
+struct answered_item
+{
+    const core::request_item* item = nullptr;
+    const boost::json::object* resource = nullptr;  // may be null (order-dispatch, not prefetched)
+    std::string reference;                          // "Type/id"
+};
+
+// What a hook's answer covers: the selected orders or appointments (order-select: advice only for
+// the selected ones, CRD hooks.md) and, for the encounter hooks, the encounter from prefetch,
+// which `encounter_slot` then holds (it must outlive the list).
+std::vector<answered_item> items_of(const core::hook_request& request, core::request_item& encounter_slot);
+
+// Whether `item` gets a coverage-information update: primary hooks, orders and appointments.
+bool carries_coverage_information(const core::hook_request& request, const answered_item& item);
+
+// The assertion a determination makes about one order and its coverage; `reason_text` becomes the
+// text of its first reason. A date today, an expiry from valid_days or expiry_date, a new id.
+coverage_assertion assertion_of(const determination& d, const coverage_ref& cov, std::string reason_text, bool coverage_known);
+
+// An assertion about `cov` with only date and id: the caller fills in the determination.
+coverage_assertion base_assertion(const coverage_ref& cov);
+
+// The assertion when no decision could be made for an order: 2.1+ `indeterminate` with reason
+// technical (said as `conditional` by a 2.1 rendering), 2.0 `conditional` with info-needed OTH.
+coverage_assertion undetermined_assertion(const coverage_ref& cov, core::crd_version version, std::string why);
+
+// Appends the update action that carries `a` on `item` (or, for an Appointment basedOn a
+// ServiceRequest in the request, on that ServiceRequest from 2.1), rendered in the request's
+// version; what rendering changed is counted. Allocates in `sp`.
+void append_update(boost::json::array& actions, const core::hook_request& request, const core::request_item& item, coverage_assertion a,
+    std::string_view what, std::string_view reference, boost::json::storage_ptr sp = {});
+
+// Appends the cards of `advice` about one item: an External Reference card when it has links, an
+// Instructions card when it has instructions (CRD cards.md). `several`: the answer covers more
+// than one item, so the detail says which. `d` is the determination the summary speaks of.
+void append_cards(boost::json::array& cards, const card_origin& origin, const rule& advice, const determination& d, std::string_view what,
+    std::string_view reference, bool several, core::crd_version version, boost::json::storage_ptr sp = {});
+
+// Card.source: label, url, and topic in the caller's version's card-type system.
+boost::json::object card_source(std::string_view label, std::string_view url, std::string_view topic, core::crd_version version);
+
+// CDS Hooks: "summary ... <140 characters"; cut at a UTF-8 boundary with the cut marked.
+std::string fit_summary(std::string s);
+
+}  // namespace crd::decision::answer
