@@ -9,6 +9,11 @@ packages=(
     libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev libboost-system1.81-dev
     libssl-dev
     curl
+    # The package test (tests/package): cpack's DEB generator needs dpkg-deb and dpkg-shlibdeps
+    # (dpkg-dev), lintian checks the package, logrotate reads its logrotate file. promtool (in
+    # Debian's prometheus) checks the alert rules.
+    dpkg-dev fakeroot lintian logrotate
+    prometheus
     "$@"
 )
 
