@@ -14,12 +14,15 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <ctime>
 #include <optional>
 #include <system_error>
 #include <thread>
 #include <vector>
 
 #include <fcntl.h>
+#include <openssl/asn1.h>
+#include <openssl/x509.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -201,6 +204,16 @@ net::awaitable<void> drain(shard& s, std::chrono::milliseconds grace)
     s.ioc.stop();
 }
 
+// The loaded certificate's notAfter as Unix time; 0 (no series) when OpenSSL cannot read it.
+std::int64_t certificate_not_after(SSL_CTX* native)
+{
+    const X509* certificate = SSL_CTX_get0_certificate(native);
+    std::tm not_after{};
+    if (certificate == nullptr || ASN1_TIME_to_tm(X509_get0_notAfter(certificate), &not_after) != 1)
+        return 0;
+    return static_cast<std::int64_t>(timegm(&not_after));
+}
+
 // TLS 1.2+ with forward-secret AEAD suites only (Mozilla "intermediate"); TLS 1.3 suites are
 // OpenSSL's defaults, all AEAD.
 std::unique_ptr<net::ssl::context> make_tls_context(const core::tls_config& tls)
@@ -220,6 +233,7 @@ std::unique_ptr<net::ssl::context> make_tls_context(const core::tls_config& tls)
         throw std::system_error(ec, "tls.private_key '" + *tls.private_key + "' cannot be loaded");
     if (SSL_CTX_check_private_key(native) != 1)
         throw std::runtime_error("tls.private_key does not match tls.certificate");
+    server_metrics::instance().tls_certificate_not_after.set(certificate_not_after(native));
     return ctx;
 }
 

@@ -71,6 +71,18 @@ void request_counts::render_series(std::string& out) const
         }
 }
 
+certificate_expiry::certificate_expiry()
+    : family("crd_tls_certificate_not_after_seconds", metrics::metric_type::gauge,
+          "The TLS listener certificate's notAfter, as Unix time (no series without a TLS listener).")
+{
+}
+
+void certificate_expiry::render_series(std::string& out) const
+{
+    if (const auto not_after = value(); not_after != 0)
+        metrics::text::sample(out, name(), "", not_after);
+}
+
 server_metrics::server_metrics()
     : request_seconds{"crd_request_duration_seconds", "Hook call latency from request read to response ready, by service.", "service", service_ids()}
     , in_flight{"crd_in_flight_requests", "Requests being processed."}
@@ -84,9 +96,9 @@ server_metrics::server_metrics()
     , audit_rejected{"crd_audit_rejected_total", "Requests answered 503 because the audit queue was full (audit.required)."}
     , audit_queue_depth{"crd_audit_queue_depth", "Audit records waiting to be written."}
     , reloads{"crd_config_reloads_total", "SIGHUP reloads by result.", "result", {"ok", "refused"}}
-    , registered{
-          metrics::process_registry(), {&requests, &request_seconds, &in_flight, &overload, &open_connections, &accept_failures, &accept_shed,
-                                           &audit_records, &audit_write_errors, &audit_backpressure, &audit_rejected, &audit_queue_depth, &reloads}}
+    , registered{metrics::process_registry(),
+          {&requests, &request_seconds, &in_flight, &overload, &open_connections, &accept_failures, &accept_shed, &audit_records, &audit_write_errors,
+              &audit_backpressure, &audit_rejected, &audit_queue_depth, &reloads, &tls_certificate_not_after}}
 {
 }
 

@@ -75,6 +75,7 @@ void record_one_of_each()
     srv.audit_queue_depth.set(0);
     srv.reloads.add(server::reload_result::ok);
     srv.reloads.add(server::reload_result::refused);
+    srv.tls_certificate_not_after.set(1798761600);  // as a TLS listener's start does
 }
 
 std::string render()
@@ -240,6 +241,7 @@ std::set<std::string> expected_series()
     s.insert("crd_accept_failures_total");
     s.insert("crd_accept_shed_total");
     s.insert("crd_decision_nonfinite_numbers_total");
+    s.insert("crd_tls_certificate_not_after_seconds");
     return s;
 }
 
@@ -277,6 +279,7 @@ const std::map<std::string, std::string> expected_types{
     {"crd_accept_failures_total", "counter"},
     {"crd_accept_shed_total", "counter"},
     {"crd_decision_nonfinite_numbers_total", "counter"},
+    {"crd_tls_certificate_not_after_seconds", "gauge"},
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <crd/core/metrics.hpp>
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -68,6 +69,21 @@ enum class overload_limit : std::uint8_t
     count_
 };
 
+// crd_tls_certificate_not_after_seconds: the listener certificate's notAfter as Unix time, so an
+// alert can page weeks before it expires. No series while no TLS listener has started (0).
+class certificate_expiry final : public metrics::family
+{
+public:
+    certificate_expiry();
+    void set(std::int64_t not_after_unix_seconds) noexcept { not_after_.store(not_after_unix_seconds, std::memory_order_relaxed); }
+    std::int64_t value() const noexcept { return not_after_.load(std::memory_order_relaxed); }
+
+private:
+    void render_series(std::string& out) const override;
+
+    std::atomic<std::int64_t> not_after_{0};
+};
+
 struct server_metrics
 {
     request_counts requests;
@@ -83,6 +99,7 @@ struct server_metrics
     metrics::counter_family audit_rejected;      // requests answered 503 because the audit queue was full
     metrics::gauge_family audit_queue_depth;
     metrics::counter_array<reload_result> reloads;
+    certificate_expiry tls_certificate_not_after;
     metrics::registration registered;
 
     // The process's, registered with metrics::process_registry() on first use; server_metrics.cpp
