@@ -8,7 +8,8 @@
 # cancelled out; the last line printed is that figure. The same client drives every tree.
 # Usage: bench/callgrind.sh TREE MODE N OUTDIR
 #   TREE    a source tree (its bench/bodies and etc/rules.json are used) with a Release build
-#   MODE    embedded (rules engine, etc/rules.json) or gateway (through a crd-fake-decision)
+#   MODE    embedded (rules engine, etc/rules.json), gateway (through a crd-fake-decision, CDS Hooks
+#           protocol) or gateway-decisions (the same, decision.protocol "decisions")
 #   N       calls in the short run (the long run makes 2N)
 #   OUTDIR  where callgrind.out.<mode>.<calls> files go (bench/callgrind-functions.py reads them)
 # Prints "MODE CALLS IR" for each run, then "MODE per-call IR".
@@ -29,7 +30,7 @@ server=$build/server/crd-server
 fake=${CRD_CALLGRIND_FAKE:-$build/bench/crd-fake-decision}
 body=$tree/bench/bodies/payerbox-order-sign.json
 port=${CRD_CALLGRIND_PORT:-19180} decision_port=${CRD_CALLGRIND_DECISION_PORT:-19190}   # away from bench/run.sh's 18080-18092
-case "$mode" in embedded | gateway) ;; *) echo "callgrind.sh: MODE is embedded or gateway, not '$mode'" >&2; exit 2 ;; esac
+case "$mode" in embedded | gateway | gateway-decisions) ;; *) echo "callgrind.sh: MODE is embedded, gateway or gateway-decisions, not '$mode'" >&2; exit 2 ;; esac
 mkdir -p "$outdir"
 work=$(mktemp -d /tmp/crd-callgrind.XXXXXX)
 pids=()
@@ -46,9 +47,11 @@ JSON
 else
     "$fake" --port "$decision_port" &
     pids+=("$!")
+    protocol=cds-hooks
+    [ "$mode" = gateway-decisions ] && protocol=decisions
     cat > "$work/crd.json" <<JSON
 {"listen": {"address": "127.0.0.1", "port": $port, "threads": 1}, ${admin_json}"auth": {"required": false},
- "decision": {"url": "http://127.0.0.1:$decision_port/decide", "pool_size": 64}, "log": {"level": "warning"}}
+ "decision": {"url": "http://127.0.0.1:$decision_port/decide", "pool_size": 64, "protocol": "$protocol"}, "log": {"level": "warning"}}
 JSON
 fi
 

@@ -28,6 +28,7 @@ mkdir -p "$results"
 port=18080            # crd-server, embedded rules
 nginx_port=18081      # nginx, static answer
 gateway_port=18082    # crd-server -> fake decision service
+decisions_port=18087  # crd-server -> fake decision service, decision.protocol "decisions"
 proxy_port=18083      # nginx reverse proxy -> fake decision service
 slow_port=18084       # crd-server -> slow (200 ms) fake decision service
 auth_port=18085       # crd-server, embedded rules, client JWTs required
@@ -64,8 +65,14 @@ cat > "$work/slow.json" <<JSON
  "limits": {"max_connections": 10000, "max_in_flight": 10000},
  "decision": {"url": "http://127.0.0.1:$slow_decision_port/decide", "pool_size": 2500, "max_pending": 5000}, "log": {"level": "warning"}}
 JSON
+cat > "$work/gateway-decisions.json" <<JSON
+{"listen": {"address": "127.0.0.1", "port": $decisions_port, "threads": 1}, "admin": {"port": 0}, "auth": {"required": false},
+ "decision": {"url": "http://127.0.0.1:$decision_port/decide", "pool_size": 64, "protocol": "decisions"}, "log": {"level": "warning"}}
+JSON
 "$server" --config "$work/gateway.json" 2>"$work/gateway.log" &
 gateway_pid=$!; pids+=("$gateway_pid")
+"$server" --config "$work/gateway-decisions.json" 2>"$work/gateway-decisions.log" &
+decisions_pid=$!; pids+=("$decisions_pid")
 "$server" --config "$work/slow.json" 2>"$work/slow.log" &
 slow_pid=$!; pids+=("$slow_pid")
 
@@ -197,9 +204,12 @@ sign=(--header 'Content-Type: application/json' --body $bodies/payerbox-order-si
 run decision-direct       --url "http://127.0.0.1:$decision_port/decide" "${sign[@]}" --connections 16 --server-pid "$decision_pid"
 run nginx-proxy           --url "http://127.0.0.1:$proxy_port/decide" "${sign[@]}" --connections 16 --server-pid "$nginx_worker"
 run gateway               --url "http://127.0.0.1:$gateway_port/cds-services/order-sign-crd" "${sign[@]}" --connections 16 --server-pid "$gateway_pid"
+# The same gateway speaking the decisions protocol (docs/decision-api.yaml) to the same fake service.
+run gateway-decisions     --url "http://127.0.0.1:$decisions_port/cds-services/order-sign-crd" "${sign[@]}" --connections 16 --server-pid "$decisions_pid"
 run decision-direct-open-1000 --url "http://127.0.0.1:$decision_port/decide" "${sign[@]}" --connections 64 --rate 1000 --server-pid "$decision_pid"
 run nginx-proxy-open-1000 --url "http://127.0.0.1:$proxy_port/decide" "${sign[@]}" --connections 64 --rate 1000 --server-pid "$nginx_worker"
 run gateway-open-1000     --url "http://127.0.0.1:$gateway_port/cds-services/order-sign-crd" "${sign[@]}" --connections 64 --rate 1000 --server-pid "$gateway_pid"
+run gateway-decisions-open-1000 --url "http://127.0.0.1:$decisions_port/cds-services/order-sign-crd" "${sign[@]}" --connections 64 --rate 1000 --server-pid "$decisions_pid"
 # 2,000 requests in flight on a 200 ms decision service: all answered, none dropped, bounded memory.
 run slow-decision-2000    --url "http://127.0.0.1:$slow_port/cds-services/order-sign-crd" "${sign[@]}" --connections 2000 --server-pid "$slow_pid"
 if [ "$soak" -gt 0 ]; then
