@@ -22,6 +22,9 @@
 #                            stand-in changed between the trees compared (b183a90 rewrote it), both
 #                            measurements use one binary and only crd-server differs
 #   CRD_CALLGRIND_PORT / CRD_CALLGRIND_DECISION_PORT move the two ports (default 19180 / 19190)
+#   CRD_CALLGRIND_DECISION_BODY=FILE  the CDS Hooks answer the stand-in gives (--body), e.g.
+#                            bench/bodies/cds-hooks-answer-order-sign.json: the same answer the EHR gets
+#                            in gateway-decisions mode, so that the two protocols are compared on one answer
 set -euo pipefail
 tree=$1 mode=$2 n=$3 outdir=$4
 build=${CRD_CALLGRIND_BUILD:-$tree/build-release}
@@ -45,7 +48,9 @@ if [ "$mode" = embedded ]; then
  "auth": {"required": false}, "decision": {"rules": "$tree/etc/rules.json"}, "log": {"level": "warning"}}
 JSON
 else
-    "$fake" --port "$decision_port" &
+    fake_args=(--port "$decision_port")
+    [ -n "${CRD_CALLGRIND_DECISION_BODY:-}" ] && fake_args+=(--body "$CRD_CALLGRIND_DECISION_BODY")
+    "$fake" "${fake_args[@]}" &
     pids+=("$!")
     protocol=cds-hooks
     [ "$mode" = gateway-decisions ] && protocol=decisions

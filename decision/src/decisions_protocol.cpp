@@ -9,6 +9,7 @@
 #include <crd/decision/rules.hpp>
 
 #include <boost/json/array.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
@@ -19,11 +20,14 @@ namespace json = boost::json;
 namespace crd::decision {
 namespace {
 
+// The compact request is built in one arena (`sp`, freed with the body) and serialised once: no
+// allocation per node.
+
 // A member the compact request copies as FHIR has it (a date, a Period, a Quantity).
 void copy_if_present(const json::object& from, std::string_view key, json::object& to, std::string_view as = {})
 {
     if (const json::value* v = from.if_contains(key))
-        to[as.empty() ? key : as] = *v;
+        to[as.empty() ? key : as] = *v;  // copied into `to`'s arena
 }
 
 std::string_view string_at(const json::object& o, std::string_view key)
@@ -32,35 +36,41 @@ std::string_view string_at(const json::object& o, std::string_view key)
     return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
 }
 
-// The member's coverages as the payer's systems know them: which plan, which member, paid by whom.
-json::object coverage_summary(const json::object& coverage)
+json::object identifier_of(const json::object& id, const json::storage_ptr& sp)
 {
-    json::object out;
-    out["reference"] = "Coverage/" + std::string(string_at(coverage, "id"));
+    return json::object({{"system", string_at(id, "system")}, {"value", string_at(id, "value")}}, sp);
+}
+
+// The member's coverages as the payer's systems know them: which plan, which member, paid by whom.
+json::object coverage_summary(const json::object& coverage, const json::storage_ptr& sp)
+{
+    json::object out(sp);
+    std::string reference = "Coverage/";
+    reference += string_at(coverage, "id");
+    out["reference"] = reference;
     copy_if_present(coverage, "status", out);
     copy_if_present(coverage, "subscriberId", out);
     copy_if_present(coverage, "period", out);
     if (const json::value* ids = coverage.if_contains("identifier"); ids && ids->is_array())
     {
-        json::array identifiers;
+        json::array identifiers(sp);
         for (const auto& id : ids->get_array())
             if (id.is_object() && !string_at(id.get_object(), "value").empty())
-                identifiers.push_back(json::object{{"system", string_at(id.get_object(), "system")}, {"value", string_at(id.get_object(), "value")}});
+                identifiers.push_back(identifier_of(id.get_object(), sp));
         if (!identifiers.empty())
             out["identifiers"] = std::move(identifiers);
     }
-    json::array payers;
+    json::array payers(sp);
     if (const json::value* payors = coverage.if_contains("payor"); payors && payors->is_array())
         for (const auto& p : payors->get_array())
         {
             if (!p.is_object())
                 continue;
-            json::object payer;
+            json::object payer(sp);
             if (const auto ref = string_at(p.get_object(), "reference"); !ref.empty())
                 payer["reference"] = relative_reference(ref);
             if (const json::value* id = p.get_object().if_contains("identifier"); id && id->is_object())
-                payer["identifier"] =
-                    json::object{{"system", string_at(id->get_object(), "system")}, {"value", string_at(id->get_object(), "value")}};
+                payer["identifier"] = identifier_of(id->get_object(), sp);
             if (const auto display = string_at(p.get_object(), "display"); !display.empty())
                 payer["display"] = display;
             if (!payer.empty())
@@ -70,7 +80,7 @@ json::object coverage_summary(const json::object& coverage)
     // Coverage.class: group, plan, rxbin, ... (the plan is what benefit rules key on).
     if (const json::value* classes = coverage.if_contains("class"); classes && classes->is_array())
     {
-        json::array plan;
+        json::array plan(sp);
         for (const auto& c : classes->get_array())
         {
             if (!c.is_object())
@@ -78,10 +88,10 @@ json::object coverage_summary(const json::object& coverage)
             const auto& cls = c.get_object();
             std::string_view type;
             if (const json::value* t = cls.if_contains("type"); t && t->is_object())
-                if (const json::value* codings = t->get_object().if_contains("coding");
-                    codings && codings->is_array() && !codings->get_array().empty() && codings->get_array().front().is_object())
+                if (const json::value* codings = t->get_object().if_contains("coding"); codings && codings->is_array() && !codings->get_array().empty() &&
+                                                                                         codings->get_array().front().is_object())
                     type = string_at(codings->get_array().front().get_object(), "code");
-            json::object entry{{"type", type}, {"value", string_at(cls, "value")}};
+            json::object entry({{"type", type}, {"value", string_at(cls, "value")}}, sp);
             if (const auto name = string_at(cls, "name"); !name.empty())
                 entry["name"] = name;
             plan.push_back(std::move(entry));
@@ -93,15 +103,15 @@ json::object coverage_summary(const json::object& coverage)
 }
 
 // Every Coverage in prefetch (Bundles opened), in document order: the first is the primary one.
-json::array coverages_of(const core::hook_request& request)
+json::array coverages_of(const core::hook_request& request, const json::storage_ptr& sp)
 {
     constexpr std::size_t max_coverages = 16;  // a member has a handful; the request is bounded anyway
-    json::array out;
+    json::array out(sp);
     if (!request.prefetch)
         return out;
     auto add = [&](const json::value& v) {
         if (out.size() < max_coverages && v.is_object() && string_at(v.get_object(), "resourceType") == "Coverage")
-            out.push_back(coverage_summary(v.get_object()));
+            out.push_back(coverage_summary(v.get_object(), sp));
     };
     for (const auto& kv : *request.prefetch)
     {
@@ -137,9 +147,9 @@ void add_quantity(const json::object& resource, json::object& order)
 }
 
 // When: the order's dates as FHIR names them (authoredOn, occurrence[x], Appointment start/end, ...).
-void add_dates(const json::object& resource, json::object& order)
+void add_dates(const json::object& resource, json::object& order, const json::storage_ptr& sp)
 {
-    json::object dates;
+    json::object dates(sp);
     for (std::string_view key : {"authoredOn", "occurrenceDateTime", "occurrencePeriod", "start", "end", "dateTime", "period", "requestedPeriod"})
         copy_if_present(resource, key, dates);
     if (const json::value* dispense = resource.if_contains("dispenseRequest"); dispense && dispense->is_object())
@@ -148,10 +158,13 @@ void add_dates(const json::object& resource, json::object& order)
         order["dates"] = std::move(dates);
 }
 
-json::object order_summary(const core::request_item& item, const core::hook_request& request)
+json::object order_summary(const core::request_item& item, const core::hook_request& request, const json::storage_ptr& sp)
 {
-    json::object order;
-    order["reference"] = std::string(item.resource_type) + "/" + std::string(item.id);
+    json::object order(sp);
+    std::string reference(item.resource_type);
+    reference += '/';
+    reference += item.id;
+    order["reference"] = reference;
     order["resourceType"] = item.resource_type;
     order["selected"] = item.selected;
     if (!item.resource)
@@ -160,10 +173,10 @@ json::object order_summary(const core::request_item& item, const core::hook_requ
     copy_if_present(resource, "status", order);
     copy_if_present(resource, "intent", order);
     const auto codings = service_codings(resource, request);
-    json::array codes;
+    json::array codes(sp);
     for (const auto& c : codings)
     {
-        json::object code{{"system", c.system}, {"code", c.code}};
+        json::object code({{"system", c.system}, {"code", c.code}}, sp);
         if (!c.display.empty())
             code["display"] = c.display;
         codes.push_back(std::move(code));
@@ -171,13 +184,13 @@ json::object order_summary(const core::request_item& item, const core::hook_requ
     order["codes"] = std::move(codes);
     order["description"] = describe(resource, codings);
     add_quantity(resource, order);
-    json::array performer_refs;
-    for (auto& p : performers(&resource, request))
-        performer_refs.emplace_back(std::move(p));
+    json::array performer_refs(sp);
+    for (const auto& p : performers(&resource, request))
+        performer_refs.emplace_back(p);
     order["performers"] = std::move(performer_refs);
     if (const auto cov = coverage_for(&resource, request); !cov.reference.empty())
         order["coverage"] = cov.reference;
-    add_dates(resource, order);
+    add_dates(resource, order, sp);
     return order;
 }
 
@@ -277,13 +290,18 @@ bool decisions_report::changed() const noexcept
 
 std::string decisions_request_body(const core::hook_request& request, bool include_prefetch)
 {
-    json::object body;
+    // A few KB per order; the arena grows by itself for large calls.
+    json::monotonic_resource arena(2048 + 1024 * request.items.size());
+    const json::storage_ptr sp(&arena);
+    json::object body(sp);
     body["protocol"] = decisions_protocol_id;
     body["hook"] = request.service->hook;
     body["service"] = request.service->id;
     body["hookInstance"] = request.hook_instance;
     body["crdVersion"] = core::to_string(request.version);
-    json::object patient{{"reference", "Patient/" + std::string(request.patient_id)}};
+    std::string patient_reference = "Patient/";
+    patient_reference += request.patient_id;
+    json::object patient({{"reference", patient_reference}}, sp);
     if (const json::object* p = request.first_prefetched("Patient"))
     {
         copy_if_present(*p, "birthDate", patient);
@@ -293,18 +311,22 @@ std::string decisions_request_body(const core::hook_request& request, bool inclu
     if (!request.user_id.empty())
         body["user"] = request.user_id;
     if (!request.encounter_id.empty())
-        body["encounter"] = "Encounter/" + std::string(request.encounter_id);
+    {
+        std::string encounter = "Encounter/";
+        encounter += request.encounter_id;
+        body["encounter"] = encounter;
+    }
     if (!request.performer.empty())
         body["performer"] = request.performer;
-    body["coverages"] = coverages_of(request);
-    json::array orders;
-    core::request_item encounter_slot;
+    body["coverages"] = coverages_of(request, sp);
+    json::array orders(sp);
     for (const auto& item : request.items)
-        orders.push_back(order_summary(item, request));
+        orders.push_back(order_summary(item, request, sp));
     // Encounter hooks carry no orders: the encounter is what is decided on.
+    core::request_item encounter_slot;
     if (request.items.empty())
         for (const auto& e : answer::items_of(request, encounter_slot))
-            orders.push_back(order_summary(*e.item, request));
+            orders.push_back(order_summary(*e.item, request, sp));
     body["orders"] = std::move(orders);
     if (include_prefetch && request.prefetch)
         body["prefetch"] = *request.prefetch;
