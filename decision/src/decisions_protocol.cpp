@@ -88,8 +88,8 @@ json::object coverage_summary(const json::object& coverage, const json::storage_
             const auto& cls = c.get_object();
             std::string_view type;
             if (const json::value* t = cls.if_contains("type"); t && t->is_object())
-                if (const json::value* codings = t->get_object().if_contains("coding"); codings && codings->is_array() && !codings->get_array().empty() &&
-                                                                                         codings->get_array().front().is_object())
+                if (const json::value* codings = t->get_object().if_contains("coding");
+                    codings && codings->is_array() && !codings->get_array().empty() && codings->get_array().front().is_object())
                     type = string_at(codings->get_array().front().get_object(), "code");
             json::object entry({{"type", type}, {"value", string_at(cls, "value")}}, sp);
             if (const auto name = string_at(cls, "name"); !name.empty())
