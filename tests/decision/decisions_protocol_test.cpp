@@ -370,3 +370,52 @@ BOOST_AUTO_TEST_CASE(order_select_gets_cards_but_no_coverage_information)
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(decisions_every_value)
+
+// docs/decision-api/decisions-response-every-field.json, rendered for a 2.0.1 and a 2.2 caller.
+BOOST_AUTO_TEST_CASE(every_decision_field_reaches_the_coverage_information_of_each_version)
+{
+    const auto example = test::read_file(std::string(CRD_SOURCE_DIR) + "/docs/decision-api/decisions-response-every-field.json");
+    for (std::string_view version : {"", "2.2"})
+    {
+        BOOST_TEST_CONTEXT("version '" << version << "'")
+        {
+            auto a = answer(example, version);
+            BOOST_TEST_REQUIRE(a.response.has_value());
+            BOOST_TEST(!a.report.changed());
+            const bool v22 = version == "2.2";
+            const auto info = coverage_info(*action_for(*a.response, "ServiceRequest/1357"));
+            BOOST_TEST(code_of(info, "covered") == "conditional");
+            BOOST_TEST(code_of(info, "pa-needed") == "no-auth");
+            BOOST_TEST(code_of(info, "doc-needed") == "admin");
+            BOOST_TEST(code_of(info, "doc-purpose") == "withclaim");
+            BOOST_TEST(info.count("info-needed") == 2U);
+            BOOST_TEST(info.count("billingCode") == 1U);
+            BOOST_TEST(info.find("billingCode")->second.at("code").as_string() == "77061");
+            BOOST_TEST(info.count("detail") == 3U);
+            BOOST_TEST(info.count("reason") >= 1U);
+            // 2.2 contacts are ContactDetails (the name kept); 2.0 has one ContactPoint per telecom.
+            BOOST_TEST(info.count("contact") == (v22 ? 1U : 2U));
+            // expiry-date arrived in 2.1.
+            BOOST_TEST(info.count("expiry-date") == (v22 ? 1U : 0U));
+            if (v22)
+                BOOST_TEST(info.find("expiry-date")->second.as_string() == "2027-06-30");
+
+            const auto satisfied = coverage_info(*action_for(*a.response, "ServiceRequest/2468"));
+            BOOST_TEST(code_of(satisfied, "pa-needed") == "satisfied");
+            BOOST_TEST(satisfied.find("satisfied-pa-id")->second.as_string() == "PA-2026-000417");
+            BOOST_TEST(satisfied.find("reason")->second.at("coding").at(0).at("code").as_string() == "gold-card");
+            BOOST_TEST(satisfied.count("expiry-date") == (v22 ? 1U : 0U));
+
+            // The links and the instructions of the first decision: two cards, the topic its own.
+            const auto& cards = a.response->at("cards").as_array();
+            BOOST_TEST_REQUIRE(cards.size() == 2U);
+            BOOST_TEST(cards[0].at("summary").as_string() == "Covered in network; send the referral with the claim");
+            BOOST_TEST(cards[0].at("source").at("topic").at("code").as_string() == "network");
+            BOOST_TEST(cards[1].at("detail").as_string() == "Attach the referral number to the claim.");
+        }
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
