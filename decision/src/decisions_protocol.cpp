@@ -372,8 +372,12 @@ result<json::object> answer_from_decisions(
         try
         {
             auto d = parse_order_decision(decisions[i], path);
-            for (auto& f : d.ignored_fields)
-                report.ignored_fields.push_back(path + "." + f);
+            for (const auto& f : d.ignored_fields)
+            {
+                std::string field = path;
+                field.append(".").append(f);
+                report.ignored_fields.push_back(std::move(field));
+            }
             decided.emplace(order, std::move(d));
         }
         catch (const rules_error& e)
