@@ -75,7 +75,9 @@ std::string decisions_for(const std::string& request_body)
 http_answer answer_either_protocol(const received_request& request, const std::string& cds_hooks_body)
 {
     std::string decided = decisions_for(request.body);
-    return json_answer(200, decided.empty() ? cds_hooks_body : std::move(decided));
+    if (decided.empty())
+        return json_answer(200, cds_hooks_body);
+    return json_answer(200, std::move(decided));
 }
 
 }  // namespace crd::testing
