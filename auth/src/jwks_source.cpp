@@ -2,6 +2,7 @@
 
 #include <crd/core/json_document.hpp>
 #include <crd/core/log.hpp>
+#include <crd/core/trace_context.hpp>
 #include <crd/auth/auth_metrics.hpp>
 #include <crd/upstream/pool_registry.hpp>
 
@@ -102,6 +103,9 @@ net::awaitable<void> jwks_source::refresh(bool forced)
     upstream::request req;
     req.method = "GET";
     req.target = url_.target;
+    // A trace of its own: one fetch serves every caller waiting for the keys, and most fetches are
+    // the background refresh, which has no caller. Its id is in the failure log line below.
+    const auto span = upstream::add_trace_headers(req, core::start_trace());
     auto client = client_for(ex);
     auto got = co_await client.send(std::move(req), clock::now() + std::chrono::seconds(3));
     std::vector<public_key> keys;
@@ -136,7 +140,8 @@ net::awaitable<void> jwks_source::refresh(bool forced)
     if (!problem.empty())
     {
         auth_metrics::instance().failures.add(auth_failure::key_fetch_failed);
-        log::warning("jwks_fetch_failed", {{"url", url_text_}, {"error", problem}});
+        log::warning(
+            "jwks_fetch_failed", {{"url", url_text_}, {"error", problem}, {"trace_id", span.trace_id_hex()}, {"span_id", span.span_id_hex()}});
         // Keep the old keys; retry soon, backing off.
         failing_ = true;
         expires_ = sys_clock::now() + backoff_;

@@ -102,6 +102,7 @@ net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, 
     auto validated = core::validate_hook_request(service_, std::move(body), limits_);
     if (validated.has_error())
         co_return core::api_response::from(core::to_problem(validated.error()));
+    validated->trace = ctx.trace;  // before prefetch: its FHIR calls are child spans too
     if (prefetch_)
     {
         // Missing prefetch is fetched within a share of the budget, leaving the rest to the decision.

@@ -345,7 +345,7 @@ struct prefetch_fulfiller::impl
     }
 
     net::awaitable<void> fetch_one(std::shared_ptr<fhir_origin> origin, const std::string& access_token, fetch_job& job,
-        std::string_view hook_instance, clock::time_point deadline)
+        std::string_view hook_instance, const core::trace_context& trace, clock::time_point deadline)
     {
         const auto started = clock::now();
         upstream::request req;
@@ -353,6 +353,7 @@ struct prefetch_fulfiller::impl
         req.target = join_target(origin->url, job.query);
         req.headers.push_back({"Authorization", "Bearer " + access_token});
         req.headers.push_back({"Accept", "application/fhir+json"});
+        const auto span = upstream::add_trace_headers(req, trace);
         auto ex = co_await net::this_coro::executor;
         auto client = client_for(origin, ex);
         auto got = co_await client.send(std::move(req), deadline);
@@ -390,8 +391,8 @@ struct prefetch_fulfiller::impl
         decision_metrics::instance().prefetch_fetches.add(outcome);
         job.failed = outcome == prefetch_outcome::error || outcome == prefetch_outcome::timeout;
         if (!problem.empty())
-            log::warning(
-                "prefetch_fetch_failed", {{"hookInstance", hook_instance}, {"key", job.key}, {"origin", origin->url.origin()}, {"error", problem}});
+            log::warning("prefetch_fetch_failed", {{"hookInstance", hook_instance}, {"key", job.key}, {"origin", origin->url.origin()},
+                                                      {"error", problem}, {"trace_id", span.trace_id_hex()}, {"span_id", span.span_id_hex()}});
     }
 };
 
@@ -401,14 +402,15 @@ namespace {
 // references stay valid: complete() waits for every worker before it returns. A worker is counted
 // as done by its completion handler (worker_ended), not here, so that it is counted however it ends.
 net::awaitable<void> fetch_worker(prefetch_fulfiller::impl& self, std::shared_ptr<fetch_progress> state, std::shared_ptr<fhir_origin> origin,
-    const std::string& access_token, std::vector<fetch_job>& jobs, const std::string& hook_instance, clock::time_point deadline)
+    const std::string& access_token, std::vector<fetch_job>& jobs, const std::string& hook_instance, const core::trace_context& trace,
+    clock::time_point deadline)
 {
     while (state->next < jobs.size())
     {
         auto& job = jobs[state->next++];
         try
         {
-            co_await self.fetch_one(origin, access_token, job, hook_instance, deadline);
+            co_await self.fetch_one(origin, access_token, job, hook_instance, trace, deadline);
         }
         catch (const std::exception& e)
         {
@@ -425,7 +427,7 @@ net::awaitable<void> fetch_worker(prefetch_fulfiller::impl& self, std::shared_pt
 // worker is counted as done, or complete() would wait for it forever.
 //
 // Ownership: the workers are not detached from their caller. They refer to complete()'s locals
-// (the jobs, the token, the hook instance) and to the fulfiller by reference, and complete() does
+// (the jobs, the token, the hook instance, the request's trace) and to the fulfiller by reference, and complete() does
 // not return until this handler has run for each of them; `state` is shared so that the count
 // and the timer it cancels outlive the last worker whichever finishes first. If the io_context is
 // destroyed with complete() suspended, the worker frames are destroyed with it without running
@@ -535,7 +537,7 @@ net::awaitable<result<core::hook_request, error>> prefetch_fulfiller::complete(
     const std::size_t workers = std::min<std::size_t>(jobs.size(), std::max(1U, impl_->cfg.prefetch.max_concurrency));
     state->running = workers;
     for (std::size_t w = 0; w < workers; ++w)
-        net::co_spawn(ex, fetch_worker(*impl_, state, origin, access_token, jobs, hook_instance, deadline), worker_ended{state});
+        net::co_spawn(ex, fetch_worker(*impl_, state, origin, access_token, jobs, hook_instance, request.trace, deadline), worker_ended{state});
     // Every fetch ends by the deadline (the client enforces it), so this wait is bounded too; the
     // jobs and token it refers to outlive the workers.
     while (state->running > 0)
@@ -560,6 +562,7 @@ net::awaitable<result<core::hook_request, error>> prefetch_fulfiller::complete(
     if (completed)
     {
         completed->version = version;
+        completed->trace = std::move(request.trace);
         for (const auto& job : jobs)
             if (job.failed)
                 completed->prefetch_failures.push_back(job.key);

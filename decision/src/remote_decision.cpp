@@ -343,6 +343,7 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
             req.headers.push_back({"X-CDS-Client", request.client_id});
         for (auto& [name, value] : request.forward_headers)
             req.headers.push_back({std::move(name), std::move(value)});
+        upstream::add_trace_headers(req, request.trace);
         // The decision service has all it needs in req.body: free the parsed request while we
         // wait, unless the handler will answer a failure from it, or the answer is re-rendered
         // against the orders as sent (CRD 2.1+, see below), or per-order decisions are rendered

@@ -137,6 +137,7 @@ std::string format_audit_line(const audit_record& r)
     head["client"] = optional_field(r.client);
     head["jti"] = optional_field(r.jti);
     head["tenant"] = optional_field(r.tenant);
+    head["trace_id"] = optional_field(r.trace_id);
     if (!r.headers.empty())
     {
         json::object headers;

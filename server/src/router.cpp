@@ -149,7 +149,18 @@ struct request_info
     const core::service_definition* service = nullptr;  // hook calls
     std::string hook_instance;
     std::string client;
+    core::trace_context trace;  // crd-server's span of this request
 };
+
+namespace {
+
+// The listener's span for the request, or a new trace for a view made without one (tests).
+core::trace_context trace_of(const http_request_view& request)
+{
+    return request.trace.valid() ? request.trace : core::start_trace();
+}
+
+}  // namespace
 
 bool is_json_media_type(std::string_view content_type) noexcept
 {
@@ -215,6 +226,7 @@ net::awaitable<http_response> router::dispatch(const http_request_view& request)
 {
     http_response response;
     request_info info;
+    info.trace = trace_of(request);
     try
     {
         auto next = route(request, info);
@@ -240,6 +252,7 @@ net::awaitable<http_response> router::dispatch(const http_request_view& request)
 net::awaitable<std::optional<http_response>> router::before_body(const http_request_view& head, core::request_context& authenticated) const
 {
     request_info info;
+    info.trace = trace_of(head);
     std::optional<http_response> refused;
     auto next = route(head, info);
     if (next.step == routed::answer)
@@ -275,6 +288,8 @@ void router::finish(const http_request_view& request, const request_info& info, 
             {"path", request.target.substr(0, request.target.find('?'))},  // a query could carry anything
             {"status", response.status},
             {"latency_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
+            {"trace_id", info.trace.trace_id_hex()},
+            {"span_id", info.trace.span_id_hex()},
         };
         if (!info.hook_instance.empty())
             line["hookInstance"] = info.hook_instance;
@@ -696,6 +711,7 @@ net::awaitable<http_response> router::feedback_call(core::hook_handler& handler,
         audit_record record;
         record.kind = "feedback";
         record.time = std::chrono::system_clock::now();
+        record.trace_id = info.trace.trace_id_hex();
         record.service = handler.service().id;
         record.client = ctx.client_id;
         record.jti = ctx.jti;
@@ -726,6 +742,7 @@ net::awaitable<http_response> router::hook_call(core::hook_handler& handler, con
 
     core::request_context ctx;
     ctx.received = request.received;
+    ctx.trace = info.trace;
     const std::string_view path = request.target.substr(0, request.target.find('?'));
     auto refused = co_await authenticate(request, path, info, ctx);
     audit_record record;  // every call whose body was read gets one, whatever happens below
@@ -739,7 +756,10 @@ net::awaitable<http_response> router::hook_call(core::hook_handler& handler, con
     if (!refused)
         refused = missing_required_header(request, settings_.required_headers);
     for (auto& [name, value] : header_values(request, settings_.forward_headers))
-        ctx.forward_headers.emplace_back(std::move(name), std::move(value));
+        // The caller's trace headers are never passed on as they came: the decision call carries
+        // crd-server's own child span of them (ctx.trace), so crd-server's span is its parent.
+        if (name != "traceparent" && name != "tracestate")
+            ctx.forward_headers.emplace_back(std::move(name), std::move(value));
 
     http_response response;
     if (refused)
@@ -778,6 +798,7 @@ net::awaitable<http_response> router::hook_call(core::hook_handler& handler, con
     {
         record.kind = "hook";
         record.time = std::chrono::system_clock::now();
+        record.trace_id = info.trace.trace_id_hex();
         record.service = handler.service().id;
         record.hook_instance = info.hook_instance;
         record.status = response.status;

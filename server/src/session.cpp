@@ -2,6 +2,7 @@
 
 #include <crd/core/log.hpp>
 #include <crd/core/operation_outcome.hpp>
+#include <crd/core/trace_context.hpp>
 #include <crd/server/http_errors.hpp>
 #include <crd/server/server_metrics.hpp>
 
@@ -145,6 +146,22 @@ http_request_view head_view(const http::request<http::string_body>& req, std::st
     return view;
 }
 
+// crd-server's span of a request: a child of the caller's traceparent, or a new trace when there is
+// none, it is malformed or it comes more than once. Several tracestate lines are one list (RFC 9110
+// §5.3); an oversized one is dropped by the parser, and the header limit bounds the join.
+core::trace_context incoming_trace(const http::request<http::string_body>& req)
+{
+    std::string state;
+    const auto [first, last] = req.equal_range("tracestate");
+    for (auto field = first; field != last; ++field)
+    {
+        if (!state.empty())
+            state.push_back(',');
+        state.append(field->value());
+    }
+    return core::server_span(req["traceparent"], req.count("traceparent"), state);
+}
+
 bool connection_ended(const beast::error_code& ec)
 {
     return ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset || ec == beast::error::timeout ||
@@ -197,6 +214,8 @@ net::awaitable<void> serve(
         }
         const auto received = clock::now();
         const unsigned version = parser.get().version();
+        // One span per request, for the early check (100-continue) and the call alike.
+        const auto trace = incoming_trace(parser.get());
         if (auto framing = check_framing(parser); framing.has_error())
         {
             co_await reject(stream, limits, version, framing.error());
@@ -212,6 +231,7 @@ net::awaitable<void> serve(
         {
             auto head = head_view(parser.get(), remote_address);
             head.received = received;
+            head.trace = trace;
             if (auto refused = co_await r.before_body(head, early))
             {
                 auto res = to_beast(std::move(*refused), version, false);
@@ -244,6 +264,7 @@ net::awaitable<void> serve(
         http_request_view view = head_view(req, remote_address);
         view.body = req.body();
         view.received = received;
+        view.trace = trace;
         if (authenticated_early)
             view.authenticated = &early;
 

@@ -402,4 +402,15 @@ pool_stats http_client::stats() const noexcept
     return s;
 }
 
+core::trace_context add_trace_headers(request& req, const core::trace_context& parent)
+{
+    if (!parent.valid())
+        return parent;
+    auto child = core::child_span(parent);
+    req.headers.push_back({"traceparent", child.traceparent()});
+    if (!child.tracestate.empty())
+        req.headers.push_back({"tracestate", child.tracestate});
+    return child;
+}
+
 }  // namespace crd::upstream

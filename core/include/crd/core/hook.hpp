@@ -6,6 +6,7 @@
 #include <crd/core/hooks.hpp>
 #include <crd/core/json_document.hpp>
 #include <crd/core/operation_outcome.hpp>
+#include <crd/core/trace_context.hpp>
 
 #include <boost/json/value.hpp>
 
@@ -53,6 +54,8 @@ struct request_context
     // The caller's headers named in decision.forward_headers (lower-case name, value), for the
     // decision service.
     std::vector<std::pair<std::string, std::string>> forward_headers;
+    // crd-server's span of this call: a child of the caller's traceparent, or a new trace.
+    trace_context trace;
 };
 
 class hook_handler

@@ -6,6 +6,7 @@
 #include <crd/core/hooks.hpp>
 #include <crd/core/json_document.hpp>
 #include <crd/core/operation_outcome.hpp>
+#include <crd/core/trace_context.hpp>
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -72,6 +73,9 @@ struct hook_request
     // The authenticated client (core::request_context::client_id; empty when auth is off): sent to
     // the decision service as X-CDS-Client so it can tell EHRs apart.
     std::string client_id;
+    // crd-server's span of this call (core::request_context::trace): each call made for it (decision
+    // service, FHIR prefetch) sends a child_span of it as traceparent, with its tracestate.
+    trace_context trace;
     // Set by the handler before the decision step under decision.on_failure "relay": a decision
     // source that hears a 4xx/5xx answer whose body is a FHIR OperationOutcome keeps it in
     // `upstream_outcome` (set after the request may have been released, so it survives that).

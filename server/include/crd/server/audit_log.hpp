@@ -25,6 +25,7 @@ struct audit_record
     std::string client;  // authenticated client id (JWT iss), empty when authentication is off
     std::string jti;
     std::string tenant;
+    std::string trace_id;                                      // W3C trace id of the call (32 hex digits), as in its access log line
     std::vector<std::pair<std::string, std::string>> headers;  // requests.required_headers, as sent
     unsigned status = 0;
     std::chrono::microseconds latency{0};

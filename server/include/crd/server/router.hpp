@@ -6,6 +6,7 @@
 #include <crd/core/async.hpp>
 #include <crd/core/decision.hpp>
 #include <crd/core/hook.hpp>
+#include <crd/core/trace_context.hpp>
 #include <crd/decision/feedback_forwarder.hpp>
 
 #include <chrono>
@@ -33,6 +34,9 @@ struct http_request_view
     const core::request_context* authenticated = nullptr;
     // Any request header by (case-insensitive) name; empty when absent. Set by the listener.
     std::function<std::string_view(std::string_view)> header = {};
+    // crd-server's span of this request (W3C Trace Context), made by the listener from the
+    // caller's traceparent/tracestate; an invalid (default) one makes the router start a trace.
+    core::trace_context trace = {};
 };
 
 struct http_response

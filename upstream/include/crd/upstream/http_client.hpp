@@ -6,6 +6,7 @@
 #include <crd/core/async.hpp>
 #include <crd/core/error.hpp>
 #include <crd/core/metrics.hpp>
+#include <crd/core/trace_context.hpp>
 #include <crd/core/url.hpp>
 #include <crd/upstream/pool_metrics.hpp>
 
@@ -35,6 +36,11 @@ struct request
     std::string content_type = "application/json";
     std::vector<header> headers;
 };
+
+// W3C Trace Context for a call made within `parent` (crd-server's span of a request): adds
+// traceparent naming a new child span (same trace id, new span id) and tracestate when there is
+// one, and returns that child span. Adds nothing, and returns `parent`, when `parent` is invalid.
+core::trace_context add_trace_headers(request& req, const core::trace_context& parent);
 
 struct response
 {
