@@ -3,8 +3,11 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <array>
 #include <atomic>
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <unistd.h>
 
@@ -25,7 +28,42 @@ std::string_view level_name(core::log_level level)
     return "info";
 }
 
+// 3 places: microseconds for a duration in milliseconds.
+void append_decimal(std::string& out, double value)
+{
+    if (!std::isfinite(value))
+    {
+        out += "null";
+        return;
+    }
+    std::array<char, 64> buf;
+    const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), value, std::chars_format::fixed, 3);
+    if (ec == std::errc{})
+        out.append(buf.data(), end);
+    else
+        out += boost::json::serialize(boost::json::value(value));  // beyond 1e60: still a JSON number
+}
+
 }  // namespace
+
+std::string to_json_line(const boost::json::object& fields)
+{
+    std::string out;
+    out.push_back('{');
+    for (const auto& kv : fields)
+    {
+        if (out.size() > 1)
+            out.push_back(',');
+        out += boost::json::serialize(kv.key());
+        out.push_back(':');
+        if (kv.value().is_double())
+            append_decimal(out, kv.value().get_double());
+        else
+            out += boost::json::serialize(kv.value());
+    }
+    out.push_back('}');
+    return out;
+}
 
 void set_level(core::log_level level) noexcept
 {
@@ -48,7 +86,7 @@ void write(core::log_level level, std::string_view event, boost::json::object fi
     line["event"] = event;
     for (auto& kv : fields)
         line[kv.key()] = std::move(kv.value());
-    std::string text = boost::json::serialize(line);
+    std::string text = to_json_line(line);
     text.push_back('\n');
     // One write per line; a short write to stderr is retried rather than lost.
     const char* p = text.data();

@@ -170,7 +170,7 @@ std::string format_audit_line(const audit_record& r)
         cap_strings(response);
         head["response"] = std::move(response);
     }
-    return json::serialize(head);
+    return log::to_json_line(head);  // latency_ms as a plain decimal
 }
 
 struct audit_log::impl

@@ -2,11 +2,13 @@
 
 #include <boost/json/parse.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 
@@ -120,6 +122,39 @@ temp_dir::~temp_dir()
 {
     std::error_code ignored;
     std::filesystem::remove_all(path_, ignored);
+}
+
+stderr_capture::stderr_capture() : path_(std::filesystem::temp_directory_path() / ("crd-stderr-" + std::to_string(::getpid())))
+{
+    const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        throw std::runtime_error("cannot create " + path_.string());
+    saved_ = ::dup(STDERR_FILENO);
+    ::dup2(fd, STDERR_FILENO);
+    ::close(fd);
+}
+
+stderr_capture::~stderr_capture()
+{
+    restore();
+    std::error_code ignored;
+    std::filesystem::remove(path_, ignored);
+}
+
+std::string stderr_capture::text()
+{
+    restore();
+    std::ifstream in(path_);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void stderr_capture::restore()
+{
+    if (saved_ < 0)
+        return;
+    ::dup2(saved_, STDERR_FILENO);
+    ::close(saved_);
+    saved_ = -1;
 }
 
 }  // namespace crd::test

@@ -65,6 +65,24 @@ private:
     std::filesystem::path path_;
 };
 
+// What this process writes to stderr (fd 2: the log) while it lives, in a temporary file; text()
+// stops capturing and returns it. One at a time.
+class stderr_capture
+{
+public:
+    stderr_capture();
+    ~stderr_capture();
+    stderr_capture(const stderr_capture&) = delete;
+    stderr_capture& operator=(const stderr_capture&) = delete;
+
+    std::string text();
+
+private:
+    void restore();
+    std::filesystem::path path_;
+    int saved_ = -1;
+};
+
 // Runs a coroutine to completion on `ioc` (which may then run again), rethrowing its exception.
 template <class T>
 T run_coro(net::io_context& ioc, net::awaitable<T> op)

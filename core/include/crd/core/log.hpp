@@ -6,12 +6,19 @@
 #include <boost/json/object.hpp>
 
 #include <exception>
+#include <string>
 #include <string_view>
 
 namespace crd::log {
 
 void set_level(core::log_level level) noexcept;
 bool enabled(core::log_level level) noexcept;
+
+// One log or audit line as a JSON object, fields in order: every top-level number with a fraction
+// (a duration in milliseconds, such as "latency_ms") as a plain decimal with 3 places ("1.052",
+// not Boost.JSON's "1.052338E0"; null when not finite), every other value as Boost.JSON writes
+// it. Nested values are left alone: an audit record's request keeps its numbers as they were.
+std::string to_json_line(const boost::json::object& fields);
 
 // Writes {"ts":..., "level":..., "event":..., ...fields} as one line with a single write(2), so
 // lines from different threads never interleave.
