@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace crd::test {
@@ -45,6 +46,8 @@ public:
     std::uint64_t max_concurrent() const noexcept { return service_.max_concurrent_connections(); }
     std::string last_body() const;
     std::string last_header(const std::string& lower_name) const;
+    // The last request as received (every header line, in order), if any came.
+    std::optional<testing::received_request> last_request() const { return service_.last_request(); }
 
     // The default answer: one valid card and one coverage-information systemAction.
     static std::string default_body();

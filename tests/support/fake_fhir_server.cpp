@@ -44,7 +44,7 @@ std::vector<fhir_request_seen> fake_fhir_server::requests() const
 {
     std::vector<fhir_request_seen> out;
     for (const auto& r : service_.requests())
-        out.push_back({r.target, r.header("authorization")});
+        out.push_back({r.target, r.header("authorization"), r.header("traceparent"), r.header("tracestate")});
     return out;
 }
 

@@ -24,6 +24,8 @@ struct fhir_request_seen
 {
     std::string target;
     std::string authorization;
+    std::string traceparent;  // W3C Trace Context headers, "" when absent
+    std::string tracestate;
 };
 
 class fake_fhir_server
