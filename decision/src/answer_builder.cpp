@@ -61,38 +61,45 @@ std::string date_after(const std::string& ymd, unsigned days)
 
 // For order-dispatch when the order is neither in prefetch nor fetched: the smallest resource
 // that names the order, so the EHR can still apply the update to its own copy.
-json::object minimal_resource(const core::request_item& item, const core::hook_request& request)
+json::object minimal_resource(const core::request_item& item, const core::hook_request& request, const json::storage_ptr& sp)
 {
-    json::object r;
+    json::object r(sp);
     r["resourceType"] = item.resource_type;
     r["id"] = item.id;
     const std::string patient = "Patient/" + std::string(request.patient_id);
     const auto type = item.resource_type;
     if (type == "NutritionOrder" || type == "VisionPrescription")
-        r["patient"] = json::object{{"reference", patient}};
+        r["patient"] = json::object({{"reference", patient}}, sp);
     else if (type == "Task")
-        r["for"] = json::object{{"reference", patient}};
+        r["for"] = json::object({{"reference", patient}}, sp);
     else
-        r["subject"] = json::object{{"reference", patient}};
+        r["subject"] = json::object({{"reference", patient}}, sp);
     if (type == "ServiceRequest" || type == "MedicationRequest" || type == "DeviceRequest" || type == "NutritionOrder" || type == "Task")
         r["intent"] = "order";
     r["status"] = "active";
     return r;
 }
 
-json::object base_card(
-    const card_origin& origin, const rule& r, std::string summary, std::string_view indicator, std::string_view item_ref, core::crd_version version)
+// Built in the answer's memory resource, sized for the members it gets (`room`: the caller's
+// detail and links), so nothing is built on the heap to be deep-copied into the answer.
+json::object base_card(const card_origin& origin, const rule& r, std::string summary, std::string_view indicator, std::string_view item_ref,
+    core::crd_version version, const json::storage_ptr& sp, std::size_t room)
 {
-    json::object card;
-    card["uuid"] = core::new_uuid();
-    card["summary"] = fit_summary(std::move(summary));
-    card["indicator"] = indicator;
-    card["source"] = card_source(origin.label, origin.url, r.topic, version);
+    json::object card(5 + room, sp);
+    card.emplace("uuid", core::new_uuid());
+    card.emplace("summary", fit_summary(std::move(summary)));
+    card.emplace("indicator", indicator);
+    card.emplace("source", card_source(origin.label, origin.url, r.topic, version, sp));
     // CRD: cards about some of several orders say which, for people and for software. 2.0 wrote
     // the reference as a string; 2.1 and 2.2 (their CRDServiceResponse examples) as a Reference.
-    json::value associated =
-        version == core::crd_version::v2_0 ? json::value(json::string(item_ref)) : json::value(json::object{{"reference", item_ref}});
-    card["extension"] = json::object{{"davinci-crd.associated-resource", json::array{std::move(associated)}}};
+    json::array associated(sp);
+    if (version == core::crd_version::v2_0)
+        associated.emplace_back(item_ref);
+    else
+        associated.emplace_back(json::object({{"reference", item_ref}}, sp));
+    json::object extension(1, sp);
+    extension.emplace("davinci-crd.associated-resource", std::move(associated));
+    card.emplace("extension", std::move(extension));
     return card;
 }
 
@@ -130,13 +137,13 @@ std::string fit_summary(std::string s)
     return s;
 }
 
-json::object card_source(std::string_view label, std::string_view url, std::string_view topic, core::crd_version version)
+json::object card_source(std::string_view label, std::string_view url, std::string_view topic, core::crd_version version, json::storage_ptr sp)
 {
-    json::object source;
-    source["label"] = label;
+    json::object source(3, sp);
+    source.emplace("label", label);
     if (!url.empty())
-        source["url"] = url;
-    source["topic"] = card_topic(topic, version);
+        source.emplace("url", url);
+    source.emplace("topic", card_topic(topic, version, sp));
     return source;
 }
 
@@ -231,11 +238,12 @@ void append_update(json::array& actions, const core::hook_request& request, cons
 {
     rendering_report report;
     const json::object* target = update_target(item, request);
-    json::object resource = target ? json::object(*target, sp) : json::object(minimal_resource(item, request), sp);
-    json::object action(sp);
-    action["type"] = "update";
-    action["description"] = action_description(a, what, reference);
-    action["resource"] = with_coverage_information(std::move(resource), render_coverage_information(std::move(a), request.version, report, sp));
+    json::object resource = target ? json::object(*target, sp) : minimal_resource(item, request, sp);
+    json::object action(3, sp);
+    action.emplace("type", "update");
+    action.emplace("description", action_description(a, what, reference));
+    action.emplace(
+        "resource", with_coverage_information(std::move(resource), render_coverage_information(std::move(a), request.version, report, sp)));
     count_rendering(report);
     actions.push_back(std::move(action));
 }
@@ -254,20 +262,27 @@ void append_cards(json::array& cards, const card_origin& origin, const rule& adv
     if (!advice.links.empty())
     {
         // External Reference card (CRD cards.md): links are absolute and also listed in Card.links.
-        json::object card(base_card(origin, advice, summary, indicator, reference, version), sp);
+        json::object card = base_card(origin, advice, summary, indicator, reference, version, sp, 2);
         if (!detail.empty())
-            card["detail"] = detail;
-        json::array links;
+            card.emplace("detail", detail);
+        json::array links(sp);
+        links.reserve(advice.links.size());
         for (const auto& l : advice.links)
-            links.push_back(json::object{{"label", l.label}, {"url", l.url}, {"type", "absolute"}});
-        card["links"] = std::move(links);
+        {
+            json::object link(3, sp);
+            link.emplace("label", l.label);
+            link.emplace("url", l.url);
+            link.emplace("type", "absolute");
+            links.emplace_back(std::move(link));
+        }
+        card.emplace("links", std::move(links));
         cards.push_back(std::move(card));
     }
     if (!advice.instructions.empty())
     {
         // Instructions card: text only, no links or suggestions.
-        json::object card(base_card(origin, advice, "Instructions: " + std::string(what), "info", reference, version), sp);
-        card["detail"] = advice.instructions;
+        json::object card = base_card(origin, advice, "Instructions: " + std::string(what), "info", reference, version, sp, 1);
+        card.emplace("detail", advice.instructions);
         cards.push_back(std::move(card));
     }
 }

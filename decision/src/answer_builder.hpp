@@ -65,8 +65,9 @@ void append_update(boost::json::array& actions, const core::hook_request& reques
 void append_cards(boost::json::array& cards, const card_origin& origin, const rule& advice, const determination& d, std::string_view what,
     std::string_view reference, bool several, core::crd_version version, boost::json::storage_ptr sp = {});
 
-// Card.source: label, url, and topic in the caller's version's card-type system.
-boost::json::object card_source(std::string_view label, std::string_view url, std::string_view topic, core::crd_version version);
+// Card.source: label, url, and topic in the caller's version's card-type system. Allocates in `sp`.
+boost::json::object card_source(
+    std::string_view label, std::string_view url, std::string_view topic, core::crd_version version, boost::json::storage_ptr sp = {});
 
 // CDS Hooks: "summary ... <140 characters"; cut at a UTF-8 boundary with the cut marked.
 std::string fit_summary(std::string s);

@@ -42,15 +42,15 @@ json::array updates_for_every_item(const core::hook_request& request, MakeAssert
 
 }  // namespace
 
-json::object card_topic(std::string_view code, core::crd_version version)
+json::object card_topic(std::string_view code, core::crd_version version, json::storage_ptr sp)
 {
     const auto& types = crd_card_types();
     const auto it = types.find(code);
-    return json::object{
-        {"system", version >= core::crd_version::v2_2 ? cdshooks_card_type_system : crd_card_type_system},
-        {"code", code},
-        {"display", it == types.end() ? std::string(code) : it->second},
-    };
+    json::object topic(3, sp);
+    topic.emplace("system", version >= core::crd_version::v2_2 ? cdshooks_card_type_system : crd_card_type_system);
+    topic.emplace("code", code);
+    topic.emplace("display", it == types.end() ? code : std::string_view(it->second));
+    return topic;
 }
 
 json::object undetermined_response(const core::hook_request& request, std::string_view source_label)

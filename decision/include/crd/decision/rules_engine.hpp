@@ -27,8 +27,8 @@ boost::json::object undetermined_response(const core::hook_request& request, std
 boost::json::object no_coverage_response(const core::hook_request& request, std::string_view source_label, std::string_view coverage_reason);
 
 // The card topic object ({system, code, display}) of a CRD card type in the caller's version:
-// the temp CodeSystem before 2.2, cdshooks-card-type from 2.2.
-boost::json::object card_topic(std::string_view code, core::crd_version version);
+// the temp CodeSystem before 2.2, cdshooks-card-type from 2.2. Allocates in `sp`.
+boost::json::object card_topic(std::string_view code, core::crd_version version, boost::json::storage_ptr sp = {});
 
 // True when the request's primary Coverage (the first in prefetch) names this payer, by a payor
 // reference or identifier the rules file gives (payer.references, payer.identifiers); also true
