@@ -4,6 +4,7 @@
 #include <crd/decision/rules_engine.hpp>
 
 #include <algorithm>
+#include <vector>
 
 namespace json = boost::json;
 
@@ -112,15 +113,34 @@ void apply_options(json::object& response, const crd_options& options)
     if (json::value* cards = response.if_contains("cards"); cards && cards->is_array())
     {
         auto& arr = cards->get_array();
-        // In the response's own memory resource, so cards move instead of being copied twice.
-        json::array kept(arr.storage());
-        for (auto& c : arr)
-            if (!options.disabled_card_types.count(topic_code(c)))
-                kept.push_back(std::move(c));
-        std::stable_sort(kept.begin(), kept.end(), [](const json::value& a, const json::value& b) { return severity(a) < severity(b); });
-        while (kept.size() > options.max_cards)
-            kept.pop_back();
-        arr = std::move(kept);
+        // The most severe first, in their order within one severity, at most max-cards of them:
+        // three severities, so a pass per severity over the cards' severities (each read once)
+        // instead of a sort that reads two cards' indicators per comparison.
+        std::vector<int> severities(arr.size(), -1);  // -1: a disabled type, left out
+        std::size_t count[3] = {0, 0, 0};
+        bool in_order = true;
+        int last = 0;
+        for (std::size_t i = 0; i < arr.size(); ++i)
+            if (options.disabled_card_types.empty() || !options.disabled_card_types.count(topic_code(arr[i])))
+            {
+                const int s = severity(arr[i]);
+                severities[i] = s;
+                ++count[s];
+                in_order = in_order && s >= last;
+                last = s;
+            }
+        const std::size_t enabled = count[0] + count[1] + count[2];
+        if (!in_order || enabled != arr.size() || enabled > options.max_cards)  // otherwise nothing to leave out or move
+        {
+            // In the response's own memory resource, so cards move instead of being copied twice.
+            json::array kept(arr.storage());
+            kept.reserve(std::min(enabled, options.max_cards));
+            for (int s = 0; s < 3 && kept.size() < options.max_cards; ++s)
+                for (std::size_t i = 0; i < arr.size() && kept.size() < options.max_cards; ++i)
+                    if (severities[i] == s)
+                        kept.push_back(std::move(arr[i]));
+            arr = std::move(kept);
+        }
     }
     if (!options.coverage_info)
     {
