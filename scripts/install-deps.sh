@@ -14,6 +14,7 @@ packages=(
     # Debian's prometheus) checks the alert rules.
     dpkg-dev fakeroot lintian logrotate
     prometheus
+    libhiredis-dev redis-server haproxy
     "$@"
 )
 

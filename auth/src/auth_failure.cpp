@@ -7,7 +7,7 @@ namespace {
 
 constexpr std::array<std::string_view, static_cast<std::size_t>(auth_failure::count_)> names{"missing", "malformed", "bad_algorithm",
     "unknown_client", "unknown_key", "bad_signature", "bad_audience", "expired", "not_yet_valid", "lifetime_too_long", "replayed", "bad_jku",
-    "bad_scope", "bad_secret", "key_fetch_failed", "busy", "keys_unavailable"};
+    "bad_scope", "bad_secret", "key_fetch_failed", "busy", "keys_unavailable", "replay_unavailable"};
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wnon-virtual-dtor"  // error_category has a protected non-virtual dtor
@@ -20,7 +20,7 @@ public:
     {
         const auto reason = reason_of(ev);
         // Not verdicts on the credentials: the checks are saturated or the client's keys are late.
-        if (reason == auth_failure::busy)
+        if (reason == auth_failure::busy || reason == auth_failure::replay_unavailable)
             return {503, "transient", explain(reason)};
         return {401, "security", explain(reason)};
     }
@@ -63,6 +63,7 @@ std::string explain(auth_failure reason)
     case auth_failure::key_fetch_failed: return "the client's keys could not be fetched";
     case auth_failure::busy: return "authentication is busy; retry shortly";
     case auth_failure::keys_unavailable: return "the client's keys are unavailable (its JWKS URL could not be fetched yet); retry shortly";
+    case auth_failure::replay_unavailable: return "the replay check is unavailable for a moment; retry shortly with a fresh token";
     case auth_failure::count_: break;
     }
     return "authentication failed";

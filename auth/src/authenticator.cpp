@@ -30,14 +30,14 @@ struct authenticator::impl
     smart_token_endpoint smart{cfg, own_key, clients, client_jwts};
     basic_auth basic{cfg, clients};
 
-    impl(const core::config& c, std::shared_ptr<replay_cache> shared_replays)
+    impl(const core::config& c, std::shared_ptr<replay_guard> shared_replays)
         : cfg(c)
-        , client_jwts(cfg, clients, shared_replays ? std::move(shared_replays) : std::make_shared<replay_cache>())
+        , client_jwts(cfg, clients, shared_replays ? std::move(shared_replays) : std::make_shared<local_replay_guard>())
     {
     }
 };
 
-authenticator::authenticator(const core::config& cfg, std::shared_ptr<replay_cache> replays) : impl_(std::make_unique<impl>(cfg, std::move(replays)))
+authenticator::authenticator(const core::config& cfg, std::shared_ptr<replay_guard> replays) : impl_(std::make_unique<impl>(cfg, std::move(replays)))
 {
 }
 authenticator::~authenticator() = default;

@@ -11,7 +11,7 @@
 
 namespace crd::auth {
 
-client_jwt_verifier::client_jwt_verifier(const core::config& cfg, client_registry& clients, std::shared_ptr<replay_cache> replays)
+client_jwt_verifier::client_jwt_verifier(const core::config& cfg, client_registry& clients, std::shared_ptr<replay_guard> replays)
     : cfg_(cfg)
     , clients_(clients)
     , allowed_algs_(cfg.auth.allowed_algs.begin(), cfg.auth.allowed_algs.end())
@@ -104,8 +104,12 @@ net::awaitable<auth_result> client_jwt_verifier::verify(const jws& token, const 
         co_return refuse(auth_failure::bad_signature, "signature does not verify");
     // Only a verified token may take a replay-cache slot. Each jti is kept until its token's exp
     // plus the leeway: until then it could still be accepted.
-    if (!replays_->first_use(iss, jti, *exp + leeway, unix_now()))
-        co_return refuse(auth_failure::replayed, "jti was used before");
+    switch (co_await replays_->claim(iss, jti, *exp + leeway))
+    {
+    case replay_verdict::first_use: break;
+    case replay_verdict::replayed: co_return refuse(auth_failure::replayed, "jti was used before");
+    case replay_verdict::unavailable: co_return refuse(auth_failure::replay_unavailable, "the shared replay cache did not answer (fail_closed)");
+    }
     co_return identity{iss, jti, string_claim(token.payload, "tenant")};
 }
 

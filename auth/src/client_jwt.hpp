@@ -6,7 +6,7 @@
 
 #include <crd/auth/authenticator.hpp>
 #include <crd/auth/jose.hpp>
-#include <crd/auth/replay_cache.hpp>
+#include <crd/auth/replay_guard.hpp>
 #include <crd/core/async.hpp>
 #include <crd/core/config.hpp>
 
@@ -32,18 +32,19 @@ class client_jwt_verifier
 {
 public:
     // `cfg` and `clients` outlive the verifier; `replays` is shared with other generations.
-    client_jwt_verifier(const core::config& cfg, client_registry& clients, std::shared_ptr<replay_cache> replays);
+    client_jwt_verifier(const core::config& cfg, client_registry& clients, std::shared_ptr<replay_guard> replays);
 
     // alg (allowed, never none/HMAC), typ, kid, iss a registered client, NumericDate exp/iat/nbf
     // within the leeway, lifetime, aud, the key (jku only when registered), the signature, and
-    // last the jti (only a verified token may take a replay-cache slot). Never throws.
+    // last the jti (only a verified token may take a replay-cache slot; a shared cache that cannot
+    // answer under fail_closed is auth_failure::replay_unavailable). Never throws.
     net::awaitable<auth_result> verify(const jws& token, const client_jwt_rules& rules);
 
 private:
     const core::config& cfg_;
     client_registry& clients_;
     std::set<std::string> allowed_algs_;
-    std::shared_ptr<replay_cache> replays_;
+    std::shared_ptr<replay_guard> replays_;
 };
 
 }  // namespace crd::auth

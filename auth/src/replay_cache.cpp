@@ -1,4 +1,7 @@
 #include <crd/auth/replay_cache.hpp>
+#include <crd/auth/replay_guard.hpp>
+
+#include "expiring_cache.hpp"
 
 namespace crd::auth {
 
@@ -19,6 +22,16 @@ std::size_t replay_cache::size() const
 {
     std::lock_guard lock(mutex_);
     return until_.size();
+}
+
+replay_verdict local_replay_guard::claim_now(std::string_view issuer, std::string_view jti, std::int64_t until)
+{
+    return cache_.first_use(issuer, jti, until, unix_now()) ? replay_verdict::first_use : replay_verdict::replayed;
+}
+
+net::awaitable<replay_verdict> local_replay_guard::claim(std::string_view issuer, std::string_view jti, std::int64_t until)
+{
+    co_return claim_now(issuer, jti, until);
 }
 
 }  // namespace crd::auth

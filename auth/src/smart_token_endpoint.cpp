@@ -155,6 +155,8 @@ net::awaitable<token_answer> smart_token_endpoint::token(std::string_view conten
         const auto& r = verified.error();
         auth_metrics::instance().failures.add(r.reason);
         log::warning("token_request_refused", {{"reason", name_of(r.reason)}, {"detail", r.detail}});
+        if (r.reason == auth_failure::replay_unavailable)  // not a verdict on the client: retry shortly
+            co_return token_answer{503, json::object{{"error", "temporarily_unavailable"}, {"error_description", explain(r.reason)}}};
         co_return error("invalid_client", "client authentication failed");
     }
     const auto& who = *verified;

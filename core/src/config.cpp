@@ -8,6 +8,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
@@ -360,7 +361,92 @@ void apply_decision_url_override(decision_config& out, const env_lookup& env)
     }
 }
 
-void read_auth(object_reader& root, auth_config& out, const std::string& base_dir)
+// redis://[host][:port][/db]; rediss:// is refused by name: Debian 12's hiredis (0.14) has no TLS.
+void read_redis_url(const std::string& text, replay_cache_config& out)
+{
+    const std::string key = "auth.replay_cache.redis";
+    constexpr std::string_view scheme = "redis://";
+    if (text.rfind("rediss://", 0) == 0)
+        object_reader::fail(key, "uses rediss://, but this build's hiredis (Debian 12: 0.14) has no TLS: reach Redis over a private network or "
+                                 "loopback, or through a TLS tunnel (stunnel, spiped) on loopback, and write redis://");
+    if (text.rfind(scheme, 0) != 0)
+        object_reader::fail(key, "must be a redis://host:port/db URL");
+    std::string_view rest = std::string_view(text).substr(scheme.size());
+    if (rest.find('@') != std::string_view::npos)
+        object_reader::fail(key, "must not carry credentials: name the environment variable holding the password in auth.replay_cache.password_env");
+    const auto slash = rest.find('/');
+    auto authority = rest.substr(0, slash);
+    if (slash != std::string_view::npos)
+    {
+        const auto db = rest.substr(slash + 1);
+        if (!db.empty())
+        {
+            if (db.size() > 2 || !std::all_of(db.begin(), db.end(), [](char c) { return c >= '0' && c <= '9'; }))
+                object_reader::fail(key, "must end in a database number from 0 to 15 (redis://host:port/0)");
+            out.db = static_cast<unsigned>(std::stoul(std::string(db)));
+            if (out.db > 15)
+                object_reader::fail(key, "must end in a database number from 0 to 15 (redis://host:port/0)");
+        }
+    }
+    const auto colon = authority.rfind(':');
+    if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos)
+    {
+        const auto port = authority.substr(colon + 1);
+        if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+            std::stoul(std::string(port)) == 0 || std::stoul(std::string(port)) > 65535)
+            object_reader::fail(key, "has a bad port: it must be from 1 to 65535");
+        out.port = static_cast<std::uint16_t>(std::stoul(std::string(port)));
+        authority = authority.substr(0, colon);
+    }
+    if (authority.empty())
+        object_reader::fail(key, "must name a host (redis://127.0.0.1:6379/0)");
+    if (!std::all_of(authority.begin(), authority.end(),
+            [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_'; }))
+        object_reader::fail(key, "must name a host name or an IPv4 address");
+    out.host = std::string(authority);
+}
+
+void read_replay_cache(object_reader& auth, std::optional<replay_cache_config>& out, const env_lookup& env)
+{
+    auto v = auth.find("replay_cache");
+    if (!v || v->is_null())
+        return;
+    object_reader r(*v, "auth.replay_cache");
+    replay_cache_config c;
+    std::string redis;
+    r.read("redis", redis);
+    if (redis.empty())
+        object_reader::fail("auth.replay_cache.redis", "is required (redis://host:port/db); leave auth.replay_cache out for the in-process cache");
+    read_redis_url(redis, c);
+    r.read("prefix", c.prefix);
+    if (!has_no_controls(c.prefix) || c.prefix.size() > 64)
+        object_reader::fail("auth.replay_cache.prefix", "must be at most 64 characters, without control characters");
+    r.read_ms("timeout_ms", c.timeout, 1, 5'000);
+    if (auto p = r.find("on_unavailable"))
+    {
+        const auto s = object_reader::as_string(*p, "auth.replay_cache.on_unavailable", false);
+        if (s == "fail_closed")
+            c.on_unavailable = replay_unavailable_policy::fail_closed;
+        else if (s == "local")
+            c.on_unavailable = replay_unavailable_policy::local;
+        else
+            object_reader::fail("auth.replay_cache.on_unavailable", "must be \"fail_closed\" or \"local\"");
+    }
+    if (auto p = r.find("password_env"))
+    {
+        const auto name = object_reader::as_string(*p, "auth.replay_cache.password_env", false);
+        auto password = env(name.c_str());
+        if (!password || password->empty())
+            object_reader::fail("auth.replay_cache.password_env", "names the environment variable " + name + ", which is not set or empty");
+        if (!has_no_controls(*password))
+            object_reader::fail("auth.replay_cache.password_env", "names a variable whose value has control characters");
+        c.password = std::move(*password);
+    }
+    r.reject_unknown_keys();
+    out = std::move(c);
+}
+
+void read_auth(object_reader& root, auth_config& out, const std::string& base_dir, const env_lookup& env)
 {
     auto v = root.find("auth");
     if (!v)
@@ -433,7 +519,14 @@ void read_auth(object_reader& root, auth_config& out, const std::string& base_di
             out.clients.push_back(std::move(client));
         }
     }
+    read_replay_cache(r, out.replay_cache, env);
     r.reject_unknown_keys();
+    // Several instances share one replay cache; a SMART access token issued by one must verify on
+    // the others, which only a signing key they all load allows.
+    const bool issues_access_tokens = std::any_of(out.clients.begin(), out.clients.end(), [](const auth_client& c) { return !c.scope.empty(); });
+    if (out.replay_cache && out.required && issues_access_tokens && !out.signing_key)
+        object_reader::fail("auth.signing_key", "is required with auth.replay_cache when clients have SMART scopes: every instance behind the "
+                                                "balancer must verify the access tokens the others issue (give them all the same key file)");
 }
 
 void read_audit(object_reader& root, audit_config& out, const std::string& base_dir)
@@ -662,7 +755,7 @@ config parse_config(const json::value& doc, const std::string& base_dir, const e
     if (out.decision.protocol == decision_protocol::decisions && !out.decision.endpoint)
         object_reader::fail("decision.protocol", "is \"decisions\" (or CDS_DECISION_SERVICE_CUSTOM_RESPONSE=true), which needs a decision service: "
                                                  "set decision.url or CDS_DECISION_SERVICE_URL");
-    read_auth(root, out.auth, base_dir);
+    read_auth(root, out.auth, base_dir, env);
     // Under systemd (StateDirectory=) a relative audit path lives in the service's state directory.
     const auto state_dir = env("STATE_DIRECTORY");
     read_audit(root, out.audit, state_dir && !state_dir->empty() ? state_dir->substr(0, state_dir->find(':')) : base_dir);

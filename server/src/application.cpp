@@ -1,6 +1,8 @@
 #include <crd/server/application.hpp>
 
 #include <crd/auth/authenticator.hpp>
+#include <crd/auth/auth_metrics.hpp>
+#include <crd/auth/redis_replay_guard.hpp>
 #include <crd/core/log.hpp>
 #include <crd/server/server_metrics.hpp>
 #include <crd/server/audit_log.hpp>
@@ -38,7 +40,7 @@ void refuse_unavailable_features(const core::config& cfg)
         throw startup_error("auth.required is true but auth.clients is empty: no caller could ever be accepted");
 }
 
-std::shared_ptr<auth::authenticator> make_authenticator(const core::config& cfg, std::shared_ptr<auth::replay_cache> replays)
+std::shared_ptr<auth::authenticator> make_authenticator(const core::config& cfg, std::shared_ptr<auth::replay_guard> replays)
 {
     if (!cfg.auth.required)
         return nullptr;
@@ -50,6 +52,15 @@ std::shared_ptr<auth::authenticator> make_authenticator(const core::config& cfg,
     {
         throw startup_error(e.what());
     }
+}
+
+// auth.replay_cache: Redis shared by every instance; absent, this process's own cache.
+std::shared_ptr<auth::replay_guard> make_replay_guard(const core::config& cfg)
+{
+    if (cfg.auth.required && cfg.auth.replay_cache)
+        return std::make_shared<auth::redis_replay_guard>(*cfg.auth.replay_cache);
+    auth::auth_metrics::instance().mode.set(static_cast<std::int64_t>(auth::replay_mode::in_process));
+    return std::make_shared<auth::local_replay_guard>();
 }
 
 bool uses_remote_decision(const core::config& cfg)
@@ -73,9 +84,10 @@ std::unique_ptr<audit_log> make_audit(const core::config& cfg)
 }
 
 router_settings make_router_settings(const core::config& cfg, const core::decision_service& decision, audit_log* audit,
-    const auth::authenticator_slot* authn, decision::feedback_forwarder* feedback)
+    const auth::authenticator_slot* authn, decision::feedback_forwarder* feedback, const auth::replay_guard* replays)
 {
     router_settings s;
+    s.replays = cfg.auth.required ? replays : nullptr;
     s.feedback = feedback;
     s.auth = cfg.auth.required ? authn : nullptr;
     s.protect_discovery = cfg.auth.protect_discovery;
@@ -96,6 +108,14 @@ router_settings admin_settings(router_settings s)
     return s;
 }
 
+bool replay_cache_differs(const std::optional<core::replay_cache_config>& a, const std::optional<core::replay_cache_config>& b)
+{
+    if (a.has_value() != b.has_value())
+        return true;
+    return a && (a->host != b->host || a->port != b->port || a->db != b->db || a->prefix != b->prefix || a->timeout != b->timeout ||
+                    a->on_unavailable != b->on_unavailable || a->password != b->password);
+}
+
 bool is_loopback(const std::string& address)
 {
     return address.rfind("127.", 0) == 0 || address == "::1" || address == "localhost";
@@ -111,8 +131,10 @@ struct application::impl
     // timer must never outlive its io_context (ASan caught that on shutdown).
     net::io_context control;
     // Outlives every configuration generation: a token used before a reload is a replay after it.
-    std::shared_ptr<auth::replay_cache> replays = std::make_shared<auth::replay_cache>();
-    std::unique_ptr<audit_log> audit;  // before the router and listener, which use it
+    // Built once from the start-up configuration (a change of auth.replay_cache needs a restart).
+    std::shared_ptr<auth::replay_guard> replays;
+    auth::redis_replay_guard* shared_replays = nullptr;  // `replays` when it is Redis: started and stopped here
+    std::unique_ptr<audit_log> audit;                    // before the router and listener, which use it
     auth::authenticator_slot authn;
     // The running authenticator's background work (JWKS refresh); ended and joined before that
     // authenticator is let go, by a reload and at shutdown.
@@ -130,14 +152,16 @@ struct application::impl
 
     explicit impl(core::config c)
         : cfg(std::move(c))
+        , replays(make_replay_guard(cfg))
+        , shared_replays(dynamic_cast<auth::redis_replay_guard*>(replays.get()))
         , audit(make_audit(cfg))
         , authn(make_authenticator(cfg, replays))
         , decision(make_decision(cfg))
         , prefetch(cfg)
         , feedback(cfg)
         , registry(decision::make_registry(cfg, *decision, &prefetch))
-        , routes(registry, make_router_settings(cfg, *decision, audit.get(), &authn, &feedback))
-        , admin_routes(registry, admin_settings(make_router_settings(cfg, *decision, audit.get(), &authn, &feedback)))
+        , routes(registry, make_router_settings(cfg, *decision, audit.get(), &authn, &feedback, replays.get()))
+        , admin_routes(registry, admin_settings(make_router_settings(cfg, *decision, audit.get(), &authn, &feedback, replays.get())))
         , listener(cfg, routes, cfg.admin.enabled ? &admin_routes : nullptr)
     {
     }
@@ -146,6 +170,9 @@ struct application::impl
     {
         listener.stop();
         listener.wait();
+        // After the listener: no call is left to claim a token id.
+        if (shared_replays)
+            shared_replays->stop();
         if (auth_tasks)
             auth_tasks->cancel_and_join();  // while the control thread still runs them
         control_work.reset();
@@ -172,6 +199,8 @@ void application::start()
         impl_->auth_tasks = std::make_unique<core::task_group>(impl_->control.get_executor());
         a->start_background(*impl_->auth_tasks, cfg.auth.jwks_refresh);
     }
+    if (impl_->shared_replays)
+        impl_->shared_replays->start();
     impl_->control_work.emplace(impl_->control.get_executor());
     impl_->control_thread = std::thread([this] { impl_->control.run(); });
     impl_->listener.start();
@@ -179,17 +208,20 @@ void application::start()
     json::array services;
     for (auto id : impl_->registry.ids())
         services.emplace_back(id);
-    log::info(
-        "started", {
-                       {"listen", cfg.listen.address + ":" + std::to_string(port())},
-                       {"admin", cfg.admin.enabled ? json::value(cfg.admin.address + ":" + std::to_string(admin_port())) : json::value(nullptr)},
-                       {"public_base_url", cfg.public_base_url},
-                       {"decision_mode", impl_->decision->mode()},
-                       {"decision", cfg.decision.endpoint ? json::value(cfg.decision.endpoint->origin() + cfg.decision.endpoint->target)
-                                                          : json::value(cfg.decision.rules_path)},
-                       {"auth", cfg.auth.required ? "required" : "off"},
-                       {"services", std::move(services)},
-                   });
+    log::info("started",
+        {
+            {"listen", cfg.listen.address + ":" + std::to_string(port())},
+            {"admin", cfg.admin.enabled ? json::value(cfg.admin.address + ":" + std::to_string(admin_port())) : json::value(nullptr)},
+            {"public_base_url", cfg.public_base_url},
+            {"decision_mode", impl_->decision->mode()},
+            {"decision", cfg.decision.endpoint ? json::value(cfg.decision.endpoint->origin() + cfg.decision.endpoint->target)
+                                               : json::value(cfg.decision.rules_path)},
+            {"auth", cfg.auth.required ? "required" : "off"},
+            {"replay_cache", impl_->shared_replays ? "redis://" + cfg.auth.replay_cache->host + ":" + std::to_string(cfg.auth.replay_cache->port) +
+                                                         "/" + std::to_string(cfg.auth.replay_cache->db)
+                                                   : std::string("in-process")},
+            {"services", std::move(services)},
+        });
     if (!cfg.auth.required)
         log::warning("auth_disabled", {{"detail", "auth.required is false: callers are not authenticated"}});
     if (!cfg.audit.path)
@@ -243,6 +275,7 @@ bool application::reload(const std::string& config_path)
         {
             try
             {
+                // The replay cache in use stays (see needs_restart below): the new generation gets it.
                 auto fresh = std::make_shared<auth::authenticator>(next, impl_->replays);
                 auto fresh_tasks = std::make_unique<core::task_group>(impl_->control.get_executor());
                 fresh->start_background(*fresh_tasks, next.auth.jwks_refresh);
@@ -254,7 +287,9 @@ bool application::reload(const std::string& config_path)
                     previous_tasks->cancel_and_join();
                 previous_tasks.reset();
                 previous.reset();
+                const auto running_replay_cache = current.auth.replay_cache;
                 current.auth = next.auth;
+                current.auth.replay_cache = running_replay_cache;  // what runs, until a restart
             }
             catch (const std::exception& e)
             {
@@ -272,6 +307,8 @@ bool application::reload(const std::string& config_path)
     json::array needs_restart;
     if (needs_restart_auth)
         needs_restart.emplace_back("auth.required");
+    if (replay_cache_differs(next.auth.replay_cache, current.auth.replay_cache))
+        needs_restart.emplace_back("auth.replay_cache");
     if (next.listen.address != current.listen.address || next.listen.port != current.listen.port || next.listen.threads != current.listen.threads)
         needs_restart.emplace_back("listen");
     if (next.admin.enabled != current.admin.enabled || next.admin.address != current.admin.address || next.admin.port != current.admin.port)

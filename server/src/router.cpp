@@ -307,6 +307,8 @@ net::awaitable<http_response> router::token_call(const http_request_view& reques
     auto answer = co_await authn->token(request.content_type, request.body);
     auto r = json_response(answer.status, answer.body);
     r.headers.emplace_back("Pragma", "no-cache");  // RFC 6749 §5.1 (Cache-Control: no-store is always set)
+    if (answer.status == 503)
+        r.headers.emplace_back("Retry-After", "1");  // the shared replay cache, for a moment
     co_return r;
 }
 
@@ -520,7 +522,11 @@ router::routed router::route_table::ready(const router& self, const call&)
 {
     // Ready when the configuration and rules are loaded (they are, or we would not be serving)
     // and the decision source can take calls.
-    const auto state = self.settings_.decision ? self.settings_.decision->ready() : core::readiness{};
+    auto state = self.settings_.decision ? self.settings_.decision->ready() : core::readiness{};
+    // A shared replay cache that is down under fail_closed refuses every authenticated call: the
+    // balancer should send them elsewhere meanwhile.
+    if (state.ready && self.settings_.replays)
+        state = self.settings_.replays->ready();
     if (state.ready)
         return json_response(200, json::object{{"status", "ready"}});
     // Why, only on the admin listener: the reason names the decision service's origin.
@@ -656,6 +662,12 @@ net::awaitable<std::optional<http_response>> router::authenticate(
         // Not a verdict on the credentials: the checks are saturated. Retry, do not re-key.
         log::warning("auth_busy", {{"path", path}, {"detail", why.detail}});
         co_return overloaded("authentication is busy; retry shortly");
+    }
+    if (why.reason == auth::auth_failure::replay_unavailable)
+    {
+        // Not a verdict either: the shared replay cache did not answer (fail_closed).
+        log::warning("auth_replay_unavailable", {{"path", path}, {"detail", why.detail}});
+        co_return overloaded(why.explanation);
     }
     // The log has the detail; the caller gets the reason in the server's own words (RFC 6750
     // error_description), never the token's contents, unless auth.terse_errors.

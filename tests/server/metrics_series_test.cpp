@@ -223,7 +223,12 @@ std::set<std::string> expected_series()
     histogram("crd_prefetch_duration_seconds", "");
     labelled("crd_auth_failures_total", "reason",
         {"missing", "malformed", "bad_algorithm", "unknown_client", "unknown_key", "bad_signature", "bad_audience", "expired", "not_yet_valid",
-            "lifetime_too_long", "replayed", "bad_jku", "bad_scope", "bad_secret", "key_fetch_failed", "busy", "keys_unavailable"});
+            "lifetime_too_long", "replayed", "bad_jku", "bad_scope", "bad_secret", "key_fetch_failed", "busy", "keys_unavailable",
+            "replay_unavailable"});
+    histogram("crd_replay_redis_seconds", "");
+    labelled("crd_replay_redis_errors_total", "kind", {"connect", "timeout", "reply", "lost", "down"});
+    s.insert("crd_replay_local_fallbacks_total");
+    s.insert("crd_replay_cache_mode");
     for (const char* kind : {"card", "systemAction"})
         for (const char* action : {"dropped", "repaired"})
             s.insert(std::string("crd_cards_normalised_total{action=\"") + action + "\",kind=\"" + kind + "\"}");

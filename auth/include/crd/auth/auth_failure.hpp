@@ -32,6 +32,9 @@ enum class auth_failure : std::uint8_t
     key_fetch_failed,
     busy,              // too many slow (Basic) verifications already running: retry, do not re-key
     keys_unavailable,  // the client's JWKS URL could not be fetched (yet): not an unknown key
+    // The shared replay cache (Redis) could not say whether the jti is new, and its policy is
+    // fail_closed: 503 with Retry-After, not a verdict on the credentials.
+    replay_unavailable,
     count_,
 };
 

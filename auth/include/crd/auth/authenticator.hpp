@@ -6,7 +6,7 @@
 #include <crd/auth/auth_failure.hpp>
 #include <crd/auth/jose.hpp>
 #include <crd/core/async.hpp>
-#include <crd/auth/replay_cache.hpp>
+#include <crd/auth/replay_guard.hpp>
 #include <crd/core/config.hpp>
 #include <crd/core/task_group.hpp>
 
@@ -56,8 +56,9 @@ public:
     // Parses inline JWK Sets, loads auth.signing_key (or generates one, with a warning), resolves
     // the hosts of jwks_url and jku_allowlist entries. Throws std::runtime_error naming the key
     // at fault (e.g. "auth.clients[0].jwks: ...").
-    // `replays` outlives configuration generations (the application's; null: one of its own).
-    explicit authenticator(const core::config& cfg, std::shared_ptr<replay_cache> replays = nullptr);
+    // `replays` outlives configuration generations (the application's: in-process or Redis; null:
+    // an in-process one of its own).
+    explicit authenticator(const core::config& cfg, std::shared_ptr<replay_guard> replays = nullptr);
     ~authenticator();
     authenticator(const authenticator&) = delete;
     authenticator& operator=(const authenticator&) = delete;

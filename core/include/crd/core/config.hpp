@@ -131,6 +131,25 @@ struct auth_client
     std::optional<unsigned> max_token_lifetime_s;  // this client's own limit; else auth.max_token_lifetime_s
 };
 
+// auth.replay_cache: where client token ids (iss + jti) are claimed. Absent: in this process only,
+// which is right for one instance; several instances behind a balancer share one Redis.
+enum class replay_unavailable_policy
+{
+    fail_closed,  // 503 with Retry-After, /ready 503, until Redis answers again
+    local,        // fall back to this process's own cache (replays across instances possible meanwhile)
+};
+
+struct replay_cache_config
+{
+    std::string host;  // from "redis": redis://host:port/db
+    std::uint16_t port = 6379;
+    unsigned db = 0;
+    std::string prefix = "crd:jti:";
+    milliseconds timeout{200};  // per claim, inside the request's own deadline
+    replay_unavailable_policy on_unavailable = replay_unavailable_policy::fail_closed;
+    std::optional<std::string> password;  // read from the environment variable "password_env"
+};
+
 struct auth_config
 {
     bool required = true;
@@ -147,7 +166,8 @@ struct auth_config
     // true: every 401 says only that a valid token is required (today's generic text); false: the
     // reason, from the server's own words (never the token's contents).
     bool terse_errors = false;
-    milliseconds jwks_refresh{30'000};  // how often registered JWKS URLs are fetched again
+    milliseconds jwks_refresh{30'000};                // how often registered JWKS URLs are fetched again
+    std::optional<replay_cache_config> replay_cache;  // absent: the in-process cache
 };
 
 struct audit_config

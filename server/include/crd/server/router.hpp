@@ -64,6 +64,7 @@ struct router_settings
     const core::decision_service* decision = nullptr;  // for GET /ready; null: always ready
     audit_log* audit = nullptr;                        // null: no audit file
     const auth::authenticator_slot* auth = nullptr;    // null: callers are not authenticated
+    const auth::replay_guard* replays = nullptr;       // for GET /ready (a shared cache that is down); null: none
     bool protect_discovery = true;                     // discovery needs authentication too
     decision::feedback_forwarder* feedback = nullptr;  // null: feedback is only audited
     // How long a request waits for room in a full audit queue before it is refused with 503.
