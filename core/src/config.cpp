@@ -197,6 +197,7 @@ void read_limits(object_reader& root, limits_config& out)
     r.read_int("max_orders", out.max_orders, 1, 100'000);
     r.read_int("max_selections", out.max_selections, 1, 100'000);
     r.read_ms("shutdown_grace_ms", out.shutdown_grace, 0, max_ms);
+    r.read_ms("drain_delay_ms", out.drain_delay, 0, 60'000);
     r.reject_unknown_keys();
 }
 

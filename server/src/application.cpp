@@ -20,6 +20,7 @@
 #include <boost/json/array.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <mutex>
 #include <csignal>
@@ -84,10 +85,12 @@ std::unique_ptr<audit_log> make_audit(const core::config& cfg)
 }
 
 router_settings make_router_settings(const core::config& cfg, const core::decision_service& decision, audit_log* audit,
-    const auth::authenticator_slot* authn, decision::feedback_forwarder* feedback, const auth::replay_guard* replays)
+    const auth::authenticator_slot* authn, decision::feedback_forwarder* feedback, const auth::replay_guard* replays,
+    const std::atomic<bool>* draining)
 {
     router_settings s;
     s.replays = cfg.auth.required ? replays : nullptr;
+    s.draining = draining;
     s.feedback = feedback;
     s.auth = cfg.auth.required ? authn : nullptr;
     s.protect_discovery = cfg.auth.protect_discovery;
@@ -134,6 +137,7 @@ struct application::impl
     // Built once from the start-up configuration (a change of auth.replay_cache needs a restart).
     std::shared_ptr<auth::replay_guard> replays;
     auth::redis_replay_guard* shared_replays = nullptr;  // `replays` when it is Redis: started and stopped here
+    std::atomic<bool> draining{false};                   // stop() was called: /ready answers 503
     std::unique_ptr<audit_log> audit;                    // before the router and listener, which use it
     auth::authenticator_slot authn;
     // The running authenticator's background work (JWKS refresh); ended and joined before that
@@ -160,8 +164,8 @@ struct application::impl
         , prefetch(cfg)
         , feedback(cfg)
         , registry(decision::make_registry(cfg, *decision, &prefetch))
-        , routes(registry, make_router_settings(cfg, *decision, audit.get(), &authn, &feedback, replays.get()))
-        , admin_routes(registry, admin_settings(make_router_settings(cfg, *decision, audit.get(), &authn, &feedback, replays.get())))
+        , routes(registry, make_router_settings(cfg, *decision, audit.get(), &authn, &feedback, replays.get(), &draining))
+        , admin_routes(registry, admin_settings(make_router_settings(cfg, *decision, audit.get(), &authn, &feedback, replays.get(), &draining)))
         , listener(cfg, routes, cfg.admin.enabled ? &admin_routes : nullptr)
     {
     }
@@ -339,6 +343,14 @@ std::uint16_t application::admin_port() const noexcept
 void application::stop()
 {
     notify_systemd("STOPPING=1");
+    // Leave the balancer first (limits.drain_delay_ms): /ready says 503 while calls are still
+    // served, so health checks take this instance out before its listener closes.
+    const auto delay = impl_->cfg.limits.drain_delay;
+    if (!impl_->draining.exchange(true) && delay.count() > 0)
+    {
+        log::info("draining", {{"drain_delay_ms", delay.count()}, {"detail", "/ready answers 503; calls are served until the delay ends"}});
+        std::this_thread::sleep_for(delay);
+    }
     impl_->listener.stop();
 }
 

@@ -522,6 +522,8 @@ router::routed router::route_table::ready(const router& self, const call&)
 {
     // Ready when the configuration and rules are loaded (they are, or we would not be serving)
     // and the decision source can take calls.
+    if (self.settings_.draining && self.settings_.draining->load())
+        return json_response(503, json::object{{"status", "draining"}});
     auto state = self.settings_.decision ? self.settings_.decision->ready() : core::readiness{};
     // A shared replay cache that is down under fail_closed refuses every authenticated call: the
     // balancer should send them elsewhere meanwhile.

@@ -282,3 +282,28 @@ BOOST_AUTO_TEST_CASE(sigterm_to_one_instance_under_steady_load_fails_no_call)
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(drain_)
+
+BOOST_AUTO_TEST_CASE(sigterm_with_a_drain_delay_answers_ready_503_first_while_calls_are_still_served)
+{
+    auto config = attack::base_config();
+    config["limits"] = json::object{{"drain_delay_ms", 1500}};
+    attack::child_server server(config);
+    test::http_client before(server.port());
+    BOOST_TEST(before.request("GET", "/ready").status == 200U);
+    const auto started = std::chrono::steady_clock::now();
+    BOOST_REQUIRE(::kill(server.pid(), SIGTERM) == 0);
+    BOOST_REQUIRE(eventually([&] {
+        test::http_client c(server.port());
+        return c.request("GET", "/ready").status == 503U;
+    }));
+    // Still serving: a balancer that has not noticed yet loses nothing.
+    test::http_client during(server.port());
+    BOOST_TEST(during.request("POST", hook_path, sign_body()).status == 200U);
+    const auto status = exit_status(server.pid(), 10s);
+    BOOST_TEST(status.value_or(-1) == 0);
+    BOOST_TEST((std::chrono::steady_clock::now() - started >= 1500ms));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -57,6 +57,9 @@ struct limits_config
     std::size_t max_orders = 1'000;      // orders or appointments in one hook call (413 beyond)
     std::size_t max_selections = 1'000;  // order-select selections in one call (413 beyond)
     milliseconds shutdown_grace{10'000};
+    // On SIGTERM, how long /ready answers 503 while calls are still served, before the listener
+    // closes: a load balancer's health checks see the instance leave first (fall x inter).
+    milliseconds drain_delay{0};
 };
 
 enum class failure_policy

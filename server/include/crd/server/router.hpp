@@ -9,6 +9,7 @@
 #include <crd/core/trace_context.hpp>
 #include <crd/decision/feedback_forwarder.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -65,6 +66,7 @@ struct router_settings
     audit_log* audit = nullptr;                        // null: no audit file
     const auth::authenticator_slot* auth = nullptr;    // null: callers are not authenticated
     const auth::replay_guard* replays = nullptr;       // for GET /ready (a shared cache that is down); null: none
+    const std::atomic<bool>* draining = nullptr;       // for GET /ready: true once the server is stopping
     bool protect_discovery = true;                     // discovery needs authentication too
     decision::feedback_forwarder* feedback = nullptr;  // null: feedback is only audited
     // How long a request waits for room in a full audit queue before it is refused with 503.
