@@ -1,5 +1,7 @@
 #include <crd/server/application.hpp>
 
+#include "config_fingerprint.hpp"
+
 #include <crd/auth/authenticator.hpp>
 #include <crd/auth/auth_metrics.hpp>
 #include <crd/auth/redis_replay_guard.hpp>
@@ -86,11 +88,12 @@ std::unique_ptr<audit_log> make_audit(const core::config& cfg)
 
 router_settings make_router_settings(const core::config& cfg, const core::decision_service& decision, audit_log* audit,
     const auth::authenticator_slot* authn, decision::feedback_forwarder* feedback, const auth::replay_guard* replays,
-    const std::atomic<bool>* draining)
+    const std::atomic<bool>* draining, const std::atomic<std::shared_ptr<const std::string>>* fingerprint)
 {
     router_settings s;
     s.replays = cfg.auth.required ? replays : nullptr;
     s.draining = draining;
+    s.config_fingerprint = fingerprint;
     s.feedback = feedback;
     s.auth = cfg.auth.required ? authn : nullptr;
     s.protect_discovery = cfg.auth.protect_discovery;
@@ -138,7 +141,9 @@ struct application::impl
     std::shared_ptr<auth::replay_guard> replays;
     auth::redis_replay_guard* shared_replays = nullptr;  // `replays` when it is Redis: started and stopped here
     std::atomic<bool> draining{false};                   // stop() was called: /ready answers 503
-    std::unique_ptr<audit_log> audit;                    // before the router and listener, which use it
+    // What every instance must share, hashed (admin /ready, crd_config_info); replaced by a reload.
+    std::atomic<std::shared_ptr<const std::string>> fingerprint{std::make_shared<const std::string>(config_fingerprint(cfg))};
+    std::unique_ptr<audit_log> audit;  // before the router and listener, which use it
     auth::authenticator_slot authn;
     // The running authenticator's background work (JWKS refresh); ended and joined before that
     // authenticator is let go, by a reload and at shutdown.
@@ -164,8 +169,9 @@ struct application::impl
         , prefetch(cfg)
         , feedback(cfg)
         , registry(decision::make_registry(cfg, *decision, &prefetch))
-        , routes(registry, make_router_settings(cfg, *decision, audit.get(), &authn, &feedback, replays.get(), &draining))
-        , admin_routes(registry, admin_settings(make_router_settings(cfg, *decision, audit.get(), &authn, &feedback, replays.get(), &draining)))
+        , routes(registry, make_router_settings(cfg, *decision, audit.get(), &authn, &feedback, replays.get(), &draining, &fingerprint))
+        , admin_routes(
+              registry, admin_settings(make_router_settings(cfg, *decision, audit.get(), &authn, &feedback, replays.get(), &draining, &fingerprint)))
         , listener(cfg, routes, cfg.admin.enabled ? &admin_routes : nullptr)
     {
     }
@@ -205,6 +211,7 @@ void application::start()
     }
     if (impl_->shared_replays)
         impl_->shared_replays->start();
+    publish_config_fingerprint(*impl_->fingerprint.load());
     impl_->control_work.emplace(impl_->control.get_executor());
     impl_->control_thread = std::thread([this] { impl_->control.run(); });
     impl_->listener.start();
@@ -325,8 +332,12 @@ bool application::reload(const std::string& config_path)
         (next.decision.endpoint && next.decision.endpoint->origin() + next.decision.endpoint->target !=
                                        current.decision.endpoint->origin() + current.decision.endpoint->target))
         needs_restart.emplace_back("decision.url");
+    auto fingerprint = std::make_shared<const std::string>(config_fingerprint(current));
+    publish_config_fingerprint(*fingerprint);
+    impl_->fingerprint.store(fingerprint);
     server_metrics::instance().reloads.add(reload_result::ok);
-    log::info("reloaded", {{"config", config_path}, {"rules", current.decision.rules_path}, {"needs_restart", std::move(needs_restart)}});
+    log::info("reloaded", {{"config", config_path}, {"rules", current.decision.rules_path}, {"fingerprint", *fingerprint},
+                              {"needs_restart", std::move(needs_restart)}});
     return true;
 }
 

@@ -522,18 +522,26 @@ router::routed router::route_table::ready(const router& self, const call&)
 {
     // Ready when the configuration and rules are loaded (they are, or we would not be serving)
     // and the decision source can take calls.
+    const bool admin = self.settings_.surface == surface::admin;
+    // On the admin listener, the fingerprint of what every instance must share: ops compare hosts.
+    auto answer = [&](unsigned status, json::object body) {
+        if (admin && self.settings_.config_fingerprint)
+            if (auto fingerprint = self.settings_.config_fingerprint->load())
+                body["config"] = *fingerprint;
+        return json_response(status, std::move(body));
+    };
     if (self.settings_.draining && self.settings_.draining->load())
-        return json_response(503, json::object{{"status", "draining"}});
+        return answer(503, json::object{{"status", "draining"}});
     auto state = self.settings_.decision ? self.settings_.decision->ready() : core::readiness{};
     // A shared replay cache that is down under fail_closed refuses every authenticated call: the
     // balancer should send them elsewhere meanwhile.
     if (state.ready && self.settings_.replays)
         state = self.settings_.replays->ready();
     if (state.ready)
-        return json_response(200, json::object{{"status", "ready"}});
+        return answer(200, json::object{{"status", "ready"}});
     // Why, only on the admin listener: the reason names the decision service's origin.
-    if (self.settings_.surface == surface::admin)
-        return json_response(503, json::object{{"status", "not-ready"}, {"reason", state.reason}});
+    if (admin)
+        return answer(503, json::object{{"status", "not-ready"}, {"reason", state.reason}});
     return json_response(503, json::object{{"status", "not-ready"}});
 }
 

@@ -205,3 +205,58 @@ BOOST_AUTO_TEST_CASE(a_reload_keeps_the_shared_cache)
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+std::string fingerprint_of(std::uint16_t admin_port)
+{
+    test::http_client c(admin_port);
+    const auto ready = c.request("GET", "/ready");
+    const auto doc = json::parse(ready.body).as_object();
+    return doc.contains("config") ? std::string(doc.at("config").as_string()) : std::string();
+}
+
+json::value plain_config(const std::string& rules, const std::string& public_base_url)
+{
+    return {
+        {"listen", {{"address", "127.0.0.1"}, {"port", 0}, {"threads", 1}}},
+        {"admin", {{"port", 0}}},
+        {"public_base_url", public_base_url},
+        {"log", {{"level", "warning"}}},
+        {"auth", {{"required", false}}},
+        {"decision", {{"rules", rules}}},
+    };
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(config_fingerprint_)
+
+BOOST_AUTO_TEST_CASE(instances_with_the_same_settings_show_the_same_fingerprint_and_a_host_that_differs_shows_another)
+{
+    test::temp_dir dir("crd-fingerprint");
+    const auto rules = (dir / "rules.json").string();
+    fs::copy_file(std::string(CRD_SOURCE_DIR) + "/etc/rules.json", rules);
+    const auto config_path = dir / "crd-server.json";
+    std::ofstream(config_path) << json::serialize(plain_config(rules, base));
+    test::running_application a{test::config_from_file(config_path.string())};
+    test::running_application b{test::config_from_file(config_path.string())};
+    test::running_application other{plain_config(rules, "https://other.example-payer.org")};
+
+    const auto fingerprint = fingerprint_of(a.admin_port());
+    BOOST_TEST(fingerprint.size() == 16U);
+    BOOST_TEST(fingerprint_of(b.admin_port()) == fingerprint);
+    BOOST_TEST(fingerprint_of(other.admin_port()) != fingerprint);
+    // The public /ready stays bare.
+    test::http_client pub(a.port());
+    BOOST_TEST(pub.request("GET", "/ready").body == R"({"status":"ready"})");
+
+    // New rules on one host (a reload): its fingerprint changes, and the metric says which.
+    std::ofstream(rules, std::ios::app) << "\n";
+    BOOST_TEST_REQUIRE(a.reload(config_path.string()));
+    const auto after = fingerprint_of(a.admin_port());
+    BOOST_TEST(after != fingerprint);
+    BOOST_TEST(metrics_of(a.admin_port()).find("crd_config_info{fingerprint=\"" + after + "\"} 1") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

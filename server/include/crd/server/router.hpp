@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,6 +68,8 @@ struct router_settings
     const auth::authenticator_slot* auth = nullptr;    // null: callers are not authenticated
     const auth::replay_guard* replays = nullptr;       // for GET /ready (a shared cache that is down); null: none
     const std::atomic<bool>* draining = nullptr;       // for GET /ready: true once the server is stopping
+    // For the admin GET /ready: what every instance must share, hashed; null: not shown.
+    const std::atomic<std::shared_ptr<const std::string>>* config_fingerprint = nullptr;
     bool protect_discovery = true;                     // discovery needs authentication too
     decision::feedback_forwarder* feedback = nullptr;  // null: feedback is only audited
     // How long a request waits for room in a full audit queue before it is refused with 503.
