@@ -3,7 +3,7 @@
 // share one redis-server. Under steady load one instance gets SIGTERM: it drains (in-flight calls
 // finish, new connections are refused), haproxy retries the refused ones on the other instance,
 // and no call fails. A client JWT sent twice through the balancer is refused the second time,
-// whichever instance gets it.
+// whichever instance gets it, and still after both instances reloaded (SIGHUP).
 
 #include <crd/auth/jose.hpp>
 
@@ -224,6 +224,24 @@ BOOST_AUTO_TEST_CASE(a_client_jwt_sent_twice_through_the_balancer_is_refused_the
         test::http_client second(s.lb_port);
         BOOST_TEST(s.call(second, token) == 401U);
     }
+    // SIGHUP to both (a logrotate, a new client list): what was claimed before is still claimed.
+    const auto before_reload = s.token();
+    test::http_client c(s.lb_port);
+    BOOST_TEST(s.call(c, before_reload) == 200U);
+    for (auto pid : {s.a.pid(), s.b.pid()})
+        BOOST_REQUIRE(::kill(pid, SIGHUP) == 0);
+    auto reloaded = [](std::uint16_t port) {  // the admin listener is on listen.port + 1
+        test::http_client admin(static_cast<std::uint16_t>(port + 1));
+        return admin.request("GET", "/metrics").body.find("crd_config_reloads_total{result=\"ok\"} 1") != std::string::npos;
+    };
+    BOOST_REQUIRE(eventually([&] { return reloaded(s.a.port()) && reloaded(s.b.port()); }));
+    for (int i = 0; i < 2; ++i)  // leastconn with fresh connections: each instance gets one
+    {
+        test::http_client again(s.lb_port);
+        BOOST_TEST(s.call(again, before_reload) == 401U);
+    }
+    test::http_client after(s.lb_port);
+    BOOST_TEST(s.call(after, s.token()) == 200U);
 }
 
 BOOST_AUTO_TEST_CASE(sigterm_to_one_instance_under_steady_load_fails_no_call)
