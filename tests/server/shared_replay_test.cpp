@@ -16,6 +16,9 @@
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -257,6 +260,70 @@ BOOST_AUTO_TEST_CASE(instances_with_the_same_settings_show_the_same_fingerprint_
     const auto after = fingerprint_of(a.admin_port());
     BOOST_TEST(after != fingerprint);
     BOOST_TEST(metrics_of(a.admin_port()).find("crd_config_info{fingerprint=\"" + after + "\"} 1") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+// A P-384 private key in PEM, as an operator would give every instance (auth.signing_key).
+void write_signing_key(const fs::path& path)
+{
+    EVP_PKEY* key = EVP_EC_gen("P-384");
+    BOOST_REQUIRE(key);
+    FILE* out = std::fopen(path.c_str(), "w");
+    BOOST_REQUIRE(out);
+    BOOST_REQUIRE(PEM_write_PrivateKey(out, key, nullptr, nullptr, 0, nullptr, nullptr) == 1);
+    std::fclose(out);
+    EVP_PKEY_free(key);
+}
+
+test::http_result token_request(std::uint16_t port)
+{
+    static std::atomic<int> n{0};
+    const auto now = test::unix_now();
+    const auto assertion =
+        auth::sign_compact(client_key(), json::object{{"iss", "ehr"}, {"sub", "ehr"}, {"aud", base + "/auth/token"}, {"exp", now + 240},
+                                             {"jti", "assertion-" + std::to_string(++n) + "-" + std::to_string(now)}});
+    test::http_client c(port);
+    return c.request("POST", "/auth/token",
+        "grant_type=client_credentials&scope=system%2Fcds.hooks"
+        "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=" +
+            assertion,
+        {{"Content-Type", "application/x-www-form-urlencoded"}});
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(shared_smart_, *utf::precondition(test::redis_server_present))
+
+BOOST_AUTO_TEST_CASE(an_access_token_issued_by_one_instance_verifies_on_the_other_and_a_dead_redis_is_a_503_at_the_token_endpoint)
+{
+    test::redis_server redis;
+    test::temp_dir dir("crd-scaleout-smart");
+    write_signing_key(dir / "signing-key.pem");
+    auto doc = instance_config(redis, "fail_closed");
+    auto& auth_section = doc.as_object()["auth"].as_object();
+    auth_section["signing_key"] = (dir / "signing-key.pem").string();
+    auth_section["clients"].as_array()[0].as_object()["scope"] = "system/cds.hooks";
+    test::running_application a{doc};
+    test::running_application b{doc};
+    BOOST_REQUIRE(eventually([&] { return ready_status(a.port()) == 200U && ready_status(b.port()) == 200U; }));
+
+    const auto issued = token_request(a.port());
+    BOOST_TEST_REQUIRE(issued.status == 200U, issued.body);
+    const std::string access(json::parse(issued.body).at("access_token").as_string());
+    BOOST_TEST(call(b.port(), "Bearer " + access).status == 200U);  // the shared key: B verifies A's token
+    BOOST_TEST(call(a.port(), "Bearer " + access).status == 200U);  // reused for its life, as EHRs do
+
+    redis.kill();
+    BOOST_REQUIRE(eventually([&] { return ready_status(a.port()) == 503U; }));
+    const auto refused = token_request(a.port());
+    BOOST_TEST(refused.status == 503U);
+    BOOST_TEST(refused.header("retry-after") == "1");
+    BOOST_TEST(json::parse(refused.body).at("error").as_string() == "temporarily_unavailable");
+    // An access token already issued is not claimed per call: it keeps working meanwhile.
+    BOOST_TEST(call(b.port(), "Bearer " + access).status == 200U);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
