@@ -25,13 +25,15 @@
 #   CRD_CALLGRIND_DECISION_BODY=FILE  the CDS Hooks answer the stand-in gives (--body), e.g.
 #                            bench/bodies/cds-hooks-answer-order-sign.json: the same answer the EHR gets
 #                            in gateway-decisions mode, so that the two protocols are compared on one answer
+#   CRD_CALLGRIND_BODY=PATH  sends that request body instead of TREE/bench/bodies/payerbox-order-sign.json
+#                            (e.g. bench/make-large-order-sign.sh's 100 orders)
 set -euo pipefail
 tree=$1 mode=$2 n=$3 outdir=$4
 build=${CRD_CALLGRIND_BUILD:-$tree/build-release}
 admin=${CRD_CALLGRIND_ADMIN:-1}
 server=$build/server/crd-server
 fake=${CRD_CALLGRIND_FAKE:-$build/bench/crd-fake-decision}
-body=$tree/bench/bodies/payerbox-order-sign.json
+body=${CRD_CALLGRIND_BODY:-$tree/bench/bodies/payerbox-order-sign.json}
 port=${CRD_CALLGRIND_PORT:-19180} decision_port=${CRD_CALLGRIND_DECISION_PORT:-19190}   # away from bench/run.sh's 18080-18092
 case "$mode" in embedded | gateway | gateway-decisions) ;; *) echo "callgrind.sh: MODE is embedded, gateway or gateway-decisions, not '$mode'" >&2; exit 2 ;; esac
 mkdir -p "$outdir"

@@ -3,6 +3,9 @@
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <string>
+#include <vector>
+
 namespace json = boost::json;
 using namespace crd::decision;
 
@@ -84,6 +87,24 @@ BOOST_AUTO_TEST_CASE(max_cards_keeps_the_most_severe)
     BOOST_TEST_REQUIRE(cards.size() == 2U);
     BOOST_TEST(cards[0].at("summary").as_string() == "card 3");
     BOOST_TEST(cards[1].at("summary").as_string() == "card 2");  // stable among warnings
+}
+
+BOOST_AUTO_TEST_CASE(cards_are_ordered_most_severe_first_and_stable_within_a_severity)
+{
+    json::object res{{"cards", json::array{card("info", "coverage-info", 1), card("warning", "coverage-info", 2), card("info", "claim", 3),
+                                   card("critical", "claim", 4), card("warning", "claim", 5)}}};
+    apply_options(res, crd_options{});  // max-cards 10: nothing dropped, only ordered
+    std::vector<std::string> order;
+    for (const auto& c : res.at("cards").as_array())
+        order.emplace_back(c.at("summary").as_string());
+    BOOST_TEST(order == (std::vector<std::string>{"card 4", "card 2", "card 5", "card 1", "card 3"}), boost::test_tools::per_element());
+
+    json::object sorted{{"cards", json::array{card("critical", "claim", 1), card("warning", "claim", 2), card("info", "claim", 3)}}};
+    crd_options few;
+    few.max_cards = 2;
+    apply_options(sorted, few);  // already in order: only the tail goes
+    BOOST_TEST_REQUIRE(sorted.at("cards").as_array().size() == 2U);
+    BOOST_TEST(sorted.at("cards").at(1).at("summary").as_string() == "card 2");
 }
 
 BOOST_AUTO_TEST_CASE(disabled_types_and_coverage_info_are_removed)
