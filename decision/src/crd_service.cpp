@@ -61,6 +61,7 @@ core::api_response crd_service::answered(core::hook_request&& request, json::obj
     return core::api_response{
         .status = 200,
         .request_document = std::move(request.document),
+        .answer_document = std::move(request.answer_document),
         .body = boost::json::value(std::move(response)),
         .hook_instance = std::move(hook_instance),
         .decision = std::move(decision),

@@ -13,7 +13,6 @@
 #include <crd/upstream/pool_registry.hpp>
 
 #include <boost/json/array.hpp>
-#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -320,6 +319,8 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
     error_code failure;
     // Optional, not default-constructed: assigning an answer in another memory resource to a
     // default one would deep-copy it, where move construction keeps the response's arena.
+    // The arena the answer is parsed into (see below): declared first, so it outlives the answer.
+    core::document_ptr answer_document;
     std::optional<json::object> answer;
     auto permit = o.breaker.admit();
     if (!permit)
@@ -362,9 +363,12 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
         if (!failure)
         {
             error_code parse_error;
-            // One arena per response, freed with the answer: no allocation per JSON node.
-            json::value body = core::parse_json(sent->body, parse_error, core::max_json_depth,
-                json::make_shared_resource<json::monotonic_resource>(core::arena_bytes_for(sent->body.size())));
+            // One arena per response, as for the request: the nodes point into it without owning
+            // it (no reference count per node, and no walk over them to free the answer), and the
+            // request carries it to the response (api_response) until the answer is serialised.
+            // Declared before `body`, so whatever this call leaves in the arena goes first.
+            answer_document = core::parse_document(sent->body, core::max_json_depth, parse_error);
+            json::value body = answer_document ? std::move(*answer_document) : json::value();
             if (parse_error == errc::json_number_out_of_range)
             {
                 // Relayed, inf would reach the EHR as "Infinity": not JSON. Counted, then a 502.
@@ -412,6 +416,7 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
 
     if (!failure)
     {
+        request.answer_document = std::move(answer_document);
         counters_.ok.fetch_add(1, std::memory_order_relaxed);
         decision_metrics::instance().calls.add(decision_outcome::ok);
         co_return std::move(*answer);

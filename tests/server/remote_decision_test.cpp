@@ -262,8 +262,13 @@ BOOST_AUTO_TEST_CASE(the_request_is_released_once_sent_unless_a_failure_answer_n
         decision::remote_decision remote(cfg);
         auto request = request_for(cfg);
         auto answer = test::run_coro(remote.decide(request, clock::now() + 2s));
-        BOOST_TEST(answer.has_value());
+        BOOST_TEST_REQUIRE(answer.has_value());
         BOOST_TEST(!request.document);  // released once sent
+        // The answer was parsed into an arena of its own that the request now carries to the
+        // response: its nodes point into it without owning it.
+        BOOST_TEST_REQUIRE(static_cast<bool>(request.answer_document));
+        BOOST_TEST(answer->storage().get() == request.answer_document->storage().get());
+        BOOST_TEST(answer->storage().is_not_shared_and_deallocate_is_trivial());  // freed with the arena, no walk
         BOOST_TEST(request.items.empty());
         BOOST_TEST(request.service != nullptr);
         BOOST_TEST(json::parse(fake.last_body()).at("hookInstance").is_string());  // the service got it all

@@ -27,6 +27,8 @@ struct api_response
     // echoed in coverage information) may live in its arena. Declared before `body`, so it is
     // destroyed after it.
     document_ptr request_document;
+    // The decision service's answer document, kept for the same reason: `body` may be its nodes.
+    document_ptr answer_document;
     boost::json::value body;
     // For the access log and the audit record: the call's hookInstance once validated, and how the
     // decision step ended ("ok", "timeout", "error", "breaker_open", "conditional"; empty if not reached).

@@ -47,6 +47,9 @@ struct hook_request
     // The request document. Held by pointer: every view and pointer below points into it, and
     // Boost.JSON keeps short strings inline, so the document itself must never move.
     document_ptr document;
+    // The arena a decision service's answer was parsed into (remote decisions): the answer's nodes
+    // point into it without owning it, so it goes with the request to the response (api_response).
+    document_ptr answer_document;
 
     std::string_view hook_instance;
     std::string_view patient_id;
