@@ -5,6 +5,7 @@
 #include <crd/auth/auth_metrics.hpp>
 #include <crd/auth/jose.hpp>
 #include <crd/core/operation_outcome.hpp>
+#include <crd/core/trace_context.hpp>
 
 #include "fake_decision_service.hpp"
 #include "fixtures.hpp"
@@ -217,6 +218,17 @@ BOOST_AUTO_TEST_CASE(keys_are_fetched_from_the_registered_jku)
     // Without jku the registered jwks_url is used (and cached: no second fetch).
     expect_identity(check(bearer(auth::sign_compact(k.jku, header_for(k.jku), claims("ehr-jku")))), "ehr-jku");
     BOOST_TEST(jwks_server.requests() == 1U);
+}
+
+BOOST_AUTO_TEST_CASE(the_jwks_fetch_is_a_trace_of_its_own)
+{
+    // W3C Trace Context: the key host's log can be joined to crd-server's jwks_fetch_failed line.
+    const auto& k = test_keys();
+    expect_identity(check(bearer(auth::sign_compact(k.jku, header_for(k.jku), claims("ehr-jku")))), "ehr-jku");
+    const auto sent = core::parse_traceparent(jwks_server.last_header("traceparent"));
+    BOOST_TEST_REQUIRE(sent.has_value());
+    BOOST_TEST(sent->valid());
+    BOOST_TEST(jwks_server.last_header("tracestate").empty());
 }
 
 BOOST_AUTO_TEST_CASE(aud_may_be_an_array_containing_the_endpoint)
