@@ -63,6 +63,17 @@ random_buffer& thread_buffer()
 
 }  // namespace
 
+void random_bytes(unsigned char* out, std::size_t n)
+{
+    if (n > random_buffer::size)
+    {
+        if (RAND_bytes(out, static_cast<int>(n)) != 1)
+            throw std::runtime_error("OpenSSL RAND_bytes failed");
+        return;
+    }
+    thread_buffer().take(out, n);
+}
+
 std::string new_uuid()
 {
     std::array<unsigned char, 16> b{};

@@ -2,6 +2,7 @@
 #include <crd/core/text.hpp>
 
 #include <boost/json/serialize.hpp>
+#include <boost/json/serializer.hpp>
 
 #include <array>
 #include <atomic>
@@ -48,18 +49,30 @@ void append_decimal(std::string& out, double value)
 
 std::string to_json_line(const boost::json::object& fields)
 {
+    // One serializer and one stack buffer for every field: no string per field.
+    boost::json::serializer sr;
+    std::array<char, 1024> buf;
     std::string out;
+    out.reserve(256);
+    const auto append = [&] {
+        while (!sr.done())
+            out += sr.read(buf.data(), buf.size());
+    };
     out.push_back('{');
     for (const auto& kv : fields)
     {
         if (out.size() > 1)
             out.push_back(',');
-        out += boost::json::serialize(kv.key());
+        sr.reset(kv.key());
+        append();
         out.push_back(':');
         if (kv.value().is_double())
             append_decimal(out, kv.value().get_double());
         else
-            out += boost::json::serialize(kv.value());
+        {
+            sr.reset(&kv.value());
+            append();
+        }
     }
     out.push_back('}');
     return out;

@@ -1,9 +1,8 @@
 #include <crd/core/trace_context.hpp>
 
-#include <openssl/rand.h>
+#include <crd/core/ids.hpp>
 
 #include <algorithm>
-#include <stdexcept>
 #include <vector>
 
 namespace crd::core {
@@ -56,15 +55,14 @@ bool all_zero(const std::array<std::uint8_t, N>& bytes) noexcept
     return std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; });
 }
 
-// Random and never all zero (an all-zero id is invalid, §3.2.2.3 and §3.2.2.4).
+// Random and never all zero (an all-zero id is invalid, §3.2.2.3 and §3.2.2.4): from the same
+// buffered CSPRNG as every other id crd-server makes (core::random_bytes).
 template <std::size_t N>
 void fill_random(std::array<std::uint8_t, N>& out)
 {
     do
-    {
-        if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1)
-            throw std::runtime_error("OpenSSL RAND_bytes failed");
-    } while (all_zero(out));
+        random_bytes(out.data(), out.size());
+    while (all_zero(out));
 }
 
 std::string_view trim_ows(std::string_view s) noexcept

@@ -1,6 +1,7 @@
 #pragma once
 // Identifiers and dates that responses carry.
 
+#include <cstddef>
 #include <string>
 
 namespace crd::core {
@@ -8,6 +9,10 @@ namespace crd::core {
 // A random (version 4) UUID from OpenSSL's CSPRNG, lower-case, e.g. for card and suggestion uuids
 // and coverage-assertion-ids.
 std::string new_uuid();
+
+// `n` random bytes from OpenSSL's CSPRNG through the same per-thread buffer as new_uuid (cheap per
+// call, and a forked child never repeats its parent's bytes), e.g. W3C trace and span ids.
+void random_bytes(unsigned char* out, std::size_t n);
 
 // Today's date in UTC as YYYY-MM-DD (FHIR date).
 std::string today_utc();

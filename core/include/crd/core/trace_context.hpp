@@ -52,7 +52,7 @@ std::optional<trace_context> parse_traceparent(std::string_view header);
 // otherwise (the whole value is dropped).
 std::optional<std::string> parse_tracestate(std::string_view header);
 
-// A new trace: a random trace id and span id (OpenSSL's CSPRNG), sampled, no tracestate.
+// A new trace: a random trace id and span id (core::random_bytes), sampled, no tracestate.
 // Sampled, so that the services crd-server calls record their side of a call that has crd-server's
 // log lines and audit record.
 trace_context start_trace();
