@@ -32,7 +32,8 @@ struct feedback_forwarder::impl
 
 namespace {
 
-net::awaitable<void> send_feedback(std::shared_ptr<feedback_forwarder::impl> self, std::string service_id, std::string body)
+net::awaitable<void> send_feedback(
+    std::shared_ptr<feedback_forwarder::impl> self, std::string service_id, std::string body, core::trace_context trace)
 {
     upstream::request req;
     req.target = self->url->target;
@@ -40,6 +41,8 @@ net::awaitable<void> send_feedback(std::shared_ptr<feedback_forwarder::impl> sel
     for (const auto& h : self->headers)
         req.headers.push_back({h.name, h.value});
     req.headers.push_back({"X-CDS-Service", service_id});
+    if (trace.valid())
+        upstream::add_trace_headers(req, trace);
     auto client = self->client_on(co_await net::this_coro::executor);
     auto sent = co_await client.send(std::move(req), clock::now() + forward_timeout);
     if (sent && sent->status >= 200 && sent->status < 300)
@@ -81,11 +84,11 @@ bool feedback_forwarder::enabled() const noexcept
     return impl_->url.has_value();
 }
 
-void feedback_forwarder::forward(net::any_io_executor ex, std::string service_id, std::string body)
+void feedback_forwarder::forward(net::any_io_executor ex, std::string service_id, std::string body, core::trace_context trace)
 {
     if (!enabled())
         return;
-    net::co_spawn(ex, send_feedback(impl_, std::move(service_id), std::move(body)), [](std::exception_ptr e) {
+    net::co_spawn(ex, send_feedback(impl_, std::move(service_id), std::move(body), std::move(trace)), [](std::exception_ptr e) {
         if (e)
         {
             decision_metrics::instance().feedback_forwarded.add(forward_result::error);

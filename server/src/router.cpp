@@ -747,7 +747,7 @@ net::awaitable<http_response> router::feedback_call(core::hook_handler& handler,
             co_return overloaded("the feedback could not be recorded; retry shortly");
     }
     if (settings_.feedback && settings_.feedback->enabled())
-        settings_.feedback->forward(co_await net::this_coro::executor, std::string(handler.service().id), std::string(request.body));
+        settings_.feedback->forward(co_await net::this_coro::executor, std::string(handler.service().id), std::string(request.body), info.trace);
     co_return json_response(200, json::object{});
 }
 

@@ -2,6 +2,8 @@
 
 #include <crd/core/feedback.hpp>
 
+#include <crd/core/trace_context.hpp>
+
 #include "fake_decision_service.hpp"
 #include "fixtures.hpp"
 #include "http_client.hpp"
@@ -88,6 +90,27 @@ BOOST_AUTO_TEST_CASE(valid_feedback_is_on_disk_when_the_200_arrives_and_is_forwa
     BOOST_TEST(s.decision.requests() == 1U);
     BOOST_TEST(s.decision.last_header("x-cds-service") == "order-sign-crd");
     BOOST_TEST(json::parse(s.decision.last_body()) == valid_feedback());
+}
+
+BOOST_AUTO_TEST_CASE(forwarded_feedback_carries_a_child_span_of_the_ehrs_trace)
+{
+    feedback_server s;
+    test::http_client c(s.app.port());
+    const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const std::string parent = "00f067aa0ba902b7";
+    auto r = c.request("POST", "/cds-services/order-sign-crd/feedback", json::serialize(valid_feedback()),
+        {{"Content-Type", "application/json"}, {"traceparent", "00-" + trace_id + "-" + parent + "-01"}, {"tracestate", "rojo=00f067aa0ba902b7"}});
+    BOOST_TEST(r.status == 200U);
+    const auto until = std::chrono::steady_clock::now() + 3s;
+    while (s.decision.requests() == 0 && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(10ms);
+    BOOST_TEST_REQUIRE(s.decision.requests() == 1U);
+    const auto sent = s.decision.last_header("traceparent");
+    auto span = core::parse_traceparent(sent);
+    BOOST_TEST_REQUIRE(span.has_value(), sent);
+    BOOST_TEST(span->trace_id_hex() == trace_id);        // the EHR's trace
+    BOOST_TEST(sent.find(parent) == std::string::npos);  // a span of crd-server's, not the EHR's
+    BOOST_TEST(s.decision.last_header("tracestate") == "rojo=00f067aa0ba902b7");
 }
 
 BOOST_AUTO_TEST_CASE(the_same_card_reported_twice_is_accepted)

@@ -4,6 +4,7 @@
 
 #include <crd/core/async.hpp>
 #include <crd/core/config.hpp>
+#include <crd/core/trace_context.hpp>
 
 #include <memory>
 #include <string>
@@ -24,8 +25,9 @@ public:
     bool enabled() const noexcept;
 
     // Starts a POST of `body` (the EHR's feedback document) on `ex` and returns at once; the
-    // service id goes in the X-CDS-Service header. Thread-safe; call from a server shard.
-    void forward(net::any_io_executor ex, std::string service_id, std::string body);
+    // service id goes in the X-CDS-Service header, and a child span of `trace` (the feedback
+    // call's span) in traceparent/tracestate. Thread-safe; call from a server shard.
+    void forward(net::any_io_executor ex, std::string service_id, std::string body, core::trace_context trace = {});
 
     struct impl;
 
