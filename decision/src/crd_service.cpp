@@ -132,8 +132,9 @@ net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, 
     // guess from what we have and not an error. 2.0 keeps deciding on what it has, as it always did.
     if (version >= core::crd_version::v2_1 && !request.prefetch_failures.empty() && !request.first_prefetched("Coverage"))
     {
-        log::warning("decision_technical", {{"service", service_.id}, {"hookInstance", std::string(request.hook_instance)},
-                                               {"detail", "the EHR's FHIR server failed while the patient's Coverage was missing"}});
+        log::warning("decision_technical",
+            {{"service", service_.id}, {"hookInstance", std::string(request.hook_instance)}, {"trace_id", request.trace.trace_id_hex()},
+                {"detail", "the EHR's FHIR server failed while the patient's Coverage was missing"}});
         decision_metrics::instance().degraded.add();
         auto response = undetermined_response(request, failure_label_);
         co_return answered(std::move(request), std::move(response), *options, "technical");
@@ -143,6 +144,7 @@ net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, 
     // The decision may release the request once sent, unless a failure is answered from it.
     const auto deadline = ctx.received + timeout_;
     std::string hook_instance(request.hook_instance);
+    const std::string trace_id = request.trace.trace_id_hex();  // the decision source may release the request
     request.keep_for_failure_answer = version >= core::crd_version::v2_1 || on_failure_ == core::failure_policy::conditional;
     request.relay_upstream_outcome = on_failure_ == core::failure_policy::relay;
     auto decided = co_await decision_.decide(request, deadline);
@@ -153,6 +155,7 @@ net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, 
         log::warning("decision_failed", {
                                             {"service", service_.id},
                                             {"hookInstance", hook_instance},
+                                            {"trace_id", trace_id},
                                             {"error", failure.message()},
                                         });
         // decision.on_failure "relay": the service's own OperationOutcome and status. A 2.0 caller

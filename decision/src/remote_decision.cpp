@@ -225,8 +225,8 @@ std::vector<std::string> remote_decision::card_types(const core::service_definit
     return out;
 }
 
-result<json::object> remote_decision::normalise_and_render(
-    json::value body, const core::hook_request& request, core::crd_version version, std::string_view service_id, std::string_view hook_instance)
+result<json::object> remote_decision::normalise_and_render(json::value body, const core::hook_request& request, core::crd_version version,
+    std::string_view service_id, std::string_view hook_instance, std::string_view trace_id)
 {
     normalise_report report;
     auto normalised = normalise_response(std::move(body), report);
@@ -255,6 +255,7 @@ result<json::object> remote_decision::normalise_and_render(
         log::warning("decision_response_repaired", {
                                                        {"service", service_id},
                                                        {"hookInstance", hook_instance},
+                                                       {"trace_id", trace_id},
                                                        {"cards_dropped", report.cards_dropped},
                                                        {"cards_repaired", report.cards_repaired},
                                                        {"actions_dropped", report.actions_dropped},
@@ -265,8 +266,8 @@ result<json::object> remote_decision::normalise_and_render(
     return normalised;
 }
 
-result<json::object> remote_decision::render_decisions(
-    const json::value& body, const core::hook_request& request, std::string_view service_id, std::string_view hook_instance)
+result<json::object> remote_decision::render_decisions(const json::value& body, const core::hook_request& request, std::string_view service_id,
+    std::string_view hook_instance, std::string_view trace_id)
 {
     decisions_report repairs;
     auto rendered = answer_from_decisions(body, request, cfg_.decision.source_label, repairs);
@@ -282,6 +283,7 @@ result<json::object> remote_decision::render_decisions(
         log::warning("decision_response_repaired", {
                                                        {"service", service_id},
                                                        {"hookInstance", hook_instance},
+                                                       {"trace_id", trace_id},
                                                        {"protocol", "decisions"},
                                                        {"notes", std::move(notes)},
                                                        {"ignored_fields", std::move(ignored)},
@@ -300,7 +302,8 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
     // Kept apart from the request, which is released once sent (see core::decision_service).
     const std::string service_id(request.service->id);
     const std::string hook_instance(request.hook_instance);
-    const auto version = request.version;  // the answer is said in it, after the request is released
+    const std::string trace_id = request.trace.trace_id_hex();  // joins these log lines to the access log's
+    const auto version = request.version;                       // the answer is said in it, after the request is released
     const bool relay_outcome = request.relay_upstream_outcome;
     const auto protocol_it = protocol_of_service_.find(request.service->id);
     const bool per_order = protocol_it != protocol_of_service_.end() && protocol_it->second == core::decision_protocol::decisions;
@@ -373,13 +376,13 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
             {
                 // Relayed, inf would reach the EHR as "Infinity": not JSON. Counted, then a 502.
                 decision_metrics::instance().nonfinite_numbers.add();
-                log::warning("decision_response_nonfinite", {{"service", service_id}, {"hookInstance", hook_instance}});
+                log::warning("decision_response_nonfinite", {{"service", service_id}, {"hookInstance", hook_instance}, {"trace_id", trace_id}});
             }
             if (parse_error)
                 failure = errc::decision_bad_response;
             else if (per_order)
             {
-                auto rendered = render_decisions(body, request, service_id, hook_instance);
+                auto rendered = render_decisions(body, request, service_id, hook_instance, trace_id);
                 if (!rendered)
                     failure = rendered.error();
                 else
@@ -387,7 +390,7 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
             }
             else
             {
-                auto normalised = normalise_and_render(std::move(body), request, version, service_id, hook_instance);
+                auto normalised = normalise_and_render(std::move(body), request, version, service_id, hook_instance, trace_id);
                 if (!normalised)
                     failure = normalised.error();
                 else
@@ -401,6 +404,7 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
             log::warning("decision_call_failed", {
                                                      {"service", service_id},
                                                      {"hookInstance", hook_instance},
+                                                     {"trace_id", trace_id},
                                                      {"origin", o.url.origin()},
                                                      {"error", sent ? "HTTP " + std::to_string(sent->status) : sent.error().message()},
                                                  });

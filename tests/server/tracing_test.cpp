@@ -179,6 +179,32 @@ BOOST_AUTO_TEST_CASE(the_ehrs_trace_reaches_the_decision_and_fhir_calls_as_child
     BOOST_TEST(r.header("traceparent").empty());
 }
 
+BOOST_AUTO_TEST_CASE(the_decision_services_failure_lines_join_the_trace)
+{
+    traced_call call;
+    call.decision.set_mode(test::fake_mode::server_error);
+    test::stderr_capture log;
+    const auto r = call.post({{"traceparent", ehr_traceparent}});
+    const auto log_text = log.text();
+    BOOST_TEST(r.status == 502U, r.body);
+    std::set<std::string> traced;  // events of the call's warning lines that carry its trace id
+    std::istringstream lines(log_text);
+    std::string line;
+    while (std::getline(lines, line))
+    {
+        boost::system::error_code ec;
+        auto v = json::parse(line, ec);
+        if (ec || !v.is_object())
+            continue;
+        const auto& o = v.as_object();
+        if (o.contains("trace_id") && text_of(o.at("trace_id")) == ehr_trace_id)
+            traced.insert(text_of(o.at("event")));
+    }
+    BOOST_TEST(traced.count("decision_call_failed") == 1U, log_text);
+    BOOST_TEST(traced.count("decision_failed") == 1U, log_text);
+    BOOST_TEST(traced.count("request") == 1U, log_text);
+}
+
 BOOST_AUTO_TEST_CASE(a_malformed_traceparent_starts_a_new_trace_and_is_never_echoed)
 {
     // Upper-case hex is invalid (W3C Trace Context §3.2.2.3); its tracestate is then not read either.
