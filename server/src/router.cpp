@@ -518,10 +518,22 @@ router::routed router::route_table::health(const router&, const call&)
     return json_response(200, json::object{{"status", "ok"}});
 }
 
-router::routed router::route_table::ready(const router& self, const call&)
+router::readiness_state router::readiness() const
 {
     // Ready when the configuration and rules are loaded (they are, or we would not be serving)
     // and the decision source can take calls.
+    if (settings_.draining && settings_.draining->load())
+        return {{false, "draining"}, true};
+    auto state = settings_.decision ? settings_.decision->ready() : core::readiness{};
+    // A shared replay cache that is down under fail_closed refuses every authenticated call: the
+    // balancer should send them elsewhere meanwhile.
+    if (state.ready && settings_.replays)
+        state = settings_.replays->ready();
+    return {std::move(state), false};
+}
+
+router::routed router::route_table::ready(const router& self, const call&)
+{
     const bool admin = self.settings_.surface == surface::admin;
     // On the admin listener, the fingerprint of what every instance must share: ops compare hosts.
     auto answer = [&](unsigned status, json::object body) {
@@ -530,13 +542,9 @@ router::routed router::route_table::ready(const router& self, const call&)
                 body["config"] = *fingerprint;
         return json_response(status, std::move(body));
     };
-    if (self.settings_.draining && self.settings_.draining->load())
+    const auto [state, draining] = self.readiness();
+    if (draining)
         return answer(503, json::object{{"status", "draining"}});
-    auto state = self.settings_.decision ? self.settings_.decision->ready() : core::readiness{};
-    // A shared replay cache that is down under fail_closed refuses every authenticated call: the
-    // balancer should send them elsewhere meanwhile.
-    if (state.ready && self.settings_.replays)
-        state = self.settings_.replays->ready();
     if (state.ready)
         return answer(200, json::object{{"status", "ready"}});
     // Why, only on the admin listener: the reason names the decision service's origin.
@@ -547,6 +555,7 @@ router::routed router::route_table::ready(const router& self, const call&)
 
 router::routed router::route_table::metrics_text(const router& self, const call&)
 {
+    server_metrics::instance().ready.set(self.readiness().state.ready ? 1 : 0);
     http_response r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = render_metrics(self.settings_.version);

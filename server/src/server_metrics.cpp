@@ -96,9 +96,10 @@ server_metrics::server_metrics()
     , audit_rejected{"crd_audit_rejected_total", "Requests answered 503 because the audit queue was full (audit.required)."}
     , audit_queue_depth{"crd_audit_queue_depth", "Audit records waiting to be written."}
     , reloads{"crd_config_reloads_total", "SIGHUP reloads by result.", "result", {"ok", "refused"}}
+    , ready{"crd_ready", "1 when GET /ready answers 200, 0 when the instance is not ready or draining (evaluated at each scrape)."}
     , registered{metrics::process_registry(),
           {&requests, &request_seconds, &in_flight, &overload, &open_connections, &accept_failures, &accept_shed, &audit_records, &audit_write_errors,
-              &audit_backpressure, &audit_rejected, &audit_queue_depth, &reloads, &tls_certificate_not_after}}
+              &audit_backpressure, &audit_rejected, &audit_queue_depth, &reloads, &tls_certificate_not_after, &ready}}
 {
 }
 

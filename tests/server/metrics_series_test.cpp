@@ -247,6 +247,7 @@ std::set<std::string> expected_series()
     s.insert("crd_accept_shed_total");
     s.insert("crd_decision_nonfinite_numbers_total");
     s.insert("crd_tls_certificate_not_after_seconds");
+    s.insert("crd_ready");
     return s;
 }
 
@@ -290,6 +291,7 @@ const std::map<std::string, std::string> expected_types{
     {"crd_accept_shed_total", "counter"},
     {"crd_decision_nonfinite_numbers_total", "counter"},
     {"crd_tls_certificate_not_after_seconds", "gauge"},
+    {"crd_ready", "gauge"},
 };
 
 }  // namespace

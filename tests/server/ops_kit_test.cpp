@@ -59,7 +59,7 @@ std::set<std::string> exported_names(const std::string& exposition)
 
 // Series Prometheus makes itself for every scrape target, and the blackbox exporter's probe result
 // (the alert on GET /ready).
-const std::set<std::string> scrape_series{"up", "probe_success"};
+const std::set<std::string> scrape_series{"up"};
 
 // The metric names a PromQL expression reads: what is left once strings, label matchers, range
 // and subquery brackets and grouping label lists are removed, less function calls, keywords and

@@ -175,12 +175,16 @@ BOOST_AUTO_TEST_CASE(the_breaker_opens_fails_fast_and_recovers)
     BOOST_TEST(bare.status == 503U);
     BOOST_TEST(json::parse(bare.body).as_object().size() == 1U);
     BOOST_TEST(client.request("GET", "/health").status == 200U);  // health is not readiness
+    // /metrics says the same as /ready, for an alert that needs no probe of its own.
+    test::http_client scraper(g.app.admin_port());
+    BOOST_TEST(scraper.request("GET", "/metrics").body.find("\ncrd_ready 0\n") != std::string::npos);
 
     // After the cool-down one probe goes through; its success closes the breaker.
     fake.set_mode(fake_mode::normal);
     std::this_thread::sleep_for(400ms);
     BOOST_TEST(g.sign(client).status == 200U);
     BOOST_TEST(client.request("GET", "/ready").status == 200U);
+    BOOST_TEST(scraper.request("GET", "/metrics").body.find("\ncrd_ready 1\n") != std::string::npos);
     BOOST_TEST(g.sign(client).status == 200U);
 }
 

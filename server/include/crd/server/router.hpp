@@ -101,6 +101,15 @@ public:
     net::awaitable<std::optional<http_response>> before_body(const http_request_view& head, core::request_context& authenticated) const;
 
 private:
+    // What GET /ready says: the decision source's and the shared replay cache's readiness, or
+    // draining (stop() was called). /metrics exports the same as crd_ready.
+    struct readiness_state
+    {
+        core::readiness state;
+        bool draining = false;
+    };
+    readiness_state readiness() const;
+
     // What a request needs: an answer known at once, or one of the calls that must be awaited.
     struct routed;
     // Every route, its listeners, label and a handler per method (router.cpp); 404, 405 and

@@ -100,6 +100,9 @@ struct server_metrics
     metrics::gauge_family audit_queue_depth;
     metrics::counter_array<reload_result> reloads;
     certificate_expiry tls_certificate_not_after;
+    // 1 when GET /ready answers 200, 0 when not ready or draining: evaluated by each scrape of
+    // /metrics just before it renders, so an alert needs no probe of its own.
+    metrics::gauge_family ready;
     metrics::registration registered;
 
     // The process's, registered with metrics::process_registry() on first use; server_metrics.cpp
