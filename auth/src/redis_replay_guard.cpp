@@ -50,7 +50,7 @@ struct command_outcome
 // wait, whichever is first; the state lives while either may still touch it.
 struct pending_command
 {
-    explicit pending_command(net::any_io_executor ex) : done(std::move(ex)) {}
+    explicit pending_command(const net::any_io_executor& ex) : done(ex) {}
     net::steady_timer done;
     std::optional<command_outcome> outcome;
 };
