@@ -45,8 +45,11 @@ namespace {
 
 constexpr const char* issuer = "http://127.0.0.1:8080";
 constexpr const char* service_path = "/cds-services/order-sign-crd";
-constexpr long double leeway_s = 60;         // auth.clock_leeway_s default
-constexpr long double max_lifetime_s = 300;  // auth.max_token_lifetime_s default
+// The harness's configuration sets both (below): the properties must not follow the defaults,
+// which moved once (max_token_lifetime_s 300 -> 900 for Epic's 15-minute client JWTs) and left a
+// stale constant here that reported a legitimate 480 s token as a defect.
+constexpr long double leeway_s = 60;         // auth.clock_leeway_s
+constexpr long double max_lifetime_s = 300;  // auth.max_token_lifetime_s
 constexpr long double slack_s = 5;           // the clock moves between our check and the server's
 
 // A fixed EC P-384 test key (generated for this harness; it protects nothing).
@@ -269,6 +272,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***)
             {
                 {"required", true},
                 {"signing_key", path},
+                {"clock_leeway_s", static_cast<std::int64_t>(leeway_s)},
+                {"max_token_lifetime_s", static_cast<std::int64_t>(max_lifetime_s)},
                 {"clients", json::array{json::object{
                                 {"client_id", "client-1"},
                                 {"jwks", {{"keys", json::array{crd::auth::public_jwk(h->key)}}}},
