@@ -138,6 +138,13 @@ void log_accept_loop_end(std::exception_ptr e)
     log::exception("accept_loop_failed", e);
 }
 
+// Completion of a shard's deadline sweeper: an exception that escaped it would leave its sessions
+// without timeouts, so it is logged, never lost.
+void log_sweeper_end(std::exception_ptr e)
+{
+    log::exception("session_sweeper_failed", e);
+}
+
 net::awaitable<void> accept_loop(
     shard& s, tcp::acceptor& acceptor, const core::limits_config& limits, unsigned max_connections, const router& r, net::ssl::context* tls)
 {
@@ -316,6 +323,8 @@ void server::start()
 
     for (auto& s : impl_->shards)
     {
+        // Ends when the shard's context stops; refers to the shard's state, which outlives it.
+        net::co_spawn(s->ioc, detail::expire_sessions(s->state, cfg.limits), log_sweeper_end);
         net::co_spawn(
             s->ioc, accept_loop(*s, *s->acceptor, cfg.limits, impl_->max_connections, impl_->routes, impl_->tls.get()), log_accept_loop_end);
         s->thread = std::thread([&ioc = s->ioc] {

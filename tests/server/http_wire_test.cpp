@@ -1,0 +1,171 @@
+// What crd-server puts on the wire: the answer's head written without Beast's serializer, and the
+// per-shard deadline sweeper that replaced Beast's per-operation timers (issue 19).
+
+#include <crd/core/config.hpp>
+#include <crd/server/router.hpp>
+
+#include "fixtures.hpp"
+#include "http_client.hpp"
+#include "running_application.hpp"
+#include "session.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <string>
+
+using namespace crd;
+using namespace std::chrono_literals;
+
+namespace {
+
+server::http_response json_answer(unsigned status, std::string body)
+{
+    server::http_response r;
+    r.status = status;
+    r.body = std::move(body);
+    return r;
+}
+
+core::config short_timeouts()
+{
+    auto cfg = test::test_config();
+    cfg.limits.idle_timeout = 2s;
+    cfg.limits.header_timeout = 300ms;
+    cfg.limits.body_timeout = 300ms;
+    return cfg;
+}
+
+std::string head_of(const std::string& bytes)
+{
+    return bytes.substr(0, bytes.find("\r\n\r\n") + 4);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(http_wire)
+
+BOOST_AUTO_TEST_CASE(an_http11_answer_head_is_exactly_what_beast_wrote)
+{
+    const auto head = server::detail::response_head(json_answer(200, R"({"cards":[]})"), 11, true, 12);
+    BOOST_TEST(head == "HTTP/1.1 200 OK\r\nServer: crd-server\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
+                       "X-Content-Type-Options: nosniff\r\nContent-Length: 12\r\n\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(connection_follows_the_version_rfc9112_9_3)
+{
+    const auto answer = json_answer(422, "{}");
+    BOOST_TEST(server::detail::response_head(answer, 11, false, 2).find("\r\nConnection: close\r\n") != std::string::npos);
+    BOOST_TEST(server::detail::response_head(answer, 11, true, 2).find("Connection") == std::string::npos);
+    BOOST_TEST(server::detail::response_head(answer, 10, true, 2).find("\r\nConnection: keep-alive\r\n") != std::string::npos);
+    BOOST_TEST(server::detail::response_head(answer, 10, false, 2).find("Connection") == std::string::npos);
+    BOOST_TEST(server::detail::response_head(answer, 10, false, 2).substr(0, 33) == "HTTP/1.0 422 Unprocessable Entity");
+}
+
+BOOST_AUTO_TEST_CASE(no_content_length_on_204_rfc9110_8_6)
+{
+    auto preflight = json_answer(204, "");
+    preflight.content_type.clear();
+    const auto head = server::detail::response_head(preflight, 11, true, 0);
+    BOOST_TEST(head.find("Content-Length") == std::string::npos);
+    BOOST_TEST(head.find("\r\nContent-Type:") == std::string::npos);
+    BOOST_TEST(head.substr(0, 23) == "HTTP/1.1 204 No Content");
+}
+
+BOOST_AUTO_TEST_CASE(a_header_that_could_split_the_answer_is_dropped)
+{
+    auto answer = json_answer(200, "{}");
+    answer.headers.emplace_back("Access-Control-Allow-Origin", "https://ehr.example\r\nSet-Cookie: stolen=1");
+    answer.headers.emplace_back("Content-Length", "0");  // framing is the writer's alone
+    answer.headers.emplace_back("Bad Name", "x");
+    answer.headers.emplace_back("Vary", "Origin");
+    const auto head = server::detail::response_head(answer, 11, true, 2);
+    BOOST_TEST(head.find("Set-Cookie") == std::string::npos);
+    BOOST_TEST(head.find("Access-Control-Allow-Origin") == std::string::npos);
+    BOOST_TEST(head.find("Content-Length: 0") == std::string::npos);
+    BOOST_TEST(head.find("Bad Name") == std::string::npos);
+    BOOST_TEST(head.find("\r\nVary: Origin\r\n") != std::string::npos);
+    BOOST_TEST(head.find("\r\nContent-Length: 2\r\n") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(the_sweep_interval_is_a_tenth_of_the_shortest_timeout_within_bounds)
+{
+    core::limits_config limits;  // defaults: 10 s is the shortest
+    BOOST_TEST(server::detail::sweep_interval(limits).count() == 250);
+    limits.header_timeout = 300ms;
+    BOOST_TEST(server::detail::sweep_interval(limits).count() == 30);
+    limits.write_timeout = 20ms;
+    BOOST_TEST(server::detail::sweep_interval(limits).count() == 10);
+}
+
+BOOST_AUTO_TEST_CASE(an_http10_keep_alive_client_is_answered_in_kind_and_kept)
+{
+    test::running_application s;
+    test::http_client client(s.port());
+    client.send_raw("GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    const auto first = client.read_response();
+    BOOST_TEST(first.status == 200U);
+    BOOST_TEST(first.header("connection") == "keep-alive");
+    BOOST_TEST(first.body == R"({"status":"ok"})");
+    client.send_raw("GET /health HTTP/1.0\r\n\r\n");  // no keep-alive: answered, then closed
+    const auto bytes = client.read_until_closed();
+    BOOST_TEST(bytes.substr(0, 15) == "HTTP/1.0 200 OK");
+    BOOST_TEST(head_of(bytes).find("Connection") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_preflight_answer_keeps_the_connection_in_step)
+{
+    // A 204 has no body and no Content-Length: the next answer must follow its head directly.
+    test::running_application s;
+    test::http_client client(s.port());
+    client.send_raw("OPTIONS /cds-services HTTP/1.1\r\nHost: x\r\nOrigin: https://sandbox.cds-hooks.org\r\n"
+                    "Access-Control-Request-Method: GET\r\n\r\n"
+                    "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    const auto bytes = client.read_until_closed();
+    const auto first = head_of(bytes);
+    BOOST_TEST(first.substr(0, 23) == "HTTP/1.1 204 No Content");
+    BOOST_TEST(first.find("Content-Length") == std::string::npos);
+    BOOST_TEST(bytes.substr(first.size(), 15) == "HTTP/1.1 200 OK");
+    BOOST_TEST(bytes.find("\r\nConnection: close\r\n", first.size()) != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_body_that_stops_arriving_is_cut_off_at_the_body_timeout)
+{
+    test::running_application s(short_timeouts());
+    test::http_client slow(s.port());
+    const auto start = std::chrono::steady_clock::now();
+    slow.send_raw("POST /cds-services/order-sign-crd HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  "Content-Length: 1000\r\n\r\n{\"hook\":");
+    BOOST_TEST(slow.closed_by_server());
+    // body_timeout 300 ms, swept every 30 ms; the idle timeout (2 s) must not be what ended it.
+    BOOST_TEST((std::chrono::steady_clock::now() - start < 1500ms));
+    test::http_client fresh(s.port());
+    BOOST_TEST(fresh.request("GET", "/health").status == 200U);
+}
+
+BOOST_AUTO_TEST_CASE(a_header_that_never_ends_is_cut_off_at_the_header_timeout)
+{
+    test::running_application s(short_timeouts());
+    test::http_client slow(s.port());
+    const auto start = std::chrono::steady_clock::now();
+    slow.send_raw("GET /health HTTP/1.1\r\nHo");
+    BOOST_TEST(slow.closed_by_server());
+    BOOST_TEST((std::chrono::steady_clock::now() - start < 1500ms));
+}
+
+BOOST_AUTO_TEST_CASE(a_large_body_is_read_whole)
+{
+    // The read buffer is sized from Content-Length: a body far beyond its first 4 KB still arrives
+    // intact and is answered: refused for what it lacks (422), not cut short (400) or timed out.
+    auto cfg = test::test_config();
+    cfg.limits.max_body_bytes = 1024 * 1024;
+    test::running_application s(cfg);
+    test::http_client client(s.port());
+    const std::string padding(300 * 1024, ' ');
+    const auto answer = client.request("POST", "/cds-services/order-sign-crd", "{\"hook\":\"order-sign\"" + padding + "}");
+    BOOST_TEST(answer.status == 422U);
+    BOOST_TEST(answer.body.find("hookInstance") != std::string::npos);
+    BOOST_TEST(client.request("GET", "/health").status == 200U);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
