@@ -10,6 +10,8 @@
 #   CRD_BENCH_SOAK_S      soak duration at a steady 500 requests/s (default 600; 0 skips it)
 #   CRD_BENCH_SERVER      the crd-server binary to measure (default BUILD_DIR/server/crd-server), e.g.
 #                         an older build for a before/after comparison in the same session
+#   CRD_BENCH_THREADS     listen.threads of every crd-server under test (default 1: the load generator
+#                         and the stand-ins keep the other core); 2 for the two-thread scaling rows
 #   CRD_BENCH_ONLY        an extended regular expression: run only the scenarios whose label matches
 #                         (for tuning: results go to results/partial.json.tmp, latest.json is kept)
 set -euo pipefail
@@ -17,6 +19,7 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 duration=${CRD_BENCH_DURATION_S:-10}
 soak=${CRD_BENCH_SOAK_S:-600}
+threads=${CRD_BENCH_THREADS:-1}
 scripts/install-deps.sh nginx-light gnuplot-nox
 
 bench="$build/bench/crd-bench"
@@ -45,7 +48,7 @@ trap cleanup EXIT
 # carry no Coverage and name no reachable FHIR server: with no prefetch key required they are
 # answered (conditionally) by the rules engine rather than 412, which is the path to measure.
 cat > "$work/crd.json" <<JSON
-{"listen": {"address": "127.0.0.1", "port": $port, "threads": 1}, "admin": {"port": 0}, "prefetch": {"required_keys": []},
+{"listen": {"address": "127.0.0.1", "port": $port, "threads": $threads}, "admin": {"port": 0}, "prefetch": {"required_keys": []},
  "auth": {"required": false}, "decision": {"rules": "$PWD/etc/rules.json"}, "log": {"level": "warning"}}
 JSON
 "$server" --config "$work/crd.json" 2>"$work/crd.log" &
@@ -57,16 +60,16 @@ decision_pid=$!; pids+=("$decision_pid")
 "$build/bench/crd-fake-decision" --port "$slow_decision_port" --latency-ms 200 &
 pids+=("$!")
 cat > "$work/gateway.json" <<JSON
-{"listen": {"address": "127.0.0.1", "port": $gateway_port, "threads": 1}, "admin": {"port": 0}, "auth": {"required": false},
+{"listen": {"address": "127.0.0.1", "port": $gateway_port, "threads": $threads}, "admin": {"port": 0}, "auth": {"required": false},
  "decision": {"url": "http://127.0.0.1:$decision_port/decide", "pool_size": 64}, "log": {"level": "warning"}}
 JSON
 cat > "$work/slow.json" <<JSON
-{"listen": {"address": "127.0.0.1", "port": $slow_port, "threads": 1}, "admin": {"port": 0}, "auth": {"required": false},
+{"listen": {"address": "127.0.0.1", "port": $slow_port, "threads": $threads}, "admin": {"port": 0}, "auth": {"required": false},
  "limits": {"max_connections": 10000, "max_in_flight": 10000},
  "decision": {"url": "http://127.0.0.1:$slow_decision_port/decide", "pool_size": 2500, "max_pending": 5000}, "log": {"level": "warning"}}
 JSON
 cat > "$work/gateway-decisions.json" <<JSON
-{"listen": {"address": "127.0.0.1", "port": $decisions_port, "threads": 1}, "admin": {"port": 0}, "auth": {"required": false},
+{"listen": {"address": "127.0.0.1", "port": $decisions_port, "threads": $threads}, "admin": {"port": 0}, "auth": {"required": false},
  "decision": {"url": "http://127.0.0.1:$decision_port/decide", "pool_size": 64, "protocol": "decisions"}, "log": {"level": "warning"}}
 JSON
 "$server" --config "$work/gateway.json" 2>"$work/gateway.log" &
@@ -89,7 +92,7 @@ for alg in ES384 RS384; do
         --token-url "http://127.0.0.1:$auth_port/auth/token"
 done
 cat > "$work/auth.json" <<JSON
-{"listen": {"address": "127.0.0.1", "port": $auth_port, "threads": 1}, "admin": {"port": 0}, "public_base_url": "http://127.0.0.1:$auth_port",
+{"listen": {"address": "127.0.0.1", "port": $auth_port, "threads": $threads}, "admin": {"port": 0}, "public_base_url": "http://127.0.0.1:$auth_port",
  "auth": {"required": true, "clients": [$(cat "$work/ES384/client.json"), $(cat "$work/RS384/client.json")]},
  "decision": {"rules": "$PWD/etc/rules.json"}, "log": {"level": "warning"}}
 JSON
@@ -101,7 +104,7 @@ auth_pid=$!; pids+=("$auth_pid")
 "$build/bench/crd-fake-decision" --port "$fhir_port" --fhir 1 --latency-ms 2 &
 pids+=("$!")
 cat > "$work/prefetch.json" <<JSON
-{"listen": {"address": "127.0.0.1", "port": $prefetch_port, "threads": 1}, "admin": {"port": 0}, "auth": {"required": false},
+{"listen": {"address": "127.0.0.1", "port": $prefetch_port, "threads": $threads}, "admin": {"port": 0}, "auth": {"required": false},
  "prefetch": {"allow_http": true}, "decision": {"rules": "$PWD/etc/rules.json"}, "log": {"level": "warning"}}
 JSON
 "$server" --config "$work/prefetch.json" 2>"$work/prefetch.log" &
@@ -225,7 +228,7 @@ fi
     printf ' "machine": {"cpu": "%s", "cores": %s, "memory": "%s", "kernel": "%s"},\n' \
         "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$(nproc)" \
         "$(free -h | awk '/Mem:/ {print $2}')" "$(uname -r)"
-    printf ' "crd_server": {"threads": 1}, "nginx": {"worker_processes": 1},\n "results": [\n'
+    printf ' "crd_server": {"threads": %s}' "$threads"; printf ', "nginx": {"worker_processes": 1},\n "results": [\n'
     sed '$!s/$/,/' "$out"
     printf ' ]}\n'
 } > "$result_json"

@@ -2,6 +2,7 @@
 // per-shard deadline sweeper that replaced Beast's per-operation timers (issue 19).
 
 #include <crd/core/config.hpp>
+#include <crd/server/application.hpp>
 #include <crd/server/router.hpp>
 
 #include "fixtures.hpp"
@@ -11,8 +12,13 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <malloc.h>
+
 #include <chrono>
+#include <cstdlib>
+#include <optional>
 #include <string>
+#include <string_view>
 
 using namespace crd;
 using namespace std::chrono_literals;
@@ -166,6 +172,41 @@ BOOST_AUTO_TEST_CASE(a_large_body_is_read_whole)
     BOOST_TEST(answer.status == 422U);
     BOOST_TEST(answer.body.find("hookInstance") != std::string::npos);
     BOOST_TEST(client.request("GET", "/health").status == 200U);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Not the wire, but the same issue: what the listener's memory does between large calls.
+BOOST_AUTO_TEST_SUITE(allocator_tuning)
+
+BOOST_AUTO_TEST_CASE(an_operators_allocator_setting_wins)
+{
+    const auto with = [](const char* set) {
+        return [set](const char* name) -> std::optional<std::string> {
+            return std::string_view(name) == set ? std::optional<std::string>("1") : std::nullopt;
+        };
+    };
+    BOOST_TEST(!server::tune_allocator(with("GLIBC_TUNABLES")));
+    BOOST_TEST(!server::tune_allocator(with("MALLOC_TRIM_THRESHOLD_")));
+    BOOST_TEST(!server::tune_allocator(with("MALLOC_MMAP_THRESHOLD_")));
+}
+
+#ifdef __SANITIZE_ADDRESS__
+constexpr bool glibc_allocates = false;  // AddressSanitizer's allocator replaces glibc's
+#else
+constexpr bool glibc_allocates = true;
+#endif
+
+BOOST_AUTO_TEST_CASE(a_large_block_comes_from_the_heap_and_stays_there_once_tuned, *boost::unit_test::enable_if<glibc_allocates>())
+{
+    BOOST_TEST_REQUIRE(server::tune_allocator([](const char*) { return std::optional<std::string>(); }));
+    // glibc's default would serve 2 MB with mmap (threshold 128 KB) and unmap it on free.
+    void* block = std::malloc(2 * 1024 * 1024);
+    BOOST_TEST_REQUIRE(block != nullptr);
+    BOOST_TEST(mallinfo2().hblks == 0U);  // no mmapped blocks
+    std::free(block);
+    // Freed, it stays with the heap (below the 32 MB trim threshold) for the next large call.
+    BOOST_TEST(mallinfo2().fordblks >= 2U * 1024 * 1024);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
