@@ -248,6 +248,52 @@ void append_update(json::array& actions, const core::hook_request& request, cons
     actions.push_back(std::move(action));
 }
 
+void append_update(json::array& actions, const core::hook_request& request, const core::request_item& item, coverage_assertion a,
+    std::string_view what, std::string_view reference, json::storage_ptr sp, std::vector<deferred_resource>& deferred)
+{
+    rendering_report report;
+    deferred_resource later{actions.size(), update_target(item, request), {}, {}};
+    if (later.target == nullptr)
+        later.minimal = minimal_resource(item, request, sp);
+    json::object action(3, sp);
+    action.emplace("type", "update");
+    action.emplace("description", action_description(a, what, reference));
+    action.emplace("resource", nullptr);
+    later.coverage_information = render_coverage_information(std::move(a), request.version, report, sp);
+    count_rendering(report);
+    actions.push_back(std::move(action));
+    deferred.push_back(std::move(later));
+}
+
+void place_resources(json::array& actions, std::vector<deferred_resource>& deferred, json::storage_ptr sp)
+{
+    // A target two updates echo (two Appointments basedOn one ServiceRequest, from CRD 2.1) is
+    // copied for each; every other one is moved, which in the same memory resource is a swap.
+    std::vector<const json::object*> targets;
+    targets.reserve(deferred.size());
+    for (const auto& d : deferred)
+        if (d.target != nullptr)
+            targets.push_back(d.target);
+    std::sort(targets.begin(), targets.end());
+    const auto shared = [&targets](const json::object* t) {
+        const auto [first, last] = std::equal_range(targets.begin(), targets.end(), t);
+        return last - first > 1;
+    };
+    for (auto& d : deferred)
+    {
+        json::object resource(sp);
+        if (d.target == nullptr)
+            resource = std::move(d.minimal);
+        else if (shared(d.target) || d.target->storage() != sp)
+            resource = json::object(*d.target, sp);
+        else
+            // The request document is the caller's to give (rules_engine::evaluate's non-const
+            // overload) and nothing reads its orders once the answer is built.
+            resource = std::move(const_cast<json::object&>(*d.target));  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+        actions[d.action].as_object()["resource"] = with_coverage_information(std::move(resource), std::move(d.coverage_information));
+    }
+}
+
 void append_cards(json::array& cards, const card_origin& origin, const rule& advice, const determination& d, std::string_view what,
     std::string_view reference, bool several, core::crd_version version, json::storage_ptr sp)
 {

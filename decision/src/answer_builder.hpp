@@ -59,6 +59,26 @@ coverage_assertion undetermined_assertion(const coverage_ref& cov, core::crd_ver
 void append_update(boost::json::array& actions, const core::hook_request& request, const core::request_item& item, coverage_assertion a,
     std::string_view what, std::string_view reference, boost::json::storage_ptr sp = {});
 
+// An update action whose resource is put in place by place_resources once every order has been read.
+struct deferred_resource
+{
+    std::size_t action = 0;                       // its index in the actions array
+    const boost::json::object* target = nullptr;  // the order echoed; null: `minimal` is
+    boost::json::object minimal;
+    boost::json::object coverage_information;  // the rendered extension
+};
+
+// As above, but the resource (the order with its coverage information) is placed later, by
+// place_resources: the order is then moved out of the request document instead of copied (a
+// deep copy was about a quarter of an embedded call's cost per order; issue 19).
+void append_update(boost::json::array& actions, const core::hook_request& request, const core::request_item& item, coverage_assertion a,
+    std::string_view what, std::string_view reference, boost::json::storage_ptr sp, std::vector<deferred_resource>& deferred);
+
+// Puts each deferred update's resource in place. Moves each order out of the request document,
+// which the caller must own and no longer read (its orders are left empty); an order two updates
+// echo, or one in another memory resource, is copied instead.
+void place_resources(boost::json::array& actions, std::vector<deferred_resource>& deferred, boost::json::storage_ptr sp);
+
 // Appends the cards of `advice` about one item: an External Reference card when it has links, an
 // Instructions card when it has instructions (CRD cards.md). `several`: the answer covers more
 // than one item, so the detail says which. `d` is the determination the summary speaks of.

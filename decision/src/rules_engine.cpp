@@ -152,6 +152,17 @@ std::vector<std::string> rules_engine::card_types(const core::service_definition
 
 json::object rules_engine::evaluate(const core::hook_request& request) const
 {
+    return build_answer(request, nullptr);
+}
+
+json::object rules_engine::evaluate(core::hook_request& request) const
+{
+    std::vector<answer::deferred_resource> deferred;
+    return build_answer(request, &deferred);
+}
+
+json::object rules_engine::build_answer(const core::hook_request& request, std::vector<answer::deferred_resource>* deferred) const
+{
     const auto& service = *request.service;
     const auto rules_now = rules();
     const rule_set& rs = *rules_now;  // this call's snapshot
@@ -228,13 +239,19 @@ json::object rules_engine::evaluate(const core::hook_request& request) const
             }
             else
                 assertion = answer::assertion_of(d, cov, std::move(reason), coverage_known);
-            answer::append_update(actions, request, *e.item, std::move(assertion), what, e.reference, sp);
+            if (deferred != nullptr)
+                answer::append_update(actions, request, *e.item, std::move(assertion), what, e.reference, sp, *deferred);
+            else
+                answer::append_update(actions, request, *e.item, std::move(assertion), what, e.reference, sp);
         }
 
         if (matched)
             answer::append_cards(cards, origin, *matched, d, what, e.reference, items.size() > 1, request.version, sp);
     }
 
+    // Every order has been read: the deferred updates may now take them.
+    if (deferred != nullptr)
+        answer::place_resources(actions, *deferred, sp);
     json::object response(sp);
     response["cards"] = std::move(cards);
     if (!actions.empty())  // CDS Hooks: optional members with no value are omitted

@@ -5,6 +5,7 @@
 #include "fixtures.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <regex>
@@ -382,3 +383,92 @@ BOOST_AUTO_TEST_CASE(every_published_request_gets_a_conformant_answer)
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+// The answer with what differs per call (card uuids, coverage-information ids, dates) blanked.
+json::value masked(json::value v)
+{
+    if (v.is_object())
+    {
+        for (auto& kv : v.get_object())
+        {
+            if (kv.key() == "uuid" || kv.key() == "valueDate" || kv.key() == "valueDateTime")
+                kv.value() = "masked";
+            else if (kv.key() == "url" && kv.value().is_string() && kv.value().get_string() == "coverage-assertion-id")
+                return json::object{{"url", "coverage-assertion-id"}, {"masked", true}};
+            else
+                kv.value() = masked(std::move(kv.value()));
+        }
+    }
+    else if (v.is_array())
+        for (auto& e : v.get_array())
+            e = masked(std::move(e));
+    return v;
+}
+
+core::hook_request in_version(json::value doc, const char* version)
+{
+    doc.as_object()["extension"] = json::object{{"davinci-crd.requestedVersion", version}};
+    return validated(std::move(doc));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(moving_the_orders_into_the_answer_gives_the_answer_copying_them_gives)
+{
+    // evaluate(request&) moves each echoed order out of the request document (issue 19); the
+    // answer must be the one evaluate(const request&) builds from copies, for every example.
+    for (const char* version : {"2.0", "2.1", "2.2"})
+        for (const std::string fixture : {"crd-order-sign-1.json", "crd-order-sign-5.json", "crd-order-select-1.json", "crd-order-dispatch-1.json",
+                 "crd-appointment-book-2.json", "crd-encounter-start-1.json"})
+        {
+            BOOST_TEST_CONTEXT(fixture << " in " << version)
+            {
+                const auto doc = test::load_fixture(fixture);
+                const json::object copied = engine().evaluate(static_cast<const core::hook_request&>(in_version(doc, version)));
+                auto request = in_version(doc, version);
+                const json::object moved = engine().evaluate(request);
+                BOOST_TEST(json::serialize(masked(moved)) == json::serialize(masked(copied)));
+            }
+        }
+}
+
+BOOST_AUTO_TEST_CASE(an_order_two_updates_echo_is_copied_for_each_not_moved_away_from_the_second)
+{
+    // CRD 2.1+: an Appointment basedOn a ServiceRequest in the request updates that ServiceRequest.
+    // Two Appointments basedOn the same one: both updates must carry the whole ServiceRequest.
+    auto doc = test::load_fixture("crd-appointment-book-2.json");
+    auto& entries = doc.at("context").at("appointments").at("entry").as_array();
+    json::value second = entries.at(0);
+    second.at("resource").as_object()["id"] = "125";
+    entries.push_back(std::move(second));
+    doc.at("context").at("appointments").as_object()["total"] = 2;
+    doc.at("prefetch").as_object()["serviceRequests"] = json::parse(R"({"resourceType": "Bundle", "type": "searchset", "entry": [
+        {"resource": {"resourceType": "ServiceRequest", "id": "servreq-g0180-1", "status": "active", "intent": "order",
+         "subject": {"reference": "Patient/pat015"},
+         "code": {"coding": [{"system": "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": "G0180"}]}}}]})");
+    auto request = in_version(doc, "2.2");
+    const json::object answer = engine().evaluate(request);
+    const auto& actions = answer.at("systemActions").as_array();
+    BOOST_TEST_REQUIRE(actions.size() == 2U);
+    for (const auto& action : actions)
+    {
+        const auto& resource = action.at("resource").as_object();
+        BOOST_TEST(resource.at("resourceType").as_string() == "ServiceRequest");
+        BOOST_TEST(resource.at("id").as_string() == "servreq-g0180-1");
+        BOOST_TEST(resource.at("code").at("coding").at(0).at("code").as_string() == "G0180");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(the_request_gives_up_its_orders_only_to_the_non_const_evaluate)
+{
+    auto request = validated(test::load_fixture("crd-order-sign-1.json"));
+    const auto* first_order = request.items.at(0).resource;
+    BOOST_TEST_REQUIRE(first_order != nullptr);
+    const auto size_before = first_order->size();
+    (void)engine().evaluate(static_cast<const core::hook_request&>(request));
+    BOOST_TEST(first_order->size() == size_before);  // copied: the request is untouched
+    (void)engine().evaluate(request);
+    BOOST_TEST(first_order->empty());  // moved into the answer
+}

@@ -10,8 +10,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace crd::decision {
+
+namespace answer {
+struct deferred_resource;  // answer_builder.hpp (private to the library)
+}
 
 // The answer when no decision could be made, in the caller's version (request.version):
 // - 2.0 with decision.on_failure "conditional": for primary hooks, coverage information
@@ -48,6 +53,10 @@ public:
     // The CDS Hooks response for a validated request: for primary hooks one coverage-information
     // systemAction per order or appointment; cards where a matching rule has links or instructions.
     boost::json::object evaluate(const core::hook_request& request) const;
+    // The same answer, but each order echoed in an update action is moved out of the request
+    // document rather than copied: the request's orders are left empty. For decide(), whose
+    // caller keeps the document only to free it once the answer is sent.
+    boost::json::object evaluate(core::hook_request& request) const;
 
     // The rules in use now; a call holds its own reference, so a reload never changes the rules
     // under a request being evaluated.
@@ -58,6 +67,8 @@ public:
     void reload(const core::config& cfg) override;
 
 private:
+    boost::json::object build_answer(const core::hook_request& request, std::vector<answer::deferred_resource>* deferred) const;
+
     std::atomic<std::shared_ptr<const rule_set>> rules_;
 };
 
