@@ -252,14 +252,15 @@ void append_update(json::array& actions, const core::hook_request& request, cons
     std::string_view what, std::string_view reference, json::storage_ptr sp, std::vector<deferred_resource>& deferred)
 {
     rendering_report report;
-    deferred_resource later{actions.size(), update_target(item, request), {}, {}};
-    if (later.target == nullptr)
-        later.minimal = minimal_resource(item, request, sp);
+    const json::object* target = update_target(item, request);
     json::object action(3, sp);
     action.emplace("type", "update");
     action.emplace("description", action_description(a, what, reference));
     action.emplace("resource", nullptr);
-    later.coverage_information = render_coverage_information(std::move(a), request.version, report, sp);
+    // Both objects are move-constructed in `sp`: assigning them into default-constructed members
+    // would deep-copy them onto the heap (Boost.JSON copies across memory resources).
+    deferred_resource later{actions.size(), target, target ? json::object(sp) : minimal_resource(item, request, sp),
+        render_coverage_information(std::move(a), request.version, report, sp)};
     count_rendering(report);
     actions.push_back(std::move(action));
     deferred.push_back(std::move(later));

@@ -177,6 +177,8 @@ json::object rules_engine::build_answer(const core::hook_request& request, std::
     const json::storage_ptr sp = request.document ? request.document->storage() : json::storage_ptr();
     json::array cards(sp);
     json::array actions(sp);
+    if (deferred != nullptr)
+        deferred->reserve(items.size());
     for (const auto& e : items)
     {
         const auto codings = e.resource ? service_codings(*e.resource, request) : std::vector<coding>{};
