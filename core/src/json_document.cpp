@@ -3,11 +3,13 @@
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/parser.hpp>
+#include <boost/json/serializer.hpp>
 
 namespace json = boost::json;
 
 #include <crd/core/error.hpp>
 
+#include <array>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -119,6 +121,21 @@ void document_deleter::operator()(json::value* v) const noexcept
         delete arena;
     else
         delete v;
+}
+
+std::string serialize_json(const json::value& v, std::size_t size_hint)
+{
+    json::serializer serializer;
+    serializer.reset(&v);
+    std::string out;
+    out.reserve(size_hint);
+    std::array<char, 16 * 1024> piece;
+    while (!serializer.done())
+    {
+        const auto written = serializer.read(piece.data(), piece.size());
+        out.append(written.data(), written.size());
+    }
+    return out;
 }
 
 document_ptr parse_document(std::string_view text, std::size_t max_depth, boost::system::error_code& ec)

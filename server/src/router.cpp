@@ -32,7 +32,7 @@ http_response json_response(unsigned status, const json::value& body)
 {
     http_response r;
     r.status = status;
-    r.body = json::serialize(body);
+    r.body = core::serialize_json(body, 16 * 1024);
     return r;
 }
 
