@@ -2,15 +2,18 @@
 
 #include <crd/core/log.hpp>
 
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <array>
+#include <charconv>
 #include <list>
 
 #include <openssl/err.h>
@@ -22,15 +25,67 @@ namespace http = beast::http;
 
 namespace {
 
+// What the deadline timer's pending wait may touch: it can complete after its call ended, or after
+// the connection was destroyed, so it holds this and not the connection.
+struct deadline_watch
+{
+    beast::tcp_stream* stream = nullptr;  // null once the connection is destroyed
+    std::uint64_t call = 0;               // the call the armed wait belongs to; a later call ignores it
+    bool expired = false;                 // the wait fired and closed the socket
+};
+
 struct connection
 {
+    explicit connection(const net::any_io_executor& ex) : deadline_timer(ex), watch(std::make_shared<deadline_watch>()) {}
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+    ~connection() { watch->stream = nullptr; }
+
     std::optional<beast::tcp_stream> plain;
     std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
     beast::flat_buffer buffer;  // leftover bytes belong to the connection, not to one call
     clock::time_point last_used;
     bool reused = false;
+    // One timer per call, armed once at the call's deadline. Beast's own per-operation timers stay
+    // off (expiry never) once connected: they re-armed a timer, a timerfd_settime, on every read
+    // and every write of a call whose deadline never moves.
+    net::steady_timer deadline_timer;
+    std::shared_ptr<deadline_watch> watch;
 
     beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+};
+
+// Arms the connection's deadline for one exchange; disarms it when destroyed. When the deadline
+// passes first, the socket is closed: the pending read or write completes with an error and
+// expired() tells it was the deadline. A closed socket is never pooled.
+class deadline_scope
+{
+public:
+    deadline_scope(connection& c, clock::time_point deadline) : c_(c)
+    {
+        auto& w = *c.watch;
+        w.stream = &c.lowest();
+        w.expired = false;
+        c.deadline_timer.expires_at(deadline);
+        c.deadline_timer.async_wait([watch = c.watch, call = w.call](const error_code& ec) {
+            if (ec || watch->call != call || watch->stream == nullptr)
+                return;  // cancelled, or the call it was armed for is over
+            watch->expired = true;
+            watch->stream->close();
+        });
+    }
+    deadline_scope(const deadline_scope&) = delete;
+    deadline_scope& operator=(const deadline_scope&) = delete;
+    ~deadline_scope()
+    {
+        ++c_.watch->call;  // a wait that already fired but has not run yet finds a newer call
+        c_.deadline_timer.cancel();
+    }
+
+    bool expired() const noexcept { return c_.watch->expired; }
+
+private:
+    connection& c_;
 };
 
 // A caller parked until a connection is released or its deadline passes.
@@ -107,7 +162,6 @@ struct http_client::state
     {
         if (reusable && c->lowest().socket().is_open())
         {
-            c->lowest().expires_never();
             c->last_used = clock::now();
             idle.push_back(std::move(c));
         }
@@ -165,7 +219,7 @@ net::awaitable<result<std::unique_ptr<connection>>> connect_new(http_client::sta
     if (!addresses || addresses->empty())
         co_return error_code(errc::upstream_unresolved);
 
-    auto c = std::make_unique<connection>();
+    auto c = std::make_unique<connection>(pool.ex);
     if (pool.cfg.origin.is_https())
         c->tls.emplace(pool.ex, pool.tls->get().ctx);
     else
@@ -191,6 +245,7 @@ net::awaitable<result<std::unique_ptr<connection>>> connect_new(http_client::sta
         if (auto [ec] = co_await c->tls->async_handshake(net::ssl::stream_base::client, use_tuple); ec)
             co_return map_error(ec);
     }
+    stream.expires_never();  // from here on the call's deadline_scope keeps the time
     ++pool.counters.connects;
     pool.cfg.gauges->connects.add();
     co_return c;
@@ -252,30 +307,136 @@ net::awaitable<result<lease>> acquire(std::shared_ptr<http_client::state> pool, 
     }
 }
 
-bool safe_header_text(std::string_view s)
+// The request head is written by hand (Beast's generic serializer cost ~22k instructions per
+// message), so it must refuse by itself what could split a line: every control byte (CR, LF and NUL
+// among them) and DEL in the method, target and names; in values the same but HTAB, which RFC 9110
+// allows inside a field value.
+constexpr bool is_control(char ch) noexcept
 {
-    return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+    const auto b = static_cast<unsigned char>(ch);
+    return b < 0x20 || b == 0x7F;
 }
 
-// Built once per send, so a retry writes the same message; the body is moved, not copied.
-http::request<http::string_body> make_request(const http_client::state& pool, request&& req)
+bool safe_line_text(std::string_view s) noexcept
 {
-    http::request<http::string_body> out{http::string_to_verb(req.method), req.target, 11};
-    out.method_string(req.method);
-    out.set(http::field::host, pool.host_header);
-    out.set(http::field::user_agent, "crd-server");
-    out.set(http::field::accept, "application/json");
-    for (const auto& h : req.headers)
-        out.set(h.name, h.value);
-    if (!req.body.empty())
-    {
-        out.set(http::field::content_type, req.content_type);
-        out.body() = std::move(req.body);
-    }
-    out.keep_alive(true);
-    out.prepare_payload();
-    return out;
+    return std::none_of(s.begin(), s.end(), is_control);
 }
+
+bool safe_field_value(std::string_view s) noexcept
+{
+    return std::none_of(s.begin(), s.end(), [](char ch) { return ch != '\t' && is_control(ch); });
+}
+
+// Beast 1.81 threw std::length_error past this (its field offsets are 16-bit); refused instead.
+constexpr std::size_t max_field_bytes = 65533;
+
+bool sendable(const request& req) noexcept
+{
+    const auto field_ok = [](std::string_view name, std::string_view value) {
+        return !name.empty() && name.size() <= max_field_bytes && value.size() <= max_field_bytes && safe_line_text(name) && safe_field_value(value);
+    };
+    return !req.method.empty() && safe_line_text(req.method) && safe_line_text(req.target) && field_ok("Content-Type", req.content_type) &&
+           std::all_of(req.headers.begin(), req.headers.end(), [&](const header& h) { return field_ok(h.name, h.value); });
+}
+
+bool iequals_ascii(std::string_view a, std::string_view b) noexcept
+{
+    if (a.size() != b.size())
+        return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+    {
+        const auto x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
+        if (x != y && (x | 0x20U) != (y | 0x20U))
+            return false;
+        if (x != y && ((x | 0x20U) < 'a' || (x | 0x20U) > 'z'))
+            return false;
+    }
+    return true;
+}
+
+// Beast trimmed leading and trailing blanks (SP, HTAB) from every field value.
+std::string_view trim_blanks(std::string_view v) noexcept
+{
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+        v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
+        v.remove_suffix(1);
+    return v;
+}
+
+// Framing and connection management belong to this client: a caller's Content-Length,
+// Transfer-Encoding or Connection is never sent (Beast replaced or filtered them before).
+bool client_owned_field(std::string_view name) noexcept
+{
+    return iequals_ascii(name, "Content-Length") || iequals_ascii(name, "Transfer-Encoding") || iequals_ascii(name, "Connection");
+}
+
+// The request head, byte for byte what Beast 1.81 wrote for the http::request this client built
+// before: "METHOD target HTTP/1.1", then Host, User-Agent, Accept, the caller's headers in order
+// and Content-Type when there is a body, where a field set again under the same name
+// (case-insensitive) replaces the earlier one and moves to its place; then Content-Length when
+// there is a body or the method is POST, PUT or OPTIONS (prepare_payload). No Connection field:
+// HTTP/1.1 is keep-alive by default. Built once per send, so a retry writes the same bytes.
+std::string request_head(const http_client::state& pool, const request& req)
+{
+    const bool with_body = !req.body.empty();
+    // The fields in the order they were set: [0, 3) ours, then the caller's, then Content-Type.
+    const std::size_t callers = req.headers.size();
+    const std::size_t count = 3 + callers + (with_body ? 1 : 0);
+    const auto name_at = [&](std::size_t i) -> std::string_view {
+        if (i < 3)
+            return i == 0 ? std::string_view("Host") : i == 1 ? std::string_view("User-Agent") : std::string_view("Accept");
+        if (i < 3 + callers)
+            return req.headers[i - 3].name;
+        return "Content-Type";
+    };
+    const auto value_at = [&](std::size_t i) -> std::string_view {
+        if (i < 3)
+            return i == 0 ? std::string_view(pool.host_header) : i == 1 ? std::string_view("crd-server") : std::string_view("application/json");
+        if (i < 3 + callers)
+            return req.headers[i - 3].value;
+        return req.content_type;
+    };
+    const auto replaced_later = [&](std::size_t i) {
+        const auto name = name_at(i);
+        for (std::size_t j = i + 1; j < count; ++j)
+            if (iequals_ascii(name, name_at(j)))
+                return true;
+        return false;
+    };
+
+    std::size_t size = req.method.size() + req.target.size() + 64;
+    for (std::size_t i = 0; i < count; ++i)
+        size += name_at(i).size() + value_at(i).size() + 4;
+    std::string head;
+    head.reserve(size);
+    head.append(req.method).append(" ").append(req.target).append(" HTTP/1.1\r\n");
+    for (std::size_t i = 0; i < count; ++i)
+    {
+        const auto name = name_at(i);
+        if ((i >= 3 && i < 3 + callers && client_owned_field(name)) || replaced_later(i))
+            continue;
+        head.append(name).append(": ").append(trim_blanks(value_at(i))).append("\r\n");
+    }
+    if (with_body || req.method == "POST" || req.method == "PUT" || req.method == "OPTIONS")
+    {
+        std::array<char, 24> digits{};
+        const auto [end, ec] = std::to_chars(digits.data(), digits.data() + digits.size(), req.body.size());
+        head.append("Content-Length: ").append(digits.data(), end).append("\r\n");
+    }
+    head.append("\r\n");
+    return head;
+}
+
+struct outgoing
+{
+    std::string head;
+    std::string body;
+};
+
+// Reads into a buffer this large from the start: Beast's first read of an empty buffer is 512 bytes,
+// and each later one no larger than the capacity, so a few-kilobyte answer took several recvmsg.
+constexpr std::size_t response_read_bytes = 16 * 1024;
 
 struct exchange_result
 {
@@ -286,29 +447,30 @@ struct exchange_result
 
 template <class Stream>
 net::awaitable<exchange_result> exchange(
-    Stream& stream, connection& c, const http_client::state& pool, const http::request<http::string_body>& message, clock::time_point deadline)
+    Stream& stream, connection& c, const http_client::state& pool, const outgoing& message, clock::time_point deadline)
 {
     exchange_result out;
-    // Beast 345 honours an already-expired timer only at operation start for empty buffers:
-    // check the deadline ourselves before each step.
+    // A timer armed in the past fires only at the next poll, after a write may have gone out.
     if (clock::now() >= deadline)
         co_return out;
-    c.lowest().expires_at(deadline);
-    if (auto [ec, n] = co_await http::async_write(stream, message, use_tuple); ec)
+    const deadline_scope timer(c, deadline);
+    // Head and body in one gather write: one sendmsg on a plain connection (the TLS stream
+    // coalesces small buffers into one record).
+    const std::array<net::const_buffer, 2> buffers{net::buffer(message.head), net::buffer(message.body)};
+    if (auto [ec, n] = co_await net::async_write(stream, buffers, use_tuple); ec)
     {
-        out.value = map_error(ec);
-        out.before_response_bytes = ec != beast::error::timeout;
+        out.value = timer.expired() ? error_code(errc::upstream_timeout) : map_error(ec);
+        out.before_response_bytes = !timer.expired();
         co_return out;
     }
-    if (clock::now() >= deadline)
-        co_return out;
     http::response_parser<http::string_body> parser;
     parser.body_limit(pool.cfg.max_response_bytes);
-    c.lowest().expires_at(deadline);
+    if (c.buffer.capacity() < response_read_bytes)
+        c.buffer.reserve(response_read_bytes);
     if (auto [ec, n] = co_await http::async_read(stream, c.buffer, parser, use_tuple); ec)
     {
-        out.value = map_error(ec);
-        out.before_response_bytes = !parser.got_some() && ec != beast::error::timeout;
+        out.value = timer.expired() ? error_code(errc::upstream_timeout) : map_error(ec);
+        out.before_response_bytes = !parser.got_some() && !timer.expired();
         co_return out;
     }
     auto& res = parser.get();
@@ -348,18 +510,20 @@ http_client::http_client(
 
 net::awaitable<result<response>> http_client::send(request req, clock::time_point deadline)
 {
-    // The last line of defence against header injection (Beast 1.81's fields::set takes CR/LF as
-    // they are): callers validate at the edge, and nothing that could split a header is ever sent.
-    if (!safe_header_text(req.target) || !safe_header_text(req.method) || !safe_header_text(req.content_type) ||
-        !std::all_of(req.headers.begin(), req.headers.end(),
-            [](const header& h) { return !h.name.empty() && safe_header_text(h.name) && safe_header_text(h.value); }))
+    // The last line of defence against header injection: callers validate at the edge, and nothing
+    // that could split a line of the head is ever sent.
+    if (!sendable(req))
     {
         log::warning("upstream_header_refused",
-            {{"origin", state_->cfg.origin.origin()}, {"detail", "a header value or the target contains CR, LF or NUL: not sent"}});
+            {{"origin", state_->cfg.origin.origin()}, {"detail", "the method, target or a header contains CR, LF, NUL or another control "
+                                                                 "character, or is empty or too long: not sent"}});
         co_return error_code(errc::header_value_invalid);
     }
     auto pool = state_;
-    const auto message = make_request(*pool, std::move(req));
+    // Built once, so a retry writes the same message; the body is moved, not copied.
+    outgoing message;
+    message.head = request_head(*pool, req);
+    message.body = std::move(req.body);
     for (int attempt = 0;; ++attempt)
     {
         auto leased = co_await acquire(pool, deadline);
