@@ -5,7 +5,6 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
@@ -15,6 +14,7 @@
 #include <array>
 #include <charconv>
 #include <list>
+#include <tuple>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -311,20 +311,25 @@ net::awaitable<result<lease>> acquire(std::shared_ptr<http_client::state> pool, 
 // message), so it must refuse by itself what could split a line: every control byte (CR, LF and NUL
 // among them) and DEL in the method, target and names; in values the same but HTAB, which RFC 9110
 // allows inside a field value.
-constexpr bool is_control(char ch) noexcept
+constexpr bool is_control(unsigned char b) noexcept
 {
-    const auto b = static_cast<unsigned char>(ch);
     return b < 0x20 || b == 0x7F;
 }
 
 bool safe_line_text(std::string_view s) noexcept
 {
-    return std::none_of(s.begin(), s.end(), is_control);
+    for (const char ch : s)
+        if (is_control(static_cast<unsigned char>(ch)))
+            return false;
+    return true;
 }
 
 bool safe_field_value(std::string_view s) noexcept
 {
-    return std::none_of(s.begin(), s.end(), [](char ch) { return ch != '\t' && is_control(ch); });
+    for (const char ch : s)
+        if (ch != '\t' && is_control(static_cast<unsigned char>(ch)))
+            return false;
+    return true;
 }
 
 // Beast 1.81 threw std::length_error past this (its field offsets are 16-bit); refused instead.
@@ -438,6 +443,29 @@ struct outgoing
 // and each later one no larger than the capacity, so a few-kilobyte answer took several recvmsg.
 constexpr std::size_t response_read_bytes = 16 * 1024;
 
+// net::async_write over a two-buffer array is not used: once the head is out it passes
+// [empty head, body], Beast's TLS stream (flat_stream) writes 0 bytes for an empty first buffer
+// followed by one over 16 KB, and async_write takes a 0-byte write for the end: the body was never
+// sent. Here the buffer handed on never starts empty.
+template <class Stream>
+net::awaitable<std::tuple<error_code, std::size_t>> write_head_and_body(Stream& stream, const outgoing& message)
+{
+    const std::size_t head = message.head.size(), total = head + message.body.size();
+    std::size_t sent = 0;
+    while (sent < total)
+    {
+        const std::array<net::const_buffer, 2> rest = sent < head ? std::array{net::buffer(message.head) + sent, net::buffer(message.body)}
+                                                                  : std::array{net::buffer(message.body) + (sent - head), net::const_buffer()};
+        auto [ec, n] = co_await stream.async_write_some(rest, use_tuple);
+        if (ec)
+            co_return std::tuple{ec, sent};
+        if (n == 0)  // never for a non-empty buffer; an error rather than a loop without end
+            co_return std::tuple{error_code(net::error::broken_pipe), sent};
+        sent += n;
+    }
+    co_return std::tuple{error_code(), sent};
+}
+
 struct exchange_result
 {
     result<response> value{error_code(errc::upstream_timeout)};
@@ -454,10 +482,9 @@ net::awaitable<exchange_result> exchange(
     if (clock::now() >= deadline)
         co_return out;
     const deadline_scope timer(c, deadline);
-    // Head and body in one gather write: one sendmsg on a plain connection (the TLS stream
-    // coalesces small buffers into one record).
-    const std::array<net::const_buffer, 2> buffers{net::buffer(message.head), net::buffer(message.body)};
-    if (auto [ec, n] = co_await net::async_write(stream, buffers, use_tuple); ec)
+    // Head and body in one gather write: one sendmsg on a plain connection, one TLS record when
+    // they fit in one.
+    if (auto [ec, n] = co_await write_head_and_body(stream, message); ec)
     {
         out.value = timer.expired() ? error_code(errc::upstream_timeout) : map_error(ec);
         out.before_response_bytes = !timer.expired();
