@@ -123,6 +123,18 @@ void expires_after(session_entry& entry, std::chrono::milliseconds timeout) noex
     entry.deadline = clock::now() + timeout;
 }
 
+// Head and body as one buffer sequence. Not a std::array<const_buffer, 2>: Asio special-cases that
+// type and, once the head is out, passes the stream [empty, body]; Beast's TLS stream writes
+// nothing for that when the body is over 16 KB, and async_write takes the 0 bytes for the end: the
+// body was never sent. Any other sequence goes through Asio's consuming_buffers, which skips the
+// empty buffer.
+struct head_and_body
+{
+    std::array<net::const_buffer, 2> buffers;
+    const net::const_buffer* begin() const noexcept { return buffers.data(); }
+    const net::const_buffer* end() const noexcept { return buffers.data() + buffers.size(); }
+};
+
 // Writes an answer: the head built above and the body in one gather write (one sendmsg), where
 // Beast's generic serializer cost about 29k instructions per answer (issue 19). A HEAD request gets
 // the head only, with the Content-Length a GET would have (RFC 9110 §9.3.2).
@@ -137,10 +149,7 @@ net::awaitable<beast::error_code> write_response(Stream& stream, session_entry& 
     if (head_only || bodiless || r.body.empty())
         std::tie(ec, std::ignore) = co_await net::async_write(stream, net::buffer(head), use_tuple);
     else
-    {
-        const std::array<net::const_buffer, 2> buffers{net::buffer(head), net::buffer(r.body)};
-        std::tie(ec, std::ignore) = co_await net::async_write(stream, buffers, use_tuple);
-    }
+        std::tie(ec, std::ignore) = co_await net::async_write(stream, head_and_body{{net::buffer(head), net::buffer(r.body)}}, use_tuple);
     entry.deadline = clock::time_point::max();
     co_return ec;
 }

@@ -9,17 +9,27 @@
 #include "http_client.hpp"
 #include "running_application.hpp"
 #include "session.hpp"
+#include "tls_cert.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <boost/test/unit_test.hpp>
 
 #include <malloc.h>
 
+#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
 
+namespace json = boost::json;
+namespace net = boost::asio;
 using namespace crd;
 using namespace std::chrono_literals;
 
@@ -172,6 +182,60 @@ BOOST_AUTO_TEST_CASE(a_large_body_is_read_whole)
     BOOST_TEST(answer.status == 422U);
     BOOST_TEST(answer.body.find("hookInstance") != std::string::npos);
     BOOST_TEST(client.request("GET", "/health").status == 200U);
+}
+
+BOOST_AUTO_TEST_CASE(an_answer_larger_than_a_tls_record_arrives_whole_over_tls)
+{
+    // Beast's TLS stream writes nothing for [empty head, body over 16 KB]: an answer written as
+    // head and body must never hand it that once the head is out, or the body is silently lost.
+    auto cfg = test::test_config();
+    cfg.tls.certificate = test::localhost_certificate().certificate;
+    cfg.tls.private_key = test::localhost_certificate().private_key;
+    test::running_application s(std::move(cfg));
+
+    auto doc = test::load_fixture("crd-order-sign-1.json");
+    auto& entries = doc.at("context").at("draftOrders").at("entry").as_array();
+    const json::value first = entries.at(0);
+    for (int i = 0; i < 40; ++i)
+    {
+        json::value order = first;
+        order.at("resource").as_object()["id"] = "bulk-" + std::to_string(i);
+        entries.push_back(std::move(order));
+    }
+    doc.as_object().erase("fhirServer");
+    doc.as_object().erase("fhirAuthorization");
+    const std::string body = json::serialize(doc);
+
+    net::io_context ioc;
+    net::ssl::context ctx(net::ssl::context::tls_client);
+    ctx.load_verify_file(test::localhost_certificate().certificate);
+    ctx.set_verify_mode(net::ssl::verify_peer);
+    net::ssl::stream<net::ip::tcp::socket> stream(ioc, ctx);
+    stream.next_layer().connect({net::ip::make_address("127.0.0.1"), s.port()});
+    SSL_ctrl(stream.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>("localhost"));
+    stream.handshake(net::ssl::stream_base::client);
+    const std::string request = "POST /cds-services/order-sign-crd HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                                "Connection: close\r\nContent-Length: " +
+                                std::to_string(body.size()) + "\r\n\r\n" + body;
+    net::write(stream, net::buffer(request));
+    std::string reply;
+    boost::system::error_code ec;
+    std::array<char, 16384> piece{};
+    while (!ec)
+    {
+        const auto n = stream.read_some(net::buffer(piece), ec);
+        reply.append(piece.data(), n);
+    }
+    const auto head_end = reply.find("\r\n\r\n");
+    BOOST_TEST_REQUIRE(head_end != std::string::npos);
+    BOOST_TEST(reply.rfind("HTTP/1.1 200", 0) == 0U);
+    const auto length_at = reply.find("Content-Length: ");
+    BOOST_TEST_REQUIRE(length_at < head_end);
+    const auto declared = std::stoul(reply.substr(length_at + 16));
+    BOOST_TEST(declared > 16U * 1024);
+    BOOST_TEST(reply.size() - head_end - 4 == declared);
+    const auto answer = json::parse(reply.substr(head_end + 4));
+    BOOST_TEST(answer.at("systemActions").as_array().size() == entries.size());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
