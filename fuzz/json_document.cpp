@@ -5,6 +5,9 @@
 // serialises to JSON that parses back to the same document. Doubles may come back one or two ulps
 // off: Boost.JSON 1.81 does not round every decimal correctly ("-9.223372036857745E18", its own
 // shortest output for -9223372036857745408, reads back 2048 lower), which is Boost's, not ours.
+// compare_text_to_tree (the cheap check every hook call gets) agrees with the slow reader of
+// repeated keys, and when the text matches, the text minus its fhirAuthorization cut parses to the
+// document without fhirAuthorization (what a decision service is sent instead of a re-serialisation).
 
 #include "fuzz_common.hpp"
 
@@ -56,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto text = crd::fuzz::as_text(data, size);
     boost::system::error_code ec;
     auto doc = crd::core::parse_document(text, crd::fuzz::request_max_depth, ec);
-    (void)crd::core::first_duplicate_key(text);
+    const auto repeated = crd::core::first_duplicate_key(text);
     if (!doc)
     {
         if (!ec)
@@ -67,6 +70,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         broken("parse_document returned a document and an error");
     if (checked_depth(*doc, text) > crd::fuzz::request_max_depth)
         broken("parse_document accepted a document nested deeper than max_depth", text);
+
+    const auto compared = crd::core::compare_text_to_tree(text, *doc, "fhirAuthorization");
+    if (compared.repeated_key != repeated)
+        broken("compare_text_to_tree and first_duplicate_key disagree on a repeated key", text);
+    if (compared.same_members == repeated.has_value())
+        broken("compare_text_to_tree calls a text with a repeated key the tree's, or one without it not", text);
+    if (compared.same_members && compared.cut.end <= text.size() && compared.cut.begin <= compared.cut.end)
+    {
+        std::string cut_text(text.substr(0, compared.cut.begin));
+        cut_text += text.substr(compared.cut.end);
+        boost::system::error_code cut_ec;
+        auto without = crd::core::parse_document(cut_text, crd::fuzz::request_max_depth, cut_ec);
+        json::value expected = *doc;
+        if (auto* o = expected.if_object())
+            o->erase("fhirAuthorization");
+        if (!without || !crd::fuzz::same_document(*without, expected))
+            broken("the text minus the fhirAuthorization cut is not the document without it", cut_text);
+    }
+    else if (compared.same_members)
+        broken("compare_text_to_tree cut bytes outside the text", text);
 
     const std::string out = json::serialize(*doc);
     boost::system::error_code again_ec;

@@ -100,9 +100,25 @@ crd_service::crd_service(const core::service_definition& service, core::decision
 
 net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, core::request_context ctx)
 {
+    // A key given twice is refused: Boost.JSON kept the last one silently, and whoever reads the
+    // caller's bytes instead of our tree (a decision service sent them, a dispute over the audit
+    // record) could take the first, one we never validated.
+    core::text_and_tree text;
+    if (!ctx.body.empty() && body)
+    {
+        text = core::compare_text_to_tree(ctx.body, *body, "fhirAuthorization");
+        if (text.repeated_key)
+            co_return core::api_response::from(core::to_problem(error{
+                core::request_errc::not_json, *text.repeated_key + " is given twice in one object: each key may appear once", *text.repeated_key}));
+    }
     auto validated = core::validate_hook_request(service_, std::move(body), limits_);
     if (validated.has_error())
         co_return core::api_response::from(core::to_problem(validated.error()));
+    if (text.same_members)
+    {
+        validated->source_text = ctx.body;
+        validated->fhir_authorization_bytes = text.cut;
+    }
     validated->trace = ctx.trace;  // before prefetch: its FHIR calls are child spans too
     if (prefetch_)
     {

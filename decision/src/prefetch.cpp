@@ -543,7 +543,9 @@ net::awaitable<result<core::hook_request, error>> prefetch_fulfiller::complete(
     while (state->running > 0)
         co_await state->done.async_wait(use_tuple);
 
-    // Merge and validate again: the document changes, so every view into it is rebuilt.
+    // Merge and validate again: the document changes, so every view into it is rebuilt. The new
+    // request has no source_text: the caller's bytes no longer say what the document says, and a
+    // decision service is sent the merged tree, re-serialised.
     auto document = std::move(request.document);
     auto& root = document->as_object();
     if (!root.contains("prefetch") || !root["prefetch"].is_object())

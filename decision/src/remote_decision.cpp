@@ -64,10 +64,22 @@ upstream::client_config client_config_for(const core::config& cfg, const core::u
 }
 
 // The request as the decision service sees it: the validated CDS Hooks request, without the
-// EHR's FHIR access token unless the operator chose to forward it. Serialised member by member
-// so the (possibly large) document is never copied.
+// EHR's FHIR access token unless the operator chose to forward it. The caller's own bytes when
+// they still say what the tree says (hook_request::source_text: no repeated key, nothing merged
+// in), minus the fhirAuthorization member; otherwise the tree, serialised member by member so
+// the (possibly large) document is never copied.
 std::string decision_body(const core::hook_request& request, bool forward_fhir_authorization)
 {
+    if (!request.source_text.empty())
+    {
+        const std::string_view text = request.source_text;
+        const core::byte_range cut = forward_fhir_authorization ? core::byte_range{} : request.fhir_authorization_bytes;
+        std::string out;
+        out.reserve(text.size() - cut.size());
+        out.append(text.substr(0, cut.begin));
+        out.append(text.substr(cut.end));
+        return out;
+    }
     const auto& doc = request.document->get_object();
     std::string out = "{";
     bool first = true;

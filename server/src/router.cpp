@@ -774,6 +774,7 @@ net::awaitable<http_response> router::hook_call(core::hook_handler& handler, con
     core::request_context ctx;
     ctx.received = request.received;
     ctx.trace = info.trace;
+    ctx.body = request.body;  // the handler may forward these bytes (core::hook_request::source_text)
     const std::string_view path = request.target.substr(0, request.target.find('?'));
     auto refused = co_await authenticate(request, path, info, ctx);
     audit_record record;  // every call whose body was read gets one, whatever happens below

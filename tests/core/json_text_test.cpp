@@ -1,4 +1,6 @@
-// core::serialize_json: the text boost::json::serialize gives, for values small and large.
+// compare_text_to_tree: a request's own bytes checked against its parsed tree, so that they can be
+// forwarded instead of a re-serialisation (remote decisions), and a key given twice refused.
+
 #include <crd/core/json_document.hpp>
 
 #include <boost/json/parse.hpp>
@@ -8,29 +10,156 @@
 #include <string>
 
 namespace json = boost::json;
+using namespace crd::core;
 
-BOOST_AUTO_TEST_SUITE(json_text)
+namespace {
 
-BOOST_AUTO_TEST_CASE(small_values_are_written_as_boost_json_writes_them)
+text_and_tree compare(std::string_view text)
 {
-    for (const char* text : {R"({})", R"([])", R"(null)", R"("a\"b\u0001")", R"({"a":[1,2.5,-3e+300,true,null],"b":{"c":"\u00e9"}})"})
+    boost::system::error_code ec;
+    auto tree = parse_document(text, max_json_depth, ec);
+    BOOST_TEST_REQUIRE(!ec, ec.message());
+    return compare_text_to_tree(text, *tree, "fhirAuthorization");
+}
+
+// The text with the cut applied, as the decision service would receive it.
+std::string without_cut(std::string_view text)
+{
+    const auto checked = compare(text);
+    BOOST_TEST_REQUIRE(checked.same_members);
+    std::string out(text.substr(0, checked.cut.begin));
+    out += text.substr(checked.cut.end);
+    return out;
+}
+
+std::string repeated(std::string_view text)
+{
+    const auto checked = compare(text);
+    BOOST_TEST(!checked.same_members);
+    return checked.repeated_key.value_or("(none)");
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(json_text_)
+
+BOOST_AUTO_TEST_CASE(a_text_without_repeated_keys_matches_its_tree)
+{
+    for (const std::string_view text : {
+             R"({})",
+             R"([])",
+             R"("x")",
+             R"(12)",
+             R"({"a": 1, "b": {"a": 2}, "c": [{"a": 1}, {"a": 2}], "d": [], "e": {}, "f": [[], [{}], null, true, -1.5e3]})",
+             // Brackets, commas, colons and quotes inside strings are no structure.
+             R"({"a{,": "}],:\"{[", "b\\": "\\", "c": "\u0022,", "d": ["\"]", "\\\"}"]})",
+             " \n\t{ \"a\" :\r\n [ 1 , { } ] } \n",
+         })
     {
-        const auto v = json::parse(text);
-        BOOST_TEST(crd::core::serialize_json(v) == json::serialize(v));
+        BOOST_TEST_CONTEXT(text)
+        {
+            const auto checked = compare(text);
+            BOOST_TEST(checked.same_members);
+            BOOST_TEST(!checked.repeated_key.has_value());
+            BOOST_TEST(checked.cut.empty());  // no fhirAuthorization
+        }
     }
 }
 
-BOOST_AUTO_TEST_CASE(a_value_larger_than_many_pieces_is_written_whole)
+BOOST_AUTO_TEST_CASE(escapes_and_brackets_in_strings_at_every_offset_of_the_16_byte_search)
 {
-    // Far beyond one 16 KB piece and the size hint, with strings crossing piece boundaries.
-    json::array orders;
-    for (int i = 0; i < 2000; ++i)
-        orders.push_back(json::object{{"resourceType", "ServiceRequest"}, {"id", std::to_string(i)}, {"note", std::string(97, 'x')}});
-    const json::value v = json::object{{"orders", std::move(orders)}};
-    const auto expected = json::serialize(v);
-    BOOST_TEST_REQUIRE(expected.size() > 200'000U);
-    BOOST_TEST(crd::core::serialize_json(v, 16) == expected);
-    BOOST_TEST(crd::core::serialize_json(v, expected.size()) == expected);
+    // The search looks at 16 bytes at a time: an escaped quote, a backslash or a bracket may sit
+    // anywhere in such a block, or in the few bytes after the last one.
+    for (std::size_t pad = 0; pad < 40; ++pad)
+    {
+        for (const std::string_view inner : {R"(\")", R"(\\)", "}]{[,Yy_", R"(\u0022)"})
+        {
+            const std::string text = R"({"k": ")" + std::string(pad, 'a') + std::string(inner) + std::string(pad % 7, 'b') +
+                                     R"(", "fhirAuthorization": {"t": ")" + std::string(pad, 'c') + R"("}, "z": [1, [2], [ ], {"y": "_"}]})";
+            BOOST_TEST_CONTEXT(text)
+            {
+                const auto checked = compare(text);
+                BOOST_TEST(checked.same_members);
+                BOOST_TEST(without_cut(text) == R"({"k": ")" + std::string(pad, 'a') + std::string(inner) + std::string(pad % 7, 'b') +
+                                                    R"(", "z": [1, [2], [ ], {"y": "_"}]})");
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_key_given_twice_is_found_with_its_path)
+{
+    BOOST_TEST(repeated(R"({"hook": "order-sign", "context": {}, "hook": "order-select"})") == "hook");
+    BOOST_TEST(
+        repeated(R"({"context": {"draftOrders": {"entry": [{"resource": {"id": "a"}}, {"resource": {"id": "b", "status": "x", "id": "c"}}]}}})") ==
+        "context.draftOrders.entry[1].resource.id");
+    BOOST_TEST(
+        repeated(R"({"fhirAuthorization": {"access_token": "a"}, "hook": "x", "fhirAuthorization": {"access_token": "b"}})") == "fhirAuthorization");
+    // Spelled differently, the same key: Boost.JSON decodes escapes before it compares.
+    BOOST_TEST(repeated(R"({"fhirAuthorization": {}, "fhir\u0041uthorization": {}})") == "fhirAuthorization");
+    // The repeated object's later value is as large as the first: the enclosing count still differs.
+    BOOST_TEST(repeated(R"({"a": {"x": 1, "x": 2}, "a": {"y": 1, "z": 2}})") == "a.x");
+    BOOST_TEST(repeated(R"([{"a": 1}, {"b": 1, "b": 2}])") == "[1].b");
+    // Deeper than Boost.JSON's default depth (32), within a request's (max_json_depth).
+    std::string deep;
+    std::string path;
+    for (int i = 0; i < 40; ++i)
+    {
+        deep += R"({"d": )";
+        path += path.empty() ? "d" : ".d";
+    }
+    deep += R"({"x": 1, "x": 2})" + std::string(40, '}');
+    BOOST_TEST(repeated(deep) == path + ".x");
+}
+
+BOOST_AUTO_TEST_CASE(the_cut_removes_fhir_authorization_with_one_comma)
+{
+    const std::string auth = R"("fhirAuthorization": {"access_token": "t", "scope": "a, b}"})";
+    // First, middle, last, only member.
+    BOOST_TEST(without_cut(R"({)" + auth + R"(, "hook": "h", "context": {}})") == R"({"hook": "h", "context": {}})");
+    BOOST_TEST(without_cut(R"({"hook": "h", )" + auth + R"(, "context": {}})") == R"({"hook": "h", "context": {}})");
+    BOOST_TEST(without_cut(R"({"hook": "h", "context": {}, )" + auth + "}") == R"({"hook": "h", "context": {}})");
+    BOOST_TEST(without_cut("{" + auth + "}") == "{}");
+    // Whitespace anywhere around it, and none.
+    BOOST_TEST(
+        without_cut("{\n  \"hook\" : \"h\" ,\n  " + auth + " ,\n  \"context\" : {}\n}\n") == "{\n  \"hook\" : \"h\" ,\n  \"context\" : {}\n}\n");
+    // The last member: from the end of the value before it to the closing brace.
+    BOOST_TEST(without_cut("{\n  \"hook\": \"h\"\n  ,\n  " + auth + "\n}") == "{\n  \"hook\": \"h\"}");
+    BOOST_TEST(without_cut(R"({"hook":"h",)" + auth + R"(,"context":{}})") == R"({"hook":"h","context":{}})");
+    BOOST_TEST(without_cut(" { " + auth + " } ") == " { } ");
+    // A nested member of that name is no token of the EHR's: left alone.
+    BOOST_TEST(without_cut(R"({"context": {"fhirAuthorization": 1}})") == R"({"context": {"fhirAuthorization": 1}})");
+}
+
+BOOST_AUTO_TEST_CASE(an_escaped_spelling_of_fhir_authorization_is_cut_too)
+{
+    // Boost.JSON reads "fhir\u0041uthorization" as fhirAuthorization: the tree's key is what counts.
+    BOOST_TEST(without_cut(R"({"hook": "h", "fhir\u0041uthorization": {"access_token": "t"}, "context": {}})") == R"({"hook": "h", "context": {}})");
+    BOOST_TEST(without_cut(R"({"hook": "h", "\u0066hirAuthorization": {"access_token": "t"}})") == R"({"hook": "h"})");
+    // Not the same key: kept.
+    BOOST_TEST(without_cut(R"({"fhirauthorization": 1})") == R"({"fhirauthorization": 1})");
+}
+
+BOOST_AUTO_TEST_CASE(the_text_without_the_cut_is_the_tree_without_the_member)
+{
+    const std::string text =
+        R"({ "hookInstance" : "x", "fhirServer": "https://ehr/fhir", "fhir\u0041uthorization" : { "access_token": "t" } , "prefetch": {"p": [1, {"q": "\"}"}]}})";
+    boost::system::error_code ec;
+    auto tree = json::parse(text, ec);
+    BOOST_TEST_REQUIRE(!ec);
+    tree.as_object().erase("fhirAuthorization");
+    BOOST_TEST(json::parse(without_cut(text)) == tree);
+}
+
+BOOST_AUTO_TEST_CASE(a_text_that_is_not_the_trees_is_not_taken_for_it)
+{
+    // The contract is the tree's own text; another one must still end cleanly, never read past it.
+    const auto tree = json::parse(R"({"a": [1, 2], "b": {}})");
+    BOOST_TEST(!compare_text_to_tree(R"({"a": [1], "b": {}})", tree, "b").same_members);
+    BOOST_TEST(!compare_text_to_tree(R"({"a": {}, "b": {}})", tree, "b").same_members);
+    BOOST_TEST(!compare_text_to_tree(R"({"a": [1, 2], "b": {})", tree, "b").same_members);
+    BOOST_TEST(!compare_text_to_tree(R"(}{"a)", tree, "b").same_members);
+    BOOST_TEST(!compare_text_to_tree(R"({"a": "\)", tree, "b").same_members);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

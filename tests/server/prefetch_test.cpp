@@ -106,6 +106,40 @@ BOOST_AUTO_TEST_CASE(absent_keys_are_fetched_with_the_bearer_token_and_merged)
     BOOST_TEST(g.decision.last_body().find(token) == std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(fetched_prefetch_reaches_the_decision_service_in_the_merged_tree_not_the_callers_bytes)
+{
+    // The caller's bytes are forwarded only while they say what the document says: once crd-server
+    // merged what it fetched, the document is re-serialised (hook_request::source_text is unset).
+    gateway g;
+    auto doc = g.sign_request();
+    const std::string with_prefetch = json::serialize(doc);
+    doc.as_object().erase("prefetch");
+    // The caller's own spelling: an escaped key and spaces, which re-serialising does not keep.
+    auto spelled = [](const json::value& v) {
+        std::string text = json::serialize(v);
+        text.replace(text.find(R"("hook":)"), 7, R"( "\u0068ook" : )");
+        return text;
+    };
+    test::http_client c(g.app.port());
+    BOOST_TEST_REQUIRE(c.request("POST", "/cds-services/order-sign-crd", spelled(doc)).status == 200U);
+    BOOST_TEST(g.fhir.requests().size() == 3U);
+    auto forwarded = json::parse(g.decision.last_body()).as_object();
+    BOOST_TEST(forwarded.at("prefetch").at("coverage").at("entry").at(0).at("resource").at("id").as_string() == "cov015");
+    BOOST_TEST(forwarded.at("hook").as_string() == "order-sign");
+    BOOST_TEST(!forwarded.contains("fhirAuthorization"));
+    BOOST_TEST(g.decision.last_body().find(R"("\u0068ook")") == std::string::npos);  // re-serialised
+    BOOST_TEST(g.decision.last_body().find(token) == std::string::npos);
+
+    // Nothing to fetch: the caller's bytes, spelling and all, minus fhirAuthorization.
+    auto complete = json::parse(with_prefetch);
+    BOOST_TEST_REQUIRE(c.request("POST", "/cds-services/order-sign-crd", spelled(complete)).status == 200U);
+    BOOST_TEST(g.fhir.requests().size() == 3U);
+    BOOST_TEST(g.decision.last_body().find(R"( "\u0068ook" : )") != std::string::npos);
+    BOOST_TEST(g.decision.last_body().find(token) == std::string::npos);
+    complete.as_object().erase("fhirAuthorization");
+    BOOST_TEST(json::parse(g.decision.last_body()) == complete);
+}
+
 BOOST_AUTO_TEST_CASE(the_embedded_engine_uses_fetched_coverage)
 {
     gateway g(false);

@@ -14,6 +14,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <map>
+#include <string>
+#include <vector>
 #include <thread>
 
 namespace json = boost::json;
@@ -52,6 +55,36 @@ struct gateway
 std::string diagnostics(const test::http_result& r)
 {
     return std::string(json::parse(r.body).at("issue").at(0).at("diagnostics").as_string());
+}
+
+// The fixture's request spelled by hand: its top-level members in `order`, `separator` between
+// members, `colon` between key and value, and each key spelled as `keys` says (default: plainly).
+std::string spelled(const json::object& doc, const std::vector<std::string>& order, const std::string& separator = ",",
+    const std::string& colon = ":", const std::map<std::string, std::string>& keys = {})
+{
+    std::string out = "{";
+    for (std::size_t i = 0; i < order.size(); ++i)
+    {
+        if (i > 0)
+            out += separator;
+        const auto key = keys.find(order[i]);
+        out += key != keys.end() ? key->second : json::serialize(json::string(order[i]));
+        out += colon;
+        out += json::serialize(doc.at(order[i]));
+    }
+    return out + "}";
+}
+
+json::object sign_fixture()
+{
+    auto doc = test::load_fixture("crd-order-sign-5.json");
+    doc.as_object()["fhirServer"] = "http://127.0.0.1:9/fhir";
+    return std::move(doc.as_object());
+}
+
+std::string expression(const test::http_result& r)
+{
+    return std::string(json::parse(r.body).at("issue").at(0).at("expression").at(0).as_string());
 }
 
 }  // namespace
@@ -366,6 +399,101 @@ BOOST_AUTO_TEST_CASE(a_hook_instance_that_would_split_a_header_never_reaches_the
     BOOST_TEST(fake.requests() == 0U);
     BOOST_TEST(g.sign(client).status == 200U);
     BOOST_TEST(g.sign(client).status == 200U);
+}
+
+BOOST_AUTO_TEST_CASE(a_key_given_twice_is_refused_400_naming_its_path)
+{
+    // Boost.JSON keeps the last of a repeated key: forwarded as sent, a decision service keeping the
+    // first would read a value crd-server never validated. Refused wherever the key repeats.
+    fake_decision_service fake;
+    gateway g(remote_config(fake));
+    test::http_client client(g.app.port());
+    const auto doc = sign_fixture();
+    const std::string body = json::serialize(doc);
+    BOOST_TEST_REQUIRE(body.back() == '}');
+    const std::string trunk = body.substr(0, body.size() - 1);
+    auto nested = doc;
+    nested.at("context").at("draftOrders").at("entry").at(0).at("resource").as_object()["crdTestMarker"] = 1;
+    std::string nested_body = json::serialize(nested);
+    nested_body.replace(nested_body.find(R"("crdTestMarker":1)"), 17, R"("crdTestMarker":1,"crdTestMarker":2)");
+
+    const std::pair<std::string, std::string> cases[] = {
+        {trunk + R"(,"hook":"order-select"})", "hook"},
+        {nested_body, "context.draftOrders.entry[0].resource.crdTestMarker"},
+        // A second token would otherwise slip past the cut of the first.
+        {trunk + R"(,"fhirAuthorization":{"access_token":"other","token_type":"Bearer"}})", "fhirAuthorization"},
+        {trunk + R"(,"fhir\u0041uthorization":{"access_token":"other"}})", "fhirAuthorization"},
+    };
+    for (const auto& [text, path] : cases)
+    {
+        BOOST_TEST_CONTEXT(path)
+        {
+            auto r = client.request("POST", "/cds-services/order-sign-crd", text);
+            BOOST_TEST(r.status == 400U);
+            BOOST_TEST(json::parse(r.body).at("resourceType").as_string() == "OperationOutcome");
+            BOOST_TEST(expression(r) == path);
+            BOOST_TEST(diagnostics(r).find(path + " is given twice") != std::string::npos, diagnostics(r));
+        }
+    }
+    BOOST_TEST(fake.requests() == 0U);
+    BOOST_TEST(client.request("GET", "/health").status == 200U);
+    BOOST_TEST(client.request("POST", "/cds-services/order-sign-crd", body).status == 200U);
+}
+
+BOOST_AUTO_TEST_CASE(the_decision_service_gets_the_callers_bytes_without_fhir_authorization)
+{
+    fake_decision_service fake;
+    gateway g(remote_config(fake));
+    test::http_client client(g.app.port());
+    const auto doc = sign_fixture();
+    const std::vector<std::string> others = {"hookInstance", "fhirServer", "hook", "context", "extension", "prefetch"};
+    auto with_auth_at = [&](std::size_t position) {
+        auto order = others;
+        order.insert(order.begin() + static_cast<std::ptrdiff_t>(position), "fhirAuthorization");
+        return order;
+    };
+    struct spelling
+    {
+        std::string name, separator, colon;
+        std::map<std::string, std::string> keys;
+    };
+    const spelling spellings[] = {
+        {"compact", ",", ":", {}},
+        {"spaced", " ,\n  ", " : ", {}},
+        {"newline before comma", "\n,\t", ":", {}},
+        {"escaped key", ", ", ": ", {{"fhirAuthorization", R"("fhir\u0041uthorization")"}, {"hook", R"("\u0068ook")"}}},
+    };
+    for (const auto& s : spellings)
+        for (const std::size_t position : {std::size_t{0}, std::size_t{3}, others.size()})
+        {
+            BOOST_TEST_CONTEXT(s.name << ", fhirAuthorization at " << position)
+            {
+                const std::string sent = "\n " + spelled(doc, with_auth_at(position), s.separator, s.colon, s.keys) + " \n";
+                const std::string expected = "\n " + spelled(doc, others, s.separator, s.colon, s.keys) + " \n";
+                auto r = client.request("POST", "/cds-services/order-sign-crd", sent);
+                BOOST_TEST_REQUIRE(r.status == 200U, r.body);
+                BOOST_TEST(fake.last_body() == expected);
+                BOOST_TEST(fake.last_body().find("SAMPLE_TOKEN") == std::string::npos);
+            }
+        }
+    // Without fhirAuthorization: the bytes as sent.
+    const std::string plain = spelled(doc, others, " , ", " : ");
+    BOOST_TEST(client.request("POST", "/cds-services/order-sign-crd", plain).status == 200U);
+    BOOST_TEST(fake.last_body() == plain);
+}
+
+BOOST_AUTO_TEST_CASE(forwarding_fhir_authorization_sends_the_callers_bytes_unchanged)
+{
+    fake_decision_service fake;
+    auto cfg = remote_config(fake);
+    cfg.decision.forward_fhir_authorization = true;
+    gateway g(std::move(cfg));
+    test::http_client client(g.app.port());
+    const auto doc = sign_fixture();
+    const std::string sent =
+        spelled(doc, {"hookInstance", "fhirAuthorization", "fhirServer", "hook", "context", "extension", "prefetch"}, " ,\n", " : ");
+    BOOST_TEST_REQUIRE(client.request("POST", "/cds-services/order-sign-crd", sent).status == 200U);
+    BOOST_TEST(fake.last_body() == sent);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

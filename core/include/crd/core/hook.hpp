@@ -58,6 +58,9 @@ struct request_context
     std::vector<std::pair<std::string, std::string>> forward_headers;
     // crd-server's span of this call: a child of the caller's traceparent, or a new trace.
     trace_context trace;
+    // The request body the document was parsed from. Points into the listener's HTTP parser, which
+    // keeps it until the handler has answered. Empty when the caller has no text (tests, tools).
+    std::string_view body;
 };
 
 class hook_handler

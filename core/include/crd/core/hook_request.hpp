@@ -71,6 +71,16 @@ struct hook_request
     // Prefetch keys whose fetch from the EHR's FHIR server failed (refused token, server error,
     // timeout), as opposed to data that does not exist: a 2.1+ caller hears "technical".
     std::vector<std::string> prefetch_failures;
+    // The caller's own bytes of `document`, set by the handler only while they say exactly what the
+    // tree says: no key given twice (core::compare_text_to_tree) and nothing merged in since (a
+    // request completed with prefetch crd-server fetched is validated anew, without them). A remote
+    // decision service is sent these bytes minus `fhir_authorization_bytes`, not a re-serialised
+    // tree. They point into the HTTP body (core::request_context::body), alive until the handler has
+    // answered; a decision source releasing the request uses them before. Empty: re-serialise.
+    std::string_view source_text;
+    // The top-level fhirAuthorization member within source_text, with one adjacent comma; empty when
+    // there is none.
+    byte_range fhir_authorization_bytes;
     // The caller's headers named in decision.forward_headers (lower-case name, value).
     std::vector<std::pair<std::string, std::string>> forward_headers;
     // The authenticated client (core::request_context::client_id; empty when auth is off): sent to

@@ -80,7 +80,39 @@ boost::json::value read_json_file(const std::string& path, std::string_view what
 
 // The path ("decision.services.order-sign-crd.url", "auth.clients[0].client_id") of the first key
 // that appears twice in one object of `text`, if any. Boost.JSON keeps the last one silently; a
-// configuration or rules file must not. nullopt also when `text` is not JSON.
-std::optional<std::string> first_duplicate_key(std::string_view text);
+// configuration or rules file must not. nullopt also when `text` is not JSON or nests deeper than
+// `max_depth`.
+std::optional<std::string> first_duplicate_key(std::string_view text, std::size_t max_depth = max_json_depth);
+
+// Bytes [begin, end) of a text.
+struct byte_range
+{
+    std::size_t begin = 0;
+    std::size_t end = 0;
+    bool empty() const noexcept { return begin == end; }
+    std::size_t size() const noexcept { return end - begin; }
+};
+
+// How a JSON text compares with the tree parsed from it (parse_document). Boost.JSON keeps the last
+// of a repeated key silently, so a reader keeping the first would read a value we never saw.
+struct text_and_tree
+{
+    // The path of the first key given twice in one object ("context.draftOrders[0].id").
+    std::optional<std::string> repeated_key;
+    // Every object and array of the text has the tree's members, in the tree's order: the bytes say
+    // what the tree says (only spelling differs: whitespace, escapes, number forms).
+    bool same_members = false;
+    // When same_members: the top-level member named `cut_key`, with one adjacent comma and the
+    // whitespace between (the last member: from the end of the value before it to the closing
+    // brace), so the text without these bytes is the tree without that member.
+    // Empty when there is no such member.
+    byte_range cut;
+};
+
+// Cheap enough for every hook call: one string-aware pass over `text` (the text `tree` was parsed
+// from), comparing each object's and array's member count with the tree's, in document order (a
+// repeated key leaves its object smaller in the tree). Only on a difference is the text read again,
+// slowly, for the repeated key's path (first_duplicate_key, at most max_json_depth deep).
+text_and_tree compare_text_to_tree(std::string_view text, const boost::json::value& tree, std::string_view cut_key);
 
 }  // namespace crd::core
