@@ -5,6 +5,7 @@
 # Usage: bench/syscalls.sh TREE N   (TREE has a Release build in TREE/build-release)
 set -euo pipefail
 tree=$1 n=$2
+"$(dirname "$0")/../scripts/install-deps.sh" strace
 build=$tree/build-release
 port=19280 dport=19290
 work=$(mktemp -d /tmp/crd-syscalls.XXXXXX)
