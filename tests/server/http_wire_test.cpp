@@ -10,10 +10,8 @@
 #include "running_application.hpp"
 #include "session.hpp"
 #include "tls_cert.hpp"
+#include "tls_client.hpp"
 
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -21,7 +19,6 @@
 
 #include <malloc.h>
 
-#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <optional>
@@ -29,7 +26,6 @@
 #include <string_view>
 
 namespace json = boost::json;
-namespace net = boost::asio;
 using namespace crd;
 using namespace std::chrono_literals;
 
@@ -206,26 +202,11 @@ BOOST_AUTO_TEST_CASE(an_answer_larger_than_a_tls_record_arrives_whole_over_tls)
     doc.as_object().erase("fhirAuthorization");
     const std::string body = json::serialize(doc);
 
-    net::io_context ioc;
-    net::ssl::context ctx(net::ssl::context::tls_client);
-    ctx.load_verify_file(test::localhost_certificate().certificate);
-    ctx.set_verify_mode(net::ssl::verify_peer);
-    net::ssl::stream<net::ip::tcp::socket> stream(ioc, ctx);
-    stream.next_layer().connect({net::ip::make_address("127.0.0.1"), s.port()});
-    SSL_ctrl(stream.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>("localhost"));
-    stream.handshake(net::ssl::stream_base::client);
-    const std::string request = "POST /cds-services/order-sign-crd HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                                "Connection: close\r\nContent-Length: " +
-                                std::to_string(body.size()) + "\r\n\r\n" + body;
-    net::write(stream, net::buffer(request));
-    std::string reply;
-    boost::system::error_code ec;
-    std::array<char, 16384> piece{};
-    while (!ec)
-    {
-        const auto n = stream.read_some(net::buffer(piece), ec);
-        reply.append(piece.data(), n);
-    }
+    test::tls_client client(s.port());
+    client.send("POST /cds-services/order-sign-crd HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                "Connection: close\r\nContent-Length: " +
+                std::to_string(body.size()) + "\r\n\r\n" + body);
+    const std::string reply = client.read_until_closed();
     const auto head_end = reply.find("\r\n\r\n");
     BOOST_TEST_REQUIRE(head_end != std::string::npos);
     BOOST_TEST(reply.rfind("HTTP/1.1 200", 0) == 0U);

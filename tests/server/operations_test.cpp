@@ -11,6 +11,7 @@
 #include "http_client.hpp"
 #include "running_application.hpp"
 #include "tls_cert.hpp"
+#include "tls_client.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl.hpp>
@@ -409,26 +410,9 @@ BOOST_AUTO_TEST_CASE(tls_listener_accepts_1_2_and_1_3_and_refuses_older)
     BOOST_TEST(!handshake_with(s.port(), TLS1_VERSION));
 
     // A whole request over TLS.
-    net::io_context ioc;
-    net::ssl::context ctx(net::ssl::context::tls_client);
-    ctx.load_verify_file(test::localhost_certificate().certificate);
-    ctx.set_verify_mode(net::ssl::verify_peer);
-    net::ssl::stream<net::ip::tcp::socket> stream(ioc, ctx);
-    stream.next_layer().connect({net::ip::make_address("127.0.0.1"), s.port()});
-    SSL_ctrl(stream.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>("localhost"));
-    stream.handshake(net::ssl::stream_base::client);
-    const std::string req = "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-    net::write(stream, net::buffer(req));
-    std::string reply;
-    boost::system::error_code ec;
-    char buf[1024];
-    for (;;)
-    {
-        const auto n = stream.read_some(net::buffer(buf), ec);
-        reply.append(buf, n);
-        if (ec)
-            break;
-    }
+    test::tls_client client(s.port());
+    client.send("GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    const std::string reply = client.read_until_closed();
     BOOST_TEST(reply.rfind("HTTP/1.1 200", 0) == 0U);
 }
 
