@@ -219,9 +219,6 @@ bool only_whitespace(const char* s, std::size_t begin, std::size_t end) noexcept
     return true;
 }
 
-// The single pass: true when every container has the tree's member count. The text is known to be
-// JSON (the tree was parsed from it), so only strings, brackets and commas are looked at; bounds
-// are checked anyway, should a caller pass another text.
 // Bit k set when byte k of the block is inside a string (its opening quote included, its closing
 // quote not), given the unescaped quotes and whether the block starts inside a string.
 std::uint64_t inside_strings(std::uint64_t quotes, bool starts_inside) noexcept

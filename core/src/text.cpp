@@ -19,6 +19,19 @@ bool iequals(std::string_view a, std::string_view b) noexcept
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return fold(x) == fold(y); });
 }
 
+bool is_safe_field_value(std::string_view value) noexcept
+{
+    return std::none_of(value.begin(), value.end(), [](char c) {
+        const auto b = static_cast<unsigned char>(c);
+        return (b < 0x20 && c != '\t') || b == 0x7F;
+    });
+}
+
+bool is_framing_field(std::string_view name) noexcept
+{
+    return iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding") || iequals(name, "Connection");
+}
+
 std::string to_lower(std::string_view s)
 {
     std::string out(s);

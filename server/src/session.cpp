@@ -2,6 +2,7 @@
 
 #include <crd/core/log.hpp>
 #include <crd/core/operation_outcome.hpp>
+#include <crd/core/text.hpp>
 #include <crd/core/trace_context.hpp>
 #include <crd/server/http_errors.hpp>
 #include <crd/server/server_metrics.hpp>
@@ -57,15 +58,7 @@ bool is_token(std::string_view name) noexcept
 // characters (an echoed request header could carry obs-fold).
 bool writable_header(std::string_view name, std::string_view value) noexcept
 {
-    if (!is_token(name) || beast::iequals(name, "content-length") || beast::iequals(name, "transfer-encoding") || beast::iequals(name, "connection"))
-        return false;
-    for (const char c : value)
-    {
-        const auto u = static_cast<unsigned char>(c);
-        if ((u < 0x20 && c != '\t') || u == 0x7F)
-            return false;
-    }
-    return true;
+    return is_token(name) && !core::is_framing_field(name) && core::is_safe_field_value(value);
 }
 
 }  // namespace

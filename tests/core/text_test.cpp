@@ -20,6 +20,21 @@ BOOST_AUTO_TEST_CASE(case_folding_is_ascii_only)
     BOOST_TEST(to_lower("X-Client-Id") == "x-client-id");
 }
 
+BOOST_AUTO_TEST_CASE(field_values_and_framing_fields_for_hand_written_heads)
+{
+    BOOST_TEST(is_safe_field_value("Origin, Accept-Encoding"));
+    BOOST_TEST(is_safe_field_value("a\tb"));  // HTAB is field-value text (RFC 9110 §5.5)
+    BOOST_TEST(is_safe_field_value(""));
+    BOOST_TEST(!is_safe_field_value("x\r\nSet-Cookie: y"));
+    BOOST_TEST(!is_safe_field_value(std::string_view("x\0y", 3)));
+    BOOST_TEST(!is_safe_field_value("x\x7Fy"));
+    BOOST_TEST(is_framing_field("content-LENGTH"));
+    BOOST_TEST(is_framing_field("Transfer-Encoding"));
+    BOOST_TEST(is_framing_field("connection"));
+    BOOST_TEST(!is_framing_field("Content-Type"));
+    BOOST_TEST(!is_framing_field("Connections"));
+}
+
 BOOST_AUTO_TEST_CASE(timestamps_are_utc_with_milliseconds)
 {
     const auto t = std::chrono::system_clock::time_point(std::chrono::milliseconds(1'796'186'267'042));

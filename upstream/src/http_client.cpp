@@ -1,6 +1,7 @@
 #include "detail.hpp"
 
 #include <crd/core/log.hpp>
+#include <crd/core/text.hpp>
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/connect.hpp>
@@ -324,39 +325,17 @@ bool safe_line_text(std::string_view s) noexcept
     return true;
 }
 
-bool safe_field_value(std::string_view s) noexcept
-{
-    for (const char ch : s)
-        if (ch != '\t' && is_control(static_cast<unsigned char>(ch)))
-            return false;
-    return true;
-}
-
 // Beast 1.81 threw std::length_error past this (its field offsets are 16-bit); refused instead.
 constexpr std::size_t max_field_bytes = 65533;
 
 bool sendable(const request& req) noexcept
 {
     const auto field_ok = [](std::string_view name, std::string_view value) {
-        return !name.empty() && name.size() <= max_field_bytes && value.size() <= max_field_bytes && safe_line_text(name) && safe_field_value(value);
+        return !name.empty() && name.size() <= max_field_bytes && value.size() <= max_field_bytes && safe_line_text(name) &&
+               core::is_safe_field_value(value);
     };
     return !req.method.empty() && safe_line_text(req.method) && safe_line_text(req.target) && field_ok("Content-Type", req.content_type) &&
            std::all_of(req.headers.begin(), req.headers.end(), [&](const header& h) { return field_ok(h.name, h.value); });
-}
-
-bool iequals_ascii(std::string_view a, std::string_view b) noexcept
-{
-    if (a.size() != b.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-    {
-        const auto x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
-        if (x != y && (x | 0x20U) != (y | 0x20U))
-            return false;
-        if (x != y && ((x | 0x20U) < 'a' || (x | 0x20U) > 'z'))
-            return false;
-    }
-    return true;
 }
 
 // Beast trimmed leading and trailing blanks (SP, HTAB) from every field value.
@@ -367,13 +346,6 @@ std::string_view trim_blanks(std::string_view v) noexcept
     while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
         v.remove_suffix(1);
     return v;
-}
-
-// Framing and connection management belong to this client: a caller's Content-Length,
-// Transfer-Encoding or Connection is never sent (Beast replaced or filtered them before).
-bool client_owned_field(std::string_view name) noexcept
-{
-    return iequals_ascii(name, "Content-Length") || iequals_ascii(name, "Transfer-Encoding") || iequals_ascii(name, "Connection");
 }
 
 // The request head, byte for byte what Beast 1.81 wrote for the http::request this client built
@@ -405,7 +377,7 @@ std::string request_head(const http_client::state& pool, const request& req)
     const auto replaced_later = [&](std::size_t i) {
         const auto name = name_at(i);
         for (std::size_t j = i + 1; j < count; ++j)
-            if (iequals_ascii(name, name_at(j)))
+            if (core::iequals(name, name_at(j)))
                 return true;
         return false;
     };
@@ -419,7 +391,9 @@ std::string request_head(const http_client::state& pool, const request& req)
     for (std::size_t i = 0; i < count; ++i)
     {
         const auto name = name_at(i);
-        if ((i >= 3 && i < 3 + callers && client_owned_field(name)) || replaced_later(i))
+        // Framing and the connection are this client's: a caller's Content-Length,
+        // Transfer-Encoding or Connection is never sent (Beast replaced or filtered them before).
+        if ((i >= 3 && i < 3 + callers && core::is_framing_field(name)) || replaced_later(i))
             continue;
         head.append(name).append(": ").append(trim_blanks(value_at(i))).append("\r\n");
     }
