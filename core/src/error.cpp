@@ -26,7 +26,8 @@ public:
         case errc::response_too_large: return "the upstream response exceeds its size limit";
         case errc::upstream_unresolved: return "the upstream host name has no resolved address";
         case errc::json_number_out_of_range: return "a number is outside the range of a double (such as 1e400)";
-        case errc::header_value_invalid: return "a header value contains CR, LF or NUL";
+        case errc::header_value_invalid:
+            return "the method, target or a header of an upstream request is empty, too long or contains a control character";
         case errc::pool_wait_timeout: return "no pooled upstream connection became free before the deadline";
         }
         return "unknown crd error";

@@ -79,7 +79,7 @@ enum class errc
     response_too_large,        // an upstream response body exceeded its size limit
     upstream_unresolved,       // the upstream host has no resolved address (yet)
     json_number_out_of_range,  // a JSON number beyond double range (1e400): Boost.JSON 1.81 reads inf/NaN
-    header_value_invalid,      // an upstream request header value with CR, LF or NUL: never sent
+    header_value_invalid,      // an upstream request method, target or header with a control byte, empty or over 64 KB: never sent
     pool_wait_timeout,         // the deadline passed while waiting for a pooled connection (our load)
 };
 
