@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
     g++ make cmake
-    libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev libboost-system1.81-dev
+    libboost1.81-dev libboost-test1.81-dev libboost-system1.81-dev
     libssl-dev
     curl
     # The package test (tests/package): cpack's DEB generator needs dpkg-deb and dpkg-shlibdeps
