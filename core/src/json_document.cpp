@@ -3,14 +3,20 @@
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/parser.hpp>
-#include <boost/json/serializer.hpp>
+#include <boost/json/detail/format.hpp>
+#include <boost/json/detail/sse2.hpp>
+
+#include <emmintrin.h>
 
 namespace json = boost::json;
 
 #include <crd/core/error.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -123,19 +129,215 @@ void document_deleter::operator()(json::value* v) const noexcept
         delete v;
 }
 
+namespace {
+
+bool needs_escape(char c)
+{
+    return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20U;
+}
+
+// A 16-byte load at p does not cross into the next page, so it cannot fault even where the string
+// ends before it.
+bool block_readable(const char* p)
+{
+    constexpr std::uintptr_t page = 4096;
+    return (reinterpret_cast<std::uintptr_t>(p) & (page - 1)) <= page - 16;
+}
+
+// Copies the plain bytes of the `n` (< 16) bytes at p, up to the first that needs escaping, with one
+// 16-byte load and store (the store's excess lands in reserved room and is overwritten); returns how
+// many were plain. The load reads past the string inside its page: not a fault, but
+// AddressSanitizer would flag it, so this function is not instrumented.
+__attribute__((no_sanitize_address)) std::size_t copy_plain_tail(const char* p, std::size_t n, char* out)
+{
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i quote = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('"'));
+    const __m128i backslash = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\\'));
+    const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(bytes, _mm_set1_epi8(0x1F)), bytes);
+    const auto mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), bytes);
+    const auto first_escape = mask == 0 ? 16U : static_cast<unsigned>(__builtin_ctz(mask));
+    return std::min<std::size_t>(first_escape, n);
+}
+
+void write_escape(char*& cur, unsigned char c)
+{
+    static constexpr std::string_view hex = "0123456789abcdef";
+    *cur++ = '\\';
+    switch (c)
+    {
+    case '"': *cur++ = '"'; break;
+    case '\\': *cur++ = '\\'; break;
+    case '\b': *cur++ = 'b'; break;
+    case '\t': *cur++ = 't'; break;
+    case '\n': *cur++ = 'n'; break;
+    case '\f': *cur++ = 'f'; break;
+    case '\r': *cur++ = 'r'; break;
+    default:
+        *cur++ = 'u';
+        *cur++ = '0';
+        *cur++ = '0';
+        *cur++ = hex[c >> 4U];
+        *cur++ = hex[c & 15U];
+    }
+}
+
+// Writes a value as boost::json::serialize does, byte for byte (tests/core/json_serialize_test.cpp
+// compares the two, and the json_document fuzz target on every input), straight into the string's
+// own bytes through a cursor: Boost's serializer is a resumable state machine that copies through a
+// caller's buffer and re-checks its state per token. Capacity is checked once per string or number
+// (its worst case), not per byte. Numbers and the 16-byte escape scan reuse Boost's own routines
+// (boost::json::detail, pinned to 1.81 by Debian 12), so doubles keep Boost's spelling ("2.5E0").
+// Recursion is bounded: every value written is a parsed document (max_json_depth deep at most) or a
+// fixed shape built around one.
+class json_writer
+{
+public:
+    explicit json_writer(std::string& out) : out_(out), used_(out.size()) {}
+    json_writer(const json_writer&) = delete;
+    json_writer& operator=(const json_writer&) = delete;
+    ~json_writer() { out_.resize(used_); }  // drops the unwritten tail of the last growth
+
+    void write(const json::value& v)
+    {
+        switch (v.kind())
+        {
+        case json::kind::null: put("null"); return;
+        case json::kind::bool_: put(v.get_bool() ? std::string_view("true") : std::string_view("false")); return;
+        case json::kind::int64: write_number(json::detail::format_int64, v.get_int64()); return;
+        case json::kind::uint64: write_number(json::detail::format_uint64, v.get_uint64()); return;
+        case json::kind::double_: write_number(json::detail::format_double, v.get_double()); return;
+        case json::kind::string: write_string(v.get_string()); return;
+        case json::kind::array: write_array(v.get_array()); return;
+        case json::kind::object: write_object(v.get_object()); return;
+        }
+    }
+
+    // Boost's escapes: \" \\ \b \t \n \f \r, other control bytes as \u00xx (lower-case hex);
+    // everything else, '/', DEL and UTF-8 included, is copied.
+    void write_string(std::string_view s)
+    {
+        // Room for the quotes, every byte copied as it is, and one 16-byte store past the end.
+        reserve(s.size() + 2 + 16);
+        char* cur = cursor();
+        *cur++ = '"';
+        const char* p = s.data();
+        const char* const end = p + s.size();
+        for (;;)
+        {
+            // Boost's SSE2 scan covers whole 16-byte blocks; the tail (every key, most values) is
+            // scanned as one more block when that read stays inside its page.
+            const auto block = json::detail::count_unescaped(p, static_cast<std::size_t>(end - p));
+            std::memcpy(cur, p, block);
+            cur += block;
+            p += block;
+            if (p != end && static_cast<std::size_t>(end - p) < 16 && block_readable(p))
+            {
+                const auto plain = copy_plain_tail(p, static_cast<std::size_t>(end - p), cur);
+                cur += plain;
+                p += plain;
+            }
+            else
+                while (p != end && !needs_escape(*p))
+                    *cur++ = *p++;
+            if (p == end)
+                break;
+            const auto c = static_cast<unsigned char>(*p++);
+            used_ = static_cast<std::size_t>(cur - out_.data());
+            reserve(6 + static_cast<std::size_t>(end - p) + 1 + 16);  // this escape, the rest, the quote, a block
+            cur = cursor();
+            write_escape(cur, c);
+        }
+        *cur++ = '"';
+        used_ = static_cast<std::size_t>(cur - out_.data());
+    }
+
+private:
+    char* cursor() { return out_.data() + used_; }
+
+    // Room for `n` more bytes past what is written; the destructor cuts the string back to what was
+    // written.
+    void reserve(std::size_t n)
+    {
+        if (out_.size() - used_ >= n)
+            return;
+        // resize() zero-fills what it adds: a kilobyte at a time keeps that cheap (a large fill
+        // goes through `rep stosb`); growing past the capacity is geometric inside std::string.
+        out_.resize(used_ + std::max(n, std::size_t{1024}));
+    }
+
+    void put(std::string_view text)
+    {
+        reserve(text.size());
+        std::memcpy(cursor(), text.data(), text.size());
+        used_ += text.size();
+    }
+
+    void put(char c)
+    {
+        reserve(1);
+        out_[used_++] = c;
+    }
+
+    template <class Format, class Number>
+    void write_number(Format format, Number n)
+    {
+        reserve(json::detail::max_number_chars + 1);
+        used_ += format(cursor(), n);
+    }
+
+    void write_array(const json::array& a)
+    {
+        put('[');
+        bool first = true;
+        for (const auto& element : a)
+        {
+            if (!first)
+                put(',');
+            first = false;
+            write(element);
+        }
+        put(']');
+    }
+
+    void write_object(const json::object& o)
+    {
+        put('{');
+        bool first = true;
+        for (const auto& member : o)
+        {
+            if (!first)
+                put(',');
+            first = false;
+            write_string(member.key());
+            put(':');
+            write(member.value());
+        }
+        put('}');
+    }
+
+    std::string& out_;
+    std::size_t used_;  // bytes of out_ written; out_.size() is its writable length
+};
+
+}  // namespace
+
 std::string serialize_json(const json::value& v, std::size_t size_hint)
 {
-    json::serializer serializer;
-    serializer.reset(&v);
     std::string out;
     out.reserve(size_hint);
-    std::array<char, 16 * 1024> piece;
-    while (!serializer.done())
-    {
-        const auto written = serializer.read(piece.data(), piece.size());
-        out.append(written.data(), written.size());
-    }
+    append_json(out, v);
     return out;
+}
+
+void append_json(std::string& out, const json::value& v)
+{
+    json_writer(out).write(v);
+}
+
+void append_json_string(std::string& out, std::string_view s)
+{
+    json_writer(out).write_string(s);
 }
 
 document_ptr parse_document(std::string_view text, std::size_t max_depth, boost::system::error_code& ec)

@@ -10,7 +10,7 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/monotonic_resource.hpp>
-#include <boost/json/serialize.hpp>
+#include <crd/core/json_document.hpp>
 
 #include <algorithm>
 #include <map>
@@ -330,7 +330,7 @@ std::string decisions_request_body(const core::hook_request& request, bool inclu
     body["orders"] = std::move(orders);
     if (include_prefetch && request.prefetch)
         body["prefetch"] = *request.prefetch;
-    return json::serialize(body);
+    return core::serialize_json(body);
 }
 
 result<json::object> answer_from_decisions(

@@ -14,7 +14,6 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <optional>
@@ -90,9 +89,9 @@ std::string decision_body(const core::hook_request& request, bool forward_fhir_a
         if (!first)
             out += ',';
         first = false;
-        out += json::serialize(json::string(kv.key()));
+        core::append_json_string(out, kv.key());
         out += ':';
-        out += json::serialize(kv.value());
+        core::append_json(out, kv.value());
     }
     out += '}';
     return out;

@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <cstdint>
 #include <string>
 
 namespace json = boost::json;
@@ -31,6 +32,44 @@ BOOST_AUTO_TEST_CASE(a_value_larger_than_many_pieces_is_written_whole)
     BOOST_TEST_REQUIRE(expected.size() > 200'000U);
     BOOST_TEST(crd::core::serialize_json(v, 16) == expected);
     BOOST_TEST(crd::core::serialize_json(v, expected.size()) == expected);
+}
+
+BOOST_AUTO_TEST_CASE(every_byte_in_strings_and_keys_is_escaped_as_boost_json_escapes_it)
+{
+    // Control bytes (the short escapes and \u00xx), quote, backslash, slash, DEL and bytes above
+    // 0x7F, alone, in runs longer than the 16-byte scan and at its edges, as values and as keys.
+    std::string every_byte;
+    for (int b = 0; b < 256; ++b)
+        every_byte.push_back(static_cast<char>(b));
+    json::object o;
+    o[every_byte] = every_byte;
+    for (int b = 0; b < 256; ++b)
+    {
+        const std::string around = std::string(15, 'a') + static_cast<char>(b) + std::string(17, 'z');
+        o[around] = json::array{std::string(1, static_cast<char>(b)), around, std::string(33, static_cast<char>(b))};
+    }
+    const json::value v = std::move(o);
+    BOOST_TEST(crd::core::serialize_json(v) == json::serialize(v));
+}
+
+BOOST_AUTO_TEST_CASE(numbers_keep_boost_json_spelling)
+{
+    json::array numbers{
+        0, -1, 1, INT64_MIN, INT64_MAX, UINT64_MAX, 0.0, -0.0, 1.0, 2.5, 0.1, 1e-300, 5e-324, 1.7976931348623157e308, -123456.789, 1e21, 1e-7, 100.0};
+    const json::value v = std::move(numbers);
+    const auto expected = json::serialize(v);
+    BOOST_TEST(crd::core::serialize_json(v) == expected);
+    // Boost writes doubles in its own exponent form; a writer using std::to_chars would not.
+    BOOST_TEST(expected.find("2.5E0") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(nesting_empty_containers_and_every_kind_round_trip_as_boost_writes_them)
+{
+    const auto v =
+        json::parse(R"({"":{},"a":[[],[{}],[[[null]]]],"b":{"c":{"d":[true,false,null,"",-0.5,18446744073709551615]}},"e":"\u2028\ud83d\ude00/"})");
+    BOOST_TEST(crd::core::serialize_json(v) == json::serialize(v));
+    BOOST_TEST(crd::core::serialize_json(json::value(nullptr)) == "null");
+    BOOST_TEST(crd::core::serialize_json(json::value("x")) == R"("x")");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
