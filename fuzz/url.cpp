@@ -1,6 +1,6 @@
 // Target: core::parse_http_url, which every configured and caller-given URL goes through
 // (decision service, JWKS and jku, fhirServer, public_base_url).
-// Properties: an accepted URL is http or https with a host, a non-zero port and a target starting
+// Properties: is_http_url accepts exactly what parse_http_url accepts; an accepted URL is http or https with a host, a non-zero port and a target starting
 // with "/"; and its origin() is itself a URL the parser accepts, with the same origin — the
 // origin is what connections are pooled by and what jku / fhirServer comparisons use.
 
@@ -16,6 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 {
     const auto text = crd::fuzz::as_text(data, size);
     const auto u = crd::core::parse_http_url(text);
+    if (crd::core::is_http_url(text) != u.has_value())
+        broken("is_http_url and parse_http_url disagree", text);
     if (!u)
         return 0;
     if (u->scheme != "http" && u->scheme != "https")

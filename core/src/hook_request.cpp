@@ -445,7 +445,7 @@ checked_void validate(const service_definition& service, hook_request& out, cons
     if (const json::value* server = doc.if_contains("fhirServer"))
     {
         CRD_TRY_ASSIGN(out.fhir_server, as_string(*server, "fhirServer"));
-        if (!parse_http_url(out.fhir_server))
+        if (!is_http_url(out.fhir_server))
             return fail(request_errc::bad_value, "fhirServer", "must be an absolute http(s) URL");
     }
     CRD_TRY(check_fhir_authorization(doc));

@@ -1,7 +1,7 @@
 #include <crd/core/url.hpp>
 
 #include <algorithm>
-#include <cctype>
+#include <array>
 #include <charconv>
 
 #include <arpa/inet.h>
@@ -21,9 +21,15 @@ std::string url::origin() const
 
 namespace {
 
+// ASCII only, without the locale lookups of <cctype>: a URL's scheme and host are ASCII here.
+char ascii_lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
 bool is_hostname_char(char c)
 {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
 // A DNS name or dotted IPv4 address: labels of letters, digits, '-' and '_', one optional
@@ -50,34 +56,51 @@ bool valid_reg_name(std::string_view host)
     return label > 0;
 }
 
-bool valid_ipv6(const std::string& host)
+bool valid_ipv6(std::string_view host)
 {
+    std::array<char, INET6_ADDRSTRLEN> text{};
+    if (host.empty() || host.size() >= text.size())
+        return false;
+    std::copy(host.begin(), host.end(), text.begin());
     in6_addr addr{};
-    return !host.empty() && host.size() < INET6_ADDRSTRLEN && inet_pton(AF_INET6, host.c_str(), &addr) == 1;
+    return inet_pton(AF_INET6, text.data(), &addr) == 1;
 }
 
-}  // namespace
-
-std::optional<url> parse_http_url(std::string_view text)
+bool iequals_ascii(std::string_view a, std::string_view b)
 {
-    const auto bad_char = [](char c) { return static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f; };
-    if (text.empty() || std::any_of(text.begin(), text.end(), bad_char) || text.find('#') != text.npos)
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
+}
+
+// A URL checked and cut into views of `text`, nothing copied: parse_http_url builds a url from it,
+// is_http_url (every caller that only validates: cards' links, fhirServer) stops here.
+struct url_parts
+{
+    bool https = false;
+    std::string_view host;  // as given (any case), without IPv6 brackets
+    std::uint16_t port = 0;
+    std::string_view target;  // empty, or starting with '/' or '?'
+};
+
+std::optional<url_parts> split_http_url(std::string_view text)
+{
+    const auto bad_char = [](char c) { return static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f || c == '#'; };
+    if (text.empty() || std::any_of(text.begin(), text.end(), bad_char))
         return std::nullopt;
 
-    url out;
+    url_parts out;
     const auto scheme_end = text.find("://");
     if (scheme_end == std::string_view::npos)
         return std::nullopt;
-    for (char c : text.substr(0, scheme_end))
-        out.scheme.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    if (out.scheme != "http" && out.scheme != "https")
+    const std::string_view scheme = text.substr(0, scheme_end);
+    out.https = iequals_ascii(scheme, "https");
+    if (!out.https && !iequals_ascii(scheme, "http"))
         return std::nullopt;
-    out.port = out.is_https() ? 443 : 80;
+    out.port = out.https ? 443 : 80;
 
     std::string_view rest = text.substr(scheme_end + 3);
     const auto authority_end = std::min(rest.find('/'), rest.find('?'));
     std::string_view authority = rest.substr(0, authority_end);
-    std::string_view target = authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
+    out.target = authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
     if (authority.empty() || authority.find('@') != std::string_view::npos)
         return std::nullopt;
 
@@ -88,7 +111,7 @@ std::optional<url> parse_http_url(std::string_view text)
         const auto close = authority.find(']');
         if (close == std::string_view::npos)
             return std::nullopt;
-        out.host = std::string(authority.substr(1, close - 1));
+        out.host = authority.substr(1, close - 1);
         std::string_view after = authority.substr(close + 1);
         if (!after.empty())
         {
@@ -97,22 +120,18 @@ std::optional<url> parse_http_url(std::string_view text)
             has_port = true;
             port_text = after.substr(1);
         }
-        std::transform(out.host.begin(), out.host.end(), out.host.begin(),
-            [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
         if (!valid_ipv6(out.host))
             return std::nullopt;
     }
     else
     {
         const auto colon = authority.find(':');
-        out.host = std::string(authority.substr(0, colon));
+        out.host = authority.substr(0, colon);
         if (colon != std::string_view::npos)
         {
             has_port = true;
             port_text = authority.substr(colon + 1);
         }
-        std::transform(out.host.begin(), out.host.end(), out.host.begin(),
-            [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
         if (!valid_reg_name(out.host))
             return std::nullopt;
     }
@@ -128,10 +147,33 @@ std::optional<url> parse_http_url(std::string_view text)
             return std::nullopt;
         out.port = static_cast<std::uint16_t>(value);
     }
-    out.target = target.empty() ? "/" : std::string(target);
-    if (out.target.front() == '?')
-        out.target.insert(out.target.begin(), '/');
     return out;
+}
+
+}  // namespace
+
+std::optional<url> parse_http_url(std::string_view text)
+{
+    const auto parts = split_http_url(text);
+    if (!parts)
+        return std::nullopt;
+    url out;
+    out.scheme = parts->https ? "https" : "http";
+    out.host.resize(parts->host.size());
+    std::transform(parts->host.begin(), parts->host.end(), out.host.begin(), ascii_lower);
+    out.port = parts->port;
+    if (parts->target.empty())
+        out.target = "/";
+    else if (parts->target.front() == '?')
+        out.target = "/" + std::string(parts->target);
+    else
+        out.target = std::string(parts->target);
+    return out;
+}
+
+bool is_http_url(std::string_view text)
+{
+    return split_http_url(text).has_value();
 }
 
 std::string canonical_url(std::string_view text)

@@ -257,7 +257,7 @@ json::object read_card(const json::value& v, const std::string& path, const std:
         {
             const auto& l = links->get_array()[i];
             const std::string at = ".links[" + std::to_string(i) + "]";
-            if (!l.is_object() || string_at(l.get_object(), "label").empty() || !core::parse_http_url(string_at(l.get_object(), "url")))
+            if (!l.is_object() || string_at(l.get_object(), "label").empty() || !core::is_http_url(string_at(l.get_object(), "url")))
                 fail(at, "must be {label, url} with an absolute http(s) url");
             out.push_back(
                 json::object{{"label", string_at(l.get_object(), "label")}, {"url", string_at(l.get_object(), "url")}, {"type", "absolute"}});

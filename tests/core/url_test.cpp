@@ -38,6 +38,7 @@ BOOST_AUTO_TEST_CASE(rejects_what_is_not_a_plain_http_url)
         BOOST_TEST_CONTEXT(bad)
         {
             BOOST_TEST(!parse_http_url(bad).has_value());
+            BOOST_TEST(!crd::core::is_http_url(bad));
         }
     }
 }
@@ -52,8 +53,29 @@ BOOST_AUTO_TEST_CASE(rejects_invalid_hosts)
         BOOST_TEST_CONTEXT(bad)
         {
             BOOST_TEST(!parse_http_url(bad).has_value());
+            BOOST_TEST(!crd::core::is_http_url(bad));
         }
     }
+}
+
+BOOST_AUTO_TEST_CASE(is_http_url_accepts_what_parse_http_url_accepts)
+{
+    for (const char* good : {"https://Payer.Example.org:8443/cds/decide?x=1", "HTTP://host", "http://127.0.0.1", "https://[::1]:9000/x",
+             "https://[FE80::1]/", "http://host.?q", "http://a_b-c.d:65535/", "https://ehr.example.org/fhir/r4"})
+    {
+        BOOST_TEST_CONTEXT(good)
+        {
+            BOOST_TEST(parse_http_url(good).has_value());
+            BOOST_TEST(crd::core::is_http_url(good));
+        }
+    }
+    // The host is lower-cased and a bare query gains its "/" in the parsed form only.
+    const auto u = parse_http_url("HTTPS://EHR.Example.ORG?x=1");
+    BOOST_TEST_REQUIRE(u.has_value());
+    BOOST_TEST(u->scheme == "https");
+    BOOST_TEST(u->host == "ehr.example.org");
+    BOOST_TEST(u->target == "/?x=1");
+    BOOST_TEST(parse_http_url("https://[FE80::1]/")->host == "fe80::1");
 }
 
 BOOST_AUTO_TEST_CASE(every_accepted_url_has_an_origin_that_parses_to_itself)

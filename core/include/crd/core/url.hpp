@@ -27,6 +27,10 @@ struct url
 // or an IPv6 literal in brackets; so origin() of a parsed URL always parses to itself.
 std::optional<url> parse_http_url(std::string_view text);
 
+// Whether parse_http_url accepts `text`, without building the url (no allocation): for callers
+// that only validate, such as every link in a decision service's cards and the caller's fhirServer.
+bool is_http_url(std::string_view text);
+
 // scheme://host[:port]/target in canonical form (lower-case scheme and host, default port
 // omitted), so two spellings of one URL compare equal; empty when `text` does not parse.
 std::string canonical_url(std::string_view text);
