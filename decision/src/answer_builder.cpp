@@ -26,17 +26,28 @@ std::string generated_summary(const determination& d, std::string_view what, std
     return "Coverage information: " + std::string(what);
 }
 
-std::string action_description(const coverage_assertion& a, std::string_view what, std::string_view reference)
+// What the update's description says of the assertion, after "... (Type/id): ".
+std::string description_tail(const coverage_assertion& a)
 {
-    std::string s = "Coverage information for " + std::string(what) + " (" + std::string(reference) + "): " + a.covered;
+    std::string s = a.covered;
     if (!a.pa_needed.empty())
-        s += "; prior authorization: " + a.pa_needed;
+        s.append("; prior authorization: ").append(a.pa_needed);
     for (std::size_t i = 0; i < a.doc_needed.size(); ++i)
-        s += (i == 0 ? "; documentation: " : ", ") + a.doc_needed[i];
+        s.append(i == 0 ? "; documentation: " : ", ").append(a.doc_needed[i]);
     return s;
 }
 
-std::string derived_indicator(const determination& d)
+// "Coverage information for <what> (<reference>): <tail>", written once into the answer's memory.
+json::string action_description(std::string_view tail, std::string_view what, std::string_view reference, const json::storage_ptr& sp)
+{
+    constexpr std::string_view lead = "Coverage information for ";
+    json::string s(sp);
+    s.reserve(lead.size() + what.size() + 2 + reference.size() + 3 + tail.size());
+    s.append(lead).append(what).append(" (").append(reference).append("): ").append(tail);
+    return s;
+}
+
+std::string_view derived_indicator(const determination& d)
 {
     // CRD cards.md: payment issues are usually warnings; plain coverage information is info.
     if (d.covered == "not-covered" || d.pa_needed == "auth-needed" || d.pa_needed == "performpa")
@@ -82,14 +93,14 @@ json::object minimal_resource(const core::request_item& item, const core::hook_r
 
 // Built in the answer's memory resource, sized for the members it gets (`room`: the caller's
 // detail and links), so nothing is built on the heap to be deep-copied into the answer.
-json::object base_card(const card_origin& origin, const rule& r, std::string summary, std::string_view indicator, std::string_view item_ref,
-    core::crd_version version, const json::storage_ptr& sp, std::size_t room)
+json::object base_card(json::object source, std::string summary, std::string_view indicator, std::string_view item_ref, core::crd_version version,
+    const json::storage_ptr& sp, std::size_t room)
 {
     json::object card(5 + room, sp);
     card.emplace("uuid", core::new_uuid());
     card.emplace("summary", fit_summary(std::move(summary)));
     card.emplace("indicator", indicator);
-    card.emplace("source", card_source(origin.label, origin.url, r.topic, version, sp));
+    card.emplace("source", std::move(source));
     // CRD: cards about some of several orders say which, for people and for software. 2.0 wrote
     // the reference as a string; 2.1 and 2.2 (their CRDServiceResponse examples) as a Reference.
     json::array associated(sp);
@@ -233,37 +244,76 @@ coverage_assertion undetermined_assertion(const coverage_ref& cov, core::crd_ver
     return a;
 }
 
+namespace {
+
+// The update action for `item` with `coverage_information` and `description`; its resource is
+// put in place later (place_resources) when `deferred` is given, copied from the request now otherwise.
+void append_update_action(json::array& actions, const core::hook_request& request, const core::request_item& item, json::string description,
+    json::object coverage_information, const json::storage_ptr& sp, std::vector<deferred_resource>* deferred)
+{
+    const json::object* target = update_target(item, request);
+    json::object action(3, sp);
+    action.emplace("type", "update");
+    action.emplace("description", std::move(description));
+    if (deferred == nullptr)
+    {
+        json::object resource = target ? json::object(*target, sp) : minimal_resource(item, request, sp);
+        action.emplace("resource", with_coverage_information(std::move(resource), std::move(coverage_information)));
+        actions.push_back(std::move(action));
+        return;
+    }
+    action.emplace("resource", nullptr);
+    // Both objects are move-constructed in `sp`: assigning them into default-constructed members
+    // would deep-copy them onto the heap (Boost.JSON copies across memory resources).
+    deferred_resource later{actions.size(), target, target ? json::object(sp) : minimal_resource(item, request, sp), std::move(coverage_information)};
+    actions.push_back(std::move(action));
+    deferred->push_back(std::move(later));
+}
+
+}  // namespace
+
 void append_update(json::array& actions, const core::hook_request& request, const core::request_item& item, coverage_assertion a,
     std::string_view what, std::string_view reference, json::storage_ptr sp)
 {
     rendering_report report;
-    const json::object* target = update_target(item, request);
-    json::object resource = target ? json::object(*target, sp) : minimal_resource(item, request, sp);
-    json::object action(3, sp);
-    action.emplace("type", "update");
-    action.emplace("description", action_description(a, what, reference));
-    action.emplace(
-        "resource", with_coverage_information(std::move(resource), render_coverage_information(std::move(a), request.version, report, sp)));
+    json::string description = action_description(description_tail(a), what, reference, sp);
+    json::object coverage_information = render_coverage_information(std::move(a), request.version, report, sp);
     count_rendering(report);
-    actions.push_back(std::move(action));
+    append_update_action(actions, request, item, std::move(description), std::move(coverage_information), sp, nullptr);
 }
 
 void append_update(json::array& actions, const core::hook_request& request, const core::request_item& item, coverage_assertion a,
     std::string_view what, std::string_view reference, json::storage_ptr sp, std::vector<deferred_resource>& deferred)
 {
     rendering_report report;
-    const json::object* target = update_target(item, request);
-    json::object action(3, sp);
-    action.emplace("type", "update");
-    action.emplace("description", action_description(a, what, reference));
-    action.emplace("resource", nullptr);
-    // Both objects are move-constructed in `sp`: assigning them into default-constructed members
-    // would deep-copy them onto the heap (Boost.JSON copies across memory resources).
-    deferred_resource later{actions.size(), target, target ? json::object(sp) : minimal_resource(item, request, sp),
-        render_coverage_information(std::move(a), request.version, report, sp)};
+    json::string description = action_description(description_tail(a), what, reference, sp);
+    json::object coverage_information = render_coverage_information(std::move(a), request.version, report, sp);
     count_rendering(report);
-    actions.push_back(std::move(action));
-    deferred.push_back(std::move(later));
+    append_update_action(actions, request, item, std::move(description), std::move(coverage_information), sp, &deferred);
+}
+
+rendered_coverage render_once(coverage_assertion a, core::crd_version version, json::storage_ptr sp)
+{
+    rendered_coverage r;
+    r.description_tail = description_tail(a);
+    r.extension = render_coverage_information(std::move(a), version, r.report, std::move(sp));
+    const auto& elements = r.extension.at("extension").as_array();
+    for (std::size_t i = 0; i < elements.size(); ++i)
+        if (const json::value* url = elements[i].as_object().if_contains("url"); url && *url == "coverage-assertion-id")
+            r.id_at = i;
+    return r;
+}
+
+void append_update(json::array& actions, const core::hook_request& request, const core::request_item& item, const rendered_coverage& r,
+    std::string_view what, std::string_view reference, const json::storage_ptr& sp, std::vector<deferred_resource>* deferred)
+{
+    json::object coverage_information(r.extension, sp);
+    // The rendering puts "url" first and "extension" second, and the id element's value second.
+    json::array& elements = (coverage_information.begin() + 1)->value().get_array();
+    (elements[r.id_at].get_object().begin() + 1)->value().get_string() = core::new_uuid();
+    count_rendering(r.report);
+    append_update_action(
+        actions, request, item, action_description(r.description_tail, what, reference, sp), std::move(coverage_information), sp, deferred);
 }
 
 void place_resources(json::array& actions, std::vector<deferred_resource>& deferred, json::storage_ptr sp)
@@ -295,40 +345,74 @@ void place_resources(json::array& actions, std::vector<deferred_resource>& defer
     }
 }
 
+card_parts::card_parts(const card_origin& origin, core::crd_version version, json::storage_ptr sp)
+    : origin_(origin)
+    , version_(version)
+    , sp_(std::move(sp))
+{
+}
+
+const json::object& card_parts::source(std::string_view topic)
+{
+    for (const auto& [t, built] : sources_)
+        if (t == topic)
+            return built;
+    return sources_.emplace_back(topic, card_source(origin_.label, origin_.url, topic, version_, sp_)).second;
+}
+
+const json::array& card_parts::links(const rule& advice)
+{
+    for (const auto& [r, built] : links_)
+        if (r == &advice)
+            return built;
+    json::array links(sp_);
+    links.reserve(advice.links.size());
+    for (const auto& l : advice.links)
+    {
+        json::object link(3, sp_);
+        link.emplace("label", l.label);
+        link.emplace("url", l.url);
+        link.emplace("type", "absolute");
+        links.emplace_back(std::move(link));
+    }
+    return links_.emplace_back(&advice, std::move(links)).second;
+}
+
 void append_cards(json::array& cards, const card_origin& origin, const rule& advice, const determination& d, std::string_view what,
     std::string_view reference, bool several, core::crd_version version, json::storage_ptr sp)
 {
     if (advice.links.empty() && advice.instructions.empty())
         return;
-    const std::string summary = advice.summary.empty() ? generated_summary(d, what, origin.label) : advice.summary;
-    const std::string indicator = advice.indicator.empty() ? derived_indicator(d) : advice.indicator;
+    card_parts parts(origin, version, sp);
+    append_cards(cards, parts, advice, d, what, reference, several, sp);
+}
+
+void append_cards(json::array& cards, card_parts& parts, const rule& advice, const determination& d, std::string_view what,
+    std::string_view reference, bool several, const json::storage_ptr& sp)
+{
+    if (advice.links.empty() && advice.instructions.empty())
+        return;
+    const auto version = parts.version();
     std::string detail = advice.reason;
     if (several)
-        detail += (detail.empty() ? "" : "\n\n") + std::string("Applies to ") + std::string(what) + " (" + std::string(reference) + ").";
+        detail.append(detail.empty() ? "" : "\n\n").append("Applies to ").append(what).append(" (").append(reference).append(").");
 
     if (!advice.links.empty())
     {
         // External Reference card (CRD cards.md): links are absolute and also listed in Card.links.
-        json::object card = base_card(origin, advice, summary, indicator, reference, version, sp, 2);
+        std::string summary = advice.summary.empty() ? generated_summary(d, what, parts.origin().label) : advice.summary;
+        const std::string_view indicator = advice.indicator.empty() ? derived_indicator(d) : std::string_view(advice.indicator);
+        json::object card = base_card(json::object(parts.source(advice.topic), sp), std::move(summary), indicator, reference, version, sp, 2);
         if (!detail.empty())
             card.emplace("detail", detail);
-        json::array links(sp);
-        links.reserve(advice.links.size());
-        for (const auto& l : advice.links)
-        {
-            json::object link(3, sp);
-            link.emplace("label", l.label);
-            link.emplace("url", l.url);
-            link.emplace("type", "absolute");
-            links.emplace_back(std::move(link));
-        }
-        card.emplace("links", std::move(links));
+        card.emplace("links", json::array(parts.links(advice), sp));
         cards.push_back(std::move(card));
     }
     if (!advice.instructions.empty())
     {
         // Instructions card: text only, no links or suggestions.
-        json::object card = base_card(origin, advice, "Instructions: " + std::string(what), "info", reference, version, sp, 1);
+        json::object card =
+            base_card(json::object(parts.source(advice.topic), sp), "Instructions: " + std::string(what), "info", reference, version, sp, 1);
         card.emplace("detail", advice.instructions);
         cards.push_back(std::move(card));
     }

@@ -15,6 +15,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace crd::decision::answer {
@@ -74,6 +75,26 @@ struct deferred_resource
 void append_update(boost::json::array& actions, const core::hook_request& request, const core::request_item& item, coverage_assertion a,
     std::string_view what, std::string_view reference, boost::json::storage_ptr sp, std::vector<deferred_resource>& deferred);
 
+// An order's coverage information rendered once per call for every order that gets the same
+// assertion (the same rule and coverage): each order's update copies it and gives the copy its own
+// coverage-assertion-id. Rendering per order was the largest part of building an embedded answer
+// (issue 19); copying a rendered tree costs a fraction of building it.
+struct rendered_coverage
+{
+    boost::json::object extension;  // ext-coverage-information, in the answer's memory resource
+    std::size_t id_at = 0;          // index of the coverage-assertion-id element in its `extension`
+    std::string description_tail;   // the update's description after "... (Type/id): "
+    rendering_report report;        // what rendering changed: counted again for each order
+};
+
+// Renders `a` in `version` for rendered updates. Allocates in `sp`.
+rendered_coverage render_once(coverage_assertion a, core::crd_version version, boost::json::storage_ptr sp);
+
+// Appends the update action for `item` with a copy of `r`, which gets a new coverage-assertion-id;
+// the resource is placed later (place_resources) when `deferred` is given, copied now otherwise.
+void append_update(boost::json::array& actions, const core::hook_request& request, const core::request_item& item, const rendered_coverage& r,
+    std::string_view what, std::string_view reference, const boost::json::storage_ptr& sp, std::vector<deferred_resource>* deferred);
+
 // Puts each deferred update's resource in place. Moves each order out of the request document,
 // which the caller must own and no longer read (its orders are left empty); an order two updates
 // echo, or one in another memory resource, is copied instead.
@@ -84,6 +105,31 @@ void place_resources(boost::json::array& actions, std::vector<deferred_resource>
 // than one item, so the detail says which. `d` is the determination the summary speaks of.
 void append_cards(boost::json::array& cards, const card_origin& origin, const rule& advice, const determination& d, std::string_view what,
     std::string_view reference, bool several, core::crd_version version, boost::json::storage_ptr sp = {});
+
+// The parts of cards that one call's cards share, built once per call and copied into each card:
+// each topic's Card.source and each rule's Card.links (issue 19: built per card, they were a third
+// of a card's cost).
+class card_parts
+{
+public:
+    card_parts(const card_origin& origin, core::crd_version version, boost::json::storage_ptr sp);
+
+    const boost::json::object& source(std::string_view topic);
+    const boost::json::array& links(const rule& advice);
+    const card_origin& origin() const noexcept { return origin_; }
+    core::crd_version version() const noexcept { return version_; }
+
+private:
+    card_origin origin_;
+    core::crd_version version_;
+    boost::json::storage_ptr sp_;
+    std::vector<std::pair<std::string_view, boost::json::object>> sources_;
+    std::vector<std::pair<const rule*, boost::json::array>> links_;
+};
+
+// As above, with the shared parts copied from `parts` (built for the same origin, version and `sp`).
+void append_cards(boost::json::array& cards, card_parts& parts, const rule& advice, const determination& d, std::string_view what,
+    std::string_view reference, bool several, const boost::json::storage_ptr& sp);
 
 // Card.source: label, url, and topic in the caller's version's card-type system. Allocates in `sp`.
 boost::json::object card_source(

@@ -9,6 +9,7 @@
 #include <boost/json/array.hpp>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 namespace json = boost::json;
@@ -38,6 +39,30 @@ json::array updates_for_every_item(const core::hook_request& request, MakeAssert
         answer::append_update(actions, request, item, make(coverage_for(item.resource, request)), ref, ref);
     }
     return actions;
+}
+
+// Without the member's coverage the plan cannot be confirmed: the determination says so itself
+// rather than guess (crd-ci-q3 allows info-needed only when conditional); reason_for says why.
+determination conditional_without_coverage(determination d)
+{
+    d.covered = "conditional";
+    if (d.pa_needed.empty())
+        d.pa_needed = "conditional";
+    if (std::find(d.info_needed.begin(), d.info_needed.end(), "OTH") == d.info_needed.end())
+        d.info_needed.emplace_back("OTH");
+    return d;
+}
+
+// The text of an assertion's first reason: the rule's, after why coverage is unknown if it is.
+std::string reason_for(const rule* matched, bool unknown_coverage_in_2_0)
+{
+    std::string reason = matched ? matched->reason : std::string{};
+    if (!unknown_coverage_in_2_0)
+        return reason;
+    std::string coverage_reason = "The request did not identify the patient's coverage; send the active Coverage to confirm.";
+    if (!reason.empty())
+        coverage_reason.append(" ").append(reason);
+    return coverage_reason;
 }
 
 }  // namespace
@@ -179,6 +204,17 @@ json::object rules_engine::build_answer(const core::hook_request& request, std::
     json::array actions(sp);
     if (deferred != nullptr)
         deferred->reserve(items.size());
+    answer::card_parts card_parts(origin, request.version, sp);
+    // Orders with the same rule and the same coverage get the same assertion (but its id): it is
+    // rendered once per call, and each order's update copies it (issue 19). A call has few of these.
+    struct same_assertion
+    {
+        const rule* matched;
+        std::string coverage_reference;
+        bool coverage_active;
+        answer::rendered_coverage rendered;
+    };
+    std::vector<same_assertion> rendered;
     for (const auto& e : items)
     {
         const auto codings = e.resource ? service_codings(*e.resource, request) : std::vector<coding>{};
@@ -206,28 +242,26 @@ json::object rules_engine::build_answer(const core::hook_request& request, std::
         }
 
         const std::string what = e.resource ? describe(*e.resource, codings) : e.reference;
-        determination d = matched ? matched->result : rs.fallback;
-        std::string reason = matched ? matched->reason : std::string{};
         const bool coverage_known = !cov.reference.empty();
         const bool unknown_coverage_in_2_0 = !coverage_known && request.version == core::crd_version::v2_0;
-        if (unknown_coverage_in_2_0)
-        {
-            // Without the member's coverage the plan cannot be confirmed: say so in the
-            // determination itself rather than guess (crd-ci-q3 allows info-needed only when conditional).
-            d.covered = "conditional";
-            if (d.pa_needed.empty())
-                d.pa_needed = "conditional";
-            if (std::find(d.info_needed.begin(), d.info_needed.end(), "OTH") == d.info_needed.end())
-                d.info_needed.push_back("OTH");
-            std::string coverage_reason = "The request did not identify the patient's coverage; send the active Coverage to confirm.";
-            if (!reason.empty())
-                coverage_reason.append(" ").append(reason);
-            reason = std::move(coverage_reason);
-        }
+        // The rule's determination itself unless it must be changed (copied only then).
+        const std::optional<determination> changed =
+            unknown_coverage_in_2_0 ? std::optional(conditional_without_coverage(matched ? matched->result : rs.fallback)) : std::nullopt;
+        const determination& d = changed ? *changed : matched ? matched->result : rs.fallback;
 
         // Only primary hooks carry coverage information: the assertion is built for them alone.
         if (answer::carries_coverage_information(request, e))
         {
+            const auto same = std::find_if(rendered.begin(), rendered.end(), [&](const same_assertion& r) {
+                return r.matched == matched && r.coverage_active == cov.active && r.coverage_reference == cov.reference;
+            });
+            if (same != rendered.end())
+            {
+                answer::append_update(actions, request, *e.item, same->rendered, what, e.reference, sp, deferred);
+                if (matched)
+                    answer::append_cards(cards, card_parts, *matched, d, what, e.reference, items.size() > 1, sp);
+                continue;
+            }
             coverage_assertion assertion;
             if (!unknown_coverage_in_2_0 && request.version >= core::crd_version::v2_1 && (!coverage_known || !cov.active))
             {
@@ -240,15 +274,14 @@ json::object rules_engine::build_answer(const core::hook_request& request, std::
                                    : crd_reason(reason_code::coverage_not_found, "No coverage with this payer was found for the patient."));
             }
             else
-                assertion = answer::assertion_of(d, cov, std::move(reason), coverage_known);
-            if (deferred != nullptr)
-                answer::append_update(actions, request, *e.item, std::move(assertion), what, e.reference, sp, *deferred);
-            else
-                answer::append_update(actions, request, *e.item, std::move(assertion), what, e.reference, sp);
+                assertion = answer::assertion_of(d, cov, reason_for(matched, unknown_coverage_in_2_0), coverage_known);
+            const auto& added = rendered.emplace_back(
+                same_assertion{matched, cov.reference, cov.active, answer::render_once(std::move(assertion), request.version, sp)});
+            answer::append_update(actions, request, *e.item, added.rendered, what, e.reference, sp, deferred);
         }
 
         if (matched)
-            answer::append_cards(cards, origin, *matched, d, what, e.reference, items.size() > 1, request.version, sp);
+            answer::append_cards(cards, card_parts, *matched, d, what, e.reference, items.size() > 1, sp);
     }
 
     // Every order has been read: the deferred updates may now take them.
