@@ -74,22 +74,27 @@ void random_bytes(unsigned char* out, std::size_t n)
     thread_buffer().take(out, n);
 }
 
-std::string new_uuid()
+void write_uuid(std::span<char, 36> out)
 {
     std::array<unsigned char, 16> b{};
     thread_buffer().take(b.data(), b.size());
     b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);  // version 4
     b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
     static constexpr char hex[] = "0123456789abcdef";
-    std::string out(36, '-');
     std::size_t at = 0;
     for (std::size_t i = 0; i < b.size(); ++i)
     {
         if (i == 4 || i == 6 || i == 8 || i == 10)
-            ++at;
+            out[at++] = '-';
         out[at++] = hex[b[i] >> 4];
         out[at++] = hex[b[i] & 0x0f];
     }
+}
+
+std::string new_uuid()
+{
+    std::string out(36, '-');
+    write_uuid(std::span<char, 36>(out.data(), 36));
     return out;
 }
 

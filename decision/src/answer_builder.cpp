@@ -97,7 +97,9 @@ json::object base_card(json::object source, std::string summary, std::string_vie
     const json::storage_ptr& sp, std::size_t room)
 {
     json::object card(5 + room, sp);
-    card.emplace("uuid", core::new_uuid());
+    json::string uuid(36, '-', sp);
+    core::write_uuid(std::span<char, 36>(uuid.data(), 36));
+    card.emplace("uuid", std::move(uuid));
     card.emplace("summary", fit_summary(std::move(summary)));
     card.emplace("indicator", indicator);
     card.emplace("source", std::move(source));
@@ -310,7 +312,11 @@ void append_update(json::array& actions, const core::hook_request& request, cons
     json::object coverage_information(r.extension, sp);
     // The rendering puts "url" first and "extension" second, and the id element's value second.
     json::array& elements = (coverage_information.begin() + 1)->value().get_array();
-    (elements[r.id_at].get_object().begin() + 1)->value().get_string() = core::new_uuid();
+    json::string& id = (elements[r.id_at].get_object().begin() + 1)->value().get_string();
+    if (id.size() == 36)
+        core::write_uuid(std::span<char, 36>(id.data(), 36));  // over the copied id, in place
+    else
+        id = core::new_uuid();
     count_rendering(r.report);
     append_update_action(
         actions, request, item, action_description(r.description_tail, what, reference, sp), std::move(coverage_information), sp, deferred);

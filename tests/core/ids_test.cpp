@@ -35,6 +35,18 @@ bool is_v4_uuid(const std::string& s)
 
 BOOST_AUTO_TEST_SUITE(ids)
 
+BOOST_AUTO_TEST_CASE(a_uuid_written_in_place_fills_exactly_its_36_characters)
+{
+    std::string buffer(38, '#');
+    write_uuid(std::span<char, 36>(buffer.data() + 1, 36));
+    BOOST_TEST(buffer.front() == '#');
+    BOOST_TEST(buffer.back() == '#');
+    const std::string first = buffer.substr(1, 36);
+    BOOST_TEST(is_v4_uuid(first));
+    write_uuid(std::span<char, 36>(buffer.data() + 1, 36));
+    BOOST_TEST(buffer.substr(1, 36) != first);
+}
+
 BOOST_AUTO_TEST_CASE(uuids_are_version_4_and_distinct_across_threads_and_refills)
 {
     // 4 threads x 1,000 ids: each thread refills its 4 KB buffer (256 ids) several times.

@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -246,6 +247,35 @@ BOOST_AUTO_TEST_CASE(a_hundred_order_call_gets_the_same_bytes_in_every_version)
     const json::value body = hundred_order_body();
     for (const auto version : versions)
         check_both_overloads(shipped_engine(), "large-order-sign-100." + std::string(version), in_version(body, version), pinned::hash);
+}
+
+BOOST_AUTO_TEST_CASE(every_assertion_and_every_card_of_a_hundred_orders_has_its_own_id)
+{
+    // The normalised bytes cannot tell one id from another: orders sharing one rendered assertion
+    // must still get an id each.
+    const json::value body = hundred_order_body();
+    for (const auto version : versions)
+    {
+        auto request = validated(in_version(body, version));
+        const json::object answer = shipped_engine().evaluate(request);
+        std::set<std::string> ids;
+        std::size_t assertions = 0;
+        for (const auto& action : answer.at("systemActions").as_array())
+            for (const auto& e : action.at("resource").at("extension").as_array())
+                if (is_coverage_information(e))
+                    for (const auto& sub : e.at("extension").as_array())
+                        if (sub.at("url") == "coverage-assertion-id")
+                        {
+                            ++assertions;
+                            ids.emplace(sub.at("valueString").as_string());
+                        }
+        BOOST_TEST(assertions == 100U);
+        const auto& cards = answer.at("cards").as_array();
+        BOOST_TEST(!cards.empty());
+        for (const auto& card : cards)
+            ids.emplace(card.at("uuid").as_string());
+        BOOST_TEST(ids.size() == assertions + cards.size());
+    }
 }
 
 BOOST_AUTO_TEST_CASE(a_rule_with_every_field_gets_the_same_bytes_in_every_version)
