@@ -5,25 +5,49 @@
 #include <crd/decision/rules_engine.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
+#include <initializer_list>
 
 namespace json = boost::json;
 
 namespace crd::decision::answer {
 namespace {
 
-std::string generated_summary(const determination& d, std::string_view what, std::string_view payer)
+// The summary a card gets when its rule gives none, in parts: [lead, payer, ": " or "", what].
+std::array<std::string_view, 4> generated_summary(const determination& d, std::string_view what, std::string_view payer)
 {
     if (d.covered == "not-covered")
-        return "Not covered by " + std::string(payer) + ": " + std::string(what);
+        return {"Not covered by ", payer, ": ", what};
     if (d.pa_needed == "auth-needed")
-        return "Prior authorization required: " + std::string(what);
+        return {"Prior authorization required: ", {}, {}, what};
     if (d.pa_needed == "performpa")
-        return "Performer must obtain prior authorization: " + std::string(what);
+        return {"Performer must obtain prior authorization: ", {}, {}, what};
     if (!d.doc_needed.empty())
-        return "Documentation required: " + std::string(what);
-    return "Coverage information: " + std::string(what);
+        return {"Documentation required: ", {}, {}, what};
+    return {"Coverage information: ", {}, {}, what};
+}
+
+// The parts joined, cut as fit_summary cuts, written once into the answer's memory.
+json::string fitted_summary(std::initializer_list<std::string_view> parts, const json::storage_ptr& sp)
+{
+    constexpr std::size_t max_bytes = 139;
+    std::size_t size = 0;
+    for (const auto part : parts)
+        size += part.size();
+    json::string s(sp);
+    s.reserve(size);
+    for (const auto part : parts)
+        s.append(part);
+    if (s.size() <= max_bytes)
+        return s;
+    std::size_t cut = max_bytes - 3;  // room for "…" (3 bytes in UTF-8)
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80)
+        --cut;
+    s.resize(cut);
+    s.append("\xE2\x80\xA6");
+    return s;
 }
 
 // What the update's description says of the assertion, after "... (Type/id): ".
@@ -93,14 +117,14 @@ json::object minimal_resource(const core::request_item& item, const core::hook_r
 
 // Built in the answer's memory resource, sized for the members it gets (`room`: the caller's
 // detail and links), so nothing is built on the heap to be deep-copied into the answer.
-json::object base_card(json::object source, std::string summary, std::string_view indicator, std::string_view item_ref, core::crd_version version,
+json::object base_card(json::object source, json::string summary, std::string_view indicator, std::string_view item_ref, core::crd_version version,
     const json::storage_ptr& sp, std::size_t room)
 {
     json::object card(5 + room, sp);
     json::string uuid(36, '-', sp);
     core::write_uuid(std::span<char, 36>(uuid.data(), 36));
     card.emplace("uuid", std::move(uuid));
-    card.emplace("summary", fit_summary(std::move(summary)));
+    card.emplace("summary", std::move(summary));
     card.emplace("indicator", indicator);
     card.emplace("source", std::move(source));
     // CRD: cards about some of several orders say which, for people and for software. 2.0 wrote
@@ -109,7 +133,11 @@ json::object base_card(json::object source, std::string summary, std::string_vie
     if (version == core::crd_version::v2_0)
         associated.emplace_back(item_ref);
     else
-        associated.emplace_back(json::object({{"reference", item_ref}}, sp));
+    {
+        json::object reference(1, sp);
+        reference.emplace("reference", item_ref);
+        associated.emplace_back(std::move(reference));
+    }
     json::object extension(1, sp);
     extension.emplace("davinci-crd.associated-resource", std::move(associated));
     card.emplace("extension", std::move(extension));
@@ -399,18 +427,26 @@ void append_cards(json::array& cards, card_parts& parts, const rule& advice, con
     if (advice.links.empty() && advice.instructions.empty())
         return;
     const auto version = parts.version();
-    std::string detail = advice.reason;
-    if (several)
-        detail.append(detail.empty() ? "" : "\n\n").append("Applies to ").append(what).append(" (").append(reference).append(").");
-
     if (!advice.links.empty())
     {
         // External Reference card (CRD cards.md): links are absolute and also listed in Card.links.
-        std::string summary = advice.summary.empty() ? generated_summary(d, what, parts.origin().label) : advice.summary;
+        const auto generated = generated_summary(d, what, parts.origin().label);
+        json::string summary = advice.summary.empty() ? fitted_summary({generated[0], generated[1], generated[2], generated[3]}, sp)
+                                                      : fitted_summary({advice.summary}, sp);
         const std::string_view indicator = advice.indicator.empty() ? derived_indicator(d) : std::string_view(advice.indicator);
         json::object card = base_card(json::object(parts.source(advice.topic), sp), std::move(summary), indicator, reference, version, sp, 2);
-        if (!detail.empty())
-            card.emplace("detail", detail);
+        // The rule's reason and, when the answer covers several items, which one this is.
+        const std::string_view reason = advice.reason;
+        if (several)
+        {
+            const std::string_view gap = reason.empty() ? "" : "\n\n";
+            json::string detail(sp);
+            detail.reserve(reason.size() + gap.size() + 11 + what.size() + 2 + reference.size() + 2);
+            detail.append(reason).append(gap).append("Applies to ").append(what).append(" (").append(reference).append(").");
+            card.emplace("detail", std::move(detail));
+        }
+        else if (!reason.empty())
+            card.emplace("detail", reason);
         card.emplace("links", json::array(parts.links(advice), sp));
         cards.push_back(std::move(card));
     }
@@ -418,7 +454,7 @@ void append_cards(json::array& cards, card_parts& parts, const rule& advice, con
     {
         // Instructions card: text only, no links or suggestions.
         json::object card =
-            base_card(json::object(parts.source(advice.topic), sp), "Instructions: " + std::string(what), "info", reference, version, sp, 1);
+            base_card(json::object(parts.source(advice.topic), sp), fitted_summary({"Instructions: ", what}, sp), "info", reference, version, sp, 1);
         card.emplace("detail", advice.instructions);
         cards.push_back(std::move(card));
     }
