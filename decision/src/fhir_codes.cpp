@@ -177,10 +177,12 @@ std::vector<std::string> performers(const json::object* resource, const core::ho
     return out;
 }
 
-coverage_ref coverage_for(const json::object* resource, const core::hook_request& request)
+namespace {
+
+// The Coverage an order is billed to (null when the request does not hold it) and, in
+// `reference`, the reference that names it.
+const json::object* locate_coverage(const json::object* resource, const core::hook_request& request, std::string& reference)
 {
-    coverage_ref out;
-    const json::object* coverage = nullptr;
     if (resource)
     {
         if (const json::value* insurance = resource->if_contains("insurance"); insurance && insurance->is_array())
@@ -188,43 +190,65 @@ coverage_ref coverage_for(const json::object* resource, const core::hook_request
                 if (ref.is_object())
                     if (auto r = str(ref.get_object(), "reference"); !r.empty())
                     {
-                        out.reference = std::string(relative_reference(r));
-                        coverage = request.find_prefetched(r);
-                        break;
+                        reference = std::string(relative_reference(r));
+                        return request.find_prefetched(r);
                     }
     }
-    if (out.reference.empty())
-    {
-        coverage = request.first_prefetched("Coverage");
-        if (coverage && !str(*coverage, "id").empty())
-            out.reference = "Coverage/" + std::string(str(*coverage, "id"));
-    }
-    if (coverage)
-    {
-        add_references(coverage->if_contains("payor"), out.payers);
-        if (const json::value* status = coverage->if_contains("status"); status && status->is_string())
-            out.active = status->get_string() == "active";
-        auto add_identifier = [&](const json::value* identifier) {
-            if (!identifier || !identifier->is_object())
-                return;
-            auto system = str(identifier->get_object(), "system");
-            auto value = str(identifier->get_object(), "value");
-            if (!value.empty())
-                out.payer_identifiers.emplace_back(std::string(system), std::string(value));
-        };
-        if (const json::value* payors = coverage->if_contains("payor"); payors && payors->is_array())
-            for (const auto& p : payors->get_array())
-                if (p.is_object())
-                {
-                    add_identifier(p.get_object().if_contains("identifier"));
-                    if (auto r = str(p.get_object(), "reference"); !r.empty())
-                        if (const json::object* org = request.find_prefetched(r))
-                            if (const json::value* ids = org->if_contains("identifier"); ids && ids->is_array())
-                                for (const auto& id : ids->get_array())
-                                    add_identifier(&id);
-                }
-    }
+    const json::object* coverage = request.first_prefetched("Coverage");
+    if (coverage && !str(*coverage, "id").empty())
+        reference = "Coverage/" + std::string(str(*coverage, "id"));
+    return coverage;
+}
+
+// What coverage_ref says of the Coverage itself: payors, their identifiers, status.
+void read_coverage(const json::object& coverage, const core::hook_request& request, coverage_ref& out)
+{
+    add_references(coverage.if_contains("payor"), out.payers);
+    if (const json::value* status = coverage.if_contains("status"); status && status->is_string())
+        out.active = status->get_string() == "active";
+    auto add_identifier = [&](const json::value* identifier) {
+        if (!identifier || !identifier->is_object())
+            return;
+        auto system = str(identifier->get_object(), "system");
+        auto value = str(identifier->get_object(), "value");
+        if (!value.empty())
+            out.payer_identifiers.emplace_back(std::string(system), std::string(value));
+    };
+    if (const json::value* payors = coverage.if_contains("payor"); payors && payors->is_array())
+        for (const auto& p : payors->get_array())
+            if (p.is_object())
+            {
+                add_identifier(p.get_object().if_contains("identifier"));
+                if (auto r = str(p.get_object(), "reference"); !r.empty())
+                    if (const json::object* org = request.find_prefetched(r))
+                        if (const json::value* ids = org->if_contains("identifier"); ids && ids->is_array())
+                            for (const auto& id : ids->get_array())
+                                add_identifier(&id);
+            }
+}
+
+}  // namespace
+
+coverage_ref coverage_for(const json::object* resource, const core::hook_request& request)
+{
+    coverage_ref out;
+    if (const json::object* coverage = locate_coverage(resource, request, out.reference))
+        read_coverage(*coverage, request, out);
     return out;
+}
+
+const coverage_ref& coverage_memo::of(const json::object* resource, const core::hook_request& request)
+{
+    std::string reference;
+    const json::object* coverage = locate_coverage(resource, request, reference);
+    for (const auto& [read_from, ref] : read_)
+        if (read_from == coverage && ref.reference == reference)
+            return ref;
+    coverage_ref out;
+    out.reference = std::move(reference);
+    if (coverage)
+        read_coverage(*coverage, request, out);
+    return read_.emplace_back(coverage, std::move(out)).second;
 }
 
 }  // namespace crd::decision

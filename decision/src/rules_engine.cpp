@@ -215,10 +215,11 @@ json::object rules_engine::build_answer(const core::hook_request& request, std::
         answer::rendered_coverage rendered;
     };
     std::vector<same_assertion> rendered;
+    coverage_memo coverages;
     for (const auto& e : items)
     {
         const auto codings = e.resource ? service_codings(*e.resource, request) : std::vector<coding>{};
-        const auto cov = coverage_for(e.resource, request);
+        const coverage_ref& cov = coverages.of(e.resource, request);
         const auto perf = performers(e.resource, request);
 
         const rule* matched = nullptr;

@@ -472,3 +472,36 @@ BOOST_AUTO_TEST_CASE(the_request_gives_up_its_orders_only_to_the_non_const_evalu
     (void)engine().evaluate(request);
     BOOST_TEST(first_order->empty());  // moved into the answer
 }
+
+BOOST_AUTO_TEST_CASE(orders_with_one_rule_billed_to_different_coverages_each_get_their_own)
+{
+    // A call reads each Coverage once and renders each assertion once for the orders that share
+    // it (issue 19): two oxygen orders, one billed to the active Coverage, one to a cancelled one,
+    // must still each get their own coverage and determination.
+    auto doc = test::load_fixture("crd-order-sign-1.json");
+    auto& coverages = doc.at("prefetch").at("coverage").at("entry").as_array();
+    json::value cancelled = coverages.at(0);
+    cancelled.at("resource").as_object()["id"] = "COV2";
+    cancelled.at("resource").as_object()["status"] = "cancelled";
+    cancelled.as_object()["fullUrl"] = "http://example.org/someEHR/fhir/Coverage/COV2";
+    coverages.push_back(std::move(cancelled));
+    auto& orders = doc.at("context").at("draftOrders").at("entry").as_array();
+    json::value second_oxygen = orders.at(1);
+    second_oxygen.at("resource").as_object()["id"] = "2469";
+    second_oxygen.at("resource").as_object()["insurance"] = json::array{json::object{{"reference", "Coverage/COV2"}}};
+    orders.at(1).at("resource").as_object()["insurance"] = json::array{json::object{{"reference", "Coverage/COV1"}}};
+    orders.push_back(std::move(second_oxygen));
+
+    auto request = in_version(doc, "2.1");
+    const json::object answer = engine().evaluate(request);
+    const auto& actions = answer.at("systemActions").as_array();
+    BOOST_TEST_REQUIRE(actions.size() == 3U);
+    const auto active = coverage_info(actions.at(1));
+    const auto inactive = coverage_info(actions.at(2));
+    BOOST_TEST(actions.at(2).at("resource").at("id").as_string() == "2469");
+    BOOST_TEST(active.find("coverage")->second.at("reference").as_string() == "Coverage/COV1");
+    BOOST_TEST(inactive.find("coverage")->second.at("reference").as_string() == "Coverage/COV2");
+    BOOST_TEST(code_of(active, "covered") != "not-covered");
+    BOOST_TEST(code_of(inactive, "covered") == "not-covered");
+    BOOST_TEST(inactive.find("reason")->second.at("coding").at(0).at("code").as_string() == "no-active-coverage");
+}

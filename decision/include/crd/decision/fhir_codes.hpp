@@ -6,7 +6,9 @@
 
 #include <boost/json/object.hpp>
 
+#include <deque>
 #include <string>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -44,6 +46,18 @@ struct coverage_ref
 
 // The coverage an order is billed to: its own insurance reference, else the first Coverage in prefetch.
 coverage_ref coverage_for(const boost::json::object* resource, const core::hook_request& request);
+
+// coverage_for for the orders of one call: a Coverage several orders are billed to is read once
+// (its payors and their identifiers were read again for every order; issue 19). The request must
+// outlive it.
+class coverage_memo
+{
+public:
+    const coverage_ref& of(const boost::json::object* resource, const core::hook_request& request);
+
+private:
+    std::deque<std::pair<const boost::json::object*, coverage_ref>> read_;  // deque: references handed out stay valid
+};
 
 // "http://ehr/fhir/Organization/1" -> "Organization/1"; relative references are returned as-is.
 std::string_view relative_reference(std::string_view reference);
