@@ -324,14 +324,18 @@ void append_update(json::array& actions, const core::hook_request& request, cons
 
 rendered_coverage render_once(coverage_assertion a, core::crd_version version, json::storage_ptr sp)
 {
-    rendered_coverage r;
-    r.description_tail = description_tail(a);
-    r.extension = render_coverage_information(std::move(a), version, r.report, std::move(sp));
-    const auto& elements = r.extension.at("extension").as_array();
+    std::string tail = description_tail(a);
+    rendering_report report;
+    // Move-constructed into the result, never assigned: assigning it into a default-constructed
+    // object would deep-copy it onto the heap (Boost.JSON copies across memory resources).
+    json::object extension = render_coverage_information(std::move(a), version, report, std::move(sp));
+    std::size_t id_at = 0;
+    const auto& elements = extension.at("extension").as_array();
     for (std::size_t i = 0; i < elements.size(); ++i)
-        if (const json::value* url = elements[i].as_object().if_contains("url"); url && *url == "coverage-assertion-id")
-            r.id_at = i;
-    return r;
+        if (const json::value* url = elements[i].as_object().if_contains("url");
+            url && url->is_string() && url->get_string() == "coverage-assertion-id")
+            id_at = i;
+    return rendered_coverage{std::move(extension), id_at, std::move(tail), std::move(report)};
 }
 
 void append_update(json::array& actions, const core::hook_request& request, const core::request_item& item, const rendered_coverage& r,
