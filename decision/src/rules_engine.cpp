@@ -220,7 +220,13 @@ json::object rules_engine::build_answer(const core::hook_request& request, std::
     {
         const auto codings = e.resource ? service_codings(*e.resource, request) : std::vector<coding>{};
         const coverage_ref& cov = coverages.of(e.resource, request);
-        const auto perf = performers(e.resource, request);
+        // Each coding's system in canonical form, once per order rather than once per rule.
+        std::vector<std::string_view> systems;
+        systems.reserve(codings.size());
+        for (const auto& c : codings)
+            systems.push_back(rs.canonical_system(c.system));
+        // The performers are read only when a rule that names some matches the order otherwise.
+        std::optional<std::vector<std::string>> perf;
 
         const rule* matched = nullptr;
         for (const auto& r : rs.rules)  // sorted most specific first
@@ -229,17 +235,21 @@ json::object rules_engine::build_answer(const core::hook_request& request, std::
                 continue;
             if (!r.payers.empty() && std::none_of(cov.payers.begin(), cov.payers.end(), [&](const std::string& p) { return contains(r.payers, p); }))
                 continue;
-            if (!r.performers.empty() && std::none_of(perf.begin(), perf.end(), [&](const std::string& p) { return contains(r.performers, p); }))
+            bool code_match = false;
+            for (std::size_t i = 0; i < codings.size() && !code_match; ++i)
+                code_match = std::any_of(
+                    r.codes.begin(), r.codes.end(), [&](const coded_value& v) { return v.code == codings[i].code && v.system == systems[i]; });
+            if (!code_match)
                 continue;
-            const bool code_match = std::any_of(codings.begin(), codings.end(), [&](const coding& c) {
-                const auto system = rs.canonical_system(c.system);
-                return std::any_of(r.codes.begin(), r.codes.end(), [&](const coded_value& v) { return v.code == c.code && v.system == system; });
-            });
-            if (code_match)
+            if (!r.performers.empty())
             {
-                matched = &r;
-                break;
+                if (!perf)
+                    perf = performers(e.resource, request);
+                if (std::none_of(perf->begin(), perf->end(), [&](const std::string& p) { return contains(r.performers, p); }))
+                    continue;
             }
+            matched = &r;
+            break;
         }
 
         const std::string what = e.resource ? describe(*e.resource, codings) : e.reference;
