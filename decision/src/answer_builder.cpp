@@ -30,16 +30,24 @@ std::array<std::string_view, 4> generated_summary(const determination& d, std::s
 }
 
 // The parts joined, cut as fit_summary cuts, written once into the answer's memory.
-json::string fitted_summary(std::initializer_list<std::string_view> parts, const json::storage_ptr& sp)
+// The parts joined into one JSON string in the answer's memory: sized once, each part copied once.
+json::string joined(std::initializer_list<std::string_view> parts, const json::storage_ptr& sp)
 {
-    constexpr std::size_t max_bytes = 139;
     std::size_t size = 0;
     for (const auto part : parts)
         size += part.size();
-    json::string s(sp);
-    s.reserve(size);
+    json::string s(size, '\0', sp);
+    char* at = s.data();
     for (const auto part : parts)
-        s.append(part);
+        at = std::copy(part.begin(), part.end(), at);
+    return s;
+}
+
+// The parts joined, cut as fit_summary cuts.
+json::string fitted_summary(std::initializer_list<std::string_view> parts, const json::storage_ptr& sp)
+{
+    constexpr std::size_t max_bytes = 139;
+    json::string s = joined(parts, sp);
     if (s.size() <= max_bytes)
         return s;
     std::size_t cut = max_bytes - 3;  // room for "…" (3 bytes in UTF-8)
@@ -64,11 +72,7 @@ std::string description_tail(const coverage_assertion& a)
 // "Coverage information for <what> (<reference>): <tail>", written once into the answer's memory.
 json::string action_description(std::string_view tail, std::string_view what, std::string_view reference, const json::storage_ptr& sp)
 {
-    constexpr std::string_view lead = "Coverage information for ";
-    json::string s(sp);
-    s.reserve(lead.size() + what.size() + 2 + reference.size() + 3 + tail.size());
-    s.append(lead).append(what).append(" (").append(reference).append("): ").append(tail);
-    return s;
+    return joined({"Coverage information for ", what, " (", reference, "): ", tail}, sp);
 }
 
 std::string_view derived_indicator(const determination& d)
@@ -444,10 +448,7 @@ void append_cards(json::array& cards, card_parts& parts, const rule& advice, con
         if (several)
         {
             const std::string_view gap = reason.empty() ? "" : "\n\n";
-            json::string detail(sp);
-            detail.reserve(reason.size() + gap.size() + 11 + what.size() + 2 + reference.size() + 2);
-            detail.append(reason).append(gap).append("Applies to ").append(what).append(" (").append(reference).append(").");
-            card.emplace("detail", std::move(detail));
+            card.emplace("detail", joined({reason, gap, "Applies to ", what, " (", reference, ")."}, sp));
         }
         else if (!reason.empty())
             card.emplace("detail", reason);
