@@ -89,6 +89,13 @@ std::string_view relative_reference(std::string_view reference)
 std::vector<coding> service_codings(const json::object& resource, const core::hook_request& request)
 {
     std::vector<coding> out;
+    service_codings(resource, request, out);
+    return out;
+}
+
+void service_codings(const json::object& resource, const core::hook_request& request, std::vector<coding>& out)
+{
+    out.clear();
     const auto type = str(resource, "resourceType");
     if (type == "ServiceRequest" || type == "Task")
         add_concept(resource.if_contains("code"), out);
@@ -141,21 +148,27 @@ std::vector<coding> service_codings(const json::object& resource, const core::ho
         add_concepts(resource.if_contains("type"), out);
         add_concept(resource.if_contains("serviceType"), out);
     }
-    return out;
 }
 
 std::string describe(const json::object& resource, const std::vector<coding>& codings)
 {
+    std::string built;
+    return std::string(describe(resource, codings, built));
+}
+
+std::string_view describe(const json::object& resource, const std::vector<coding>& codings, std::string& built)
+{
     for (const auto& c : codings)
         if (!c.display.empty())
-            return std::string(c.display);
+            return c.display;
     for (std::string_view key : {"code", "medicationCodeableConcept", "codeCodeableConcept", "appointmentType"})
         if (const json::value* v = resource.if_contains(key); v && v->is_object())
             if (auto text = str(v->get_object(), "text"); !text.empty())
-                return std::string(text);
+                return text;
     if (!codings.empty())
-        return std::string(codings.front().code);
-    return std::string(str(resource, "resourceType")) + "/" + std::string(str(resource, "id"));
+        return codings.front().code;
+    built.assign(str(resource, "resourceType")).append("/").append(str(resource, "id"));
+    return built;
 }
 
 std::vector<std::string> performers(const json::object* resource, const core::hook_request& request)

@@ -216,13 +216,19 @@ json::object rules_engine::build_answer(const core::hook_request& request, std::
     };
     std::vector<same_assertion> rendered;
     coverage_memo coverages;
+    // Per order, kept across orders so that their memory is reused.
+    std::vector<coding> codings;
+    std::vector<std::string_view> systems;
+    std::string what_built;
     for (const auto& e : items)
     {
-        const auto codings = e.resource ? service_codings(*e.resource, request) : std::vector<coding>{};
+        if (e.resource)
+            service_codings(*e.resource, request, codings);
+        else
+            codings.clear();
         const coverage_ref& cov = coverages.of(e.resource, request);
         // Each coding's system in canonical form, once per order rather than once per rule.
-        std::vector<std::string_view> systems;
-        systems.reserve(codings.size());
+        systems.clear();
         for (const auto& c : codings)
             systems.push_back(rs.canonical_system(c.system));
         // The performers are read only when a rule that names some matches the order otherwise.
@@ -252,7 +258,7 @@ json::object rules_engine::build_answer(const core::hook_request& request, std::
             break;
         }
 
-        const std::string what = e.resource ? describe(*e.resource, codings) : e.reference;
+        const std::string_view what = e.resource ? describe(*e.resource, codings, what_built) : std::string_view(e.reference);
         const bool coverage_known = !cov.reference.empty();
         const bool unknown_coverage_in_2_0 = !coverage_known && request.version == core::crd_version::v2_0;
         // The rule's determination itself unless it must be changed (copied only then).

@@ -1,5 +1,6 @@
 #include <crd/core/hook_request.hpp>
 #include <crd/core/ids.hpp>
+#include <crd/decision/fhir_codes.hpp>
 #include <crd/decision/rules_engine.hpp>
 
 #include "fixtures.hpp"
@@ -504,4 +505,26 @@ BOOST_AUTO_TEST_CASE(orders_with_one_rule_billed_to_different_coverages_each_get
     BOOST_TEST(code_of(active, "covered") != "not-covered");
     BOOST_TEST(code_of(inactive, "covered") == "not-covered");
     BOOST_TEST(inactive.find("reason")->second.at("coding").at(0).at("code").as_string() == "no-active-coverage");
+}
+
+BOOST_AUTO_TEST_CASE(the_reusing_forms_of_service_codings_and_describe_give_what_the_plain_ones_give)
+{
+    // The engine reuses one codings vector and one name buffer across a call's orders (issue 19).
+    const auto request = validated(test::load_fixture("crd-order-sign-1.json"));
+    const json::object bare{{"resourceType", "ServiceRequest"}, {"id", "bare-1"}};
+    std::vector<coding> reused{{"stale-system", "stale-code", "stale display"}};
+    std::string built = "stale";
+    for (const auto& item : request.items)
+    {
+        const auto fresh = service_codings(*item.resource, request);
+        service_codings(*item.resource, request, reused);
+        BOOST_TEST_REQUIRE(reused.size() == fresh.size());
+        for (std::size_t i = 0; i < fresh.size(); ++i)
+            BOOST_TEST((reused[i].system == fresh[i].system && reused[i].code == fresh[i].code && reused[i].display == fresh[i].display));
+        BOOST_TEST(describe(*item.resource, reused, built) == describe(*item.resource, fresh));
+    }
+    service_codings(bare, request, reused);
+    BOOST_TEST(reused.empty());
+    BOOST_TEST(describe(bare, reused, built) == "ServiceRequest/bare-1");
+    BOOST_TEST(describe(bare, reused) == "ServiceRequest/bare-1");
 }

@@ -27,9 +27,14 @@ struct coding
 // CommunicationRequest.category/reasonCode, Task.code, Appointment service and appointment types,
 // Encounter.class and type.
 std::vector<coding> service_codings(const boost::json::object& resource, const core::hook_request& request);
+// The same into `out`, cleared first: one vector for all of a call's orders.
+void service_codings(const boost::json::object& resource, const core::hook_request& request, std::vector<coding>& out);
 
 // A short human name for a resource: a coding display, a CodeableConcept text, or "Type/id".
 std::string describe(const boost::json::object& resource, const std::vector<coding>& codings);
+// The same as a view of the resource's own words, or of `built` when they must be put together
+// ("Type/id"): valid while both live and the resource is unchanged.
+std::string_view describe(const boost::json::object& resource, const std::vector<coding>& codings, std::string& built);
 
 // Performer references ("Type/id") of a resource plus, for order-dispatch, context.performer.
 std::vector<std::string> performers(const boost::json::object* resource, const core::hook_request& request);
