@@ -339,13 +339,23 @@ rendered_coverage render_once(coverage_assertion a, core::crd_version version, j
         if (const json::value* url = elements[i].as_object().if_contains("url");
             url && url->is_string() && url->get_string() == "coverage-assertion-id")
             id_at = i;
-    return rendered_coverage{std::move(extension), id_at, std::move(tail), std::move(report)};
+    return rendered_coverage{std::move(extension), id_at, std::move(tail), std::move(report), std::nullopt};
 }
 
-void append_update(json::array& actions, const core::hook_request& request, const core::request_item& item, const rendered_coverage& r,
+void append_update(json::array& actions, const core::hook_request& request, const core::request_item& item, rendered_coverage& r,
     std::string_view what, std::string_view reference, const json::storage_ptr& sp, std::vector<deferred_resource>* deferred)
 {
-    json::object coverage_information(r.extension, sp);
+    count_rendering(r.report);
+    json::string description = action_description(r.description_tail, what, reference, sp);
+    if (deferred != nullptr && !r.held_by_deferred)
+    {
+        // The first order takes the rendering itself, id and all: a call with one order copies nothing.
+        r.held_by_deferred = deferred->size();  // append_update_action adds exactly one deferred update
+        append_update_action(actions, request, item, std::move(description), std::move(r.extension), sp, deferred);
+        return;
+    }
+    const json::object& rendered = r.held_by_deferred ? (*deferred)[*r.held_by_deferred].coverage_information : r.extension;
+    json::object coverage_information(rendered, sp);
     // The rendering puts "url" first and "extension" second, and the id element's value second.
     json::array& elements = (coverage_information.begin() + 1)->value().get_array();
     json::string& id = (elements[r.id_at].get_object().begin() + 1)->value().get_string();
@@ -353,9 +363,7 @@ void append_update(json::array& actions, const core::hook_request& request, cons
         core::write_uuid(std::span<char, 36>(id.data(), 36));  // over the copied id, in place
     else
         id = core::new_uuid();
-    count_rendering(r.report);
-    append_update_action(
-        actions, request, item, action_description(r.description_tail, what, reference, sp), std::move(coverage_information), sp, deferred);
+    append_update_action(actions, request, item, std::move(description), std::move(coverage_information), sp, deferred);
 }
 
 void place_resources(json::array& actions, std::vector<deferred_resource>& deferred, json::storage_ptr sp)

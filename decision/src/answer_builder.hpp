@@ -13,6 +13,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -76,7 +77,8 @@ void append_update(boost::json::array& actions, const core::hook_request& reques
     std::string_view what, std::string_view reference, boost::json::storage_ptr sp, std::vector<deferred_resource>& deferred);
 
 // An order's coverage information rendered once per call for every order that gets the same
-// assertion (the same rule and coverage): each order's update copies it and gives the copy its own
+// assertion (the same rule and coverage): the first order's update takes it as rendered when its
+// resource is deferred, and every other order's update copies it and gives the copy its own
 // coverage-assertion-id. Rendering per order was the largest part of building an embedded answer
 // (issue 19); copying a rendered tree costs a fraction of building it.
 struct rendered_coverage
@@ -85,14 +87,18 @@ struct rendered_coverage
     std::size_t id_at = 0;          // index of the coverage-assertion-id element in its `extension`
     std::string description_tail;   // the update's description after "... (Type/id): "
     rendering_report report;        // what rendering changed: counted again for each order
+    // The deferred update `extension` was moved into, which later orders then copy it from.
+    std::optional<std::size_t> held_by_deferred;
 };
 
 // Renders `a` in `version` for rendered updates. Allocates in `sp`.
 rendered_coverage render_once(coverage_assertion a, core::crd_version version, boost::json::storage_ptr sp);
 
-// Appends the update action for `item` with a copy of `r`, which gets a new coverage-assertion-id;
-// the resource is placed later (place_resources) when `deferred` is given, copied now otherwise.
-void append_update(boost::json::array& actions, const core::hook_request& request, const core::request_item& item, const rendered_coverage& r,
+// Appends the update action for `item` with `r`: moved into the first deferred update, copied
+// (with a new coverage-assertion-id) into every other. The resource is placed later
+// (place_resources) when `deferred` is given, copied now otherwise. `deferred` must be the same
+// list, or null, for every use of one `r`.
+void append_update(boost::json::array& actions, const core::hook_request& request, const core::request_item& item, rendered_coverage& r,
     std::string_view what, std::string_view reference, const boost::json::storage_ptr& sp, std::vector<deferred_resource>* deferred);
 
 // Puts each deferred update's resource in place. Moves each order out of the request document,

@@ -292,7 +292,7 @@ json::object rules_engine::build_answer(const core::hook_request& request, std::
             }
             else
                 assertion = answer::assertion_of(d, cov, reason_for(matched, unknown_coverage_in_2_0), coverage_known);
-            const auto& added = rendered.emplace_back(
+            auto& added = rendered.emplace_back(
                 same_assertion{matched, cov.reference, cov.active, answer::render_once(std::move(assertion), request.version, sp)});
             answer::append_update(actions, request, *e.item, added.rendered, what, e.reference, sp, deferred);
         }

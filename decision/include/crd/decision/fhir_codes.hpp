@@ -6,7 +6,7 @@
 
 #include <boost/json/object.hpp>
 
-#include <deque>
+#include <list>
 #include <string>
 #include <utility>
 #include <string_view>
@@ -61,7 +61,8 @@ public:
     const coverage_ref& of(const boost::json::object* resource, const core::hook_request& request);
 
 private:
-    std::deque<std::pair<const boost::json::object*, coverage_ref>> read_;  // deque: references handed out stay valid
+    // A list: references handed out stay valid, and a call whose orders name one Coverage allocates once.
+    std::list<std::pair<const boost::json::object*, coverage_ref>> read_;
 };
 
 // "http://ehr/fhir/Organization/1" -> "Organization/1"; relative references are returned as-is.
