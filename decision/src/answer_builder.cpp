@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <initializer_list>
+#include <optional>
 
 namespace json = boost::json;
 
@@ -119,32 +120,68 @@ json::object minimal_resource(const core::request_item& item, const core::hook_r
     return r;
 }
 
-// Built in the answer's memory resource, sized for the members it gets (`room`: the caller's
-// detail and links), so nothing is built on the heap to be deep-copied into the answer.
-json::object base_card(json::object source, json::string summary, std::string_view indicator, std::string_view item_ref, core::crd_version version,
-    const json::storage_ptr& sp, std::size_t room)
+// A card's members in the order CDS Hooks examples give them; summary, indicator, the associated
+// reference and (External Reference cards) the detail are placeholders each card fills in.
+// Positions of the members a card fills in:
+constexpr std::size_t card_uuid = 0, card_summary = 1, card_indicator = 2, card_extension = 4, card_detail = 5;
+
+json::object card_skeleton(
+    json::object source, core::crd_version version, std::optional<std::string_view> detail, const rule* links, const json::storage_ptr& sp)
 {
-    json::object card(5 + room, sp);
-    json::string uuid(36, '-', sp);
-    core::write_uuid(std::span<char, 36>(uuid.data(), 36));
-    card.emplace("uuid", std::move(uuid));
-    card.emplace("summary", std::move(summary));
-    card.emplace("indicator", indicator);
+    json::object card(7, sp);
+    card.emplace("uuid", json::string(36, '0', sp));
+    card.emplace("summary", json::string(sp));
+    card.emplace("indicator", "info");
     card.emplace("source", std::move(source));
     // CRD: cards about some of several orders say which, for people and for software. 2.0 wrote
     // the reference as a string; 2.1 and 2.2 (their CRDServiceResponse examples) as a Reference.
     json::array associated(sp);
     if (version == core::crd_version::v2_0)
-        associated.emplace_back(item_ref);
+        associated.emplace_back(json::string(sp));
     else
     {
         json::object reference(1, sp);
-        reference.emplace("reference", item_ref);
+        reference.emplace("reference", json::string(sp));
         associated.emplace_back(std::move(reference));
     }
     json::object extension(1, sp);
     extension.emplace("davinci-crd.associated-resource", std::move(associated));
     card.emplace("extension", std::move(extension));
+    if (detail)
+        card.emplace("detail", *detail);
+    if (links != nullptr)
+    {
+        // External Reference card (CRD cards.md): links are absolute and also listed in Card.links.
+        json::array list(sp);
+        list.reserve(links->links.size());
+        for (const auto& l : links->links)
+        {
+            json::object link(3, sp);
+            link.emplace("label", l.label);
+            link.emplace("url", l.url);
+            link.emplace("type", "absolute");
+            list.emplace_back(std::move(link));
+        }
+        card.emplace("links", std::move(list));
+    }
+    return card;
+}
+
+// A copy of `skeleton` with this card's uuid, summary, indicator and item reference.
+json::object card_from(
+    const json::object& skeleton, json::string summary, std::string_view indicator, std::string_view item_ref, const json::storage_ptr& sp)
+{
+    json::object card(skeleton, sp);
+    const auto member = [&card](std::size_t at) -> json::value& { return (card.begin() + static_cast<std::ptrdiff_t>(at))->value(); };
+    json::string& uuid = member(card_uuid).get_string();
+    core::write_uuid(std::span<char, 36>(uuid.data(), 36));
+    member(card_summary) = std::move(summary);
+    member(card_indicator) = indicator;
+    json::value& associated = member(card_extension).get_object().begin()->value().get_array()[0];
+    if (associated.is_string())
+        associated = item_ref;
+    else
+        associated.get_object().begin()->value() = item_ref;
     return card;
 }
 
@@ -402,30 +439,17 @@ card_parts::card_parts(const card_origin& origin, core::crd_version version, jso
 {
 }
 
-const json::object& card_parts::source(std::string_view topic)
+const json::object& card_parts::skeleton(const rule& advice, bool instructions, bool with_detail)
 {
-    for (const auto& [t, built] : sources_)
-        if (t == topic)
-            return built;
-    return sources_.emplace_back(topic, card_source(origin_.label, origin_.url, topic, version_, sp_)).second;
-}
-
-const json::array& card_parts::links(const rule& advice)
-{
-    for (const auto& [r, built] : links_)
-        if (r == &advice)
-            return built;
-    json::array links(sp_);
-    links.reserve(advice.links.size());
-    for (const auto& l : advice.links)
-    {
-        json::object link(3, sp_);
-        link.emplace("label", l.label);
-        link.emplace("url", l.url);
-        link.emplace("type", "absolute");
-        links.emplace_back(std::move(link));
-    }
-    return links_.emplace_back(&advice, std::move(links)).second;
+    for (const auto& b : cards_)
+        if (b.advice == &advice && b.instructions == instructions && b.with_detail == with_detail)
+            return b.card;
+    json::object source = card_source(origin_.label, origin_.url, advice.topic, version_, sp_);
+    // The Instructions card's detail is the rule's instructions; the other card's is per item.
+    json::object card =
+        instructions ? card_skeleton(std::move(source), version_, advice.instructions, nullptr, sp_)
+                     : card_skeleton(std::move(source), version_, with_detail ? std::optional<std::string_view>("") : std::nullopt, &advice, sp_);
+    return cards_.emplace_back(built{&advice, instructions, with_detail, std::move(card)}).card;
 }
 
 void append_cards(json::array& cards, const card_origin& origin, const rule& advice, const determination& d, std::string_view what,
@@ -442,34 +466,29 @@ void append_cards(json::array& cards, card_parts& parts, const rule& advice, con
 {
     if (advice.links.empty() && advice.instructions.empty())
         return;
-    const auto version = parts.version();
     if (!advice.links.empty())
     {
-        // External Reference card (CRD cards.md): links are absolute and also listed in Card.links.
         const auto generated = generated_summary(d, what, parts.origin().label);
         json::string summary = advice.summary.empty() ? fitted_summary({generated[0], generated[1], generated[2], generated[3]}, sp)
                                                       : fitted_summary({advice.summary}, sp);
         const std::string_view indicator = advice.indicator.empty() ? derived_indicator(d) : std::string_view(advice.indicator);
-        json::object card = base_card(json::object(parts.source(advice.topic), sp), std::move(summary), indicator, reference, version, sp, 2);
         // The rule's reason and, when the answer covers several items, which one this is.
         const std::string_view reason = advice.reason;
+        const bool with_detail = several || !reason.empty();
+        json::object card = card_from(parts.skeleton(advice, false, with_detail), std::move(summary), indicator, reference, sp);
         if (several)
         {
             const std::string_view gap = reason.empty() ? "" : "\n\n";
-            card.emplace("detail", joined({reason, gap, "Applies to ", what, " (", reference, ")."}, sp));
+            (card.begin() + card_detail)->value() = joined({reason, gap, "Applies to ", what, " (", reference, ")."}, sp);
         }
-        else if (!reason.empty())
-            card.emplace("detail", reason);
-        card.emplace("links", json::array(parts.links(advice), sp));
+        else if (with_detail)
+            (card.begin() + card_detail)->value() = reason;
         cards.push_back(std::move(card));
     }
     if (!advice.instructions.empty())
     {
         // Instructions card: text only, no links or suggestions.
-        json::object card =
-            base_card(json::object(parts.source(advice.topic), sp), fitted_summary({"Instructions: ", what}, sp), "info", reference, version, sp, 1);
-        card.emplace("detail", advice.instructions);
-        cards.push_back(std::move(card));
+        cards.push_back(card_from(parts.skeleton(advice, true, true), fitted_summary({"Instructions: ", what}, sp), "info", reference, sp));
     }
 }
 

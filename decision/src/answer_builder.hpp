@@ -112,25 +112,32 @@ void place_resources(boost::json::array& actions, std::vector<deferred_resource>
 void append_cards(boost::json::array& cards, const card_origin& origin, const rule& advice, const determination& d, std::string_view what,
     std::string_view reference, bool several, core::crd_version version, boost::json::storage_ptr sp = {});
 
-// The parts of cards that one call's cards share, built once per call and copied into each card:
-// each topic's Card.source and each rule's Card.links (issue 19: built per card, they were a third
-// of a card's cost).
+// The cards of one call's rules, built once per call as skeletons (every member in place, the
+// per-item ones as placeholders) and copied into each card, which then gets its own uuid,
+// summary, indicator, item reference and detail (issue 19: building each card member by member
+// was a third of the answer's cost per order).
 class card_parts
 {
 public:
     card_parts(const card_origin& origin, core::crd_version version, boost::json::storage_ptr sp);
 
-    const boost::json::object& source(std::string_view topic);
-    const boost::json::array& links(const rule& advice);
+    // `instructions`: the rule's Instructions card, else its External Reference card;
+    // `with_detail`: the External Reference card has a detail.
+    const boost::json::object& skeleton(const rule& advice, bool instructions, bool with_detail);
     const card_origin& origin() const noexcept { return origin_; }
-    core::crd_version version() const noexcept { return version_; }
 
 private:
+    struct built
+    {
+        const rule* advice;
+        bool instructions;
+        bool with_detail;
+        boost::json::object card;
+    };
     card_origin origin_;
     core::crd_version version_;
     boost::json::storage_ptr sp_;
-    std::vector<std::pair<std::string_view, boost::json::object>> sources_;
-    std::vector<std::pair<const rule*, boost::json::array>> links_;
+    std::vector<built> cards_;
 };
 
 // As above, with the shared parts copied from `parts` (built for the same origin, version and `sp`).
