@@ -7,6 +7,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace json = boost::json;
 using namespace crd::core;
@@ -419,4 +422,239 @@ BOOST_AUTO_TEST_CASE(first_prefetched_is_indexed_once)
     BOOST_TEST(request.first_prefetched("Coverage") == nullptr);
     BOOST_TEST_REQUIRE(request.first_prefetched("Observation") != nullptr);
     BOOST_TEST(request.first_prefetched("Observation")->at("id").as_string() == "o0");
+}
+
+namespace {
+
+struct exact_refusal
+{
+    const char* fixture;
+    const char* pointer;  // JSON pointer of the field to change
+    const char* value;    // new JSON value; nullptr erases the field
+    unsigned status;
+    const char* diagnostics;  // the whole text the OperationOutcome carries
+};
+
+// The exact words and status of each refusal, one row per branch of the validation: the
+// validation is rewritten for speed from time to time (issue #19), and what a caller reads must
+// not change with it. Where a request breaks several rules, the first row's rule is the one named.
+const exact_refusal exact_refusals[] = {
+    {"crd-order-sign-5.json", "/hook", nullptr, 422, "hook is required"},
+    {"crd-order-sign-5.json", "/hook", "42", 422, "hook must be a string"},
+    {"crd-order-sign-5.json", "/hook", "\"\"", 422, "hook must not be empty"},
+    {"crd-order-sign-5.json", "/hook", "\"order-select\"", 422,
+        "hook 'order-select' does not match service order-sign-crd, which handles 'order-sign'"},
+    {"crd-order-sign-5.json", "/hookInstance", nullptr, 422, "hookInstance is required"},
+    {"crd-order-sign-5.json", "/hookInstance", "123", 422, "hookInstance must be a string"},
+    {"crd-order-sign-5.json", "/hookInstance", "\"\"", 422, "hookInstance must not be empty"},
+    {"crd-order-sign-5.json", "/hookInstance", "\"a\\u0000b\"", 422, "hookInstance must not contain control characters"},
+    {"crd-order-sign-5.json", "/fhirServer", "17", 422, "fhirServer must be a string"},
+    {"crd-order-sign-5.json", "/fhirServer", nullptr, 422, "fhirServer is required when fhirAuthorization is present"},
+    {"crd-order-sign-5.json", "/fhirAuthorization", "\"token\"", 422, "fhirAuthorization must be a JSON object"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/access_token", nullptr, 422, "fhirAuthorization.access_token is required"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/access_token", "7", 422, "fhirAuthorization.access_token must be a string"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/access_token", "\"\"", 422, "fhirAuthorization.access_token must not be empty"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/access_token", "\"two words\"", 422,
+        "fhirAuthorization.access_token must be an RFC 6750 Bearer token (letters, digits and -._~+/ with = padding)"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/scope", nullptr, 422, "fhirAuthorization.scope is required"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/scope", "[]", 422, "fhirAuthorization.scope must be a string"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/subject", "\"\"", 422, "fhirAuthorization.subject must not be empty"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/subject", nullptr, 422, "fhirAuthorization.subject is required"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/token_type", nullptr, 422, "fhirAuthorization.token_type is required"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/token_type", "5", 422, "fhirAuthorization.token_type must be a string"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/token_type", "\"MAC\"", 422, "fhirAuthorization.token_type must be \"Bearer\""},
+    {"crd-order-sign-5.json", "/fhirAuthorization/expires_in", nullptr, 422, "fhirAuthorization.expires_in is required"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/expires_in", "\"300\"", 422,
+        "fhirAuthorization.expires_in must be a non-negative integer number of seconds"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/expires_in", "-5", 422,
+        "fhirAuthorization.expires_in must be a non-negative integer number of seconds"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/expires_in", "1.5", 422,
+        "fhirAuthorization.expires_in must be a non-negative integer number of seconds"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/patient", "7", 422, "fhirAuthorization.patient must be a string"},
+    {"crd-order-sign-5.json", "/fhirAuthorization/patient", "\"\"", 422, "fhirAuthorization.patient must not be empty"},
+    {"crd-order-sign-5.json", "/prefetch", "\"x\"", 422, "prefetch must be a JSON object"},
+    {"crd-order-sign-5.json", "/prefetch/patient", "\"Patient/1\"", 422, "prefetch.patient must be a JSON object"},
+    {"crd-order-sign-5.json", "/prefetch/patient", "{\"id\": \"1\"}", 422,
+        "prefetch.patient.resourceType is required: prefetch values must be FHIR resources or null"},
+    {"crd-order-sign-5.json", "/prefetch/patient", "{\"resourceType\": 5}", 422,
+        "prefetch.patient.resourceType is required: prefetch values must be FHIR resources or null"},
+    {"crd-order-sign-5.json", "/prefetch/coverage/entry", "{}", 422, "prefetch.coverage.entry must be an array"},
+    {"crd-order-sign-5.json", "/extension", "[]", 422, "extension must be a JSON object"},
+    {"crd-order-sign-5.json", "/extension/davinci-crd.configuration", "true", 422, "extension.davinci-crd.configuration must be a JSON object"},
+    {"crd-order-sign-5.json", "/context", nullptr, 422, "context is required"},
+    {"crd-order-sign-5.json", "/context", "[]", 422, "context must be a JSON object"},
+    {"crd-order-sign-5.json", "/context/patientId", nullptr, 422, "context.patientId is required for order-sign"},
+    {"crd-order-sign-5.json", "/context/patientId", "5", 422, "context.patientId must be a string"},
+    {"crd-order-sign-5.json", "/context/patientId", "\"pat 015\"", 422,
+        "context.patientId must be a FHIR id (letters, digits, '-' and '.', at most 64), got 'pat 015'"},
+    {"crd-order-sign-5.json", "/context/encounterId", "5", 422, "context.encounterId must be a string"},
+    {"crd-order-sign-5.json", "/context/encounterId", "\"a/b\"", 422,
+        "context.encounterId must be a FHIR id (letters, digits, '-' and '.', at most 64), got 'a/b'"},
+    {"crd-order-sign-5.json", "/context/userId", nullptr, 422, "context.userId is required for order-sign"},
+    {"crd-order-sign-5.json", "/context/userId", "5", 422, "context.userId must be a string"},
+    {"crd-order-sign-5.json", "/context/userId", "\"pra1234\"", 422, "context.userId must be a reference of the form Type/id, got 'pra1234'"},
+    {"crd-order-sign-5.json", "/context/userId", "\"Organization/org1\"", 422,
+        "context.userId must reference one of Practitioner, PractitionerRole, Patient, RelatedPerson"},
+    {"crd-order-sign-5.json", "/context/draftOrders", nullptr, 422, "context.draftOrders is required for order-sign"},
+    {"crd-order-sign-5.json", "/context/draftOrders", "[]", 422, "context.draftOrders must be a JSON object"},
+    {"crd-order-sign-5.json", "/context/draftOrders/resourceType", nullptr, 422, "context.draftOrders.resourceType must be \"Bundle\""},
+    {"crd-order-sign-5.json", "/context/draftOrders/resourceType", "\"Parameters\"", 422, "context.draftOrders.resourceType must be \"Bundle\""},
+    {"crd-order-sign-5.json", "/context/draftOrders/resourceType", "1", 422, "context.draftOrders.resourceType must be \"Bundle\""},
+    {"crd-order-sign-5.json", "/context/draftOrders/entry", nullptr, 422,
+        "context.draftOrders.entry is required: context.draftOrders must contain at least one resource"},
+    {"crd-order-sign-5.json", "/context/draftOrders/entry", "{}", 422, "context.draftOrders.entry must be an array"},
+    {"crd-order-sign-5.json", "/context/draftOrders/entry", "[]", 422, "context.draftOrders.entry must not be empty"},
+    {"crd-order-sign-5.json", "/context/draftOrders/entry/0", "7", 422, "context.draftOrders.entry[0] must be a JSON object"},
+    {"crd-order-sign-5.json", "/context/draftOrders/entry/0/resource", nullptr, 422, "context.draftOrders.entry[0].resource is required"},
+    {"crd-order-sign-5.json", "/context/draftOrders/entry/0/resource", "[]", 422, "context.draftOrders.entry[0].resource must be a JSON object"},
+    {"crd-order-sign-5.json", "/context/draftOrders/entry/0/resource/resourceType", nullptr, 422,
+        "context.draftOrders.entry[0].resource.resourceType is required"},
+    {"crd-order-sign-5.json", "/context/draftOrders/entry/0/resource/resourceType", "5", 422,
+        "context.draftOrders.entry[0].resource.resourceType must be a string"},
+    {"crd-order-sign-5.json", "/context/draftOrders/entry/0/resource/resourceType", "\"\"", 422,
+        "context.draftOrders.entry[0].resource.resourceType must not be empty"},
+    {"crd-order-sign-5.json", "/context/draftOrders/entry/0/resource/resourceType", "\"Patient\"", 422,
+        "context.draftOrders.entry[0].resource.resourceType 'Patient' is not allowed here; expected one of DeviceRequest, MedicationRequest, "
+        "NutritionOrder, ServiceRequest, VisionPrescription, CommunicationRequest, Task"},
+    {"crd-order-sign-5.json", "/context/draftOrders/entry/0/resource/id", nullptr, 422, "context.draftOrders.entry[0].resource.id is required"},
+    {"crd-order-sign-5.json", "/context/draftOrders/entry/0/resource/id", "5", 422, "context.draftOrders.entry[0].resource.id must be a string"},
+    {"crd-order-sign-5.json", "/context/draftOrders/entry/0/resource/id", "\"\"", 422, "context.draftOrders.entry[0].resource.id must not be empty"},
+    {"crd-order-sign-5.json", "/context/draftOrders/entry/0/resource/id", "\"a/b\"", 422,
+        "context.draftOrders.entry[0].resource.id must be a FHIR id (letters, digits, '-' and '.', at most 64), got 'a/b'"},
+    {"crd-order-select-3.json", "/context/draftOrders/entry/1",
+        "{\"resource\": {\"resourceType\": \"NutritionOrder\", \"id\": \"pureeddiet-simple\"}}", 422,
+        "context.draftOrders.entry[1].resource.id repeats 'NutritionOrder/pureeddiet-simple' in the same Bundle"},
+    {"crd-order-select-3.json", "/context/selections", nullptr, 422, "context.selections is required for order-select"},
+    {"crd-order-select-3.json", "/context/selections", "[]", 422, "context.selections must not be empty"},
+    {"crd-order-select-3.json", "/context/selections", "\"NutritionOrder/pureeddiet-simple\"", 422, "context.selections must be an array"},
+    {"crd-order-select-3.json", "/context/selections/0", "\"pureeddiet-simple\"", 422,
+        "context.selections[0] must be a reference of the form Type/id, got 'pureeddiet-simple'"},
+    {"crd-order-select-3.json", "/context/selections/1", "\"MedicationRequest/other\"", 422,
+        "context.selections[1] 'MedicationRequest/other' does not match any resource in context.draftOrders"},
+    {"crd-appointment-book-2.json", "/context/appointments", nullptr, 422, "context.appointments is required for appointment-book"},
+    {"crd-appointment-book-2.json", "/context/appointments/entry/0/resource/resourceType", "\"ServiceRequest\"", 422,
+        "context.appointments.entry[0].resource.resourceType 'ServiceRequest' is not allowed here; expected one of Appointment"},
+    {"crd-encounter-start-1.json", "/context/encounterId", nullptr, 422, "context.encounterId is required for encounter-start"},
+    {"crd-encounter-start-1.json", "/context/userId", nullptr, 422, "context.userId is required for encounter-start"},
+    {"crd-order-dispatch-1.json", "/context/performer", nullptr, 422, "context.performer is required for order-dispatch"},
+    {"crd-order-dispatch-1.json", "/context/performer", "\"pharm1\"", 422, "context.performer must be a reference of the form Type/id, got 'pharm1'"},
+    {"crd-order-dispatch-1.json", "/context/dispatchedOrders", nullptr, 422,
+        "context.dispatchedOrders is required for order-dispatch (or context.order in order-dispatch 1.0)"},
+    {"crd-order-dispatch-1.json", "/context/dispatchedOrders", "[]", 422, "context.dispatchedOrders must not be empty"},
+    {"crd-order-dispatch-1.json", "/context/dispatchedOrders/0", "\"Patient/123\"", 422,
+        "context.dispatchedOrders[0] must reference an order (DeviceRequest, MedicationRequest, NutritionOrder, ServiceRequest, VisionPrescription, "
+        "CommunicationRequest, Task)"},
+    {"crd-order-dispatch-1.json", "/context/dispatchedOrders/1", "\"MedicationRequest/1111\"", 422,
+        "context.dispatchedOrders[1] repeats 'MedicationRequest/1111'"},
+    {"crd-order-dispatch-1.json", "/context/order", "\"MedicationRequest/1111\"", 422,
+        "context.order cannot be combined with context.dispatchedOrders; send one list of dispatched orders"},
+    {"crd-order-dispatch-1.json", "/context/fulfillmentTasks", "{}", 422, "context.fulfillmentTasks must be an array of Task resources"},
+    {"crd-order-dispatch-1.json", "/context/fulfillmentTasks/0/resourceType", "\"Patient\"", 422,
+        "context.fulfillmentTasks[0].resourceType must be \"Task\""},
+    {"crd-order-dispatch-1.json", "/context/task", "{\"resourceType\": \"Task\"}", 422,
+        "context.task cannot be combined with context.fulfillmentTasks"},
+    {"crd-order-dispatch-4.json", "/context/order", "42", 422, "context.order must be a string"},
+    {"crd-order-dispatch-4.json", "/context/task", "[]", 422, "context.task must be a JSON object"},
+    {"crd-order-dispatch-4.json", "/context/userId", "\"Device/1\"", 422,
+        "context.userId must reference one of Practitioner, PractitionerRole, Patient, RelatedPerson"},
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(refusals_keep_their_exact_words_and_status)
+{
+    for (const auto& c : exact_refusals)
+    {
+        BOOST_TEST_CONTEXT(c.fixture << " " << c.pointer << " = " << (c.value ? c.value : "<erased>"))
+        {
+            auto doc = load_fixture(c.fixture);
+            const auto service = crd::test::service_id_for(doc);
+            edit(doc, c.pointer, c.value ? std::optional<json::value>(json::parse(c.value)) : std::nullopt);
+            const auto p = crd::test::problem_if(validate(doc, service));
+            BOOST_TEST_REQUIRE(p.has_value());
+            BOOST_TEST(p->status == c.status);
+            BOOST_TEST(p->diagnostics == c.diagnostics);
+            BOOST_TEST(p->diagnostics.rfind(p->expression + " ", 0) == 0U, p->diagnostics);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(when_several_rules_are_broken_the_first_checked_is_named)
+{
+    struct broken_twice
+    {
+        std::vector<std::pair<const char*, const char*>> edits;  // pointer, value (nullptr erases)
+        const char* diagnostics;
+    };
+    const broken_twice cases[] = {
+        {{{"/fhirAuthorization/access_token", "\"two words\""}, {"/fhirAuthorization/scope", nullptr}}, "fhirAuthorization.scope is required"},
+        {{{"/fhirServer", nullptr}, {"/fhirAuthorization/access_token", nullptr}}, "fhirServer is required when fhirAuthorization is present"},
+        {{{"/fhirAuthorization/token_type", "\"MAC\""}, {"/fhirAuthorization/expires_in", nullptr}},
+            "fhirAuthorization.token_type must be \"Bearer\""},
+        {{{"/fhirAuthorization/access_token", "\"a b\""}, {"/fhirAuthorization/token_type", nullptr}},
+            "fhirAuthorization.access_token must be an RFC 6750 Bearer token (letters, digits and -._~+/ with = padding)"},
+        {{{"/fhirAuthorization/patient", "1"}, {"/prefetch", "[]"}}, "fhirAuthorization.patient must be a string"},
+        {{{"/prefetch", "[]"}, {"/extension", "[]"}}, "prefetch must be a JSON object"},
+        {{{"/extension", "[]"}, {"/context", nullptr}}, "extension must be a JSON object"},
+        {{{"/context/patientId", nullptr}, {"/context/userId", nullptr}}, "context.patientId is required for order-sign"},
+        {{{"/context/encounterId", "5"}, {"/context/userId", nullptr}}, "context.encounterId must be a string"},
+        {{{"/context/userId", nullptr}, {"/context/draftOrders", nullptr}}, "context.userId is required for order-sign"},
+        {{{"/context/draftOrders/resourceType", nullptr}, {"/context/draftOrders/entry", nullptr}},
+            "context.draftOrders.resourceType must be \"Bundle\""},
+        {{{"/context/draftOrders/entry/0/resource/resourceType", "\"Patient\""}, {"/context/draftOrders/entry/0/resource/id", nullptr}},
+            "context.draftOrders.entry[0].resource.resourceType 'Patient' is not allowed here; expected one of DeviceRequest, MedicationRequest, "
+            "NutritionOrder, ServiceRequest, VisionPrescription, CommunicationRequest, Task"},
+    };
+    for (const auto& c : cases)
+    {
+        BOOST_TEST_CONTEXT(c.diagnostics)
+        {
+            auto doc = load_fixture("crd-order-sign-5.json");
+            for (const auto& [pointer, value] : c.edits)
+                edit(doc, pointer, value ? std::optional<json::value>(json::parse(value)) : std::nullopt);
+            const auto p = crd::test::problem_if(validate(doc));
+            BOOST_TEST_REQUIRE(p.has_value());
+            BOOST_TEST(p->status == 422U);
+            BOOST_TEST(p->diagnostics == c.diagnostics);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(too_many_orders_and_selections_say_the_count_and_the_limit)
+{
+    request_limits limits;
+    limits.max_orders = 50;
+    limits.max_selections = 20;
+    const auto* service = find_service("order-select-crd");
+    const auto orders = crd::test::problem_if(validate_hook_request(*service, std::make_unique<json::value>(order_select_with(51, 1)), limits));
+    BOOST_TEST_REQUIRE(orders.has_value());
+    BOOST_TEST(orders->status == 413U);
+    BOOST_TEST(orders->diagnostics == "context.draftOrders.entry has 51 entries; this server accepts at most 50 (limits.max_orders)");
+    const auto selections = crd::test::problem_if(validate_hook_request(*service, std::make_unique<json::value>(order_select_with(30, 21)), limits));
+    BOOST_TEST_REQUIRE(selections.has_value());
+    BOOST_TEST(selections->status == 413U);
+    BOOST_TEST(selections->diagnostics == "context.selections has 21 entries; this server accepts at most 20 (limits.max_selections)");
+    BOOST_TEST(selections->expression == "context.selections");
+}
+
+BOOST_AUTO_TEST_CASE(a_repeat_among_many_orders_names_its_first_repetition)
+{
+    // Above a few orders the repeats are found through an index, below by a scan: both name the
+    // first entry that repeats an earlier one.
+    for (std::size_t n : {3U, 40U, 200U})
+    {
+        BOOST_TEST_CONTEXT(n)
+        {
+            auto doc = order_select_with(n, 1);
+            auto& entries = doc.as_object()["context"].as_object()["draftOrders"].as_object()["entry"].as_array();
+            entries.at(n - 1).as_object()["resource"].as_object()["id"] = "m1";
+            entries.at(n - 2).as_object()["resource"].as_object()["id"] = "m0";
+            const auto p = crd::test::problem_if(validate(doc));
+            BOOST_TEST_REQUIRE(p.has_value());
+            BOOST_TEST(p->status == 422U);
+            BOOST_TEST(p->diagnostics ==
+                       "context.draftOrders.entry[" + std::to_string(n - 2) + "].resource.id repeats 'MedicationRequest/m0' in the same Bundle");
+            BOOST_TEST(p->expression == "context.draftOrders.entry[" + std::to_string(n - 2) + "].resource.id");
+        }
+    }
 }

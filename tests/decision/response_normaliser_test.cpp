@@ -120,3 +120,72 @@ BOOST_AUTO_TEST_CASE(system_actions_get_the_same_checks)
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(response_normaliser_exact_)
+
+// The exact answer and log notes, member order included (json::value's == ignores order): the
+// normaliser is rewritten for speed from time to time (issue #19) and must not change either.
+BOOST_AUTO_TEST_CASE(repairs_keep_their_exact_output_and_notes)
+{
+    normalise_report report;
+    const std::string text = R"({"cards": [
+        7,
+        {"summary": "S", "indicator": "info", "source": {"label": ""}},
+        {"uuid": "u2", "summary": ")" +
+                             std::string(150, 's') + R"(", "indicator": "warning", "source": {"label": "P", "topic": {"code": ""}},
+         "detail": "", "overrideReasons": [], "extension": null, "z": {"a": {"b": [], "c": null}}, "keep": 0, "also": false,
+         "links": [{"label": "ok", "url": "https://x.example/a", "type": "absolute", "appContext": "drop-me"},
+                   {"label": "smart", "url": "https://x.example/s", "type": "smart", "appContext": "kept"},
+                   {"label": "bad", "url": "relative", "type": "absolute"}],
+         "suggestions": [{"label": "Do it", "uuid": "s1", "actions": [{"type": "create", "resource": {"resourceType": "Task", "note": ""}},
+                                                        {"type": "frobnicate", "description": "x"},
+                                                        {"type": "delete", "resourceId": "Task/1"},
+                                                        {"type": "update"},
+                                                        {"type": "delete"}]},
+                         {"actions": []}], "selectionBehavior": "all"},
+        {"uuid": "u3", "summary": "T", "indicator": "critical", "source": {"label": "P", "topic": {"code": "x"}}, "links": 5}
+    ], "systemActions": [{"type": "update", "resource": {"resourceType": "ServiceRequest", "id": "1", "extension": [], "note": [{"text": ""}]}},
+                         7, {"type": "create", "resource": {}}]})";
+    auto out = normalise(text.c_str(), report);
+    auto& cards = out.at("cards").as_array();
+    BOOST_TEST_REQUIRE(cards.size() == 2U);
+    auto& suggestion = cards[0].as_object()["suggestions"].as_array().at(0).as_object();
+    BOOST_TEST(suggestion.at("uuid").as_string() == "s1");
+    const std::string expected =
+        std::string(R"({"cards":[{"uuid":"u2","summary":")") + std::string(136, 's') + "\xE2\x80\xA6" +
+        R"(","indicator":"warning","source":{"label":"P","topic":{"system":"http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp","code":"coverage-info","display":"Coverage Information"}},"selectionBehavior":"at-most-one","suggestions":[{"label":"Do it","uuid":"s1","actions":[{"type":"create","resource":{"resourceType":"Task"},"description":"Create Task"},{"type":"delete","resourceId":"Task/1","description":"Delete Task/1"}]}],"links":[{"label":"ok","url":"https://x.example/a","type":"absolute"},{"label":"smart","url":"https://x.example/s","type":"smart","appContext":"kept"}],"also":false,"keep":0},{"uuid":"u3","summary":"T","indicator":"critical","source":{"label":"P","topic":{"code":"x"}}}],"systemActions":[{"type":"update","resource":{"resourceType":"ServiceRequest","id":"1","note":[{}]},"description":"Update ServiceRequest"}]})";
+    BOOST_TEST(json::serialize(out) == expected);
+    std::string notes;
+    for (const auto& n : report.notes)
+        notes += n + "\n";
+    BOOST_TEST(notes == "cards[0]: not an object\n"
+                        "cards[1]: dropped (summary, indicator or source.label missing or invalid)\n"
+                        "cards[2]: summary cut to 139 characters\n"
+                        "cards[2]: source.topic set to coverage-info\n"
+                        "cards[2]: invalid links dropped\n"
+                        "cards[2].suggestions[0].actions[0]: description added\n"
+                        "cards[2].suggestions[0].actions[1]: action type 'frobnicate' is not create, update or delete\n"
+                        "cards[2].suggestions[0].actions[2]: description added\n"
+                        "cards[2].suggestions[0].actions[3]: update action without a resource\n"
+                        "cards[2].suggestions[0].actions[4]: delete action without resourceId\n"
+                        "cards[2].suggestions[1]: dropped (no label)\n"
+                        "cards[2]: selectionBehavior set to at-most-one\n"
+                        "cards[3]: invalid links dropped\n"
+                        "systemActions[0]: description added\n"
+                        "systemActions[2]: create action without a resource\n");
+    BOOST_TEST(report.cards_dropped == 2U);
+    BOOST_TEST(report.cards_repaired == 2U);
+    BOOST_TEST(report.actions_dropped == 5U);
+    BOOST_TEST(report.actions_repaired == 3U);
+}
+
+BOOST_AUTO_TEST_CASE(system_actions_that_are_not_an_array_are_dropped_with_a_note)
+{
+    normalise_report report;
+    auto out = normalise(R"({"cards": [], "systemActions": {"type": "create"}})", report);
+    BOOST_TEST(json::serialize(out) == R"({"cards":[]})");
+    BOOST_TEST_REQUIRE(report.notes.size() == 1U);
+    BOOST_TEST(report.notes[0] == "systemActions: not an array, dropped");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
