@@ -9,8 +9,12 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <optional>
 #include <set>
+#include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace json = boost::json;
 
@@ -62,16 +66,46 @@ template <class T>
 using checked = result<T, error>;
 using checked_void = result<void, error>;
 
-error too_many(std::string path, std::size_t count, std::string_view limit_name, std::size_t limit)
+// A field's path in the request ("context.draftOrders.entry[0].resource.id"), spelled out only
+// when a refusal names it: an accepted request, nearly every call, builds none of these strings.
+// A child refers to its parent, which must outlive it (both live on the validating call's stack).
+class field_path
 {
+public:
+    // A whole path written out, e.g. "context.userId".
+    field_path(const char* whole) : name_(whole) {}  // NOLINT(google-explicit-constructor): paths are written as literals
+    field_path(const field_path& parent, std::string_view member) : parent_(&parent), name_(member) {}
+    field_path(const field_path& parent, std::size_t index) : parent_(&parent), index_(index), is_index_(true) {}
+
+    std::string str() const
+    {
+        std::string out = parent_ ? parent_->str() : std::string();
+        if (is_index_)
+            return out + "[" + std::to_string(index_) + "]";
+        if (parent_)
+            out += '.';
+        return out.append(name_);
+    }
+
+private:
+    const field_path* parent_ = nullptr;
+    std::string_view name_;
+    std::size_t index_ = 0;
+    bool is_index_ = false;
+};
+
+error too_many(const field_path& at, std::size_t count, std::string_view limit_name, std::size_t limit)
+{
+    std::string path = at.str();
     auto detail = path + " has " + std::to_string(count) + " entries; this server accepts at most " + std::to_string(limit) + " (" +
                   std::string(limit_name) + ")";
     return {request_errc::too_many, std::move(detail), std::move(path)};
 }
 
-error fail(request_errc code, std::string path, std::string message)
+error fail(request_errc code, const field_path& at, std::string_view message)
 {
-    auto detail = path + " " + message;
+    std::string path = at.str();
+    auto detail = path + " " + std::string(message);
     return {code, std::move(detail), std::move(path)};
 }
 
@@ -80,20 +114,16 @@ std::string quoted(std::string_view s)
     return "'" + quote_for_diagnostics(s) + "'";
 }
 
-std::string index_path(const std::string& path, std::size_t i)
-{
-    return path + "[" + std::to_string(i) + "]";
-}
-
-checked<const json::value*> require(const json::object& obj, std::string_view key, const std::string& path, std::string_view why)
+// `for_hook`: the hook that requires the member, named in the refusal ("is required for order-sign").
+checked<const json::value*> require(const json::object& obj, std::string_view key, const field_path& path, std::string_view for_hook = {})
 {
     const json::value* v = obj.if_contains(key);
     if (!v)
-        return fail(request_errc::missing, path, "is required" + std::string(why));
+        return fail(request_errc::missing, path, for_hook.empty() ? std::string("is required") : "is required for " + std::string(for_hook));
     return v;
 }
 
-checked<std::string_view> as_string(const json::value& v, const std::string& path)
+checked<std::string_view> as_string(const json::value& v, const field_path& path)
 {
     if (!v.is_string())
         return fail(request_errc::wrong_structure, path, "must be a string");
@@ -102,14 +132,14 @@ checked<std::string_view> as_string(const json::value& v, const std::string& pat
     return std::string_view(v.get_string());
 }
 
-checked<const json::object*> as_object(const json::value& v, const std::string& path)
+checked<const json::object*> as_object(const json::value& v, const field_path& path)
 {
     if (!v.is_object())
         return fail(request_errc::wrong_structure, path, "must be a JSON object");
     return &v.get_object();
 }
 
-checked<const json::array*> as_nonempty_array(const json::value& v, const std::string& path)
+checked<const json::array*> as_nonempty_array(const json::value& v, const field_path& path)
 {
     if (!v.is_array())
         return fail(request_errc::wrong_structure, path, "must be an array");
@@ -118,19 +148,19 @@ checked<const json::array*> as_nonempty_array(const json::value& v, const std::s
     return &v.get_array();
 }
 
-// The required member `key` of `obj`, as a string / an object.
-checked<std::string_view> required_string(const json::object& obj, std::string_view key, const std::string& path, std::string_view why = {})
+// The required member `key` of `obj`, as a string / an object; `path` is the member's.
+checked<std::string_view> required_string(const json::object& obj, std::string_view key, const field_path& path, std::string_view for_hook = {})
 {
-    CRD_TRY_ASSIGN(const json::value* v, require(obj, key, path, why));
+    CRD_TRY_ASSIGN(const json::value* v, require(obj, key, path, for_hook));
     return as_string(*v, path);
 }
-checked<const json::object*> required_object(const json::object& obj, std::string_view key, const std::string& path, std::string_view why = {})
+checked<const json::object*> required_object(const json::object& obj, std::string_view key, const field_path& path, std::string_view for_hook = {})
 {
-    CRD_TRY_ASSIGN(const json::value* v, require(obj, key, path, why));
+    CRD_TRY_ASSIGN(const json::value* v, require(obj, key, path, for_hook));
     return as_object(*v, path);
 }
 
-checked<std::string_view> fhir_id_field(const json::value& v, const std::string& path)
+checked<std::string_view> fhir_id_field(const json::value& v, const field_path& path)
 {
     CRD_TRY_ASSIGN(auto s, as_string(v, path));
     if (!is_fhir_id(s))
@@ -138,7 +168,7 @@ checked<std::string_view> fhir_id_field(const json::value& v, const std::string&
     return s;
 }
 
-checked<std::string_view> reference_field(const json::value& v, const std::string& path)
+checked<std::string_view> reference_field(const json::value& v, const field_path& path)
 {
     CRD_TRY_ASSIGN(auto s, as_string(v, path));
     if (!is_relative_reference(s))
@@ -171,65 +201,85 @@ checked_void check_user(const json::object& ctx, hook_request& out, bool require
     return {};
 }
 
-// A Bundle of resources of the allowed types, each with an id; returns its entries' resources.
-checked<std::vector<const json::object*>> check_bundle(
-    const json::object& ctx, std::string_view key, std::string_view hook, auto allowed, const request_limits& limits)
+// Whether an earlier item (from index `first` on) is the same resource. Up to a few dozen orders a
+// scan costs less than building an index; above that the index keeps a request of many orders linear.
+class repeat_finder
 {
-    const std::string path = "context." + std::string(key);
-    CRD_TRY_ASSIGN(const json::object* bundle, required_object(ctx, key, path, " for " + std::string(hook)));
+public:
+    repeat_finder(const std::vector<request_item>& items, std::size_t first, std::size_t expected) : items_(items), first_(first)
+    {
+        if (expected > max_scanned)
+            index_.emplace();
+    }
+
+    // Records items_[i]; true when an earlier one has the same type and id.
+    bool repeats(std::size_t i)
+    {
+        const auto& item = items_[i];
+        if (index_)
+            return !index_->emplace(item.resource_type, item.id).second;
+        for (std::size_t k = first_; k < i; ++k)
+            if (items_[k].id == item.id && items_[k].resource_type == item.resource_type)
+                return true;
+        return false;
+    }
+
+private:
+    static constexpr std::size_t max_scanned = 32;
+    const std::vector<request_item>& items_;
+    std::size_t first_;
+    std::optional<std::set<std::pair<std::string_view, std::string_view>>> index_;
+};
+
+// A Bundle of resources of the allowed types, each with an id: its entries' resources become
+// request items, in order.
+checked_void check_orders(
+    const json::object& ctx, std::string_view key, std::string_view hook, const auto& allowed, hook_request& out, const request_limits& limits)
+{
+    const field_path context("context");
+    const field_path path(context, key);
+    CRD_TRY_ASSIGN(const json::object* bundle, required_object(ctx, key, path, hook));
     const json::value* rt = bundle->if_contains("resourceType");
     if (!rt || !rt->is_string() || rt->get_string() != "Bundle")
-        return fail(request_errc::wrong_structure, path + ".resourceType", "must be \"Bundle\"");
+        return fail(request_errc::wrong_structure, field_path(path, "resourceType"), "must be \"Bundle\"");
+    const field_path entries_path(path, "entry");
     const json::value* entries = bundle->if_contains("entry");
     if (!entries)
-        return fail(request_errc::missing, path + ".entry", "is required: " + path + " must contain at least one resource");
-    CRD_TRY_ASSIGN(const json::array* arr, as_nonempty_array(*entries, path + ".entry"));
+        return fail(request_errc::missing, entries_path, "is required: " + path.str() + " must contain at least one resource");
+    CRD_TRY_ASSIGN(const json::array* arr, as_nonempty_array(*entries, entries_path));
     if (arr->size() > limits.max_orders)
-        return too_many(path + ".entry", arr->size(), "limits.max_orders", limits.max_orders);
+        return too_many(entries_path, arr->size(), "limits.max_orders", limits.max_orders);
 
-    std::vector<const json::object*> out;
-    out.reserve(arr->size());
-    std::set<std::string> seen;
+    const std::size_t first = out.items.size();
+    out.items.reserve(first + arr->size());
+    repeat_finder seen(out.items, first, arr->size());
     for (std::size_t i = 0; i < arr->size(); ++i)
     {
-        const std::string entry_path = index_path(path + ".entry", i);
+        const field_path entry_path(entries_path, i);
         CRD_TRY_ASSIGN(const json::object* entry, as_object((*arr)[i], entry_path));
-        const std::string res_path = entry_path + ".resource";
+        const field_path res_path(entry_path, "resource");
         CRD_TRY_ASSIGN(const json::object* resource, required_object(*entry, "resource", res_path));
-        CRD_TRY_ASSIGN(auto type, required_string(*resource, "resourceType", res_path + ".resourceType"));
+        const field_path type_path(res_path, "resourceType");
+        CRD_TRY_ASSIGN(auto type, required_string(*resource, "resourceType", type_path));
         if (!one_of(type, allowed))
-            return fail(
-                request_errc::bad_value, res_path + ".resourceType", quoted(type) + " is not allowed here; expected one of " + list_of(allowed));
-        CRD_TRY_ASSIGN(const json::value* id_value, require(*resource, "id", res_path + ".id", ""));
-        CRD_TRY_ASSIGN(auto id, fhir_id_field(*id_value, res_path + ".id"));
-        if (!seen.insert(std::string(type) + "/" + std::string(id)).second)
-            return fail(
-                request_errc::bad_value, res_path + ".id", "repeats " + quoted(std::string(type) + "/" + std::string(id)) + " in the same Bundle");
-        out.push_back(resource);
+            return fail(request_errc::bad_value, type_path, quoted(type) + " is not allowed here; expected one of " + list_of(allowed));
+        const field_path id_path(res_path, "id");
+        CRD_TRY_ASSIGN(const json::value* id_value, require(*resource, "id", id_path));
+        CRD_TRY_ASSIGN(auto id, fhir_id_field(*id_value, id_path));
+        out.items.push_back({type, id, resource, true});
+        if (seen.repeats(out.items.size() - 1))
+            return fail(request_errc::bad_value, id_path, "repeats " + quoted(std::string(type) + "/" + std::string(id)) + " in the same Bundle");
     }
-    return out;
-}
-
-void add_items(hook_request& out, const std::vector<const json::object*>& resources)
-{
-    for (const auto* r : resources)
-        out.items.push_back({r->at("resourceType").get_string(), r->at("id").get_string(), r, true});
-}
-
-checked_void check_orders(
-    const json::object& ctx, std::string_view key, std::string_view hook, auto allowed, hook_request& out, const request_limits& limits)
-{
-    CRD_TRY_ASSIGN(auto resources, check_bundle(ctx, key, hook, allowed, limits));
-    add_items(out, resources);
     return {};
 }
 
 checked_void check_order_select(const json::object& ctx, hook_request& out, const request_limits& limits)
 {
-    CRD_TRY_ASSIGN(const json::value* selections_value, require(ctx, "selections", "context.selections", " for order-select"));
-    CRD_TRY_ASSIGN(const json::array* selections, as_nonempty_array(*selections_value, "context.selections"));
+    const field_path selections_path("context.selections");
+    CRD_TRY_ASSIGN(const json::value* selections_value, require(ctx, "selections", selections_path, "order-select"));
+    CRD_TRY_ASSIGN(const json::array* selections, as_nonempty_array(*selections_value, selections_path));
     if (selections->size() > limits.max_selections)
-        return too_many("context.selections", selections->size(), "limits.max_selections", limits.max_selections);
+        return too_many(selections_path, selections->size(), "limits.max_selections", limits.max_selections);
     // Indexed once: a scan of every order per selection was quadratic in the caller's input.
     std::unordered_map<std::string, request_item*> by_reference;
     by_reference.reserve(out.items.size());
@@ -240,7 +290,7 @@ checked_void check_order_select(const json::object& ctx, hook_request& out, cons
     }
     for (std::size_t i = 0; i < selections->size(); ++i)
     {
-        const std::string path = index_path("context.selections", i);
+        const field_path path(selections_path, i);
         CRD_TRY_ASSIGN(auto ref, reference_field((*selections)[i], path));
         const auto it = by_reference.find(std::string(ref));
         if (it == by_reference.end())
@@ -250,12 +300,12 @@ checked_void check_order_select(const json::object& ctx, hook_request& out, cons
     return {};
 }
 
-checked_void check_task(const json::value& t, const std::string& path, hook_request& out)
+checked_void check_task(const json::value& t, const field_path& path, hook_request& out)
 {
     CRD_TRY_ASSIGN(const json::object* task, as_object(t, path));
     const json::value* rt = task->if_contains("resourceType");
     if (!rt || !rt->is_string() || rt->get_string() != "Task")
-        return fail(request_errc::wrong_structure, path + ".resourceType", "must be \"Task\"");
+        return fail(request_errc::wrong_structure, field_path(path, "resourceType"), "must be \"Task\"");
     out.tasks.push_back(task);
     return {};
 }
@@ -264,9 +314,10 @@ checked_void check_task(const json::value& t, const std::string& path, hook_requ
 // v1.1 {dispatchedOrders, fulfillmentTasks} and the interim hyphenated names. All become items + tasks.
 checked_void check_order_dispatch(const json::object& ctx, hook_request& out, const request_limits& limits)
 {
-    CRD_TRY_ASSIGN(const json::value* performer, require(ctx, "performer", "context.performer", " for order-dispatch"));
+    CRD_TRY_ASSIGN(const json::value* performer, require(ctx, "performer", "context.performer", "order-dispatch"));
     CRD_TRY_ASSIGN(out.performer, reference_field(*performer, "context.performer"));
 
+    const field_path context("context");
     static constexpr std::array<std::string_view, 3> order_keys{"dispatchedOrders", "dispatched-orders", "order"};
     std::string_view used;
     for (auto key : order_keys)
@@ -274,34 +325,38 @@ checked_void check_order_dispatch(const json::object& ctx, hook_request& out, co
         if (!ctx.contains(key))
             continue;
         if (!used.empty())
-            return fail(request_errc::wrong_structure, "context." + std::string(key),
+            return fail(request_errc::wrong_structure, field_path(context, key),
                 "cannot be combined with context." + std::string(used) + "; send one list of dispatched orders");
         used = key;
     }
     if (used.empty())
         return fail(request_errc::missing, "context.dispatchedOrders", "is required for order-dispatch (or context.order in order-dispatch 1.0)");
 
-    std::vector<std::pair<std::string_view, std::string>> refs;  // reference, its path
+    const field_path used_path(context, used);
+    const json::array* list = nullptr;  // null: the single context.order of order-dispatch 1.0
+    std::vector<std::string_view> refs;
     if (used == "order")
     {
-        CRD_TRY_ASSIGN(auto ref, reference_field(ctx.at("order"), "context.order"));
-        refs.emplace_back(ref, "context.order");
+        CRD_TRY_ASSIGN(auto ref, reference_field(ctx.at("order"), used_path));
+        refs.push_back(ref);
     }
     else
     {
-        const std::string path = "context." + std::string(used);
-        CRD_TRY_ASSIGN(const json::array* arr, as_nonempty_array(ctx.at(used), path));
-        if (arr->size() > limits.max_orders)
-            return too_many(path, arr->size(), "limits.max_orders", limits.max_orders);
-        for (std::size_t i = 0; i < arr->size(); ++i)
+        CRD_TRY_ASSIGN(list, as_nonempty_array(ctx.at(used), used_path));
+        if (list->size() > limits.max_orders)
+            return too_many(used_path, list->size(), "limits.max_orders", limits.max_orders);
+        refs.reserve(list->size());
+        for (std::size_t i = 0; i < list->size(); ++i)
         {
-            CRD_TRY_ASSIGN(auto ref, reference_field((*arr)[i], index_path(path, i)));
-            refs.emplace_back(ref, index_path(path, i));
+            CRD_TRY_ASSIGN(auto ref, reference_field((*list)[i], field_path(used_path, i)));
+            refs.push_back(ref);
         }
     }
     std::set<std::string_view> seen;
-    for (const auto& [ref, path] : refs)
+    for (std::size_t i = 0; i < refs.size(); ++i)
     {
+        const auto ref = refs[i];
+        const field_path path = list ? field_path(used_path, i) : used_path;
         if (!one_of(type_of(ref), order_types))
             return fail(request_errc::bad_value, path, "must reference an order (" + list_of(order_types) + ")");
         if (!seen.insert(ref).second)
@@ -316,10 +371,10 @@ checked_void check_order_dispatch(const json::object& ctx, hook_request& out, co
         const json::value* v = ctx.if_contains(key);
         if (!v)
             continue;
+        const field_path path(context, key);
         if (!used_tasks.empty())
-            return fail(request_errc::wrong_structure, "context." + std::string(key), "cannot be combined with context." + std::string(used_tasks));
+            return fail(request_errc::wrong_structure, path, "cannot be combined with context." + std::string(used_tasks));
         used_tasks = key;
-        const std::string path = "context." + std::string(key);
         if (key == "task")
         {
             CRD_TRY(check_task(*v, path, out));
@@ -331,7 +386,7 @@ checked_void check_order_dispatch(const json::object& ctx, hook_request& out, co
         if (arr.size() > limits.max_orders)
             return too_many(path, arr.size(), "limits.max_orders", limits.max_orders);
         for (std::size_t i = 0; i < arr.size(); ++i)
-            CRD_TRY(check_task(arr[i], index_path(path, i), out));
+            CRD_TRY(check_task(arr[i], field_path(path, i), out));
     }
     return {};
 }
@@ -341,24 +396,57 @@ checked_void check_fhir_authorization(const json::object& doc)
     const json::value* v = doc.if_contains("fhirAuthorization");
     if (!v)
         return {};
-    CRD_TRY_ASSIGN(const json::object* auth, as_object(*v, "fhirAuthorization"));
+    const field_path auth_path("fhirAuthorization");
+    CRD_TRY_ASSIGN(const json::object* auth, as_object(*v, auth_path));
     if (!doc.contains("fhirServer"))
         return fail(request_errc::missing, "fhirServer", "is required when fhirAuthorization is present");
-    for (std::string_view key : {"access_token", "scope", "subject"})
-        CRD_TRY(required_string(*auth, key, "fhirAuthorization." + std::string(key)));
+    // Its members are found in one pass; the rules below still run in their order, so a request
+    // that breaks several hears about the same one.
+    const json::value* access_token = nullptr;
+    const json::value* scope = nullptr;
+    const json::value* subject = nullptr;
+    const json::value* token_type = nullptr;
+    const json::value* expires_in = nullptr;
+    const json::value* patient = nullptr;
+    for (const auto& member : *auth)
+    {
+        const std::string_view key = member.key();
+        const json::value* value = &member.value();
+        if (key == "access_token")
+            access_token = value;
+        else if (key == "scope")
+            scope = value;
+        else if (key == "subject")
+            subject = value;
+        else if (key == "token_type")
+            token_type = value;
+        else if (key == "expires_in")
+            expires_in = value;
+        else if (key == "patient")
+            patient = value;
+    }
+    const auto required_string_member = [&](const json::value* member, std::string_view key) -> checked<std::string_view> {
+        if (!member)
+            return fail(request_errc::missing, field_path(auth_path, key), "is required");
+        return as_string(*member, field_path(auth_path, key));
+    };
+    CRD_TRY_ASSIGN(auto token, required_string_member(access_token, "access_token"));
+    CRD_TRY(required_string_member(scope, "scope"));
+    CRD_TRY(required_string_member(subject, "subject"));
     // The token is sent as "Authorization: Bearer <token>" to the FHIR server: anything but the
     // RFC 6750 syntax could split that header (request smuggling into the EHR).
-    if (!is_token68(auth->at("access_token").get_string()))
+    if (!is_token68(token))
         return fail(request_errc::bad_value, "fhirAuthorization.access_token",
             "must be an RFC 6750 Bearer token (letters, digits and -._~+/ with = padding)");
-    CRD_TRY_ASSIGN(auto type, required_string(*auth, "token_type", "fhirAuthorization.token_type"));
+    CRD_TRY_ASSIGN(auto type, required_string_member(token_type, "token_type"));
     if (!iequals(type, "Bearer"))
         return fail(request_errc::bad_value, "fhirAuthorization.token_type", "must be \"Bearer\"");
-    CRD_TRY_ASSIGN(const json::value* expires, require(*auth, "expires_in", "fhirAuthorization.expires_in", ""));
-    if (!(expires->is_uint64() || (expires->is_int64() && expires->get_int64() >= 0)))
+    if (!expires_in)
+        return fail(request_errc::missing, "fhirAuthorization.expires_in", "is required");
+    if (!(expires_in->is_uint64() || (expires_in->is_int64() && expires_in->get_int64() >= 0)))
         return fail(request_errc::wrong_structure, "fhirAuthorization.expires_in", "must be a non-negative integer number of seconds");
-    if (auth->contains("patient"))
-        CRD_TRY(as_string(auth->at("patient"), "fhirAuthorization.patient"));
+    if (patient)
+        CRD_TRY(as_string(*patient, "fhirAuthorization.patient"));
     return {};
 }
 
@@ -367,38 +455,46 @@ checked_void index_prefetch(hook_request& out)
     const json::value* v = out.document->get_object().if_contains("prefetch");
     if (!v)
         return {};
-    CRD_TRY_ASSIGN(const json::object* prefetch, as_object(*v, "prefetch"));
+    const field_path prefetch_path("prefetch");
+    CRD_TRY_ASSIGN(const json::object* prefetch, as_object(*v, prefetch_path));
     out.prefetch = prefetch;
+    // try_emplace: no node is built for a type already seen (emplace builds one, then drops it).
     auto add = [&](const json::object& r) {
         const json::value* type = r.if_contains("resourceType");
         if (!type || !type->is_string())
             return;
-        out.first_of_type.emplace(type->get_string(), &r);  // keeps the first in document order
+        out.first_of_type.try_emplace(type->get_string(), &r);  // keeps the first in document order
         const json::value* id = r.if_contains("id");
         if (id && id->is_string())
-            out.prefetch_resources.emplace(std::string(type->get_string()) + "/" + std::string(id->get_string()), &r);
+        {
+            std::string key;
+            key.reserve(type->get_string().size() + 1 + id->get_string().size());
+            key.append(type->get_string()).append(1, '/').append(id->get_string());
+            out.prefetch_resources.try_emplace(std::move(key), &r);
+        }
     };
     for (const auto& kv : *prefetch)
     {
-        const std::string path = "prefetch." + std::string(kv.key());
         // null means "the client has no data for this key" (CDS Hooks 2.0 prefetch rules).
         if (kv.value().is_null())
             continue;
+        const field_path path(prefetch_path, kv.key());
         CRD_TRY_ASSIGN(const json::object* resource, as_object(kv.value(), path));
         const json::value* type = resource->if_contains("resourceType");
         if (!type || !type->is_string())
-            return fail(request_errc::wrong_structure, path + ".resourceType", "is required: prefetch values must be FHIR resources or null");
+            return fail(
+                request_errc::wrong_structure, field_path(path, "resourceType"), "is required: prefetch values must be FHIR resources or null");
         if (type->get_string() != "Bundle")
         {
             add(*resource);
             continue;
         }
-        out.first_of_type.emplace(type->get_string(), resource);
+        out.first_of_type.try_emplace(type->get_string(), resource);
         const json::value* entries = resource->if_contains("entry");
         if (!entries)
             continue;
         if (!entries->is_array())
-            return fail(request_errc::wrong_structure, path + ".entry", "must be an array");
+            return fail(request_errc::wrong_structure, field_path(path, "entry"), "must be an array");
         for (const auto& e : entries->get_array())
             if (e.is_object())
                 if (const json::value* r = e.get_object().if_contains("resource"); r && r->is_object())
@@ -454,13 +550,12 @@ checked_void validate(const service_definition& service, hook_request& out, cons
 
     CRD_TRY_ASSIGN(const json::object* ctx_ptr, required_object(doc, "context", "context"));
     const auto& ctx = *ctx_ptr;
-    const std::string for_hook = " for " + std::string(hook);
-    CRD_TRY_ASSIGN(const json::value* patient, require(ctx, "patientId", "context.patientId", for_hook));
+    CRD_TRY_ASSIGN(const json::value* patient, require(ctx, "patientId", "context.patientId", hook));
     CRD_TRY_ASSIGN(out.patient_id, fhir_id_field(*patient, "context.patientId"));
     const bool encounter_hook = service.kind == hook_kind::encounter_start || service.kind == hook_kind::encounter_discharge;
     if (encounter_hook)
     {
-        CRD_TRY_ASSIGN(const json::value* encounter, require(ctx, "encounterId", "context.encounterId", for_hook));
+        CRD_TRY_ASSIGN(const json::value* encounter, require(ctx, "encounterId", "context.encounterId", hook));
         CRD_TRY_ASSIGN(out.encounter_id, fhir_id_field(*encounter, "context.encounterId"));
     }
     else if (const json::value* enc = ctx.if_contains("encounterId"))
