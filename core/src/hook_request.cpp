@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <optional>
 #include <set>
 #include <string>
@@ -33,6 +32,21 @@ constexpr std::array<std::string_view, 7> order_types{
 };
 
 constexpr std::array<std::string_view, 4> user_types{"Practitioner", "PractitionerRole", "Patient", "RelatedPerson"};
+
+// ASCII classes written out instead of <cctype>'s, which go through the locale's table for every
+// byte: these checks run over every id and token of every request (and FHIR ids are ASCII anyway).
+constexpr bool is_ascii_upper(char c) noexcept
+{
+    return c >= 'A' && c <= 'Z';
+}
+constexpr bool is_ascii_alpha(char c) noexcept
+{
+    return is_ascii_upper(c) || (c >= 'a' && c <= 'z');
+}
+constexpr bool is_ascii_alnum(char c) noexcept
+{
+    return is_ascii_alpha(c) || (c >= '0' && c <= '9');
+}
 
 template <std::size_t N>
 bool one_of(std::string_view s, const std::array<std::string_view, N>& set)
@@ -614,8 +628,7 @@ bool is_token68(std::string_view s) noexcept
 {
     // 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
     std::size_t i = 0;
-    while (i < s.size() &&
-           (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '-' || s[i] == '.' || s[i] == '_' || s[i] == '~' || s[i] == '+' || s[i] == '/'))
+    while (i < s.size() && (is_ascii_alnum(s[i]) || s[i] == '-' || s[i] == '.' || s[i] == '_' || s[i] == '~' || s[i] == '+' || s[i] == '/'))
         ++i;
     if (i == 0)
         return false;
@@ -626,8 +639,7 @@ bool is_token68(std::string_view s) noexcept
 
 bool is_fhir_id(std::string_view s) noexcept
 {
-    return !s.empty() && s.size() <= 64 &&
-           std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.'; });
+    return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) { return is_ascii_alnum(c) || c == '-' || c == '.'; });
 }
 
 bool is_relative_reference(std::string_view s) noexcept
@@ -636,8 +648,7 @@ bool is_relative_reference(std::string_view s) noexcept
     if (slash == std::string_view::npos || slash == 0)
         return false;
     const auto type = s.substr(0, slash);
-    const bool type_ok = std::isupper(static_cast<unsigned char>(type.front())) &&
-                         std::all_of(type.begin(), type.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); });
+    const bool type_ok = is_ascii_upper(type.front()) && std::all_of(type.begin(), type.end(), is_ascii_alpha);
     return type_ok && is_fhir_id(s.substr(slash + 1));
 }
 

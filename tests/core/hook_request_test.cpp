@@ -658,3 +658,19 @@ BOOST_AUTO_TEST_CASE(a_repeat_among_many_orders_names_its_first_repetition)
         }
     }
 }
+
+BOOST_AUTO_TEST_CASE(ids_references_and_tokens_are_ascii_only)
+{
+    BOOST_TEST(!is_fhir_id("caf\xC3\xA9"));
+    BOOST_TEST(!is_fhir_id("a\xB2"));
+    BOOST_TEST(!is_relative_reference("\xC3\x89tat/1"));
+    BOOST_TEST(!is_relative_reference("Patient\xAA/1"));
+    BOOST_TEST(!is_relative_reference("Patient/\xB5"));
+    BOOST_TEST(!is_token68("tok\xE9n"));
+    BOOST_TEST(!is_token68("\xAA"));
+    BOOST_TEST(is_token68("AZaz09-._~+/=="));
+    BOOST_TEST(is_fhir_id("AZaz09-."));
+    BOOST_TEST(is_relative_reference("AZaz/09-.x"));
+    BOOST_TEST(!is_relative_reference("aZ/1"));
+    BOOST_TEST(!is_relative_reference("Z9/1"));
+}
