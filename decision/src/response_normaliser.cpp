@@ -23,23 +23,54 @@ std::string_view str(const json::object& o, std::string_view key)
 }
 
 // CDS Hooks: optional members with no value are omitted, never null, "" or [] (cards: [] excepted).
+bool is_empty_value(const json::value& x) noexcept
+{
+    switch (x.kind())
+    {
+    case json::kind::null: return true;
+    case json::kind::string: return x.get_string().empty();
+    case json::kind::array: return x.get_array().empty();
+    case json::kind::object: return x.get_object().empty();
+    default: return false;
+    }
+}
+
+// Only containers are descended into: most members of an answer are scalars, and this runs over
+// every node of every card and action.
 void prune_empty(json::value& v)
 {
-    if (v.is_object())
+    if (json::object* o = v.if_object())
     {
-        auto& o = v.get_object();
-        for (auto it = o.begin(); it != o.end();)
+        for (auto it = o->begin(); it != o->end();)
         {
-            prune_empty(it->value());
-            const auto& x = it->value();
-            const bool empty = x.is_null() || (x.is_string() && x.get_string().empty()) || (x.is_array() && x.get_array().empty()) ||
-                               (x.is_object() && x.get_object().empty());
-            it = empty ? o.erase(it) : std::next(it);
+            json::value& x = it->value();
+            if (x.is_structured())
+                prune_empty(x);
+            // erase moves the last member into this place: the loop looks at it next.
+            it = is_empty_value(x) ? o->erase(it) : std::next(it);
         }
     }
-    else if (v.is_array())
-        for (auto& x : v.get_array())
-            prune_empty(x);
+    else if (json::array* a = v.if_array())
+        for (auto& x : *a)
+            if (x.is_structured())
+                prune_empty(x);
+}
+
+// Keeps the elements of `a` for which keep(element, index) is true, in order, in place: a list
+// with nothing to drop (the usual answer) costs no new array, and one with many costs one pass
+// (the kept move forward, the tail goes at once). `index` is the element's original position.
+template <class Keep>
+void keep_if(json::array& a, Keep keep)
+{
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (keep(a[i], i))
+        {
+            if (kept != i)
+                a[kept] = std::move(a[i]);  // one array, one memory resource: a move
+            ++kept;
+        }
+    a.erase(a.begin() + static_cast<std::ptrdiff_t>(kept), a.end());
 }
 
 std::string cut_summary(std::string_view s)
@@ -53,8 +84,15 @@ std::string cut_summary(std::string_view s)
     return std::string(s.substr(0, cut)) + "\xE2\x80\xA6";
 }
 
-// Returns false when the action must be dropped; repairs a missing description.
-bool check_action(json::value& v, normalise_report& report, const std::string& where)
+std::string indexed(std::string_view prefix, std::size_t i)
+{
+    return std::string(prefix) + "[" + std::to_string(i) + "]";
+}
+
+// Returns false when the action must be dropped; repairs a missing description. `where()` names
+// the action in a note: it is only called when there is one to write.
+template <class Where>
+bool check_action(json::value& v, normalise_report& report, const Where& where)
 {
     if (!v.is_object())
         return false;
@@ -62,19 +100,19 @@ bool check_action(json::value& v, normalise_report& report, const std::string& w
     const auto type = str(a, "type");
     if (type != "create" && type != "update" && type != "delete")
     {
-        report.notes.push_back(where + ": action type '" + std::string(type) + "' is not create, update or delete");
+        report.notes.push_back(where() + ": action type '" + std::string(type) + "' is not create, update or delete");
         return false;
     }
     const json::value* resource = a.if_contains("resource");
     const bool has_resource = resource && resource->is_object() && non_empty_string(resource->get_object().if_contains("resourceType"));
     if ((type == "create" || type == "update") && !has_resource)
     {
-        report.notes.push_back(where + ": " + std::string(type) + " action without a resource");
+        report.notes.push_back(where() + ": " + std::string(type) + " action without a resource");
         return false;
     }
     if (type == "delete" && !has_resource && !non_empty_string(a.if_contains("resourceId")))
     {
-        report.notes.push_back(where + ": delete action without resourceId");
+        report.notes.push_back(where() + ": delete action without resourceId");
         return false;
     }
     if (!non_empty_string(a.if_contains("description")))
@@ -82,7 +120,7 @@ bool check_action(json::value& v, normalise_report& report, const std::string& w
         std::string target = has_resource ? std::string(str(resource->get_object(), "resourceType")) : std::string(str(a, "resourceId"));
         a["description"] = std::string(type == "create" ? "Create " : type == "update" ? "Update " : "Delete ") + target;
         ++report.actions_repaired;
-        report.notes.push_back(where + ": description added");
+        report.notes.push_back(where() + ": description added");
     }
     return true;
 }
@@ -100,75 +138,115 @@ bool check_link(json::value& v)
     return true;
 }
 
+// The card's members the checks read, found in one pass over the card.
+struct card_members
+{
+    json::value* summary = nullptr;
+    json::value* indicator = nullptr;
+    json::value* source = nullptr;
+    json::value* links = nullptr;
+    json::value* suggestions = nullptr;
+    json::value* uuid = nullptr;
+    json::value* selection_behavior = nullptr;
+
+    explicit card_members(json::object& card)
+    {
+        for (auto& member : card)
+        {
+            const std::string_view key = member.key();
+            json::value* value = &member.value();
+            if (key == "summary")
+                summary = value;
+            else if (key == "indicator")
+                indicator = value;
+            else if (key == "source")
+                source = value;
+            else if (key == "links")
+                links = value;
+            else if (key == "suggestions")
+                suggestions = value;
+            else if (key == "uuid")
+                uuid = value;
+            else if (key == "selectionBehavior")
+                selection_behavior = value;
+        }
+    }
+};
+
+std::string_view string_of(const json::value* v)
+{
+    return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view{};
+}
+
 // Returns false when the card must be dropped.
 bool check_card(json::value& v, normalise_report& report, std::size_t index)
 {
-    const std::string where = "cards[" + std::to_string(index) + "]";
+    const auto where = [index] { return indexed("cards", index); };
     if (!v.is_object())
     {
-        report.notes.push_back(where + ": not an object");
+        report.notes.push_back(where() + ": not an object");
         return false;
     }
     auto& card = v.get_object();
-    const auto summary = str(card, "summary");
-    const auto indicator = str(card, "indicator");
-    json::value* source = card.if_contains("source");
+    // Pointers into the card stay valid until a member is added to it (operator[] may rehash and
+    // move its members): every one is used before the first addition below, or not after it.
+    const card_members m(card);
+    const auto summary = string_of(m.summary);
+    const auto indicator = string_of(m.indicator);
+    json::value* source = m.source;
     if (summary.empty() || (indicator != "info" && indicator != "warning" && indicator != "critical") || !source || !source->is_object() ||
         !non_empty_string(source->get_object().if_contains("label")))
     {
-        report.notes.push_back(where + ": dropped (summary, indicator or source.label missing or invalid)");
+        report.notes.push_back(where() + ": dropped (summary, indicator or source.label missing or invalid)");
         return false;
     }
 
     bool repaired = false;
     if (summary.size() > 139)
     {
-        // Written through the member itself: operator[] may rehash even for an existing key.
-        *card.if_contains("summary") = cut_summary(summary);
-        report.notes.push_back(where + ": summary cut to 139 characters");
+        *m.summary = cut_summary(summary);
+        report.notes.push_back(where() + ": summary cut to 139 characters");
         repaired = true;
     }
-    // Note: operator[] may rehash the card and move its members, so pointers into it (source,
-    // links, suggestions) are only used before any operator[] on the card, or looked up again.
     auto& src = source->get_object();
     const json::value* topic = src.if_contains("topic");
     if (!topic || !topic->is_object() || !non_empty_string(topic->get_object().if_contains("code")))
     {
         // CRD: Card.source.topic SHALL be populated.
         src["topic"] = json::object{{"system", crd_card_type_system}, {"code", "coverage-info"}, {"display", "Coverage Information"}};
-        report.notes.push_back(where + ": source.topic set to coverage-info");
+        report.notes.push_back(where() + ": source.topic set to coverage-info");
         repaired = true;
     }
 
-    if (json::value* links = card.if_contains("links"))
+    if (json::value* links = m.links)
     {
-        json::array kept(v.storage());  // the response's arena: moves stay moves
+        bool dropped = !links->is_array();
         if (links->is_array())
-            for (auto& l : links->get_array())
-                if (check_link(l))
-                    kept.push_back(std::move(l));
-        if (!links->is_array() || kept.size() != links->get_array().size())
+            keep_if(links->get_array(), [&](json::value& l, std::size_t) {
+                const bool valid = check_link(l);
+                dropped = dropped || !valid;
+                return valid;
+            });
+        else
+            *links = json::array(v.storage());
+        if (dropped)
         {
-            report.notes.push_back(where + ": invalid links dropped");
+            report.notes.push_back(where() + ": invalid links dropped");
             repaired = true;
         }
-        *links = std::move(kept);
     }
 
-    if (json::value* suggestions = card.if_contains("suggestions"))
+    const bool has_uuid = non_empty_string(m.uuid);
+    if (json::value* suggestions = m.suggestions)
     {
-        json::array kept(v.storage());  // the response's arena: moves stay moves
         if (suggestions->is_array())
-        {
-            std::size_t i = 0;
-            for (auto& s : suggestions->get_array())
-            {
-                const std::string sw = where + ".suggestions[" + std::to_string(i++) + "]";
+            keep_if(suggestions->get_array(), [&](json::value& s, std::size_t i) {
+                const auto sw = [&] { return where() + indexed(".suggestions", i); };
                 if (!s.is_object() || !non_empty_string(s.get_object().if_contains("label")))
                 {
-                    report.notes.push_back(sw + ": dropped (no label)");
+                    report.notes.push_back(sw() + ": dropped (no label)");
                     repaired = true;
-                    continue;
+                    return false;
                 }
                 auto& sug = s.get_object();
                 if (!non_empty_string(sug.if_contains("uuid")))
@@ -178,37 +256,33 @@ bool check_card(json::value& v, normalise_report& report, std::size_t index)
                 }
                 if (json::value* actions = sug.if_contains("actions"))
                 {
-                    json::array kept_actions(v.storage());
                     if (actions->is_array())
-                    {
-                        std::size_t k = 0;
-                        for (auto& a : actions->get_array())
-                        {
+                        keep_if(actions->get_array(), [&](json::value& a, std::size_t k) {
                             const unsigned before = report.actions_repaired;
-                            if (check_action(a, report, sw + ".actions[" + std::to_string(k++) + "]"))
+                            if (check_action(a, report, [&] { return sw() + indexed(".actions", k); }))
                             {
                                 repaired = repaired || report.actions_repaired != before;
-                                kept_actions.push_back(std::move(a));
+                                return true;
                             }
-                            else
-                                ++report.actions_dropped;
-                        }
-                    }
-                    *actions = std::move(kept_actions);
+                            ++report.actions_dropped;
+                            return false;
+                        });
+                    else
+                        *actions = json::array(v.storage());
                 }
-                kept.push_back(std::move(s));
-            }
-        }
-        *suggestions = std::move(kept);
-        const auto behaviour = str(card, "selectionBehavior");
+                return true;
+            });
+        else
+            *suggestions = json::array(v.storage());
+        const auto behaviour = string_of(m.selection_behavior);
         if (!suggestions->get_array().empty() && behaviour != "at-most-one" && behaviour != "any")
         {
             card["selectionBehavior"] = "at-most-one";
-            report.notes.push_back(where + ": selectionBehavior set to at-most-one");
+            report.notes.push_back(where() + ": selectionBehavior set to at-most-one");
             repaired = true;
         }
     }
-    if (!non_empty_string(card.if_contains("uuid")))
+    if (!has_uuid)
     {
         card["uuid"] = core::new_uuid();  // feedback needs it to name the card
         repaired = true;
@@ -230,41 +304,42 @@ result<json::object> normalise_response(json::value body, normalise_report& repo
     if (!cards || !cards->is_array())
         return error_code(errc::decision_bad_response);
 
-    // New containers share the response's memory resource, so every move below is a move.
-    json::array kept(body.storage());
-    std::size_t i = 0;
-    for (auto& c : cards->get_array())
-    {
-        if (check_card(c, report, i++))
-            kept.push_back(std::move(c));
-        else
-            ++report.cards_dropped;
-    }
-
-    json::object out(body.storage());
-    out["cards"] = std::move(kept);
-    if (json::value* actions = obj.if_contains("systemActions"))
-    {
-        json::array kept_actions(body.storage());
-        if (actions->is_array())
-        {
-            std::size_t k = 0;
-            for (auto& a : actions->get_array())
+    keep_if(cards->get_array(), [&](json::value& card, std::size_t i) {
+        if (check_card(card, report, i))
+            return true;
+        ++report.cards_dropped;
+        return false;
+    });
+    json::value* actions = obj.if_contains("systemActions");
+    if (actions && actions->is_array())
+        keep_if(actions->get_array(), [&](json::value& action, std::size_t k) {
+            if (!check_action(action, report, [k] { return indexed("systemActions", k); }))
             {
-                if (check_action(a, report, "systemActions[" + std::to_string(k++) + "]"))
-                {
-                    prune_empty(a);
-                    kept_actions.push_back(std::move(a));
-                }
-                else
-                    ++report.actions_dropped;
+                ++report.actions_dropped;
+                return false;
             }
-        }
-        else
-            report.notes.push_back("systemActions: not an array, dropped");
-        if (!kept_actions.empty())
-            out["systemActions"] = std::move(kept_actions);
+            prune_empty(action);
+            return true;
+        });
+    else if (actions)
+        report.notes.push_back("systemActions: not an array, dropped");
+
+    const bool keep_actions = actions && actions->is_array() && !actions->get_array().empty();
+    // The usual answer, {"cards": ...} or {"cards": ..., "systemActions": ...}, is already in the
+    // shape relayed: it goes as it is, with a dropped systemActions (its last member) erased.
+    const auto member_is = [&](std::size_t i, std::string_view key) { return (obj.begin() + i)->key() == key; };
+    if (obj.size() <= 2 && member_is(0, "cards") && (obj.size() == 1 || member_is(1, "systemActions")))
+    {
+        if (actions && !keep_actions)
+            obj.erase(obj.begin() + 1);
+        return std::move(obj);
     }
+    // The answer's own memory resource, so both moves are moves.
+    json::object out(body.storage());
+    out.reserve(2);
+    out.emplace("cards", std::move(*cards));
+    if (keep_actions)
+        out.emplace("systemActions", std::move(*actions));
     return out;
 }
 

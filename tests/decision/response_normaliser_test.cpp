@@ -188,4 +188,41 @@ BOOST_AUTO_TEST_CASE(system_actions_that_are_not_an_array_are_dropped_with_a_not
     BOOST_TEST(report.notes[0] == "systemActions: not an array, dropped");
 }
 
+BOOST_AUTO_TEST_CASE(many_cards_dropped_and_kept_keep_their_order)
+{
+    // Drops are made in place, the kept moving forward: every kept card, in its order, and
+    // each dropped one counted once.
+    json::array cards;
+    for (int i = 0; i < 1000; ++i)
+        cards.push_back(i % 3 == 0 ? json::value(i)
+                                   : json::value(json::object{{"uuid", "u"}, {"summary", std::to_string(i)}, {"indicator", "info"},
+                                         {"source", json::object{{"label", "P"}, {"topic", json::object{{"code", "c"}}}}}}));
+    normalise_report report;
+    auto out = normalise_response(json::object{{"cards", std::move(cards)}}, report);
+    BOOST_TEST_REQUIRE(out.has_value());
+    const auto& kept = out->at("cards").as_array();
+    BOOST_TEST_REQUIRE(kept.size() == 666U);
+    BOOST_TEST(report.cards_dropped == 334U);
+    std::size_t k = 0;
+    for (int i = 0; i < 1000; ++i)
+        if (i % 3 != 0)
+            BOOST_TEST(kept[k++].at("summary").as_string() == std::to_string(i));
+}
+
+BOOST_AUTO_TEST_CASE(the_answer_has_cards_then_system_actions_and_nothing_else)
+{
+    normalise_report report;
+    auto out = normalise(R"({"extension": {"x": 1}, "systemActions": [{"type": "delete", "resourceId": "Task/1", "description": "D"}],
+        "cards": [], "other": true})",
+        report);
+    BOOST_TEST(json::serialize(out) == R"({"cards":[],"systemActions":[{"type":"delete","resourceId":"Task/1","description":"D"}]})");
+    normalise_report only_cards;
+    auto plain = normalise(R"({"cards": [], "systemActions": []})", only_cards);
+    BOOST_TEST(json::serialize(plain) == R"({"cards":[]})");
+    normalise_report in_order;
+    auto both = normalise(R"({"cards": [], "systemActions": [{"type": "delete", "resourceId": "Task/1", "description": "D"}, 5]})", in_order);
+    BOOST_TEST(json::serialize(both) == R"({"cards":[],"systemActions":[{"type":"delete","resourceId":"Task/1","description":"D"}]})");
+    BOOST_TEST(in_order.actions_dropped == 1U);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
