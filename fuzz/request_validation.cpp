@@ -62,7 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (request.configuration)
             touched += request.configuration->size();
         for (const auto& [key, resource] : request.prefetch_resources)
-            touched += key.size() + resource->size();
+            touched += key.type.size() + key.id.size() + resource->size();
         for (const char* type : {"Coverage", "Patient", "Encounter", "Organization", "Practitioner"})
             if (const auto* r = request.first_prefetched(type))
                 touched += r->size();

@@ -480,12 +480,7 @@ checked_void index_prefetch(hook_request& out)
         out.first_of_type.try_emplace(type->get_string(), &r);  // keeps the first in document order
         const json::value* id = r.if_contains("id");
         if (id && id->is_string())
-        {
-            std::string key;
-            key.reserve(type->get_string().size() + 1 + id->get_string().size());
-            key.append(type->get_string()).append(1, '/').append(id->get_string());
-            out.prefetch_resources.try_emplace(std::move(key), &r);
-        }
+            out.prefetch_resources.try_emplace({type->get_string(), id->get_string()}, &r);
     };
     for (const auto& kv : *prefetch)
     {
@@ -666,8 +661,18 @@ const json::object* hook_request::find_prefetched(std::string_view reference) co
         return nullptr;
     const auto type_start = reference.rfind('/', last - 1);
     const auto key = type_start == std::string_view::npos ? reference : reference.substr(type_start + 1);
-    const auto it = prefetch_resources.find(std::string(key));
+    const auto slash = key.find('/');
+    if (slash == std::string_view::npos)
+        return nullptr;
+    const auto it = prefetch_resources.find({key.substr(0, slash), key.substr(slash + 1)});
     return it == prefetch_resources.end() ? nullptr : it->second;
+}
+
+std::size_t hook_request::resource_key_hash::operator()(const resource_key& key) const noexcept
+{
+    const std::hash<std::string_view> hash;
+    const std::size_t type = hash(key.type);
+    return type ^ (hash(key.id) + 0x9e3779b97f4a7c15ULL + (type << 6) + (type >> 2));  // boost::hash_combine's mix
 }
 
 result<hook_request, error> validate_hook_request(const service_definition& service, document_ptr document, const request_limits& limits)

@@ -286,6 +286,11 @@ BOOST_AUTO_TEST_CASE(prefetch_resources_are_indexed_through_bundles)
     BOOST_TEST(r.find_prefetched("Coverage/COV1") != nullptr);
     BOOST_TEST(r.find_prefetched("http://example.org/someEHR/fhir/Coverage/COV1") != nullptr);
     BOOST_TEST(r.find_prefetched("Coverage/other") == nullptr);
+    BOOST_TEST(r.find_prefetched("COV1") == nullptr);
+    BOOST_TEST(r.find_prefetched("Coverage/COV1/") == nullptr);
+    BOOST_TEST(r.find_prefetched("Coverage//COV1") == nullptr);
+    BOOST_TEST(r.find_prefetched("Patient/COV1") == nullptr);
+    BOOST_TEST(r.find_prefetched("x/y/Coverage/COV1") == r.find_prefetched("Coverage/COV1"));
 }
 
 BOOST_AUTO_TEST_CASE(reference_and_id_syntax)

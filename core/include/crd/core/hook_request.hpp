@@ -95,8 +95,20 @@ struct hook_request
     bool relay_upstream_outcome = false;
     std::optional<upstream_failure> upstream_outcome;
 
-    // Every resource found in prefetch (Bundles are opened), keyed "Type/id".
-    std::unordered_map<std::string, const boost::json::object*> prefetch_resources;
+    // A prefetch resource's type and id, views into the document: no "Type/id" string is built
+    // per resource (or per look-up).
+    struct resource_key
+    {
+        std::string_view type;
+        std::string_view id;
+        bool operator==(const resource_key&) const = default;
+    };
+    struct resource_key_hash
+    {
+        std::size_t operator()(const resource_key& key) const noexcept;
+    };
+    // Every resource found in prefetch (Bundles are opened), by type and id.
+    std::unordered_map<resource_key, const boost::json::object*, resource_key_hash> prefetch_resources;
     // The first prefetch resource of each type in document order, ids or not (indexed once per
     // request: the rules engine asks per order).
     std::unordered_map<std::string_view, const boost::json::object*> first_of_type;
