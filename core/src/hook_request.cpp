@@ -668,7 +668,7 @@ const json::object* hook_request::find_prefetched(std::string_view reference) co
     return it == prefetch_resources.end() ? nullptr : it->second;
 }
 
-std::size_t hook_request::resource_key_hash::operator()(const resource_key& key) const noexcept
+std::size_t hook_request::resource_key_hash::operator()(const resource_key& key) const
 {
     const std::hash<std::string_view> hash;
     const std::size_t type = hash(key.type);

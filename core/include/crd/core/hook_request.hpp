@@ -105,7 +105,9 @@ struct hook_request
     };
     struct resource_key_hash
     {
-        std::size_t operator()(const resource_key& key) const noexcept;
+        // Not noexcept on purpose: libstdc++ then keeps each key's hash in its node, as it does for
+        // std::string keys, instead of hashing again whenever the request (and its map) moves.
+        std::size_t operator()(const resource_key& key) const;
     };
     // Every resource found in prefetch (Bundles are opened), by type and id.
     std::unordered_map<resource_key, const boost::json::object*, resource_key_hash> prefetch_resources;
