@@ -131,7 +131,7 @@ bool check_link(json::value& v)
         return false;
     auto& l = v.get_object();
     const auto type = str(l, "type");
-    if (str(l, "label").empty() || (type != "absolute" && type != "smart") || !core::parse_http_url(str(l, "url")))
+    if (str(l, "label").empty() || (type != "absolute" && type != "smart") || !core::is_http_url(str(l, "url")))
         return false;
     if (type == "absolute")
         l.erase("appContext");  // only meaningful for SMART links

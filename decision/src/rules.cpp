@@ -403,7 +403,7 @@ std::string read_detail_value(const json::value& v, const std::string& path, jso
     }
     else if (key == "url")
     {
-        if (!value.is_string() || !core::parse_http_url(value.get_string()))
+        if (!value.is_string() || !core::is_http_url(value.get_string()))
             fail(at, "must be an absolute http(s) URL");
         out["valueUrl"] = value.get_string();
     }
@@ -490,7 +490,7 @@ std::vector<contact_detail> read_contacts(reader& r)
             reader t((*telecom)[k], item(c.at("telecom"), k));
             contact_point point{t.string("system", true), t.string("value", true)};
             check_code(t.at("system"), point.system, {"phone", "fax", "email", "pager", "url", "sms", "other"});
-            if (point.system == "url" && !core::parse_http_url(point.value))
+            if (point.system == "url" && !core::is_http_url(point.value))
                 fail(t.at("value"), "must be an absolute http(s) URL when system is url");
             t.done();
             contact.telecom.push_back(std::move(point));
@@ -543,7 +543,7 @@ determination read_determination(reader& r, const rule_set& rs, bool reason_text
         check_code(item(r.at("info_needed"), i), d.info_needed[i], {"performer", "location", "timeframe", "contract-window", "detail-code", "OTH"});
     d.questionnaire = r.strings("questionnaire");
     for (std::size_t i = 0; i < d.questionnaire.size(); ++i)
-        if (!core::parse_http_url(d.questionnaire[i]))
+        if (!core::is_http_url(d.questionnaire[i]))
             fail(item(r.at("questionnaire"), i), "must be an absolute Questionnaire canonical URL");
     d.reason_codes = read_reason_codes(r, source);
     d.details = read_details(r, rs);
@@ -631,7 +631,7 @@ void read_advice(reader& r, const rule_set& rs, rule& x, determination_source so
         {
             reader l(links->get_array()[k], r.at("links") + "[" + std::to_string(k) + "]");
             rule_link link{l.string("label", true), l.string("url", true)};
-            if (!core::parse_http_url(link.url))
+            if (!core::is_http_url(link.url))
                 fail(l.at("url"), "must be an absolute http(s) URL (CRD External Reference links are absolute)");
             l.done();
             x.links.push_back(std::move(link));
@@ -681,7 +681,7 @@ rule_set parse_rules(const json::value& doc)
         if (out.payer_name.size() > 100)
             fail("payer.name", "must be at most 100 characters");
         out.payer_url = payer.string("url");
-        if (!out.payer_url.empty() && !core::parse_http_url(out.payer_url))
+        if (!out.payer_url.empty() && !core::is_http_url(out.payer_url))
             fail("payer.url", "must be an absolute URL");
         out.payer_references = payer.strings("references");
         for (std::size_t i = 0; i < out.payer_references.size(); ++i)
