@@ -1,8 +1,8 @@
 #include <crd/core/json_document.hpp>
 
 #include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/parser.hpp>
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/value_stack.hpp>
 #include <boost/json/detail/format.hpp>
 #include <boost/json/detail/sse2.hpp>
 
@@ -23,23 +23,108 @@ namespace json = boost::json;
 namespace crd::core {
 namespace {
 
-bool all_finite(const json::value& v)
+// Boost.JSON's own document builder (the value_stack that json::parser drives, callback for callback
+// as boost/json/detail/impl/handler.ipp), plus one check: a number beyond double range (Boost.JSON
+// 1.81 reads 1e400 as inf and 0e400 as NaN) fails the parse where it is met, instead of a second
+// walk over the finished document. JSON has no Infinity or NaN, so such a value cannot be relayed.
+struct finite_document_handler
 {
-    switch (v.kind())
+    static constexpr std::size_t max_object_size = json::object::max_size();
+    static constexpr std::size_t max_array_size = json::array::max_size();
+    static constexpr std::size_t max_key_size = json::string::max_size();
+    static constexpr std::size_t max_string_size = json::string::max_size();
+
+    json::value_stack st;
+
+    finite_document_handler(json::storage_ptr sp, unsigned char* temporary, std::size_t temporary_size) : st(std::move(sp), temporary, temporary_size)
     {
-    case json::kind::double_: return std::isfinite(v.get_double());
-    case json::kind::array:
-        for (const auto& e : v.get_array())
-            if (!all_finite(e))
-                return false;
-        return true;
-    case json::kind::object:
-        for (const auto& kv : v.get_object())
-            if (!all_finite(kv.value()))
-                return false;
-        return true;
-    default: return true;
     }
+
+    static bool on_document_begin(json::error_code& /*ec*/) { return true; }
+    static bool on_document_end(json::error_code& /*ec*/) { return true; }
+    static bool on_object_begin(json::error_code& /*ec*/) { return true; }
+    bool on_object_end(std::size_t n, json::error_code& /*ec*/)
+    {
+        st.push_object(n);
+        return true;
+    }
+    static bool on_array_begin(json::error_code& /*ec*/) { return true; }
+    bool on_array_end(std::size_t n, json::error_code& /*ec*/)
+    {
+        st.push_array(n);
+        return true;
+    }
+    bool on_key_part(json::string_view s, std::size_t /*n*/, json::error_code& /*ec*/)
+    {
+        st.push_chars(s);
+        return true;
+    }
+    bool on_key(json::string_view s, std::size_t /*n*/, json::error_code& /*ec*/)
+    {
+        st.push_key(s);
+        return true;
+    }
+    bool on_string_part(json::string_view s, std::size_t /*n*/, json::error_code& /*ec*/)
+    {
+        st.push_chars(s);
+        return true;
+    }
+    bool on_string(json::string_view s, std::size_t /*n*/, json::error_code& /*ec*/)
+    {
+        st.push_string(s);
+        return true;
+    }
+    static bool on_number_part(json::string_view /*s*/, json::error_code& /*ec*/) { return true; }
+    bool on_int64(std::int64_t i, json::string_view /*s*/, json::error_code& /*ec*/)
+    {
+        st.push_int64(i);
+        return true;
+    }
+    bool on_uint64(std::uint64_t u, json::string_view /*s*/, json::error_code& /*ec*/)
+    {
+        st.push_uint64(u);
+        return true;
+    }
+    bool on_double(double d, json::string_view /*s*/, json::error_code& ec)
+    {
+        if (!std::isfinite(d))
+        {
+            ec = errc::json_number_out_of_range;
+            return false;
+        }
+        st.push_double(d);
+        return true;
+    }
+    bool on_bool(bool b, json::error_code& /*ec*/)
+    {
+        st.push_bool(b);
+        return true;
+    }
+    bool on_null(json::error_code& /*ec*/)
+    {
+        st.push_null();
+        return true;
+    }
+    static bool on_comment_part(json::string_view /*s*/, json::error_code& /*ec*/) { return true; }
+    static bool on_comment(json::string_view /*s*/, json::error_code& /*ec*/) { return true; }
+};
+
+// The whole of `text` as one document in `sp`, the temporary stack in `temporary`: what
+// json::parser::write and release do, with finite_document_handler.
+json::value parse_finite(std::string_view text, const json::parse_options& options, json::storage_ptr sp, unsigned char* temporary,
+    std::size_t temporary_size, boost::system::error_code& ec)
+{
+    // The value_stack's own storage (its stack, beyond `temporary`) is the default resource; the
+    // document's is `sp`, given by reset(), as json::parser does.
+    json::basic_parser<finite_document_handler> parser(options, json::storage_ptr(), temporary, temporary_size);
+    parser.handler().st.reset(std::move(sp));
+    // more = false: an incomplete document is an error, not a wait for more.
+    const auto used = parser.write_some(false, text.data(), text.size(), ec);
+    if (!ec && used < text.size())
+        ec = json::error::extra_data;
+    if (ec)
+        return nullptr;
+    return parser.handler().st.release();
 }
 
 // Depth-first, building the path only on the way back from the first hit.
@@ -103,13 +188,8 @@ json::value parse_json(std::string_view text, boost::system::error_code& ec, std
 {
     json::parse_options options;
     options.max_depth = max_depth;
-    json::value v = json::parse(text, ec, std::move(sp), options);
-    if (!ec && !all_finite(v))
-    {
-        ec = errc::json_number_out_of_range;
-        return nullptr;
-    }
-    return v;
+    std::array<unsigned char, 4096> temporary{};
+    return parse_finite(text, options, std::move(sp), temporary.data(), temporary.size(), ec);
 }
 
 struct document_arena
@@ -344,22 +424,14 @@ document_ptr parse_document(std::string_view text, std::size_t max_depth, boost:
 {
     // The parser's temporary stack stays on this stack frame: inside the arena its growth would
     // be kept for the life of the request.
-    unsigned char temporary[4096];
+    std::array<unsigned char, 4096> temporary;  // NOLINT(cppcoreguidelines-pro-type-member-init): scratch the parser writes before it reads
     json::parse_options options;
     options.max_depth = max_depth;
-    json::parser parser({}, options, temporary, sizeof temporary);
     auto arena = std::make_unique<document_arena>(arena_bytes_for(text.size()));
-    parser.reset(json::storage_ptr(&arena->resource));
-    // write() takes the whole text: an incomplete document is an error, not a wait for more.
-    parser.write(text.data(), text.size(), ec);
+    // The same resource on both sides: release() moves the document into the arena's value.
+    arena->value = parse_finite(text, options, json::storage_ptr(&arena->resource), temporary.data(), temporary.size(), ec);
     if (ec)
         return nullptr;
-    arena->value = parser.release();  // the same resource on both sides: a move, not a copy
-    if (!all_finite(arena->value))
-    {
-        ec = errc::json_number_out_of_range;
-        return nullptr;
-    }
     auto* owner = arena.release();
     return document_ptr(&owner->value, document_deleter(owner));
 }

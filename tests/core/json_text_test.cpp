@@ -1,8 +1,10 @@
 // compare_text_to_tree: a request's own bytes checked against its parsed tree, so that they can be
 // forwarded instead of a re-serialisation (remote decisions), and a key given twice refused.
 
+#include <crd/core/error.hpp>
 #include <crd/core/json_document.hpp>
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
@@ -160,6 +162,80 @@ BOOST_AUTO_TEST_CASE(a_text_that_is_not_the_trees_is_not_taken_for_it)
     BOOST_TEST(!compare_text_to_tree(R"({"a": [1, 2], "b": {})", tree, "b").same_members);
     BOOST_TEST(!compare_text_to_tree(R"(}{"a)", tree, "b").same_members);
     BOOST_TEST(!compare_text_to_tree(R"({"a": "\)", tree, "b").same_members);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// parse_document and parse_json: one parse that builds the document in the right memory and refuses
+// a number beyond double range where it is met.
+BOOST_AUTO_TEST_SUITE(document_parse)
+
+BOOST_AUTO_TEST_CASE(a_document_lives_in_its_own_arena)
+{
+    // Built in the default resource and copied in, it would still read the same: the storage is what
+    // tells. The arena's deallocation is trivial, the default heap's is not.
+    boost::system::error_code ec;
+    const auto doc = parse_document(R"({"a":[{"b":"a string longer than the small buffer"}],"c":1.5})", max_json_depth, ec);
+    BOOST_TEST_REQUIRE(!ec, ec.message());
+    BOOST_TEST(doc->storage().is_deallocate_trivial());
+    BOOST_TEST(doc->at("a").storage().is_deallocate_trivial());
+    BOOST_TEST(doc->at("a").at(0).at("b").get_string().storage().is_deallocate_trivial());
+    BOOST_TEST(!json::storage_ptr().is_deallocate_trivial());
+}
+
+BOOST_AUTO_TEST_CASE(parse_json_builds_in_the_resource_it_is_given)
+{
+    json::monotonic_resource arena;
+    boost::system::error_code ec;
+    const auto v = parse_json(R"({"a":["x"]})", ec, max_json_depth, json::storage_ptr(&arena));
+    BOOST_TEST_REQUIRE(!ec, ec.message());
+    BOOST_TEST(v.storage().get() == &arena);
+    BOOST_TEST(v.at("a").storage().get() == &arena);
+}
+
+BOOST_AUTO_TEST_CASE(numbers_beyond_double_range_are_refused_wherever_they_sit)
+{
+    for (const char* text : {"1e400", "-1e400", R"({"a":[1,2,{"b":-2e999}]})", R"([0e400])", R"({"x":"1e400","y":1e309})"})
+    {
+        BOOST_TEST_CONTEXT(text)
+        {
+            boost::system::error_code ec;
+            BOOST_TEST(!parse_document(text, max_json_depth, ec));
+            BOOST_TEST(ec == make_error_code(crd::errc::json_number_out_of_range), ec.message());
+            boost::system::error_code json_ec;
+            parse_json(text, json_ec);
+            BOOST_TEST(json_ec == make_error_code(crd::errc::json_number_out_of_range), json_ec.message());
+        }
+    }
+    // In range, at the edges, and as strings: taken.
+    for (const char* text : {"1.7976931348623157e308", "5e-324", "0e-400", R"({"x":"1e400"})", "[1e308,-1e308]"})
+    {
+        BOOST_TEST_CONTEXT(text)
+        {
+            boost::system::error_code ec;
+            BOOST_TEST(parse_document(text, max_json_depth, ec) != nullptr);
+            BOOST_TEST(!ec, ec.message());
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(what_is_not_one_whole_document_is_refused)
+{
+    for (const char* text : {"", "{", R"({"a":1} x)", R"({"a":1}{})", "[1,]", R"({"a" 1})"})
+    {
+        BOOST_TEST_CONTEXT(text)
+        {
+            boost::system::error_code ec;
+            BOOST_TEST(!parse_document(text, max_json_depth, ec));
+            BOOST_TEST(ec.failed());
+            boost::system::error_code json_ec;
+            parse_json(text, json_ec);
+            BOOST_TEST(json_ec.failed());
+        }
+    }
+    boost::system::error_code ec;
+    BOOST_TEST(!parse_document("[[[1]]]", 2, ec));
+    BOOST_TEST(ec.failed());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
