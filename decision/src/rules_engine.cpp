@@ -183,7 +183,13 @@ json::object rules_engine::evaluate(const core::hook_request& request) const
 json::object rules_engine::evaluate(core::hook_request& request) const
 {
     std::vector<answer::deferred_resource> deferred;
-    return build_answer(request, &deferred);
+    auto answer = build_answer(request, &deferred);
+    // Orders (and prefetched resources an answer echoes) have been moved into the answer: the
+    // request's indexes would point at emptied objects, and their keys into tables the answer may
+    // have reallocated (freed, outside an arena). Nothing looks them up after this; make it so.
+    request.prefetch_resources.clear();
+    request.first_of_type.clear();
+    return answer;
 }
 
 json::object rules_engine::build_answer(const core::hook_request& request, std::vector<answer::deferred_resource>* deferred) const

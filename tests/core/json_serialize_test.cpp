@@ -5,8 +5,10 @@
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace json = boost::json;
 
@@ -70,6 +72,34 @@ BOOST_AUTO_TEST_CASE(nesting_empty_containers_and_every_kind_round_trip_as_boost
     BOOST_TEST(crd::core::serialize_json(v) == json::serialize(v));
     BOOST_TEST(crd::core::serialize_json(json::value(nullptr)) == "null");
     BOOST_TEST(crd::core::serialize_json(json::value("x")) == R"("x")");
+}
+
+BOOST_AUTO_TEST_CASE(append_json_and_append_json_string_add_to_what_is_there)
+{
+    std::string out = R"({"kept":1,"key":)";
+    crd::core::append_json(out, json::parse(R"({"a":["x\n",2.5]})"));
+    out += ',';
+    crd::core::append_json_string(out, "q\"uote\\ and \x01");
+    BOOST_TEST(out == R"({"kept":1,"key":{"a":["x\n",2.5E0]},"q\"uote\\ and \u0001")");
+}
+
+BOOST_AUTO_TEST_CASE(a_string_ending_at_a_page_edge_is_scanned_without_the_16_byte_read)
+{
+    // The tail of a string that ends within 16 bytes of a page end takes the byte-by-byte path (a
+    // 16-byte read there could cross into an unmapped page): the same text either way.
+    constexpr std::size_t page = 4096;
+    std::vector<char> buffer(3 * page);
+    char* const page_end = reinterpret_cast<char*>((reinterpret_cast<std::uintptr_t>(buffer.data()) / page + 2) * page);
+    for (const std::string& tail : {std::string("abc\"d"), std::string("\x1f\\e"), std::string("plain tail"), std::string(15, 'z')})
+        for (std::size_t before_end = tail.size(); before_end < tail.size() + 16; ++before_end)
+        {
+            char* const start = page_end - before_end;
+            std::copy(tail.begin(), tail.end(), start);
+            const std::string_view s(start, tail.size());
+            std::string out;
+            crd::core::append_json_string(out, s);
+            BOOST_TEST(out == json::serialize(json::string(s)), tail << " ending " << before_end - tail.size() << " bytes before a page end");
+        }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -431,6 +431,10 @@ BOOST_AUTO_TEST_CASE(moving_the_orders_into_the_answer_gives_the_answer_copying_
                 auto request = in_version(doc, version);
                 const json::object moved = engine().evaluate(request);
                 BOOST_TEST(json::serialize(masked(moved)) == json::serialize(masked(copied)));
+                // The request's indexes would now point at moved-from resources: emptied, not left.
+                BOOST_TEST(request.prefetch_resources.empty());
+                BOOST_TEST(request.first_of_type.empty());
+                BOOST_TEST(request.first_prefetched("Coverage") == nullptr);
             }
         }
 }

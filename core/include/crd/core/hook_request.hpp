@@ -109,7 +109,8 @@ struct hook_request
         // std::string keys, instead of hashing again whenever the request (and its map) moves.
         std::size_t operator()(const resource_key& key) const;
     };
-    // Every resource found in prefetch (Bundles are opened), by type and id.
+    // Every resource found in prefetch (Bundles are opened), by type and id. Both indexes are
+    // emptied by rules_engine::evaluate(hook_request&), which moves resources into the answer.
     std::unordered_map<resource_key, const boost::json::object*, resource_key_hash> prefetch_resources;
     // The first prefetch resource of each type in document order, ids or not (indexed once per
     // request: the rules engine asks per order).
