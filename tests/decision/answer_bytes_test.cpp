@@ -10,6 +10,7 @@
 #include <crd/decision/rules_engine.hpp>
 
 #include "fixtures.hpp"
+#include "validated_request.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -78,14 +79,7 @@ json::value in_version(json::value doc, std::string_view version)
     return doc;
 }
 
-core::hook_request validated(json::value doc)
-{
-    const auto* service = core::find_service(test::service_id_for(doc));
-    BOOST_TEST_REQUIRE(service != nullptr);
-    auto result = core::validate_hook_request(*service, std::make_unique<json::value>(std::move(doc)));
-    BOOST_TEST_REQUIRE(result.has_value());
-    return std::move(result).value();
-}
+using test::validated;
 
 bool is_hex(char c)
 {

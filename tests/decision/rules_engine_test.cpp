@@ -4,6 +4,7 @@
 #include <crd/decision/rules_engine.hpp>
 
 #include "fixtures.hpp"
+#include "validated_request.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -24,14 +25,7 @@ const rules_engine& engine()
     return e;
 }
 
-core::hook_request validated(json::value doc)
-{
-    const auto* service = core::find_service(test::service_id_for(doc));
-    BOOST_TEST_REQUIRE(service != nullptr);
-    auto result = core::validate_hook_request(*service, std::make_unique<json::value>(std::move(doc)));
-    BOOST_TEST_REQUIRE(result.has_value());
-    return std::move(result).value();
-}
+using test::validated;
 
 json::object evaluate(json::value doc)
 {
