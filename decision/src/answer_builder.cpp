@@ -44,18 +44,29 @@ json::string joined(std::initializer_list<std::string_view> parts, const json::s
     return s;
 }
 
+// Where a summary over CDS Hooks' limit (under 140 characters) is cut, on a UTF-8 character
+// boundary and leaving room for the ellipsis; nullopt when it fits.
+constexpr std::string_view ellipsis = "\xE2\x80\xA6";  // "…", 3 bytes in UTF-8
+std::optional<std::size_t> summary_cut(std::string_view s)
+{
+    constexpr std::size_t max_bytes = 139;
+    if (s.size() <= max_bytes)
+        return std::nullopt;
+    std::size_t cut = max_bytes - ellipsis.size();
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0U) == 0x80U)
+        --cut;
+    return cut;
+}
+
 // The parts joined, cut as fit_summary cuts.
 json::string fitted_summary(std::initializer_list<std::string_view> parts, const json::storage_ptr& sp)
 {
-    constexpr std::size_t max_bytes = 139;
     json::string s = joined(parts, sp);
-    if (s.size() <= max_bytes)
-        return s;
-    std::size_t cut = max_bytes - 3;  // room for "…" (3 bytes in UTF-8)
-    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80)
-        --cut;
-    s.resize(cut);
-    s.append("\xE2\x80\xA6");
+    if (const auto cut = summary_cut(s))
+    {
+        s.resize(*cut);
+        s.append(ellipsis);
+    }
     return s;
 }
 
@@ -208,14 +219,11 @@ const json::object* update_target(const core::request_item& item, const core::ho
 
 std::string fit_summary(std::string s)
 {
-    constexpr std::size_t max_bytes = 139;
-    if (s.size() <= max_bytes)
-        return s;
-    std::size_t cut = max_bytes - 3;  // room for "…" (3 bytes in UTF-8)
-    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80)
-        --cut;
-    s.resize(cut);
-    s += "\xE2\x80\xA6";
+    if (const auto cut = summary_cut(s))
+    {
+        s.resize(*cut);
+        s += ellipsis;
+    }
     return s;
 }
 
