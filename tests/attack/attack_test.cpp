@@ -8,6 +8,7 @@
 
 #include <crd/auth/jose.hpp>
 
+#include "closed_port.hpp"
 #include "fake_decision_service.hpp"
 #include "fake_fhir_server.hpp"
 #include "fixtures.hpp"
@@ -477,7 +478,8 @@ BOOST_AUTO_TEST_CASE(many_unreachable_fhir_origins_do_not_lock_out_a_new_one)
     child_server s(fhir_prefetch_config());
 
     // 260 distinct origins on loopback (127.0.1.1 ... 127.0.2.10), all at a closed port.
-    const auto closed = std::to_string(free_port());
+    const crd::test::closed_port closed_holder;
+    const auto closed = std::to_string(closed_holder.port());
     std::size_t server_errors = 0;
     unsigned last_bad = 0;
     for (int i = 0; i < 260; ++i)
@@ -582,8 +584,9 @@ BOOST_AUTO_TEST_CASE(metrics_and_detailed_readiness_are_on_the_admin_port_only)
 
 BOOST_AUTO_TEST_CASE(public_ready_does_not_disclose_the_decision_origin)
 {
-    const auto closed = free_port();
-    child_server s(remote_config("http://127.0.0.1:" + std::to_string(closed) + "/decide"));
+    const crd::test::closed_port closed_holder;
+    const auto closed = closed_holder.port();
+    child_server s(remote_config(closed_holder.url("/decide")));
     for (int i = 0; i < 6; ++i)  // enough failures to open the breaker
         call(s.port(), sign_request());
     const auto ready = get(s.port(), "/ready");

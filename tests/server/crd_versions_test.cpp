@@ -3,6 +3,7 @@
 // decision-service answer; failures of ours are determinations for 2.1+ callers; what Inferno's
 // re-invocations send is accepted; the audit record names the version.
 
+#include "closed_port.hpp"
 #include "fake_decision_service.hpp"
 #include "fake_fhir_server.hpp"
 #include "fixtures.hpp"
@@ -902,9 +903,10 @@ BOOST_AUTO_TEST_CASE(a_failing_decision_service_is_a_technical_determination_for
         BOOST_TEST_CONTEXT("decision service " << name_of(fault))
         {
             std::optional<fake_decision_service> fake(std::in_place);
+            const test::closed_port closed;  // held through the case: no other listener takes it
             std::string url = fake->url();
             if (fault == decision_fault::down)
-                fake.reset();  // its port is closed now
+                url = closed.url("/decide");
             else if (fault == decision_fault::garbage)
                 fake->set_mode(fake_mode::not_json);
             else
@@ -955,9 +957,10 @@ BOOST_AUTO_TEST_CASE(a_2_0_caller_gets_conditional_when_on_failure_says_so)
         BOOST_TEST_CONTEXT("decision service " << name_of(fault))
         {
             std::optional<fake_decision_service> fake(std::in_place);
+            const test::closed_port closed;  // held through the case: no other listener takes it
             std::string url = fake->url();
             if (fault == decision_fault::down)
-                fake.reset();
+                url = closed.url("/decide");
             else if (fault == decision_fault::garbage)
                 fake->set_mode(fake_mode::not_json);
             else

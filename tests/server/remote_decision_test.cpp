@@ -3,6 +3,7 @@
 #include <crd/core/hooks.hpp>
 #include <crd/decision/remote_decision.hpp>
 
+#include "closed_port.hpp"
 #include "fake_decision_service.hpp"
 #include "fixtures.hpp"
 #include "http_client.hpp"
@@ -349,14 +350,10 @@ BOOST_AUTO_TEST_CASE(ready_turns_503_as_soon_as_the_decision_service_refuses_con
 {
     // /ready answered 200 after failed connects until the breaker (5 failures) opened, so a load
     // balancer kept sending calls to an instance that could only answer 502.
-    std::string closed_url;
-    {
-        fake_decision_service gone;
-        closed_url = gone.url();
-    }  // its port is closed now
+    const test::closed_port closed;
     fake_decision_service unused;
     auto cfg = remote_config(unused);
-    cfg.decision.endpoint = *core::parse_http_url(closed_url);
+    cfg.decision.endpoint = *core::parse_http_url(closed.url("/decide"));
     cfg.decision.breaker_failures = 5;
     gateway g(std::move(cfg));
     test::http_client admin(g.app.admin_port());

@@ -1,5 +1,6 @@
 #include <crd/upstream/http_client.hpp>
 
+#include "closed_port.hpp"
 #include "fake_decision_service.hpp"
 #include "fixtures.hpp"
 #include "tls_cert.hpp"
@@ -239,13 +240,8 @@ BOOST_AUTO_TEST_CASE(an_unresolved_host_fails_fast)
 
 BOOST_AUTO_TEST_CASE(a_refused_connection_is_an_error_not_a_hang)
 {
-    // Find a port nothing listens on: bind, read the port, close.
-    std::uint16_t port;
-    {
-        fake_decision_service probe;
-        port = probe.port();
-    }
-    client_setup setup("http://127.0.0.1:" + std::to_string(port) + "/decide");
+    const test::closed_port closed;  // nothing listens there, and nothing can while it is held
+    client_setup setup(closed.url("/decide"));
     net::io_context ioc;
     auto client = setup.make(ioc.get_executor());
     auto r = test::run_coro(ioc, client.send(post(), in(2s)));
