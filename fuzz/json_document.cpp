@@ -8,7 +8,8 @@
 // shortest output for -9223372036857745408, reads back 2048 lower), which is Boost's, not ours.
 // compare_text_to_tree (the cheap check every hook call gets) agrees with the slow reader of
 // repeated keys, and when the text matches, the text minus its fhirAuthorization cut parses to the
-// document without fhirAuthorization (what a decision service is sent instead of a re-serialisation).
+// document without fhirAuthorization (what a decision service is sent instead of a re-serialisation);
+// compare_text_to_document (what a hook call runs, from the parse's facts) gives the same answer.
 
 #include "fuzz_common.hpp"
 
@@ -91,6 +92,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     else if (compared.same_members)
         broken("compare_text_to_tree cut bytes outside the text", text);
+    // The hook call's way (the parse's facts) gives the text's answer, cut included.
+    const auto from_facts = crd::core::compare_text_to_document(text, doc, "fhirAuthorization");
+    if (from_facts.same_members != compared.same_members || from_facts.repeated_key != compared.repeated_key ||
+        from_facts.cut.begin != compared.cut.begin || from_facts.cut.end != compared.cut.end)
+        broken("compare_text_to_document and compare_text_to_tree disagree", text);
 
     const std::string out = crd::core::serialize_json(*doc);
     if (out != json::serialize(*doc))

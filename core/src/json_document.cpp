@@ -35,6 +35,9 @@ struct finite_document_handler
     static constexpr std::size_t max_string_size = json::string::max_size();
 
     json::value_stack st;
+    // parse_document's record of the text (parse_facts); parse_json keeps none.
+    parse_facts* facts = nullptr;
+    std::size_t depth = 0;  // open objects and arrays: 1 inside the root
 
     finite_document_handler(json::storage_ptr sp, unsigned char* temporary, std::size_t temporary_size) : st(std::move(sp), temporary, temporary_size)
     {
@@ -42,15 +45,27 @@ struct finite_document_handler
 
     static bool on_document_begin(json::error_code& /*ec*/) { return true; }
     static bool on_document_end(json::error_code& /*ec*/) { return true; }
-    static bool on_object_begin(json::error_code& /*ec*/) { return true; }
+    bool on_object_begin(json::error_code& /*ec*/)
+    {
+        ++depth;
+        return true;
+    }
     bool on_object_end(std::size_t n, json::error_code& /*ec*/)
     {
+        --depth;
+        if (facts)
+            facts->object_members += n;
         st.push_object(n);
         return true;
     }
-    static bool on_array_begin(json::error_code& /*ec*/) { return true; }
+    bool on_array_begin(json::error_code& /*ec*/)
+    {
+        ++depth;
+        return true;
+    }
     bool on_array_end(std::size_t n, json::error_code& /*ec*/)
     {
+        --depth;
         st.push_array(n);
         return true;
     }
@@ -59,10 +74,28 @@ struct finite_document_handler
         st.push_chars(s);
         return true;
     }
-    bool on_key(json::string_view s, std::size_t /*n*/, json::error_code& /*ec*/)
+    bool on_key(json::string_view s, std::size_t n, json::error_code& /*ec*/)
     {
+        if (facts && depth == 1)
+            locate_top_level_key(s, n);
         st.push_key(s);
         return true;
+    }
+    // A key read in one piece (n == its size) straight from the text lies between two quotes of
+    // the text; one with an escape was assembled in the parser's buffer, or in parts.
+    void locate_top_level_key(json::string_view key, std::size_t n) const
+    {
+        const auto text_begin = reinterpret_cast<std::uintptr_t>(facts->text.data());
+        const auto at = reinterpret_cast<std::uintptr_t>(key.data());
+        const bool in_text = n == key.size() && at > text_begin && at + key.size() < text_begin + facts->text.size();
+        const std::size_t quote = at - text_begin - 1;
+        if (!in_text || facts->text[quote] != '"' || facts->text[quote + 1 + key.size()] != '"' ||
+            facts->top_level_key_count == parse_facts::key_room)
+        {
+            facts->keys_located = false;
+            return;
+        }
+        facts->top_level_keys[facts->top_level_key_count++] = quote;
     }
     bool on_string_part(json::string_view s, std::size_t /*n*/, json::error_code& /*ec*/)
     {
@@ -112,12 +145,13 @@ struct finite_document_handler
 // The whole of `text` as one document in `sp`, the temporary stack in `temporary`: what
 // json::parser::write and release do, with finite_document_handler.
 json::value parse_finite(std::string_view text, const json::parse_options& options, json::storage_ptr sp, unsigned char* temporary,
-    std::size_t temporary_size, boost::system::error_code& ec)
+    std::size_t temporary_size, boost::system::error_code& ec, parse_facts* facts = nullptr)
 {
     // The value_stack's own storage (its stack, beyond `temporary`) is the default resource; the
     // document's is `sp`, given by reset(), as json::parser does.
     json::basic_parser<finite_document_handler> parser(options, json::storage_ptr(), temporary, temporary_size);
     parser.handler().st.reset(std::move(sp));
+    parser.handler().facts = facts;
     // more = false: an incomplete document is an error, not a wait for more.
     const auto used = parser.write_some(false, text.data(), text.size(), ec);
     if (!ec && used < text.size())
@@ -199,6 +233,7 @@ struct document_arena
     // Declared after the resource, so destroyed before it; a typed pointer marks deallocation
     // trivial, which lets the value skip destroying its nodes.
     json::value value = json::value(json::storage_ptr(&resource));
+    parse_facts facts;
 };
 
 void document_deleter::operator()(json::value* v) const noexcept
@@ -428,12 +463,19 @@ document_ptr parse_document(std::string_view text, std::size_t max_depth, boost:
     json::parse_options options;
     options.max_depth = max_depth;
     auto arena = std::make_unique<document_arena>(arena_bytes_for(text.size()));
+    arena->facts.text = text;
     // The same resource on both sides: release() moves the document into the arena's value.
-    arena->value = parse_finite(text, options, json::storage_ptr(&arena->resource), temporary.data(), temporary.size(), ec);
+    arena->value = parse_finite(text, options, json::storage_ptr(&arena->resource), temporary.data(), temporary.size(), ec, &arena->facts);
     if (ec)
         return nullptr;
     auto* owner = arena.release();
     return document_ptr(&owner->value, document_deleter(owner));
+}
+
+const parse_facts* parse_facts_of(const document_ptr& doc) noexcept
+{
+    const document_arena* arena = doc.get_deleter().arena;
+    return arena && doc.get() == &arena->value ? &arena->facts : nullptr;
 }
 
 }  // namespace crd::core

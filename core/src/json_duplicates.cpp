@@ -386,6 +386,75 @@ text_and_tree compare_text_to_tree(std::string_view text, const json::value& tre
     return out;
 }
 
+namespace {
+
+// Members over every object of the tree (the count parse_facts::object_members has for the text
+// when no key was repeated: Boost.JSON keeps one member per key).
+std::size_t tree_object_members(const json::value& v) noexcept
+{
+    std::size_t total = 0;
+    if (const auto* o = v.if_object())
+    {
+        total += o->size();
+        for (const auto& member : *o)
+            if (member.value().is_structured())
+                total += tree_object_members(member.value());
+    }
+    else if (const auto* a = v.if_array())
+    {
+        for (const auto& element : *a)
+            if (element.is_structured())
+                total += tree_object_members(element);
+    }
+    return total;
+}
+
+}  // namespace
+
+text_and_tree compare_text_to_document(std::string_view text, const document_ptr& doc, std::string_view cut_key)
+{
+    const parse_facts* facts = parse_facts_of(doc);
+    if (!facts || facts->text.data() != text.data() || facts->text.size() != text.size() || !facts->keys_located ||
+        tree_object_members(*doc) != facts->object_members)
+        return compare_text_to_tree(text, *doc, cut_key);
+    // Every object has the members its text has, in its order: the i-th top-level member of the
+    // tree is the i-th key of the text.
+    text_and_tree out;
+    out.same_members = true;
+    const auto index = top_level_index(*doc, cut_key);
+    if (!index)
+        return out;
+    const std::size_t count = facts->top_level_key_count;
+    if (count != doc->get_object().size())  // cannot be, when the counts above agree; never guess
+        return compare_text_to_tree(text, *doc, cut_key);
+    const std::size_t key_start = facts->top_level_keys[*index];
+    if (*index + 1 < count)
+    {
+        out.cut = {key_start, facts->top_level_keys[*index + 1]};  // the member, its comma, the space after
+        return out;
+    }
+    // The last member: up to the closing brace, the text's last byte but whitespace.
+    std::size_t root_close = text.size();
+    while (root_close > 0 && is_json_whitespace(text[root_close - 1]))
+        --root_close;
+    --root_close;
+    if (*index == 0)
+    {
+        out.cut = {key_start, root_close};  // the only member
+        return out;
+    }
+    // From the end of the value before it: back over the space before the key, its comma, and the
+    // space before that comma.
+    std::size_t previous_end = key_start;
+    while (previous_end > 0 && is_json_whitespace(text[previous_end - 1]))
+        --previous_end;
+    --previous_end;  // the comma
+    while (previous_end > 0 && is_json_whitespace(text[previous_end - 1]))
+        --previous_end;
+    out.cut = {previous_end, root_close};
+    return out;
+}
+
 std::optional<std::string> first_duplicate_key(std::string_view text, std::size_t max_depth)
 {
     json::parse_options options;

@@ -106,7 +106,7 @@ net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, 
     core::text_and_tree text;
     if (!ctx.body.empty() && body)
     {
-        text = core::compare_text_to_tree(ctx.body, *body, "fhirAuthorization");
+        text = core::compare_text_to_document(ctx.body, body, "fhirAuthorization");
         if (text.repeated_key)
             co_return core::api_response::from(core::to_problem(error{
                 core::request_errc::not_json, *text.repeated_key + " is given twice in one object: each key may appear once", *text.repeated_key}));

@@ -1,5 +1,6 @@
-// compare_text_to_tree: a request's own bytes checked against its parsed tree, so that they can be
-// forwarded instead of a re-serialisation (remote decisions), and a key given twice refused.
+// compare_text_to_tree and compare_text_to_document: a request's own bytes checked against its
+// parsed tree, so that they can be forwarded instead of a re-serialisation (remote decisions), and
+// a key given twice refused.
 
 #include <crd/core/error.hpp>
 #include <crd/core/json_document.hpp>
@@ -16,12 +17,24 @@ using namespace crd::core;
 
 namespace {
 
+void check_same(const text_and_tree& from_facts, const text_and_tree& from_text)
+{
+    BOOST_TEST(from_facts.same_members == from_text.same_members);
+    BOOST_TEST(from_facts.repeated_key.value_or("(none)") == from_text.repeated_key.value_or("(none)"));
+    BOOST_TEST(from_facts.cut.begin == from_text.cut.begin);
+    BOOST_TEST(from_facts.cut.end == from_text.cut.end);
+}
+
+// Both ways, which must agree: from the text (compare_text_to_tree) and from the parse's facts
+// (compare_text_to_document, what a hook call uses); the latter is returned.
 text_and_tree compare(std::string_view text)
 {
     boost::system::error_code ec;
     auto tree = parse_document(text, max_json_depth, ec);
     BOOST_TEST_REQUIRE(!ec, ec.message());
-    return compare_text_to_tree(text, *tree, "fhirAuthorization");
+    const auto from_facts = compare_text_to_document(text, tree, "fhirAuthorization");
+    check_same(from_facts, compare_text_to_tree(text, *tree, "fhirAuthorization"));
+    return from_facts;
 }
 
 // The text with the cut applied, as the decision service would receive it.
@@ -162,6 +175,82 @@ BOOST_AUTO_TEST_CASE(a_text_that_is_not_the_trees_is_not_taken_for_it)
     BOOST_TEST(!compare_text_to_tree(R"({"a": [1, 2], "b": {})", tree, "b").same_members);
     BOOST_TEST(!compare_text_to_tree(R"(}{"a)", tree, "b").same_members);
     BOOST_TEST(!compare_text_to_tree(R"({"a": "\)", tree, "b").same_members);
+}
+
+BOOST_AUTO_TEST_CASE(the_parse_records_member_counts_and_where_each_top_level_key_starts)
+{
+    const std::string text = R"( {"hook": "h", "context": {"a": [{"b": 1, "c": 2}], "d": {}}, "x" : 1} )";
+    boost::system::error_code ec;
+    const auto doc = parse_document(text, max_json_depth, ec);
+    BOOST_TEST_REQUIRE(!ec);
+    const parse_facts* facts = parse_facts_of(doc);
+    BOOST_TEST_REQUIRE(facts != nullptr);
+    BOOST_TEST(facts->text.data() == text.data());
+    BOOST_TEST(facts->object_members == 3U + 2U + 2U + 0U);  // root, context, [0], d
+    BOOST_TEST(facts->keys_located);
+    BOOST_TEST_REQUIRE(facts->top_level_key_count == 3U);
+    BOOST_TEST(text.substr(facts->top_level_keys[0], 6) == R"("hook")");
+    BOOST_TEST(text.substr(facts->top_level_keys[1], 9) == R"("context")");
+    BOOST_TEST(text.substr(facts->top_level_keys[2], 3) == R"("x")");
+
+    // A repeated key is read twice: the text has one member more than the tree.
+    const std::string twice = R"({"a": {"k": 1, "k": 2}})";
+    const auto repeated = parse_document(twice, max_json_depth, ec);
+    BOOST_TEST(parse_facts_of(repeated)->object_members == 3U);
+    BOOST_TEST(repeated->at("a").as_object().size() == 1U);
+
+    // A value made without parse_document has no facts.
+    const document_ptr made(new json::value(json::object{}));
+    BOOST_TEST(parse_facts_of(made) == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(a_top_level_key_written_with_an_escape_is_not_located)
+{
+    for (const std::string_view text : {R"({"hook": "h", "fhir\u0041uthorization": {}, "c": 1})", R"({"\u0066hir": 1})", R"({"a\"b": 1})"})
+        BOOST_TEST_CONTEXT(text)
+        {
+            boost::system::error_code ec;
+            const auto doc = parse_document(text, max_json_depth, ec);
+            BOOST_TEST_REQUIRE(!ec);
+            BOOST_TEST(!parse_facts_of(doc)->keys_located);
+            compare(text);  // and the answer is still the text's (the slow reader's)
+        }
+    // Nested escaped keys do not matter: only top-level keys are placed.
+    boost::system::error_code ec;
+    const auto nested = parse_document(R"({"a": {"\u0062": 1}})", max_json_depth, ec);
+    BOOST_TEST(parse_facts_of(nested)->keys_located);
+}
+
+BOOST_AUTO_TEST_CASE(more_top_level_keys_than_room_still_answer_from_the_text)
+{
+    std::string text = "{";
+    for (std::size_t i = 0; i < parse_facts::key_room + 5; ++i)
+        text += "\"k" + std::to_string(i) + "\": " + std::to_string(i) + ", ";
+    text += R"("fhirAuthorization": {"access_token": "t"}})";
+    boost::system::error_code ec;
+    const auto doc = parse_document(text, max_json_depth, ec);
+    BOOST_TEST_REQUIRE(!ec);
+    BOOST_TEST(!parse_facts_of(doc)->keys_located);
+    BOOST_TEST(without_cut(text).find("fhirAuthorization") == std::string::npos);
+    BOOST_TEST(without_cut(text).find("\"k36\": 36}") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(facts_of_one_text_are_never_used_for_another)
+{
+    // The same bytes at another address, and a document changed after its parse: both are read
+    // from their text.
+    const std::string text = R"({"hook": "h", "fhirAuthorization": {}, "context": {}})";
+    boost::system::error_code ec;
+    auto doc = parse_document(text, max_json_depth, ec);
+    BOOST_TEST_REQUIRE(!ec);
+    const std::string copy = text;
+    check_same(compare_text_to_document(copy, doc, "fhirAuthorization"), compare_text_to_tree(copy, *doc, "fhirAuthorization"));
+    const std::string other = R"({"hook": "h", "fhirAuthorization": {}, "context": {"x": 1, "x": 2}})";
+    const auto from_other = compare_text_to_document(other.substr(0, text.size()), doc, "fhirAuthorization");
+    BOOST_TEST(!from_other.same_members);
+    doc->as_object()["context"].as_object()["added"] = 1;  // the tree now has a member the text has not
+    const auto after_change = compare_text_to_document(text, doc, "fhirAuthorization");
+    BOOST_TEST(!after_change.same_members);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
