@@ -4,7 +4,6 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/value_stack.hpp>
 #include <boost/json/detail/format.hpp>
-#include <boost/json/detail/sse2.hpp>
 
 #include <emmintrin.h>
 
@@ -259,6 +258,24 @@ bool block_readable(const char* p)
     return (reinterpret_cast<std::uintptr_t>(p) & (page - 1)) <= page - 16;
 }
 
+// How many of the 16 bytes come before the first that needs escaping (16 when none does).
+std::size_t plain_prefix(__m128i bytes)
+{
+    const __m128i quote = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('"'));
+    const __m128i backslash = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\\'));
+    const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(bytes, _mm_set1_epi8(0x1F)), bytes);
+    const auto mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)));
+    return mask == 0 ? 16U : static_cast<unsigned>(__builtin_ctz(mask));
+}
+
+// Copies the 16 bytes at p to out (the caller has room) and returns how many are plain.
+std::size_t copy_plain_block(const char* p, char* out)
+{
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), bytes);
+    return plain_prefix(bytes);
+}
+
 // Copies the plain bytes of the `n` (< 16) bytes at p, up to the first that needs escaping, with one
 // 16-byte load and store (the store's excess lands in reserved room and is overwritten); returns how
 // many were plain. The load reads past the string inside its page: not a fault, but
@@ -266,13 +283,8 @@ bool block_readable(const char* p)
 __attribute__((no_sanitize_address)) std::size_t copy_plain_tail(const char* p, std::size_t n, char* out)
 {
     const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const __m128i quote = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('"'));
-    const __m128i backslash = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\\'));
-    const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(bytes, _mm_set1_epi8(0x1F)), bytes);
-    const auto mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out), bytes);
-    const auto first_escape = mask == 0 ? 16U : static_cast<unsigned>(__builtin_ctz(mask));
-    return std::min<std::size_t>(first_escape, n);
+    return std::min<std::size_t>(plain_prefix(bytes), n);
 }
 
 void write_escape(char*& cur, unsigned char c)
@@ -340,21 +352,31 @@ public:
         const char* const end = p + s.size();
         for (;;)
         {
-            // Boost's SSE2 scan covers whole 16-byte blocks; the tail (every key, most values) is
-            // scanned as one more block when that read stays inside its page.
-            const auto block = json::detail::count_unescaped(p, static_cast<std::size_t>(end - p));
-            std::memcpy(cur, p, block);
-            cur += block;
-            p += block;
-            if (p != end && static_cast<std::size_t>(end - p) < 16 && block_readable(p))
+            // Whole 16-byte blocks, each stored as it is loaded (the reserved room takes the
+            // excess), the cursor moved past its plain bytes: no call per string, where Boost's
+            // count_unescaped and a memcpy were two (most strings are short keys).
+            bool at_escape = false;
+            while (!at_escape && end - p >= 16)
             {
-                const auto plain = copy_plain_tail(p, static_cast<std::size_t>(end - p), cur);
+                const auto plain = copy_plain_block(p, cur);
                 cur += plain;
                 p += plain;
+                at_escape = plain != 16;
             }
-            else
-                while (p != end && !needs_escape(*p))
-                    *cur++ = *p++;
+            // The tail (every key, most values): one more block when that read stays inside its
+            // page, else byte by byte.
+            if (!at_escape && p != end)
+            {
+                if (block_readable(p))
+                {
+                    const auto plain = copy_plain_tail(p, static_cast<std::size_t>(end - p), cur);
+                    cur += plain;
+                    p += plain;
+                }
+                else
+                    while (p != end && !needs_escape(*p))
+                        *cur++ = *p++;
+            }
             if (p == end)
                 break;
             const auto c = static_cast<unsigned char>(*p++);

@@ -54,6 +54,25 @@ BOOST_AUTO_TEST_CASE(every_byte_in_strings_and_keys_is_escaped_as_boost_json_esc
     BOOST_TEST(crd::core::serialize_json(v) == json::serialize(v));
 }
 
+BOOST_AUTO_TEST_CASE(an_escape_at_every_offset_of_every_length_up_to_three_blocks)
+{
+    // The writer copies whole 16-byte blocks, then a tail: an escape before, on and after each
+    // block edge, one or two of them, in strings of every length up to 48.
+    json::array strings;
+    for (std::size_t length = 1; length <= 48; ++length)
+        for (std::size_t at = 0; at < length; ++at)
+        {
+            std::string s(length, 'p');
+            s[at] = '"';
+            strings.emplace_back(s);
+            s[length - 1 - (at / 2)] = '\n';
+            strings.emplace_back(s);
+        }
+    const json::value v = std::move(strings);
+    BOOST_TEST(crd::core::serialize_json(v) == json::serialize(v));
+    BOOST_TEST(crd::core::serialize_json(v, 1) == json::serialize(v));
+}
+
 BOOST_AUTO_TEST_CASE(numbers_keep_boost_json_spelling)
 {
     json::array numbers{
