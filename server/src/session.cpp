@@ -137,12 +137,29 @@ net::awaitable<beast::error_code> write_response(Stream& stream, session_entry& 
 {
     const bool bodiless = r.status < 200 || r.status == 204 || r.status == 304;
     const std::string head = response_head(r, version, keep_alive, bodiless ? 0 : r.body.size());
+    const std::string_view body = head_only || bodiless ? std::string_view() : std::string_view(r.body);
     expires_after(entry, timeout);
     beast::error_code ec;
-    if (head_only || bodiless || r.body.empty())
-        std::tie(ec, std::ignore) = co_await net::async_write(stream, net::buffer(head), use_tuple);
-    else
-        std::tie(ec, std::ignore) = co_await net::async_write(stream, head_and_body{{net::buffer(head), net::buffer(r.body)}}, use_tuple);
+    // On a plain connection, one send without the reactor first: the socket usually takes the
+    // whole answer, and async_write posts its completion even then, one more turn through the
+    // reactor (an epoll_wait) per call (issue 19). What the socket did not take goes as before.
+    std::size_t sent = 0;
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>)
+    {
+        sent = stream.socket().write_some(head_and_body{{net::buffer(head), net::buffer(body)}}, ec);
+        if (ec == net::error::would_block || ec == net::error::try_again)
+            ec = {};
+    }
+    const std::size_t total = head.size() + body.size();
+    if (!ec && sent < total)
+    {
+        if (body.empty())
+            std::tie(ec, std::ignore) = co_await net::async_write(stream, net::buffer(head) + sent, use_tuple);
+        else if (sent < head.size())
+            std::tie(ec, std::ignore) = co_await net::async_write(stream, head_and_body{{net::buffer(head) + sent, net::buffer(body)}}, use_tuple);
+        else
+            std::tie(ec, std::ignore) = co_await net::async_write(stream, net::buffer(body) + (sent - head.size()), use_tuple);
+    }
     entry.deadline = clock::time_point::max();
     co_return ec;
 }
@@ -264,6 +281,31 @@ core::trace_context incoming_trace(const http::request<http::string_body>& req)
     return core::server_span(req["traceparent"], req.count("traceparent"), state);
 }
 
+// Feeds the parser what `buffer` already holds: the header only, or (`whole_message`) the rest of
+// the request. True when that was enough; false with `ec` clear when more bytes must be read, or
+// with `ec` set when the bytes are not HTTP we take. Beast's async_read_header and async_read
+// complete through a post when they need no I/O, and each post costs the thread another turn
+// through the reactor (an epoll_wait) before the request goes on: two per call, as a small
+// request's header and body arrive in its first read.
+bool parse_buffered(http::request_parser<http::string_body>& parser, beast::flat_buffer& buffer, bool whole_message, beast::error_code& ec)
+{
+    parser.eager(whole_message);
+    const auto done = [&] { return whole_message ? parser.is_done() : parser.is_header_done(); };
+    while (!done() && buffer.size() != 0)
+    {
+        const std::size_t used = parser.put(buffer.data(), ec);
+        buffer.consume(used);
+        if (ec == http::error::need_more)
+        {
+            ec = {};
+            return false;
+        }
+        if (ec || used == 0)
+            return false;
+    }
+    return done();
+}
+
 bool connection_ended(const beast::error_code& ec)
 {
     return ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset || ec == beast::error::timeout ||
@@ -309,10 +351,13 @@ net::awaitable<void> serve(
 
         // Header: bounded in time from its first byte, so a slow sender cannot hold the slot.
         expires_after(*entry, limits.header_timeout);
-        if (auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple); ec)
+        beast::error_code header_error;
+        if (!parse_buffered(parser, buffer, false, header_error) && !header_error)
+            std::tie(header_error, std::ignore) = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+        if (header_error)
         {
-            if (!connection_ended(ec))
-                co_await reject(stream, *entry, limits, 11, read_failure(ec, limits));
+            if (!connection_ended(header_error))
+                co_await reject(stream, *entry, limits, 11, read_failure(header_error, limits));
             break;
         }
         entry->deadline = clock::time_point::max();
@@ -353,13 +398,18 @@ net::awaitable<void> serve(
         // itself is reserved whole by the parser, and a client that declares a large body and then
         // stalls must not pin twice that until body_timeout.
         constexpr std::uint64_t largest_read = 64 * 1024;
-        if (const auto length = parser.content_length_remaining(); length && *length > buffer.capacity() - buffer.size())
-            buffer.reserve(buffer.size() + static_cast<std::size_t>(std::min(*length, largest_read)));
         expires_after(*entry, limits.body_timeout);
-        if (auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple); ec)
+        beast::error_code body_error;
+        if (!parse_buffered(parser, buffer, true, body_error) && !body_error)
         {
-            if (!connection_ended(ec))
-                co_await reject(stream, *entry, limits, version, read_failure(ec, limits));
+            if (const auto length = parser.content_length_remaining(); length && *length > buffer.capacity() - buffer.size())
+                buffer.reserve(buffer.size() + static_cast<std::size_t>(std::min(*length, largest_read)));
+            std::tie(body_error, std::ignore) = co_await http::async_read(stream, buffer, parser, use_tuple);
+        }
+        if (body_error)
+        {
+            if (!connection_ended(body_error))
+                co_await reject(stream, *entry, limits, version, read_failure(body_error, limits));
             break;
         }
         entry->deadline = clock::time_point::max();  // the handler owns the request's deadline from here
@@ -419,6 +469,8 @@ net::awaitable<void> run_session(tcp::socket socket, const core::limits_config& 
     if (!tls)
     {
         beast::tcp_stream stream(std::move(socket));
+        // Non-blocking for the caller too, so that write_response's first send never waits.
+        stream.socket().non_blocking(true, ignored);
         session_registration registered(shard, stream);
         co_await serve(stream, limits, r, shard, registered.entry());
         stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
