@@ -1,5 +1,7 @@
 #include "session.hpp"
 
+#include "request_body.hpp"
+
 #include <crd/core/log.hpp>
 #include <crd/core/operation_outcome.hpp>
 #include <crd/core/text.hpp>
@@ -16,7 +18,6 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
@@ -213,7 +214,7 @@ error read_failure(const beast::error_code& ec, const core::limits_config& limit
 // RFC 9112 §6.1 and §3.2 on a request header. A framing we do not read exactly as every proxy in
 // front of us would is answered and the connection closed: otherwise what we take for the body
 // could be read elsewhere as the next request (request smuggling).
-result<void, error> check_framing(const http::request_parser<http::string_body>& parser)
+result<void, error> check_framing(const http::request_parser<request_body>& parser)
 {
     const auto& h = parser.get();
     if (h.version() >= 11 && h.count(http::field::host) != 1)
@@ -252,7 +253,7 @@ result<void, error> check_framing(const http::request_parser<http::string_body>&
     return {};
 }
 
-http_request_view head_view(const http::request<http::string_body>& req, std::string_view remote_address)
+http_request_view head_view(const http::request<request_body>& req, std::string_view remote_address)
 {
     http_request_view view;
     view.method = req.method_string();
@@ -268,7 +269,7 @@ http_request_view head_view(const http::request<http::string_body>& req, std::st
 // crd-server's span of a request: a child of the caller's traceparent, or a new trace when there is
 // none, it is malformed or it comes more than once. Several tracestate lines are one list (RFC 9110
 // §5.3); an oversized one is dropped by the parser, and the header limit bounds the join.
-core::trace_context incoming_trace(const http::request<http::string_body>& req)
+core::trace_context incoming_trace(const http::request<request_body>& req)
 {
     std::string state;
     const auto [first, last] = req.equal_range("tracestate");
@@ -287,7 +288,7 @@ core::trace_context incoming_trace(const http::request<http::string_body>& req)
 // complete through a post when they need no I/O, and each post costs the thread another turn
 // through the reactor (an epoll_wait) before the request goes on: two per call, as a small
 // request's header and body arrive in its first read.
-bool parse_buffered(http::request_parser<http::string_body>& parser, beast::flat_buffer& buffer, bool whole_message, beast::error_code& ec)
+bool parse_buffered(http::request_parser<request_body>& parser, beast::flat_buffer& buffer, bool whole_message, beast::error_code& ec)
 {
     parser.eager(whole_message);
     const auto done = [&] { return whole_message ? parser.is_done() : parser.is_header_done(); };
@@ -345,7 +346,7 @@ net::awaitable<void> serve(
         }
         entry->idle = false;
 
-        http::request_parser<http::string_body> parser;
+        http::request_parser<request_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
         parser.body_limit(limits.max_body_bytes);
 
@@ -421,7 +422,7 @@ net::awaitable<void> serve(
 
         const auto& req = parser.get();
         http_request_view view = head_view(req, remote_address);
-        view.body = req.body();
+        view.body = req.body().view();
         view.received = received;
         view.trace = trace;
         if (authenticated_early)
