@@ -17,7 +17,7 @@ cat > "$work/crd.json" <<JSON
 {"listen": {"address": "127.0.0.1", "port": $port, "threads": 1}, "admin": {"port": 0}, "auth": {"required": false},
  "decision": {"url": "http://127.0.0.1:$dport/decide", "pool_size": 64, "protocol": "cds-hooks"}, "log": {"level": "warning"}}
 JSON
-strace -f -c -o "$work/strace.out" -e trace=timerfd_settime,sendmsg,recvmsg,sendto,recvfrom,writev,read,write,epoll_wait "$build/server/crd-server" --config "$work/crd.json" & sp=$!
+strace -f -c -o "$work/strace.out" -e trace=timerfd_settime,sendmsg,recvmsg,sendto,recvfrom,writev,read,write,epoll_wait,epoll_ctl "$build/server/crd-server" --config "$work/crd.json" & sp=$!
 pids+=("$sp")
 python3 - "$port" "$tree/bench/bodies/payerbox-order-sign.json" "$n" <<'PY'
 import http.client, socket, sys, time

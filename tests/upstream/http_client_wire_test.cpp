@@ -451,6 +451,34 @@ BOOST_AUTO_TEST_CASE(a_peer_that_never_reads_times_the_write_out_at_the_deadline
     expect_timeout_at_deadline(c, post(std::string(32 * 1024 * 1024, 'x')), 200ms);  // more than the socket buffers hold
 }
 
+BOOST_AUTO_TEST_CASE(an_answer_read_at_once_is_parsed_as_one_read_in_pieces)
+{
+    // The client reads an answer once without the reactor and parses what it got (issue 19): a
+    // whole answer is taken from that read, a broken one is refused with the parser's error and
+    // its connection is not kept.
+    const std::string body = R"({"cards":[]})";
+    {
+        wire_peer peer({.response = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body});
+        wire_client c(peer.url());
+        for (int i = 0; i < 3; ++i)
+        {
+            auto r = c.send(post());
+            BOOST_TEST_REQUIRE(r.has_value(), r.error().message());
+            BOOST_TEST(r->status == 200U);
+            BOOST_TEST(r->body == body);
+        }
+        BOOST_TEST(peer.connections() == 1U);
+    }
+    {
+        wire_peer peer({.response = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nabcdef"});
+        wire_client c(peer.url());
+        auto r = c.send(post());
+        BOOST_TEST_REQUIRE(r.has_error());
+        BOOST_TEST(r.error() != error_code(errc::upstream_timeout));
+        BOOST_TEST(c.client->stats().open == 0U);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(a_large_answer_arrives_whole)
 {
     std::string body(300 * 1024, 'a');

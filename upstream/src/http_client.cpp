@@ -16,6 +16,7 @@
 #include <charconv>
 #include <list>
 #include <tuple>
+#include <type_traits>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -231,6 +232,8 @@ net::awaitable<result<std::unique_ptr<connection>>> connect_new(http_client::sta
     if (auto [ec, ep] = co_await stream.async_connect(*addresses, use_tuple); ec)
         co_return map_error(ec);
     stream.socket().set_option(tcp::no_delay(true));
+    // Non-blocking for us too, so that exchange's first read of an answer never waits.
+    stream.socket().non_blocking(true);
 
     if (c->tls)
     {
@@ -440,6 +443,27 @@ net::awaitable<std::tuple<error_code, std::size_t>> write_head_and_body(Stream& 
     co_return std::tuple{error_code(), sent};
 }
 
+// Feeds the parser the whole answer from what `buffer` holds. True when that was all of it; false
+// with `ec` clear when more must be read, or with `ec` set when it is not HTTP we take (the same
+// errors http::async_read gives).
+bool parse_buffered(http::response_parser<http::string_body>& parser, beast::flat_buffer& buffer, error_code& ec)
+{
+    parser.eager(true);
+    while (!parser.is_done() && buffer.size() != 0)
+    {
+        const std::size_t used = parser.put(buffer.data(), ec);
+        buffer.consume(used);
+        if (ec == http::error::need_more)
+        {
+            ec = {};
+            return false;
+        }
+        if (ec || used == 0)
+            return false;
+    }
+    return parser.is_done();
+}
+
 struct exchange_result
 {
     result<response> value{error_code(errc::upstream_timeout)};
@@ -479,9 +503,24 @@ net::awaitable<exchange_result> exchange(
     }
     if (c.buffer.capacity() < response_read_bytes)
         c.buffer.reserve(response_read_bytes);
-    if (auto [ec, n] = co_await http::async_read(stream, c.buffer, parser, use_tuple); ec)
+    // On a plain connection the answer that made the socket readable is usually all there: one
+    // read without the reactor, and the parser fed from the buffer. http::async_read posts its
+    // completion even when one read was enough: one more turn through the reactor (an
+    // epoll_wait) per call (issue 19). Whatever is missing is read as before.
+    error_code read_error;
+    bool answered = false;
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>)
     {
-        out.value = timer.expired() ? error_code(errc::upstream_timeout) : map_error(ec);
+        error_code would_block;
+        const std::size_t n = stream.socket().read_some(c.buffer.prepare(c.buffer.capacity() - c.buffer.size()), would_block);
+        c.buffer.commit(n);
+        answered = parse_buffered(parser, c.buffer, read_error);
+    }
+    if (!answered && !read_error)
+        std::tie(read_error, std::ignore) = co_await http::async_read(stream, c.buffer, parser, use_tuple);
+    if (read_error)
+    {
+        out.value = timer.expired() ? error_code(errc::upstream_timeout) : map_error(read_error);
         out.before_response_bytes = !parser.got_some() && !timer.expired();
         co_return out;
     }
