@@ -33,9 +33,13 @@ constexpr std::string_view services_prefix = "/cds-services";
 // answered into 16 KB grew the text five times, copying half a megabyte.
 constexpr std::size_t default_answer_room = 16 * 1024;
 
+// At most a megabyte: max_body_bytes may be far larger, and an answer's room is held until it is
+// written; a larger answer grows from there.
+constexpr std::size_t largest_answer_room = 1024 * 1024;
+
 std::size_t answer_room_for(std::string_view request_body)
 {
-    return std::max(default_answer_room, 2 * request_body.size());
+    return std::clamp(2 * request_body.size(), default_answer_room, largest_answer_room);
 }
 
 http_response json_response(unsigned status, const json::value& body, std::size_t room = default_answer_room)

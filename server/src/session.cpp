@@ -9,6 +9,7 @@
 #include <crd/server/http_errors.hpp>
 #include <crd/server/server_metrics.hpp>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -147,7 +148,10 @@ net::awaitable<beast::error_code> write_response(Stream& stream, session_entry& 
     std::size_t sent = 0;
     if constexpr (std::is_same_v<Stream, beast::tcp_stream>)
     {
-        sent = stream.socket().write_some(head_and_body{{net::buffer(head), net::buffer(body)}}, ec);
+        // Only where the socket was made non-blocking (a session's, not a refused connection's):
+        // this send must never wait.
+        if (stream.socket().non_blocking())
+            sent = stream.socket().write_some(head_and_body{{net::buffer(head), net::buffer(body)}}, ec);
         if (ec == net::error::would_block || ec == net::error::try_again)
             ec = {};
     }
@@ -343,6 +347,17 @@ net::awaitable<void> serve(
             if (ec)
                 break;
             buffer.commit(n);
+        }
+        else
+        {
+            // The next request is already here (pipelined): give the shard's other connections
+            // and its sweeper a turn first. Parsing buffered bytes without the reactor would
+            // otherwise run a whole read of pipelined requests back to back. Not idle meanwhile:
+            // a stopping shard must not close the socket under a request it holds.
+            entry->idle = false;
+            co_await net::post(stream.get_executor(), use_tuple);
+            if (shard.stopping)
+                break;
         }
         entry->idle = false;
 

@@ -511,10 +511,15 @@ net::awaitable<exchange_result> exchange(
     bool answered = false;
     if constexpr (std::is_same_v<Stream, beast::tcp_stream>)
     {
-        error_code would_block;
-        const std::size_t n = stream.socket().read_some(c.buffer.prepare(c.buffer.capacity() - c.buffer.size()), would_block);
+        error_code read_now;
+        const std::size_t n = stream.socket().read_some(c.buffer.prepare(c.buffer.capacity() - c.buffer.size()), read_now);
         c.buffer.commit(n);
-        answered = parse_buffered(parser, c.buffer, read_error);
+        // Nothing yet, or the end of the stream (an answer delimited by it needs async_read's
+        // end-of-stream handling): read on as before. A reset or any other error is the answer.
+        if (read_now && read_now != net::error::would_block && read_now != net::error::try_again && read_now != net::error::eof)
+            read_error = read_now;
+        else
+            answered = parse_buffered(parser, c.buffer, read_error);
     }
     if (!answered && !read_error)
         std::tie(read_error, std::ignore) = co_await http::async_read(stream, c.buffer, parser, use_tuple);
