@@ -2,6 +2,7 @@
 
 #include "request_body.hpp"
 
+#include <crd/core/http_buffered_parse.hpp>
 #include <crd/core/log.hpp>
 #include <crd/core/operation_outcome.hpp>
 #include <crd/core/text.hpp>
@@ -286,31 +287,6 @@ core::trace_context incoming_trace(const http::request<request_body>& req)
     return core::server_span(req["traceparent"], req.count("traceparent"), state);
 }
 
-// Feeds the parser what `buffer` already holds: the header only, or (`whole_message`) the rest of
-// the request. True when that was enough; false with `ec` clear when more bytes must be read, or
-// with `ec` set when the bytes are not HTTP we take. Beast's async_read_header and async_read
-// complete through a post when they need no I/O, and each post costs the thread another turn
-// through the reactor (an epoll_wait) before the request goes on: two per call, as a small
-// request's header and body arrive in its first read.
-bool parse_buffered(http::request_parser<request_body>& parser, beast::flat_buffer& buffer, bool whole_message, beast::error_code& ec)
-{
-    parser.eager(whole_message);
-    const auto done = [&] { return whole_message ? parser.is_done() : parser.is_header_done(); };
-    while (!done() && buffer.size() != 0)
-    {
-        const std::size_t used = parser.put(buffer.data(), ec);
-        buffer.consume(used);
-        if (ec == http::error::need_more)
-        {
-            ec = {};
-            return false;
-        }
-        if (ec || used == 0)
-            return false;
-    }
-    return done();
-}
-
 bool connection_ended(const beast::error_code& ec)
 {
     return ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset || ec == beast::error::timeout ||
@@ -368,7 +344,7 @@ net::awaitable<void> serve(
         // Header: bounded in time from its first byte, so a slow sender cannot hold the slot.
         expires_after(*entry, limits.header_timeout);
         beast::error_code header_error;
-        if (!parse_buffered(parser, buffer, false, header_error) && !header_error)
+        if (!core::parse_buffered(parser, buffer, core::parse_until::header, header_error) && !header_error)
             std::tie(header_error, std::ignore) = co_await http::async_read_header(stream, buffer, parser, use_tuple);
         if (header_error)
         {
@@ -416,7 +392,7 @@ net::awaitable<void> serve(
         constexpr std::uint64_t largest_read = 64 * 1024;
         expires_after(*entry, limits.body_timeout);
         beast::error_code body_error;
-        if (!parse_buffered(parser, buffer, true, body_error) && !body_error)
+        if (!core::parse_buffered(parser, buffer, core::parse_until::message, body_error) && !body_error)
         {
             if (const auto length = parser.content_length_remaining(); length && *length > buffer.capacity() - buffer.size())
                 buffer.reserve(buffer.size() + static_cast<std::size_t>(std::min(*length, largest_read)));

@@ -1,5 +1,6 @@
 #include "detail.hpp"
 
+#include <crd/core/http_buffered_parse.hpp>
 #include <crd/core/log.hpp>
 #include <crd/core/text.hpp>
 
@@ -443,27 +444,6 @@ net::awaitable<std::tuple<error_code, std::size_t>> write_head_and_body(Stream& 
     co_return std::tuple{error_code(), sent};
 }
 
-// Feeds the parser the whole answer from what `buffer` holds. True when that was all of it; false
-// with `ec` clear when more must be read, or with `ec` set when it is not HTTP we take (the same
-// errors http::async_read gives).
-bool parse_buffered(http::response_parser<http::string_body>& parser, beast::flat_buffer& buffer, error_code& ec)
-{
-    parser.eager(true);
-    while (!parser.is_done() && buffer.size() != 0)
-    {
-        const std::size_t used = parser.put(buffer.data(), ec);
-        buffer.consume(used);
-        if (ec == http::error::need_more)
-        {
-            ec = {};
-            return false;
-        }
-        if (ec || used == 0)
-            return false;
-    }
-    return parser.is_done();
-}
-
 struct exchange_result
 {
     result<response> value{error_code(errc::upstream_timeout)};
@@ -519,7 +499,7 @@ net::awaitable<exchange_result> exchange(
         if (read_now && read_now != net::error::would_block && read_now != net::error::try_again && read_now != net::error::eof)
             read_error = read_now;
         else
-            answered = parse_buffered(parser, c.buffer, read_error);
+            answered = core::parse_buffered(parser, c.buffer, core::parse_until::message, read_error);
     }
     if (!answered && !read_error)
         std::tie(read_error, std::ignore) = co_await http::async_read(stream, c.buffer, parser, use_tuple);

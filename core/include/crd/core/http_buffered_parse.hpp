@@ -1,0 +1,48 @@
+#pragma once
+// Feeding a Beast parser what a read buffer already holds: the listener's requests and the upstream
+// client's answers. Beast's async_read_header and async_read complete through a post even when they
+// need no I/O, and each post costs the thread one more turn through the reactor (an epoll_wait)
+// before the message goes on (issue 19). Included only by the two sources that read HTTP, so Beast
+// stays out of the other headers.
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <cstddef>
+
+namespace crd::core {
+
+enum class parse_until
+{
+    header,   // the header only (a body may wait for 100-continue)
+    message,  // the whole message
+};
+
+// True when what `buffer` holds was enough; false with `ec` clear when more must be read, or with
+// `ec` set when the bytes are not HTTP we take (the errors Beast's reads give). What the parser
+// took is consumed; a pipelined next message stays in the buffer.
+template <bool is_request, class Body, class Allocator>
+bool parse_buffered(boost::beast::http::parser<is_request, Body, Allocator>& parser, boost::beast::flat_buffer& buffer, parse_until until,
+    boost::system::error_code& ec)
+{
+    const bool whole_message = until == parse_until::message;
+    parser.eager(whole_message);
+    const auto done = [&] { return whole_message ? parser.is_done() : parser.is_header_done(); };
+    while (!done() && buffer.size() != 0)
+    {
+        const std::size_t used = parser.put(buffer.data(), ec);
+        buffer.consume(used);
+        if (ec == boost::beast::http::error::need_more)
+        {
+            ec = {};
+            return false;
+        }
+        if (ec || used == 0)
+            return false;
+    }
+    return done();
+}
+
+}  // namespace crd::core
