@@ -6,6 +6,9 @@
 
 #include <boost/json/array.hpp>
 
+#include <optional>
+#include <vector>
+
 namespace json = boost::json;
 
 namespace crd::decision {
@@ -354,6 +357,49 @@ const json::object* order_as_sent(const core::hook_request& request, std::string
     return nullptr;
 }
 
+// The extensions of `resource` other than coverage information, in order; none when it has no
+// "extension" member. nullopt when that member is not an array.
+std::optional<std::vector<const json::value*>> other_extensions(const json::object& resource)
+{
+    std::vector<const json::value*> out;
+    const json::value* extensions = resource.if_contains("extension");
+    if (!extensions)
+        return out;
+    if (!extensions->is_array())
+        return std::nullopt;
+    for (const auto& e : extensions->get_array())
+        if (!is_coverage_information(e))
+            out.push_back(&e);
+    return out;
+}
+
+// Whether the service's `resource` is the order as `sent`, apart from the coverage information
+// each carries: what a correct update action holds, so it is not counted as repaired. Compared
+// in place: a copy of the order per action was the cost of every relayed answer.
+bool same_apart_from_coverage_information(const json::object& resource, const json::object& sent)
+{
+    std::size_t compared = 0;
+    for (const auto& member : resource)
+    {
+        if (member.key() == "extension")
+            continue;
+        const json::value* theirs = sent.if_contains(member.key());
+        if (!theirs || *theirs != member.value())
+            return false;
+        ++compared;
+    }
+    if (compared != sent.size() - (sent.contains("extension") ? 1 : 0))
+        return false;
+    const auto ours = other_extensions(resource);
+    const auto as_sent = other_extensions(sent);
+    if (!ours || !as_sent || ours->size() != as_sent->size())
+        return false;
+    for (std::size_t i = 0; i < ours->size(); ++i)
+        if (*(*ours)[i] != *(*as_sent)[i])
+            return false;
+    return true;
+}
+
 // Re-renders the coverage information of one resource in `version`. False when the resource
 // carried coverage information that cannot be read: the action is dropped.
 bool rerender_resource(json::object& resource, const core::hook_request& request, core::crd_version version, rendering_report& rendering,
@@ -379,9 +425,9 @@ bool rerender_resource(json::object& resource, const core::hook_request& request
     // 2.1+: the order as the EHR sent it, plus the extension; nothing else changed.
     if (version >= core::crd_version::v2_1)
         if (const json::object* sent = order_as_sent(request, str(resource, "resourceType"), str(resource, "id")))
-            if (json::object original(*sent, resource.storage()); original != resource)
+            if (!same_apart_from_coverage_information(resource, *sent))
             {
-                resource = std::move(original);
+                resource = json::object(*sent, resource.storage());
                 report.notes.push_back(where + ": resource replaced by the order as sent (only the coverage information may change)");
                 ++report.actions_repaired;
             }

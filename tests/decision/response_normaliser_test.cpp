@@ -1,8 +1,13 @@
+#include <crd/decision/coverage_information.hpp>
 #include <crd/decision/response_normaliser.hpp>
+
+#include "validated_request.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
+
+#include <functional>
 
 namespace json = boost::json;
 using namespace crd;
@@ -23,6 +28,81 @@ const char* good_card = R"({"uuid": "u1", "summary": "S", "indicator": "info",
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(response_normaliser_)
+
+namespace {
+
+// crd-order-sign-1 as a caller of `version` sends it, and a decision service's answer updating its
+// first order: `resource` plus a coverage information extension (rendered in 2.2).
+struct answered_order
+{
+    core::hook_request request;
+    json::object order;
+    json::object response;
+};
+
+answered_order answer_updating_first_order(const char* version, const std::function<void(json::object&)>& edit_resource)
+{
+    json::value doc = test::load_fixture("crd-order-sign-1.json");
+    json::value& ext = doc.as_object()["extension"];
+    if (!ext.is_object())
+        ext.emplace_object();
+    ext.as_object()["davinci-crd.requestedVersion"] = version;
+    answered_order out{test::validated(std::move(doc)), {}, {}};
+    BOOST_TEST_REQUIRE(!out.request.items.empty());
+    out.order = *out.request.items.front().resource;
+    coverage_assertion a;
+    a.coverage_reference = "Coverage/cov1";
+    a.covered = "covered";
+    a.pa_needed = "no-auth";
+    a.date = "2026-05-01";
+    a.assertion_id = "assertion-1";
+    rendering_report rendering;
+    json::object resource = out.order;
+    edit_resource(resource);
+    json::array extensions;
+    if (const json::value* existing = resource.if_contains("extension"))
+        extensions = existing->as_array();
+    extensions.emplace_back(render_coverage_information(a, core::crd_version::v2_2, rendering));
+    resource["extension"] = std::move(extensions);
+    out.response = json::object{{"cards", json::array{}},
+        {"systemActions", json::array{json::object{{"type", "update"}, {"description", "d"}, {"resource", std::move(resource)}}}}};
+    return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(an_update_of_the_order_as_sent_is_relayed_unrepaired_from_2_1)
+{
+    for (const char* version : {"2.1", "2.2"})
+    {
+        BOOST_TEST_CONTEXT(version)
+        {
+            auto answered = answer_updating_first_order(version, [](json::object&) {});
+            normalise_report report;
+            rendering_report rendering;
+            render_in_version(answered.response, answered.request, answered.request.version, report, rendering);
+            BOOST_TEST(report.actions_repaired == 0U);
+            BOOST_TEST(report.notes.empty());
+            const auto& resource = answered.response.at("systemActions").at(0).at("resource").as_object();
+            for (const auto& member : answered.order)
+                if (member.key() != "extension")
+                    BOOST_TEST(resource.at(member.key()) == member.value());
+            BOOST_TEST(is_coverage_information(resource.at("extension").as_array().back()));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(an_update_that_changes_the_order_gets_the_order_as_sent_from_2_1)
+{
+    auto answered = answer_updating_first_order("2.2", [](json::object& resource) { resource["status"] = "revoked"; });
+    normalise_report report;
+    rendering_report rendering;
+    render_in_version(answered.response, answered.request, answered.request.version, report, rendering);
+    BOOST_TEST(report.actions_repaired == 1U);
+    const auto& resource = answered.response.at("systemActions").at(0).at("resource").as_object();
+    BOOST_TEST(resource.at("status") == answered.order.at("status"));
+    BOOST_TEST(is_coverage_information(resource.at("extension").as_array().back()));
+}
 
 BOOST_AUTO_TEST_CASE(a_valid_response_passes_unchanged)
 {
