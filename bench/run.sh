@@ -39,6 +39,8 @@ prefetch_port=18086   # crd-server, embedded rules, fetching missing prefetch fr
 fhir_port=18092       # fake FHIR server (bench/bodies/order-sign-without-prefetch.json names it)
 decision_port=18090
 slow_decision_port=18091
+echo_decision_port=18093  # fake decision service answering with the order as sent (CRD 2.2 gateway)
+gateway_22_port=18088     # crd-server -> that fake, called as a CRD 2.2 client
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true  # 2,000 connections in and 2,000 out in the slow scenario
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -72,6 +74,17 @@ cat > "$work/gateway-decisions.json" <<JSON
 {"listen": {"address": "127.0.0.1", "port": $decisions_port, "threads": $threads}, "admin": {"port": 0}, "auth": {"required": false},
  "decision": {"url": "http://127.0.0.1:$decision_port/decide", "pool_size": 64, "protocol": "decisions"}, "log": {"level": "warning"}}
 JSON
+# A CRD 2.1+ caller's gateway answer is checked against the orders as sent (only the coverage
+# information may differ): this stand-in echoes the order as a conformant service does, so the
+# 2.2 scenario measures that check and not a repair.
+"$build/bench/crd-fake-decision" --port "$echo_decision_port" --body bench/bodies/cds-hooks-answer-order-sign.json &
+pids+=("$!")
+cat > "$work/gateway-2-2.json" <<JSON
+{"listen": {"address": "127.0.0.1", "port": $gateway_22_port, "threads": $threads}, "admin": {"port": 0}, "auth": {"required": false},
+ "decision": {"url": "http://127.0.0.1:$echo_decision_port/decide", "pool_size": 64}, "log": {"level": "warning"}}
+JSON
+"$server" --config "$work/gateway-2-2.json" 2>"$work/gateway-2-2.log" &
+gateway_22_pid=$!; pids+=("$gateway_22_pid")
 "$server" --config "$work/gateway.json" 2>"$work/gateway.log" &
 gateway_pid=$!; pids+=("$gateway_pid")
 "$server" --config "$work/gateway-decisions.json" 2>"$work/gateway-decisions.log" &
@@ -207,6 +220,8 @@ sign=(--header 'Content-Type: application/json' --body $bodies/payerbox-order-si
 run decision-direct       --url "http://127.0.0.1:$decision_port/decide" "${sign[@]}" --connections 16 --server-pid "$decision_pid"
 run nginx-proxy           --url "http://127.0.0.1:$proxy_port/decide" "${sign[@]}" --connections 16 --server-pid "$nginx_worker"
 run gateway               --url "http://127.0.0.1:$gateway_port/cds-services/order-sign-crd" "${sign[@]}" --connections 16 --server-pid "$gateway_pid"
+# A CRD 2.2 caller (requestedVersion 2.2) through a gateway whose service echoes the order as sent.
+run gateway-2-2           --url "http://127.0.0.1:$gateway_22_port/cds-services/order-sign-crd" "${json_header[@]}" --body $bodies/payerbox-order-sign-2.2.json --connections 16 --server-pid "$gateway_22_pid"
 # The same gateway speaking the decisions protocol (docs/decision-api.yaml) to the same fake service.
 run gateway-decisions     --url "http://127.0.0.1:$decisions_port/cds-services/order-sign-crd" "${sign[@]}" --connections 16 --server-pid "$decisions_pid"
 run decision-direct-open-1000 --url "http://127.0.0.1:$decision_port/decide" "${sign[@]}" --connections 64 --rate 1000 --server-pid "$decision_pid"
