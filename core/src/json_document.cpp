@@ -340,6 +340,9 @@ public:
         }
     }
 
+    void write(const json::object& o) { write_object(o); }
+    void write(const json::array& a) { write_array(a); }
+
     // Boost's escapes: \" \\ \b \t \n \f \r, other control bytes as \u00xx (lower-case hex);
     // everything else, '/', DEL and UTF-8 included, is copied.
     void write_string(std::string_view s)
@@ -470,6 +473,24 @@ std::string serialize_json(const json::value& v, std::size_t size_hint)
 void append_json(std::string& out, const json::value& v)
 {
     json_writer(out).write(v);
+}
+
+std::string serialize_json(const json::object& o, std::size_t size_hint)
+{
+    std::string out;
+    out.reserve(size_hint);
+    json_writer(out).write(o);
+    return out;
+}
+
+void append_json(std::string& out, const json::object& o)
+{
+    json_writer(out).write(o);
+}
+
+void append_json(std::string& out, const json::array& a)
+{
+    json_writer(out).write(a);
 }
 
 void append_json_string(std::string& out, std::string_view s)

@@ -160,7 +160,7 @@ void add_dates(const json::object& resource, json::object& order, const json::st
 
 json::object order_summary(const core::request_item& item, const core::hook_request& request, const json::storage_ptr& sp)
 {
-    json::object order(sp);
+    json::object order(12, sp);  // room for every member: no growth
     std::string reference(item.resource_type);
     reference += '/';
     reference += item.id;
@@ -293,7 +293,8 @@ std::string decisions_request_body(const core::hook_request& request, bool inclu
     // A few KB per order; the arena grows by itself for large calls.
     json::monotonic_resource arena(2048 + 1024 * request.items.size());
     const json::storage_ptr sp(&arena);
-    json::object body(sp);
+    // Room for every member up front: each growth of a Boost.JSON object moves its members.
+    json::object body(12, sp);
     body["protocol"] = decisions_protocol_id;
     body["hook"] = request.service->hook;
     body["service"] = request.service->id;
@@ -328,9 +329,17 @@ std::string decisions_request_body(const core::hook_request& request, bool inclu
         for (const auto& e : answer::items_of(request, encounter_slot))
             orders.push_back(order_summary(*e.item, request, sp));
     body["orders"] = std::move(orders);
+    std::string text = core::serialize_json(body);
     if (include_prefetch && request.prefetch)
-        body["prefetch"] = *request.prefetch;
-    return core::serialize_json(body);
+    {
+        // Written from the request's own tree after the other members, not copied into the body
+        // first (a deep copy of every prefetched resource, only to be written out).
+        text.pop_back();  // the body's closing brace
+        text += R"(,"prefetch":)";
+        core::append_json(text, *request.prefetch);
+        text += '}';
+    }
+    return text;
 }
 
 result<json::object> answer_from_decisions(

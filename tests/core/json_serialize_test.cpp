@@ -1,12 +1,14 @@
 // core::serialize_json: the text boost::json::serialize gives, for values small and large.
 #include <crd/core/json_document.hpp>
 
+#include <boost/json/memory_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
 #include <cstdint>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,48 @@ BOOST_AUTO_TEST_CASE(a_value_larger_than_many_pieces_is_written_whole)
     BOOST_TEST_REQUIRE(expected.size() > 200'000U);
     BOOST_TEST(crd::core::serialize_json(v, 16) == expected);
     BOOST_TEST(crd::core::serialize_json(v, expected.size()) == expected);
+}
+
+namespace {
+
+// Counts what is allocated through it, from the default resource.
+class counting_resource : public json::memory_resource
+{
+public:
+    std::size_t allocations = 0;
+
+private:
+    void* do_allocate(std::size_t n, std::size_t align) override
+    {
+        ++allocations;
+        return ::operator new(n, std::align_val_t(align));
+    }
+    void do_deallocate(void* p, std::size_t /*n*/, std::size_t align) override { ::operator delete(p, std::align_val_t(align)); }
+    bool do_is_equal(const json::memory_resource& other) const noexcept override { return this == &other; }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(an_object_or_array_is_written_as_it_is_without_a_copy)
+{
+    // A decisions request body is built as a json::object: serialised through the value overload,
+    // it was first copied, member by member, into a temporary value in the same resource.
+    counting_resource resource;
+    const json::storage_ptr sp(&resource);
+    json::object object(sp);
+    object["orders"] = json::array({json::object({{"id", "a-long-enough-identifier-to-allocate"}}, sp)}, sp);
+    object["patient"] = "Patient/a-long-enough-identifier-to-allocate";
+    const json::array& array = object.at("orders").as_array();
+    const auto before = resource.allocations;
+
+    BOOST_TEST(crd::core::serialize_json(object) == json::serialize(object));
+    std::string appended = "[";
+    crd::core::append_json(appended, object);
+    appended += ',';
+    crd::core::append_json(appended, array);
+    appended += ']';
+    BOOST_TEST(appended == "[" + json::serialize(object) + "," + json::serialize(array) + "]");
+    BOOST_TEST(resource.allocations == before);
 }
 
 BOOST_AUTO_TEST_CASE(every_byte_in_strings_and_keys_is_escaped_as_boost_json_escapes_it)

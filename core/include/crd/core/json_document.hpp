@@ -83,6 +83,11 @@ std::string serialize_json(const boost::json::value& v, std::size_t size_hint = 
 
 // The same text appended to `out`; append_json_string writes `s` as a JSON string (quoted, escaped).
 void append_json(std::string& out, const boost::json::value& v);
+// The same for an object or an array as it is: without these overloads one would be copied into a
+// temporary boost::json::value (every member, deep) to call the ones above.
+std::string serialize_json(const boost::json::object& o, std::size_t size_hint = 4096);
+void append_json(std::string& out, const boost::json::object& o);
+void append_json(std::string& out, const boost::json::array& a);
 void append_json_string(std::string& out, std::string_view s);
 
 // The path ("context.draftOrders.entry[0].resource.quantity.value") of the first number that is
