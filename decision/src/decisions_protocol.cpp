@@ -342,8 +342,12 @@ std::string decisions_request_body(const core::hook_request& request, bool inclu
     return text;
 }
 
-result<json::object> answer_from_decisions(
-    const json::value& answer, const core::hook_request& request, std::string_view source_label, decisions_report& report)
+namespace {
+
+// answer_from_decisions; with `deferred`, each update action's resource is put in place at the end
+// (answer::place_resources, moved from the request) rather than copied when its action is made.
+result<json::object> build_from_decisions(const json::value& answer, const core::hook_request& request, std::string_view source_label,
+    decisions_report& report, std::vector<answer::deferred_resource>* deferred)
 {
     const json::object* root = answer.if_object();
     const json::value* list = root ? root->if_contains("decisions") : nullptr;
@@ -413,15 +417,23 @@ result<json::object> answer_from_decisions(
                 continue;  // order-select and encounter hooks: a service may have nothing to say
             if (!invalid.count(e.reference))
                 repair(report, decision_repair::missing_order, "no decision for " + e.reference + ": answered as undetermined");
-            answer::append_update(actions, request, *e.item,
-                answer::undetermined_assertion(cov, request.version, "The payer's decision service gave no usable decision for this order."), what,
-                e.reference, sp);
+            auto undetermined =
+                answer::undetermined_assertion(cov, request.version, "The payer's decision service gave no usable decision for this order.");
+            if (deferred != nullptr)
+                answer::append_update(actions, request, *e.item, std::move(undetermined), what, e.reference, sp, *deferred);
+            else
+                answer::append_update(actions, request, *e.item, std::move(undetermined), what, e.reference, sp);
             continue;
         }
         const rule& advice = found->second.advice;
         if (answer::carries_coverage_information(request, e))
-            answer::append_update(
-                actions, request, *e.item, answer::assertion_of(advice.result, cov, advice.reason, !cov.reference.empty()), what, e.reference, sp);
+        {
+            auto assertion = answer::assertion_of(advice.result, cov, advice.reason, !cov.reference.empty());
+            if (deferred != nullptr)
+                answer::append_update(actions, request, *e.item, std::move(assertion), what, e.reference, sp, *deferred);
+            else
+                answer::append_update(actions, request, *e.item, std::move(assertion), what, e.reference, sp);
+        }
         answer::append_cards(cards, origin, advice, advice.result, what, e.reference, items.size() > 1, request.version, sp);
     }
 
@@ -442,11 +454,36 @@ result<json::object> answer_from_decisions(
                 }
     }
 
-    json::object response(sp);
-    response["cards"] = std::move(cards);
+    // Every decision and card has been read: the deferred updates may now take the orders.
+    if (deferred != nullptr)
+        answer::place_resources(actions, *deferred, sp);
+    json::object response(2, sp);
+    response.emplace("cards", std::move(cards));
     if (!actions.empty())
-        response["systemActions"] = std::move(actions);
+        response.emplace("systemActions", std::move(actions));
     return response;
+}
+
+}  // namespace
+
+result<json::object> answer_from_decisions(
+    const json::value& answer, const core::hook_request& request, std::string_view source_label, decisions_report& report)
+{
+    return build_from_decisions(answer, request, source_label, report, nullptr);
+}
+
+result<json::object> answer_from_decisions(
+    const json::value& answer, core::hook_request& request, std::string_view source_label, decisions_report& report)
+{
+    std::vector<answer::deferred_resource> deferred;
+    auto built = build_from_decisions(answer, request, source_label, report, &deferred);
+    if (!deferred.empty())
+    {
+        // As rules_engine::evaluate: the index would point at emptied objects.
+        request.prefetch_resources.clear();
+        request.first_of_type.clear();
+    }
+    return built;
 }
 
 void count_repairs(const decisions_report& report) noexcept

@@ -277,8 +277,8 @@ result<json::object> remote_decision::normalise_and_render(json::value body, con
     return normalised;
 }
 
-result<json::object> remote_decision::render_decisions(const json::value& body, const core::hook_request& request, std::string_view service_id,
-    std::string_view hook_instance, std::string_view trace_id)
+result<json::object> remote_decision::render_decisions(
+    const json::value& body, core::hook_request& request, std::string_view service_id, std::string_view hook_instance, std::string_view trace_id)
 {
     decisions_report repairs;
     auto rendered = answer_from_decisions(body, request, cfg_.decision.source_label, repairs);

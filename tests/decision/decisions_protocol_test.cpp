@@ -16,6 +16,9 @@
 
 #include <map>
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace json = boost::json;
 using namespace crd;
@@ -167,6 +170,47 @@ BOOST_AUTO_TEST_CASE(order_select_marks_what_was_selected)
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(decisions_answer)
+
+BOOST_AUTO_TEST_CASE(a_request_given_to_the_answer_gives_it_its_orders_and_keeps_them_otherwise)
+{
+    // The same answer either way; given (non-const), the orders move into the update actions
+    // (a swap in the document's arena) where a const request has them copied.
+    for (std::string_view version : {"", "2.2"})
+    {
+        BOOST_TEST_CONTEXT("version '" << version << "'")
+        {
+            auto request = validated(sign_request(version));
+            std::vector<std::pair<std::string, json::object>> as_sent;
+            for (const auto& item : request.items)
+                as_sent.emplace_back(std::string(item.resource_type) + "/" + std::string(item.id), *item.resource);
+            BOOST_TEST_REQUIRE(as_sent.size() == 2U);
+
+            decisions_report report;
+            const core::hook_request& kept = request;
+            const auto copied = answer_from_decisions(json::parse(both_decided), kept, "Example Plan", report);
+            BOOST_TEST_REQUIRE(copied.has_value());
+            for (std::size_t i = 0; i < as_sent.size(); ++i)
+                BOOST_TEST(*request.items[i].resource == as_sent[i].second);  // the request still has its orders
+
+            const auto moved = answer_from_decisions(json::parse(both_decided), request, "Example Plan", report);
+            BOOST_TEST_REQUIRE(moved.has_value());
+            for (const auto& item : request.items)
+                BOOST_TEST(item.resource->empty());  // taken, not copied
+            BOOST_TEST(request.prefetch_resources.empty());
+            for (const auto* answer : {&*copied, &*moved})
+                for (const auto& [reference, order] : as_sent)
+                {
+                    const auto* action = action_for(*answer, reference);
+                    BOOST_TEST_REQUIRE(action != nullptr);
+                    const auto& resource = action->at("resource").as_object();
+                    for (const auto& member : order)
+                        BOOST_TEST(resource.at(member.key()) == member.value());
+                    BOOST_TEST(code_of(coverage_info(*action), "covered") == "covered");
+                }
+            BOOST_TEST(moved->at("cards").as_array().size() == copied->at("cards").as_array().size());
+        }
+    }
+}
 
 BOOST_AUTO_TEST_CASE(each_decision_becomes_coverage_information_on_its_order_in_2_0_and_2_2)
 {

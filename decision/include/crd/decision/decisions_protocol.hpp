@@ -49,6 +49,13 @@ struct decisions_report
 result<boost::json::object> answer_from_decisions(
     const boost::json::value& answer, const core::hook_request& request, std::string_view source_label, decisions_report& report);
 
+// The same, taking the request's orders into the answer's update actions instead of copying them:
+// in the request document's own memory resource a move is a swap. The request's orders are left
+// empty and its prefetch index cleared, so nothing may read them afterwards (the caller answers
+// with this answer or, on failure, before this is called).
+result<boost::json::object> answer_from_decisions(
+    const boost::json::value& answer, core::hook_request& request, std::string_view source_label, decisions_report& report);
+
 // Adds `report`'s repairs to crd_decisions_repaired_total.
 void count_repairs(const decisions_report& report) noexcept;
 

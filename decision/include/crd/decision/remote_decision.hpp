@@ -63,7 +63,7 @@ private:
     result<boost::json::object> normalise_and_render(boost::json::value body, const core::hook_request& request, core::crd_version version,
         std::string_view service_id, std::string_view hook_instance, std::string_view trace_id);
     // A decisions-protocol answer: rendered into the request's orders; repairs counted and logged.
-    result<boost::json::object> render_decisions(const boost::json::value& body, const core::hook_request& request, std::string_view service_id,
+    result<boost::json::object> render_decisions(const boost::json::value& body, core::hook_request& request, std::string_view service_id,
         std::string_view hook_instance, std::string_view trace_id);
 
     const core::config& cfg_;
