@@ -1,6 +1,7 @@
 #include <crd/core/json_document.hpp>
 
-#include <boost/json/monotonic_resource.hpp>
+#include <crd/core/json_arena.hpp>
+
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/value_stack.hpp>
 #include <boost/json/detail/format.hpp>
@@ -228,7 +229,7 @@ json::value parse_json(std::string_view text, boost::system::error_code& ec, std
 struct document_arena
 {
     explicit document_arena(std::size_t initial_bytes) : resource(initial_bytes) {}
-    json::monotonic_resource resource;
+    json_arena resource;
     // Declared after the resource, so destroyed before it; a typed pointer marks deallocation
     // trivial, which lets the value skip destroying its nodes.
     json::value value = json::value(json::storage_ptr(&resource));

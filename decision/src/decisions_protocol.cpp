@@ -3,13 +3,13 @@
 #include "answer_builder.hpp"
 
 #include <crd/core/ids.hpp>
+#include <crd/core/json_arena.hpp>
 #include <crd/core/url.hpp>
 #include <crd/decision/decision_metrics.hpp>
 #include <crd/decision/fhir_codes.hpp>
 #include <crd/decision/rules.hpp>
 
 #include <boost/json/array.hpp>
-#include <boost/json/monotonic_resource.hpp>
 #include <crd/core/json_document.hpp>
 
 #include <algorithm>
@@ -291,7 +291,7 @@ bool decisions_report::changed() const noexcept
 std::string decisions_request_body(const core::hook_request& request, bool include_prefetch)
 {
     // A few KB per order; the arena grows by itself for large calls.
-    json::monotonic_resource arena(2048 + 1024 * request.items.size());
+    core::json_arena arena(2048 + 1024 * request.items.size());
     const json::storage_ptr sp(&arena);
     // Room for every member up front: each growth of a Boost.JSON object moves its members.
     json::object body(12, sp);

@@ -1,0 +1,72 @@
+#include <crd/core/json_arena.hpp>
+
+#include <algorithm>
+#include <new>
+
+namespace crd::core {
+
+namespace {
+
+// Blocks start on this alignment, the largest Boost.JSON asks for, and what plain operator new
+// (malloc) gives: the aligned form would go through memalign, slower for no gain.
+constexpr std::size_t block_alignment = alignof(std::max_align_t);
+static_assert(__STDCPP_DEFAULT_NEW_ALIGNMENT__ >= block_alignment);
+constexpr std::size_t header_bytes = (sizeof(void*) + block_alignment - 1) / block_alignment * block_alignment;
+constexpr std::size_t smallest_block = 1024;
+
+}  // namespace
+
+json_arena::json_arena(std::size_t first_block_bytes) noexcept : next_block_bytes_(std::max(first_block_bytes, smallest_block)) {}
+
+json_arena::~json_arena()
+{
+    while (last_ != nullptr)
+    {
+        block* previous = last_->previous;
+        ::operator delete(static_cast<void*>(last_));
+        last_ = previous;
+    }
+}
+
+void* json_arena::do_allocate(std::size_t n, std::size_t align)
+{
+    // align is a power of two (memory_resource's contract); next_ + align - 1 cannot wrap, as
+    // next_ lies inside a block the allocator gave us.
+    const std::uintptr_t at = (next_ + align - 1) & ~static_cast<std::uintptr_t>(align - 1);
+    if (at <= end_ && n <= end_ - at)
+    {
+        next_ = at + n;
+        return reinterpret_cast<void*>(at);  // NOLINT(performance-no-int-to-ptr): the address was a pointer into our block
+    }
+    return allocate_in_new_block(n, align);
+}
+
+void* json_arena::allocate_in_new_block(std::size_t n, std::size_t align)
+{
+    // Room for the allocation at any alignment up to `align`, whatever the block's size.
+    const std::size_t needed = n + (align > block_alignment ? align : 0);
+    if (needed < n || needed > static_cast<std::size_t>(-1) / 2 - header_bytes)
+        throw std::bad_alloc();
+    std::size_t bytes = next_block_bytes_;
+    while (bytes < needed)
+        bytes *= 2;
+    auto* b = static_cast<block*>(::operator new(header_bytes + bytes));
+    b->previous = last_;
+    last_ = b;
+    reserved_ += bytes;
+    next_block_bytes_ = bytes * 2;
+    next_ = reinterpret_cast<std::uintptr_t>(b) + header_bytes;
+    end_ = next_ + bytes;
+    const std::uintptr_t at = (next_ + align - 1) & ~static_cast<std::uintptr_t>(align - 1);
+    next_ = at + n;
+    return reinterpret_cast<void*>(at);  // NOLINT(performance-no-int-to-ptr): inside the block just allocated
+}
+
+void json_arena::do_deallocate(void* /*p*/, std::size_t /*n*/, std::size_t /*align*/) {}
+
+bool json_arena::do_is_equal(const boost::json::memory_resource& other) const noexcept
+{
+    return this == &other;
+}
+
+}  // namespace crd::core
