@@ -1,6 +1,7 @@
 #include <crd/core/json_arena.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <new>
 
 namespace crd::core {
@@ -16,7 +17,10 @@ constexpr std::size_t smallest_block = 1024;
 
 }  // namespace
 
-json_arena::json_arena(std::size_t first_block_bytes) noexcept : next_block_bytes_(std::max(first_block_bytes, smallest_block)) {}
+// Block sizes are powers of two, as monotonic_resource's: a first block of exactly the estimate
+// (twice the text) often left a large document a little short, and the second block, twice as
+// large again, more than doubled the memory touched.
+json_arena::json_arena(std::size_t first_block_bytes) noexcept : next_block_bytes_(std::bit_ceil(std::max(first_block_bytes, smallest_block))) {}
 
 json_arena::~json_arena()
 {

@@ -14,8 +14,8 @@ namespace crd::core {
 class json_arena final : public boost::json::memory_resource
 {
 public:
-    // `first_block_bytes`: the size of the first block, allocated on first use; each further block
-    // is twice the last (or the allocation's size, when larger).
+    // `first_block_bytes`: the size of the first block (rounded up to a power of two), allocated on
+    // first use; each further block is twice the last (or larger, for an allocation that needs it).
     explicit json_arena(std::size_t first_block_bytes) noexcept;
     json_arena(const json_arena&) = delete;
     json_arena& operator=(const json_arena&) = delete;
