@@ -14,13 +14,18 @@ constexpr std::size_t block_alignment = alignof(std::max_align_t);
 static_assert(__STDCPP_DEFAULT_NEW_ALIGNMENT__ >= block_alignment);
 constexpr std::size_t header_bytes = (sizeof(void*) + block_alignment - 1) / block_alignment * block_alignment;
 constexpr std::size_t smallest_block = 1024;
+// Far beyond any document we take (bodies are limited to megabytes); it keeps bit_ceil defined.
+constexpr std::size_t largest_first_block = std::size_t{1} << 40;
 
 }  // namespace
 
 // Block sizes are powers of two, as monotonic_resource's: a first block of exactly the estimate
 // (twice the text) often left a large document a little short, and the second block, twice as
 // large again, more than doubled the memory touched.
-json_arena::json_arena(std::size_t first_block_bytes) noexcept : next_block_bytes_(std::bit_ceil(std::max(first_block_bytes, smallest_block))) {}
+json_arena::json_arena(std::size_t first_block_bytes) noexcept
+    : next_block_bytes_(std::bit_ceil(std::clamp(first_block_bytes, smallest_block, largest_first_block)))
+{
+}
 
 json_arena::~json_arena()
 {
@@ -34,6 +39,9 @@ json_arena::~json_arena()
 
 void* json_arena::do_allocate(std::size_t n, std::size_t align)
 {
+    // A zero-byte request still gets a distinct, non-null address (memory_resource's contract).
+    if (n == 0)
+        n = 1;
     // align is a power of two (memory_resource's contract); next_ + align - 1 cannot wrap, as
     // next_ lies inside a block the allocator gave us.
     const std::uintptr_t at = (next_ + align - 1) & ~static_cast<std::uintptr_t>(align - 1);

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,26 @@ BOOST_AUTO_TEST_CASE(parse_document_keeps_its_tree_in_an_arena_freed_with_it)
     BOOST_TEST_REQUIRE(doc != nullptr);
     BOOST_TEST(doc->storage().is_deallocate_trivial());
     BOOST_TEST(doc->at("context").at("patientId").as_string() == "a-patient-identifier-longer-than-inline");
+}
+
+BOOST_AUTO_TEST_CASE(a_zero_byte_allocation_is_a_distinct_address_even_in_a_fresh_arena)
+{
+    json_arena arena(1024);
+    json::memory_resource& resource = arena;
+    void* first = resource.allocate(0, 1);
+    void* second = resource.allocate(0, 1);
+    BOOST_TEST(first != nullptr);
+    BOOST_TEST(second != nullptr);
+    BOOST_TEST(first != second);
+}
+
+BOOST_AUTO_TEST_CASE(an_allocation_beyond_any_block_size_is_refused_not_wrapped)
+{
+    // The block size for such a request would overflow: bad_alloc, and nothing reserved.
+    json_arena arena(static_cast<std::size_t>(-1));  // clamped before it is rounded to a power of two
+    json::memory_resource& resource = arena;
+    BOOST_CHECK_THROW(resource.allocate(static_cast<std::size_t>(-1) / 2, 16), std::bad_alloc);
+    BOOST_TEST(arena.reserved_bytes() == 0U);
 }
 
 BOOST_AUTO_TEST_CASE(an_arena_is_equal_only_to_itself)
