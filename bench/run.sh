@@ -279,6 +279,8 @@ awk -F'"' '
         }
         if (label != "soak-500") print label, p50, p90, p99
     }' "$out" > "$work/latency.dat"
+# A soak-only run (CRD_BENCH_ONLY matching no scenario) has nothing to plot: gnuplot would fail on it.
+if [ -s "$work/latency.dat" ]; then
 gnuplot <<GP
 set terminal pngcairo size 1000,560 background rgb 'white'
 set output '$result_plot'
@@ -295,5 +297,6 @@ set key top left
 set grid ytics
 plot '$work/latency.dat' using 2:xtic(1) title 'p50', '' using 3 title 'p90', '' using 4 title 'p99'
 GP
+fi
 echo "bench: wrote $result_json, $result_md and $result_plot" >&2
 cat "$result_json"
