@@ -117,6 +117,46 @@ BOOST_AUTO_TEST_CASE(an_escape_at_every_offset_of_every_length_up_to_three_block
     BOOST_TEST(crd::core::serialize_json(v, 1) == json::serialize(v));
 }
 
+BOOST_AUTO_TEST_CASE(short_keys_and_strings_take_the_inline_path_or_the_general_one_alike)
+{
+    // Keys and values shorter than a block are written inline with their closing quote (and a
+    // key's colon) when the output has room for a whole block, by the general routine otherwise:
+    // plain, escaped at every offset, empty, and with every size of room left before the output grows.
+    json::object o;
+    for (std::size_t length = 0; length <= 17; ++length)
+    {
+        o[std::string(length, 'k') + "#"] = std::string(length, 'v');
+        for (std::size_t at = 0; at < length; ++at)
+        {
+            std::string key(length, 'k');
+            key[at] = '"';
+            std::string value(length, 'v');
+            value[at] = '\x1f';
+            o[key] = value;
+        }
+    }
+    const json::value v = std::move(o);
+    const auto expected = json::serialize(v);
+    for (std::size_t hint = 0; hint <= 40; ++hint)
+        BOOST_TEST(crd::core::serialize_json(v, hint) == expected);
+    for (std::size_t already = 0; already <= 40; ++already)
+    {
+        std::string out(already, ' ');
+        crd::core::append_json(out, v);
+        BOOST_TEST(out == std::string(already, ' ') + expected);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_view_with_no_data_is_an_empty_string)
+{
+    // std::string_view{} has a null data(): nothing may be read from it.
+    std::string out = "[";
+    crd::core::append_json_string(out, std::string_view{});
+    out += ',';
+    crd::core::append_json(out, json::value(json::object{{"", ""}}));
+    BOOST_TEST(out == R"(["",{"":""})");
+}
+
 BOOST_AUTO_TEST_CASE(numbers_keep_boost_json_spelling)
 {
     json::array numbers{
