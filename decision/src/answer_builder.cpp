@@ -352,23 +352,13 @@ void append_update_action(json::array& actions, const core::hook_request& reques
 }  // namespace
 
 void append_update(json::array& actions, const core::hook_request& request, const core::request_item& item, coverage_assertion a,
-    std::string_view what, std::string_view reference, json::storage_ptr sp)
+    std::string_view what, std::string_view reference, json::storage_ptr sp, std::vector<deferred_resource>* deferred)
 {
     rendering_report report;
     json::string description = action_description(description_tail(a), what, reference, sp);
     json::object coverage_information = render_coverage_information(std::move(a), request.version, report, sp);
     count_rendering(report);
-    append_update_action(actions, request, item, std::move(description), std::move(coverage_information), sp, nullptr);
-}
-
-void append_update(json::array& actions, const core::hook_request& request, const core::request_item& item, coverage_assertion a,
-    std::string_view what, std::string_view reference, json::storage_ptr sp, std::vector<deferred_resource>& deferred)
-{
-    rendering_report report;
-    json::string description = action_description(description_tail(a), what, reference, sp);
-    json::object coverage_information = render_coverage_information(std::move(a), request.version, report, sp);
-    count_rendering(report);
-    append_update_action(actions, request, item, std::move(description), std::move(coverage_information), sp, &deferred);
+    append_update_action(actions, request, item, std::move(description), std::move(coverage_information), sp, deferred);
 }
 
 rendered_coverage render_once(coverage_assertion a, core::crd_version version, json::storage_ptr sp)

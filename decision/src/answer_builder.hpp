@@ -55,12 +55,6 @@ coverage_assertion base_assertion(const coverage_ref& cov);
 // technical (said as `conditional` by a 2.1 rendering), 2.0 `conditional` with info-needed OTH.
 coverage_assertion undetermined_assertion(const coverage_ref& cov, core::crd_version version, std::string why);
 
-// Appends the update action that carries `a` on `item` (or, for an Appointment basedOn a
-// ServiceRequest in the request, on that ServiceRequest from 2.1), rendered in the request's
-// version; what rendering changed is counted. Allocates in `sp`.
-void append_update(boost::json::array& actions, const core::hook_request& request, const core::request_item& item, coverage_assertion a,
-    std::string_view what, std::string_view reference, boost::json::storage_ptr sp = {});
-
 // An update action whose resource is put in place by place_resources once every order has been read.
 struct deferred_resource
 {
@@ -70,11 +64,14 @@ struct deferred_resource
     boost::json::object coverage_information;  // the rendered extension
 };
 
-// As above, but the resource (the order with its coverage information) is placed later, by
-// place_resources: the order is then moved out of the request document instead of copied (a
-// deep copy was about a quarter of an embedded call's cost per order; issue 19).
+// Appends the update action that carries `a` on `item` (or, for an Appointment basedOn a
+// ServiceRequest in the request, on that ServiceRequest from 2.1), rendered in the request's
+// version; what rendering changed is counted. Allocates in `sp`. With `deferred`, the resource
+// (the order with its coverage information) is placed later, by place_resources: the order is then
+// moved out of the request document instead of copied now (a deep copy was about a quarter of an
+// embedded call's cost per order; issue 19).
 void append_update(boost::json::array& actions, const core::hook_request& request, const core::request_item& item, coverage_assertion a,
-    std::string_view what, std::string_view reference, boost::json::storage_ptr sp, std::vector<deferred_resource>& deferred);
+    std::string_view what, std::string_view reference, boost::json::storage_ptr sp = {}, std::vector<deferred_resource>* deferred = nullptr);
 
 // An order's coverage information rendered once per call for every order that gets the same
 // assertion (the same rule and coverage): the first order's update takes it as rendered when its

@@ -417,23 +417,15 @@ result<json::object> build_from_decisions(const json::value& answer, const core:
                 continue;  // order-select and encounter hooks: a service may have nothing to say
             if (!invalid.count(e.reference))
                 repair(report, decision_repair::missing_order, "no decision for " + e.reference + ": answered as undetermined");
-            auto undetermined =
-                answer::undetermined_assertion(cov, request.version, "The payer's decision service gave no usable decision for this order.");
-            if (deferred != nullptr)
-                answer::append_update(actions, request, *e.item, std::move(undetermined), what, e.reference, sp, *deferred);
-            else
-                answer::append_update(actions, request, *e.item, std::move(undetermined), what, e.reference, sp);
+            answer::append_update(actions, request, *e.item,
+                answer::undetermined_assertion(cov, request.version, "The payer's decision service gave no usable decision for this order."), what,
+                e.reference, sp, deferred);
             continue;
         }
         const rule& advice = found->second.advice;
         if (answer::carries_coverage_information(request, e))
-        {
-            auto assertion = answer::assertion_of(advice.result, cov, advice.reason, !cov.reference.empty());
-            if (deferred != nullptr)
-                answer::append_update(actions, request, *e.item, std::move(assertion), what, e.reference, sp, *deferred);
-            else
-                answer::append_update(actions, request, *e.item, std::move(assertion), what, e.reference, sp);
-        }
+            answer::append_update(actions, request, *e.item, answer::assertion_of(advice.result, cov, advice.reason, !cov.reference.empty()), what,
+                e.reference, sp, deferred);
         answer::append_cards(cards, origin, advice, advice.result, what, e.reference, items.size() > 1, request.version, sp);
     }
 
