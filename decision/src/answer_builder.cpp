@@ -430,10 +430,11 @@ void place_resources(json::array& actions, std::vector<deferred_resource>& defer
     }
 }
 
-card_parts::card_parts(const card_origin& origin, core::crd_version version, json::storage_ptr sp)
+card_parts::card_parts(const card_origin& origin, core::crd_version version, json::storage_ptr sp, std::size_t cards_kept)
     : origin_(origin)
     , version_(version)
     , sp_(std::move(sp))
+    , budget_(cards_kept)
 {
 }
 
@@ -464,12 +465,12 @@ void append_cards(json::array& cards, card_parts& parts, const rule& advice, con
 {
     if (advice.links.empty() && advice.instructions.empty())
         return;
-    if (!advice.links.empty())
+    const std::string_view indicator = advice.indicator.empty() ? derived_indicator(d) : std::string_view(advice.indicator);
+    if (!advice.links.empty() && parts.budget().admits(indicator))
     {
         const auto generated = generated_summary(d, what, parts.origin().label);
         json::string summary = advice.summary.empty() ? fitted_summary({generated[0], generated[1], generated[2], generated[3]}, sp)
                                                       : fitted_summary({advice.summary}, sp);
-        const std::string_view indicator = advice.indicator.empty() ? derived_indicator(d) : std::string_view(advice.indicator);
         // The rule's reason and, when the answer covers several items, which one this is.
         const std::string_view reason = advice.reason;
         const bool with_detail = several || !reason.empty();
@@ -482,11 +483,13 @@ void append_cards(json::array& cards, card_parts& parts, const rule& advice, con
         else if (with_detail)
             (card.begin() + card_detail)->value() = reason;
         cards.push_back(std::move(card));
+        parts.budget().add(indicator);
     }
-    if (!advice.instructions.empty())
+    if (!advice.instructions.empty() && parts.budget().admits("info"))
     {
         // Instructions card: text only, no links or suggestions.
         cards.push_back(card_from(parts.skeleton(advice, true, true), fitted_summary({"Instructions: ", what}, sp), "info", reference, sp));
+        parts.budget().add("info");
     }
 }
 

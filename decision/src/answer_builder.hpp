@@ -7,12 +7,14 @@
 
 #include <crd/core/hook_request.hpp>
 #include <crd/decision/coverage_information.hpp>
+#include <crd/decision/crd_configuration.hpp>
 #include <crd/decision/fhir_codes.hpp>
 #include <crd/decision/rules.hpp>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -116,12 +118,16 @@ void append_cards(boost::json::array& cards, const card_origin& origin, const ru
 class card_parts
 {
 public:
-    card_parts(const card_origin& origin, core::crd_version version, boost::json::storage_ptr sp);
+    // At most `cards_kept` cards are kept (core::hook_request::cards_kept): budget() says which
+    // cards could still be.
+    card_parts(const card_origin& origin, core::crd_version version, boost::json::storage_ptr sp,
+        std::size_t cards_kept = std::numeric_limits<std::size_t>::max());
 
     // `instructions`: the rule's Instructions card, else its External Reference card;
     // `with_detail`: the External Reference card has a detail.
     const boost::json::object& skeleton(const rule& advice, bool instructions, bool with_detail);
     const card_origin& origin() const noexcept { return origin_; }
+    card_budget& budget() noexcept { return budget_; }
 
 private:
     struct built
@@ -135,9 +141,11 @@ private:
     core::crd_version version_;
     boost::json::storage_ptr sp_;
     std::vector<built> cards_;
+    card_budget budget_;
 };
 
-// As above, with the shared parts copied from `parts` (built for the same origin, version and `sp`).
+// As above, with the shared parts copied from `parts` (built for the same origin, version and
+// `sp`); a card its budget does not admit is left out.
 void append_cards(boost::json::array& cards, card_parts& parts, const rule& advice, const determination& d, std::string_view what,
     std::string_view reference, bool several, const boost::json::storage_ptr& sp);
 

@@ -16,14 +16,7 @@ constexpr std::string_view config_path = "extension.davinci-crd.configuration.";
 int severity(const json::value& card)
 {
     const json::value* ind = card.is_object() ? card.get_object().if_contains("indicator") : nullptr;
-    if (ind && ind->is_string())
-    {
-        if (ind->get_string() == "critical")
-            return 0;
-        if (ind->get_string() == "warning")
-            return 1;
-    }
-    return 2;
+    return ind && ind->is_string() ? card_severity(ind->get_string()) : 2;
 }
 
 std::string_view topic_code(const json::value& card)
@@ -106,6 +99,26 @@ result<crd_options, error> read_options(const json::object* configuration, const
         // Anything else is an option this service does not offer: ignored, as CRD requires.
     }
     return out;
+}
+
+int card_severity(std::string_view indicator) noexcept
+{
+    if (indicator == "critical")
+        return 0;
+    if (indicator == "warning")
+        return 1;
+    return 2;
+}
+
+bool card_budget::admits(std::string_view indicator) const noexcept
+{
+    return at_least_as_severe_[static_cast<std::size_t>(card_severity(indicator))] < max_cards_;
+}
+
+void card_budget::add(std::string_view indicator) noexcept
+{
+    for (auto s = static_cast<std::size_t>(card_severity(indicator)); s < at_least_as_severe_.size(); ++s)
+        ++at_least_as_severe_[s];
 }
 
 void apply_options(json::object& response, const crd_options& options)

@@ -142,6 +142,10 @@ net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, 
         r.hook_instance = request.hook_instance;
         co_return r;
     }
+    // The decision source need not build cards max-cards would drop; with a card type disabled,
+    // which cards count toward max-cards is known only once they are built.
+    if (options->disabled_card_types.empty())
+        request.cards_kept = options->max_cards;
 
     // CRD 2.2 (cards.md; Inferno's technical-issues tests): the EHR's FHIR server failed us while
     // the Coverage was still missing: a determination ("indeterminate", reason technical), not a

@@ -210,7 +210,7 @@ json::object rules_engine::build_answer(const core::hook_request& request, std::
     json::array actions(sp);
     if (deferred != nullptr)
         deferred->reserve(items.size());
-    answer::card_parts card_parts(origin, request.version, sp);
+    answer::card_parts card_parts(origin, request.version, sp, request.cards_kept);  // the caller's max-cards
     // Orders with the same rule and the same coverage get the same assertion (but its id): it is
     // rendered once per call, and each order's update copies it (issue 19). A call has few of these.
     struct same_assertion

@@ -107,6 +107,82 @@ BOOST_AUTO_TEST_CASE(cards_are_ordered_most_severe_first_and_stable_within_a_sev
     BOOST_TEST(sorted.at("cards").at(1).at("summary").as_string() == "card 2");
 }
 
+BOOST_AUTO_TEST_CASE(a_card_budget_leaves_out_only_cards_max_cards_would_drop)
+{
+    // Every sequence of up to 6 cards of the three severities, against every max-cards from 0 to 7:
+    // building only the cards the budget admits must give apply_options' answer from all of them,
+    // and the budget must leave out every card that cannot be kept.
+    const char* indicators[] = {"critical", "warning", "info"};
+    std::size_t sequences = 0;
+    std::size_t left_out = 0;
+    for (std::size_t length = 0; length <= 6; ++length)
+    {
+        std::size_t combinations = 1;
+        for (std::size_t i = 0; i < length; ++i)
+            combinations *= 3;
+        for (std::size_t c = 0; c < combinations; ++c)
+        {
+            std::vector<const char*> sequence;
+            for (std::size_t i = 0, rest = c; i < length; ++i, rest /= 3)
+                sequence.push_back(indicators[rest % 3]);
+            ++sequences;
+            for (std::size_t max_cards = 0; max_cards <= 7; ++max_cards)
+            {
+                crd_options options;
+                options.max_cards = max_cards;
+                json::array all;
+                json::array admitted;
+                card_budget budget(max_cards);
+                for (std::size_t i = 0; i < sequence.size(); ++i)
+                {
+                    all.push_back(card(sequence[i], "coverage-info", static_cast<int>(i)));
+                    if (budget.admits(sequence[i]))
+                    {
+                        admitted.push_back(card(sequence[i], "coverage-info", static_cast<int>(i)));
+                        budget.add(sequence[i]);
+                    }
+                }
+                json::object from_all{{"cards", all}};
+                json::object from_admitted{{"cards", admitted}};
+                apply_options(from_all, options);
+                apply_options(from_admitted, options);
+                BOOST_TEST_CONTEXT(sequence.size() << " cards, sequence " << c << ", max-cards " << max_cards)
+                {
+                    BOOST_TEST(from_admitted == from_all);
+                    // At most max-cards cards of each severity are built: a card is admitted only
+                    // while fewer than max-cards as severe or more severe were.
+                    BOOST_TEST(admitted.size() <= 3 * max_cards);
+                }
+                left_out += all.size() - admitted.size();
+            }
+        }
+    }
+    BOOST_TEST(sequences == 1093U);
+    BOOST_TEST(left_out > 0U);
+}
+
+BOOST_AUTO_TEST_CASE(a_card_budget_admits_a_more_severe_card_after_it_is_spent_on_less_severe_ones)
+{
+    card_budget budget(2);
+    budget.add("info");
+    budget.add("info");
+    BOOST_TEST(!budget.admits("info"));
+    BOOST_TEST(budget.admits("warning"));
+    BOOST_TEST(budget.admits("critical"));
+    budget.add("critical");
+    budget.add("warning");
+    BOOST_TEST(!budget.admits("warning"));
+    BOOST_TEST(budget.admits("critical"));
+    BOOST_TEST(!budget.admits("something else"));  // ranked as info
+
+    card_budget none(0);
+    BOOST_TEST(!none.admits("critical"));
+    card_budget unlimited;
+    for (int i = 0; i < 1000; ++i)
+        unlimited.add("critical");
+    BOOST_TEST(unlimited.admits("info"));
+}
+
 BOOST_AUTO_TEST_CASE(disabled_types_and_coverage_info_are_removed)
 {
     json::object res{

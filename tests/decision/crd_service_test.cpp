@@ -185,6 +185,28 @@ BOOST_AUTO_TEST_CASE(handle_honours_the_request_configuration)
     BOOST_TEST(bad.body.at("issue").at(0).at("expression").at(0).as_string() == "extension.davinci-crd.configuration.max-cards");
 }
 
+BOOST_AUTO_TEST_CASE(max_cards_with_a_disabled_card_type_counts_only_the_enabled_cards)
+{
+    // A coverage-info warning (mammography) before a network warning (oxygen from a supplier out
+    // of network): with coverage-info disabled and max-cards 1, the network card is the one card
+    // kept. Had the rules engine been told to build at most one card, it would have stopped at the
+    // disabled one.
+    crd_service sign(*core::find_service("order-sign-crd"), engine(), std::chrono::seconds(4));
+    auto doc = test::load_fixture("crd-order-sign-1.json");
+    doc.at("context").at("draftOrders").at("entry").at(1).at("resource").as_object()["performer"] =
+        json::array{json::object{{"reference", "Organization/dme-nonpar-77"}}};
+    auto everything = call(sign, doc);
+    BOOST_TEST_REQUIRE(everything.status == 200U);
+    BOOST_TEST_REQUIRE(everything.body.at("cards").as_array().size() == 2U);
+    BOOST_TEST(everything.body.at("cards").at(0).at("source").at("topic").at("code").as_string() == "coverage-info");
+
+    doc.at("extension").as_object()["davinci-crd.configuration"] = json::object{{"max-cards", 1}, {"coverage-info", false}};
+    auto limited = call(sign, doc);
+    BOOST_TEST_REQUIRE(limited.status == 200U);
+    BOOST_TEST_REQUIRE(limited.body.at("cards").as_array().size() == 1U);
+    BOOST_TEST(limited.body.at("cards").at(0).at("source").at("topic").at("code").as_string() == "network");
+}
+
 BOOST_AUTO_TEST_CASE(invalid_requests_get_an_operation_outcome)
 {
     crd_service sign(*core::find_service("order-sign-crd"), engine(), std::chrono::seconds(4));

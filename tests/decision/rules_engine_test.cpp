@@ -1,5 +1,6 @@
 #include <crd/core/hook_request.hpp>
 #include <crd/core/ids.hpp>
+#include <crd/decision/crd_configuration.hpp>
 #include <crd/decision/fhir_codes.hpp>
 #include <crd/decision/rules_engine.hpp>
 
@@ -470,6 +471,43 @@ BOOST_AUTO_TEST_CASE(the_request_gives_up_its_orders_only_to_the_non_const_evalu
     BOOST_TEST(first_order->size() == size_before);  // copied: the request is untouched
     (void)engine().evaluate(request);
     BOOST_TEST(first_order->empty());  // moved into the answer
+}
+
+BOOST_AUTO_TEST_CASE(cards_the_callers_max_cards_would_drop_are_not_built)
+{
+    // crd-order-sign-1's two orders four times over: per pair a warning card (mammography), then a
+    // warning and an info card (oxygen's links and instructions), so that an info card is built
+    // before warnings that push it out.
+    auto doc = test::load_fixture("crd-order-sign-1.json");
+    auto& entries = doc.at("context").at("draftOrders").at("entry").as_array();
+    const json::array pair = entries;
+    for (int copy = 1; copy < 4; ++copy)
+        for (json::value entry : pair)
+        {
+            auto& resource = entry.at("resource").as_object();
+            resource["id"] = std::string(resource.at("id").as_string()) + "-" + std::to_string(copy);
+            entries.push_back(std::move(entry));
+        }
+    const std::size_t all_cards = engine().evaluate(validated(doc)).at("cards").as_array().size();
+    BOOST_TEST_REQUIRE(all_cards == 12U);
+    for (std::size_t max_cards = 0; max_cards <= 13; ++max_cards)
+        BOOST_TEST_CONTEXT("max-cards " << max_cards)
+        {
+            crd_options options;
+            options.max_cards = max_cards;
+            json::object everything = engine().evaluate(validated(doc));
+            auto request = validated(doc);
+            request.cards_kept = max_cards;
+            json::object budgeted = engine().evaluate(request);
+            const std::size_t built = budgeted.at("cards").as_array().size();
+            // The first max-cards warnings, and each info card built while fewer than max-cards
+            // cards were: for W W I W W I W W I W W I.
+            constexpr std::size_t expected_built[] = {0, 1, 2, 4, 5, 6, 8, 9, 10, 11, 11, 11, 12, 12};
+            BOOST_TEST(built == expected_built[max_cards]);
+            apply_options(everything, options);
+            apply_options(budgeted, options);
+            BOOST_TEST(json::serialize(masked(budgeted)) == json::serialize(masked(everything)));
+        }
 }
 
 BOOST_AUTO_TEST_CASE(orders_with_one_rule_billed_to_different_coverages_each_get_their_own)

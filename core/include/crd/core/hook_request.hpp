@@ -11,6 +11,8 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include <cstddef>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -68,6 +70,10 @@ struct hook_request
     // request (decision.on_failure "conditional", or a 2.1+ caller's technical determination): a
     // decision source must then keep the request after sending it (see core::decision_service).
     bool keep_for_failure_answer = false;
+    // The most cards the caller keeps (its max-cards), set by the handler before the decision step
+    // when every card counts toward it (no card type disabled). A decision source may leave out a
+    // card that this many cards at least as severe precede: the caller would never see it.
+    std::size_t cards_kept = std::numeric_limits<std::size_t>::max();
     // Prefetch keys whose fetch from the EHR's FHIR server failed (refused token, server error,
     // timeout), as opposed to data that does not exist: a 2.1+ caller hears "technical".
     std::vector<std::string> prefetch_failures;

@@ -7,9 +7,12 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include <array>
 #include <cstddef>
+#include <limits>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace crd::decision {
@@ -33,5 +36,28 @@ result<crd_options, error> read_options(const boost::json::object* configuration
 // Applies options to a CDS Hooks response: drops disabled card types and coverage information,
 // keeps the max-cards most severe cards (critical, warning, info; stable within a level).
 void apply_options(boost::json::object& response, const crd_options& options);
+
+// A card's rank in apply_options' order: 0 critical, 1 warning, 2 info (or anything else).
+int card_severity(std::string_view indicator) noexcept;
+
+// apply_options' max-cards rule, applied while an answer is built: a card that max-cards cards at
+// least as severe precede can never be kept (they come before it in apply_options' order), so a
+// decision source need not build it (issue 19: a 100-order call built 88 cards to keep 10). Sound
+// only while every card counts toward max-cards, that is, no card type is disabled
+// (core::hook_request::cards_kept).
+class card_budget
+{
+public:
+    explicit card_budget(std::size_t max_cards = std::numeric_limits<std::size_t>::max()) noexcept : max_cards_(max_cards) {}
+
+    // Whether a card with this indicator, built next, could be among those kept.
+    bool admits(std::string_view indicator) const noexcept;
+    // Records a card that was built.
+    void add(std::string_view indicator) noexcept;
+
+private:
+    std::size_t max_cards_;
+    std::array<std::size_t, 3> at_least_as_severe_{};  // [s]: cards built whose severity is s or more severe
+};
 
 }  // namespace crd::decision
