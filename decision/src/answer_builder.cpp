@@ -430,11 +430,10 @@ void place_resources(json::array& actions, std::vector<deferred_resource>& defer
     }
 }
 
-card_parts::card_parts(const card_origin& origin, core::crd_version version, json::storage_ptr sp, std::size_t cards_kept)
+card_parts::card_parts(const card_origin& origin, core::crd_version version, json::storage_ptr sp)
     : origin_(origin)
     , version_(version)
     , sp_(std::move(sp))
-    , budget_(cards_kept)
 {
 }
 
@@ -451,22 +450,22 @@ const json::object& card_parts::skeleton(const rule& advice, bool instructions, 
     return cards_.emplace_back(built{&advice, instructions, with_detail, std::move(card)}).card;
 }
 
-void append_cards(json::array& cards, const card_origin& origin, const rule& advice, const determination& d, std::string_view what,
-    std::string_view reference, bool several, core::crd_version version, json::storage_ptr sp)
+void append_cards(json::array& cards, const card_origin& origin, card_budget& budget, const rule& advice, const determination& d,
+    std::string_view what, std::string_view reference, bool several, core::crd_version version, json::storage_ptr sp)
 {
     if (advice.links.empty() && advice.instructions.empty())
         return;
     card_parts parts(origin, version, sp);
-    append_cards(cards, parts, advice, d, what, reference, several, sp);
+    append_cards(cards, parts, budget, advice, d, what, reference, several, sp);
 }
 
-void append_cards(json::array& cards, card_parts& parts, const rule& advice, const determination& d, std::string_view what,
+void append_cards(json::array& cards, card_parts& parts, card_budget& budget, const rule& advice, const determination& d, std::string_view what,
     std::string_view reference, bool several, const json::storage_ptr& sp)
 {
     if (advice.links.empty() && advice.instructions.empty())
         return;
     const std::string_view indicator = advice.indicator.empty() ? derived_indicator(d) : std::string_view(advice.indicator);
-    if (!advice.links.empty() && parts.budget().admits(indicator))
+    if (!advice.links.empty() && budget.admits(indicator))
     {
         const auto generated = generated_summary(d, what, parts.origin().label);
         json::string summary = advice.summary.empty() ? fitted_summary({generated[0], generated[1], generated[2], generated[3]}, sp)
@@ -483,13 +482,13 @@ void append_cards(json::array& cards, card_parts& parts, const rule& advice, con
         else if (with_detail)
             (card.begin() + card_detail)->value() = reason;
         cards.push_back(std::move(card));
-        parts.budget().add(indicator);
+        budget.add(indicator);
     }
-    if (!advice.instructions.empty() && parts.budget().admits("info"))
+    if (!advice.instructions.empty() && budget.admits("info"))
     {
         // Instructions card: text only, no links or suggestions.
         cards.push_back(card_from(parts.skeleton(advice, true, true), fitted_summary({"Instructions: ", what}, sp), "info", reference, sp));
-        parts.budget().add("info");
+        budget.add("info");
     }
 }
 

@@ -14,7 +14,6 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
-#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -108,8 +107,9 @@ void place_resources(boost::json::array& actions, std::vector<deferred_resource>
 // Appends the cards of `advice` about one item: an External Reference card when it has links, an
 // Instructions card when it has instructions (CRD cards.md). `several`: the answer covers more
 // than one item, so the detail says which. `d` is the determination the summary speaks of.
-void append_cards(boost::json::array& cards, const card_origin& origin, const rule& advice, const determination& d, std::string_view what,
-    std::string_view reference, bool several, core::crd_version version, boost::json::storage_ptr sp = {});
+// A card `budget` does not admit is left out (one budget for the whole answer).
+void append_cards(boost::json::array& cards, const card_origin& origin, card_budget& budget, const rule& advice, const determination& d,
+    std::string_view what, std::string_view reference, bool several, core::crd_version version, boost::json::storage_ptr sp = {});
 
 // The cards of one call's rules, built once per call as skeletons (every member in place, the
 // per-item ones as placeholders) and copied into each card, which then gets its own uuid,
@@ -118,16 +118,12 @@ void append_cards(boost::json::array& cards, const card_origin& origin, const ru
 class card_parts
 {
 public:
-    // At most `cards_kept` cards are kept (core::hook_request::cards_kept): budget() says which
-    // cards could still be.
-    card_parts(const card_origin& origin, core::crd_version version, boost::json::storage_ptr sp,
-        std::size_t cards_kept = std::numeric_limits<std::size_t>::max());
+    card_parts(const card_origin& origin, core::crd_version version, boost::json::storage_ptr sp);
 
     // `instructions`: the rule's Instructions card, else its External Reference card;
     // `with_detail`: the External Reference card has a detail.
     const boost::json::object& skeleton(const rule& advice, bool instructions, bool with_detail);
     const card_origin& origin() const noexcept { return origin_; }
-    card_budget& budget() noexcept { return budget_; }
 
 private:
     struct built
@@ -141,13 +137,12 @@ private:
     core::crd_version version_;
     boost::json::storage_ptr sp_;
     std::vector<built> cards_;
-    card_budget budget_;
 };
 
 // As above, with the shared parts copied from `parts` (built for the same origin, version and
-// `sp`); a card its budget does not admit is left out.
-void append_cards(boost::json::array& cards, card_parts& parts, const rule& advice, const determination& d, std::string_view what,
-    std::string_view reference, bool several, const boost::json::storage_ptr& sp);
+// `sp`); a card `budget` does not admit is left out (one budget for the whole answer).
+void append_cards(boost::json::array& cards, card_parts& parts, card_budget& budget, const rule& advice, const determination& d,
+    std::string_view what, std::string_view reference, bool several, const boost::json::storage_ptr& sp);
 
 // Card.source: label, url, and topic in the caller's version's card-type system. Allocates in `sp`.
 boost::json::object card_source(

@@ -405,6 +405,9 @@ result<json::object> build_from_decisions(const json::value& answer, const core:
     const answer::card_origin origin{source_label, {}};
     json::array cards(sp);
     json::array actions(sp);
+    // The service's own extra cards (below) come after these, so they cannot make one kept that
+    // the budget left out.
+    card_budget budget(request.cards_kept);
     for (const auto& e : items)
     {
         const auto codings = e.resource ? service_codings(*e.resource, request) : std::vector<coding>{};
@@ -426,7 +429,7 @@ result<json::object> build_from_decisions(const json::value& answer, const core:
         if (answer::carries_coverage_information(request, e))
             answer::append_update(actions, request, *e.item, answer::assertion_of(advice.result, cov, advice.reason, !cov.reference.empty()), what,
                 e.reference, sp, deferred);
-        answer::append_cards(cards, origin, advice, advice.result, what, e.reference, items.size() > 1, request.version, sp);
+        answer::append_cards(cards, origin, budget, advice, advice.result, what, e.reference, items.size() > 1, request.version, sp);
     }
 
     if (const json::value* extra = root->if_contains("cards"))

@@ -210,7 +210,8 @@ json::object rules_engine::build_answer(const core::hook_request& request, std::
     json::array actions(sp);
     if (deferred != nullptr)
         deferred->reserve(items.size());
-    answer::card_parts card_parts(origin, request.version, sp, request.cards_kept);  // the caller's max-cards
+    answer::card_parts card_parts(origin, request.version, sp);
+    card_budget budget(request.cards_kept);  // the caller's max-cards
     // Orders with the same rule and the same coverage get the same assertion (but its id): it is
     // rendered once per call, and each order's update copies it (issue 19). A call has few of these.
     struct same_assertion
@@ -282,7 +283,7 @@ json::object rules_engine::build_answer(const core::hook_request& request, std::
             {
                 answer::append_update(actions, request, *e.item, same->rendered, what, e.reference, sp, deferred);
                 if (matched)
-                    answer::append_cards(cards, card_parts, *matched, d, what, e.reference, items.size() > 1, sp);
+                    answer::append_cards(cards, card_parts, budget, *matched, d, what, e.reference, items.size() > 1, sp);
                 continue;
             }
             coverage_assertion assertion;
@@ -304,7 +305,7 @@ json::object rules_engine::build_answer(const core::hook_request& request, std::
         }
 
         if (matched)
-            answer::append_cards(cards, card_parts, *matched, d, what, e.reference, items.size() > 1, sp);
+            answer::append_cards(cards, card_parts, budget, *matched, d, what, e.reference, items.size() > 1, sp);
     }
 
     // Every order has been read: the deferred updates may now take them.

@@ -4,6 +4,7 @@
 
 #include <crd/core/hook_request.hpp>
 #include <crd/decision/coverage_information.hpp>
+#include <crd/decision/crd_configuration.hpp>
 #include <crd/decision/decisions_protocol.hpp>
 #include <crd/decision/rules.hpp>
 
@@ -371,6 +372,38 @@ BOOST_AUTO_TEST_CASE(informational_cards_are_rendered_and_bad_ones_left_out)
     BOOST_TEST(cards[0].at("source").at("topic").at("code").as_string() == "guideline");
     BOOST_TEST(cards[0].at("extension").at("davinci-crd.associated-resource").at(0).at("reference").as_string() == "ServiceRequest/2468");
     BOOST_TEST(!cards[0].at("uuid").as_string().empty());
+}
+
+BOOST_AUTO_TEST_CASE(cards_the_callers_max_cards_would_drop_are_not_built)
+{
+    // A warning card (prior authorization) before an info card: with max-cards 1 the info card
+    // can never be kept, so it is not built; the service's own card is still added after them.
+    constexpr std::string_view decisions = R"({"decisions": [
+        {"order": "ServiceRequest/1357", "covered": "covered", "pa_needed": "auth-needed",
+         "links": [{"label": "Request prior authorization", "url": "https://plan.example/pa"}]},
+        {"order": "ServiceRequest/2468", "covered": "covered", "pa_needed": "no-auth",
+         "links": [{"label": "Oxygen policy", "url": "https://plan.example/oxygen"}]}],
+        "cards": [{"summary": "Member is in care management", "order": "ServiceRequest/2468"}]})";
+    decisions_report report;
+    auto everything = answer_from_decisions(json::parse(decisions), validated(sign_request("2.2")), "Example Plan", report);
+    BOOST_TEST_REQUIRE(everything.has_value());
+    BOOST_TEST_REQUIRE(everything->at("cards").as_array().size() == 3U);
+
+    auto request = validated(sign_request("2.2"));
+    request.cards_kept = 1;
+    auto budgeted = answer_from_decisions(json::parse(decisions), request, "Example Plan", report);
+    BOOST_TEST_REQUIRE(budgeted.has_value());
+    const auto& cards = budgeted->at("cards").as_array();
+    BOOST_TEST_REQUIRE(cards.size() == 2U);
+    BOOST_TEST(cards[0].at("indicator").as_string() == "warning");
+    BOOST_TEST(cards[1].at("summary").as_string() == "Member is in care management");
+
+    crd_options one;
+    one.max_cards = 1;
+    apply_options(*everything, one);
+    apply_options(*budgeted, one);
+    BOOST_TEST_REQUIRE(budgeted->at("cards").as_array().size() == 1U);
+    BOOST_TEST(budgeted->at("cards").at(0).at("summary") == everything->at("cards").at(0).at("summary"));
 }
 
 BOOST_AUTO_TEST_CASE(an_answer_that_is_not_a_decisions_response_is_a_failure)
