@@ -21,6 +21,8 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace json = boost::json;
 using crd::fuzz::broken;
@@ -51,6 +53,58 @@ std::size_t checked_depth(const json::value& v, std::string_view text)
         return deepest + 1;
     }
     default: return 0;
+    }
+}
+
+// The resources under context.<bundle>.entry, in text order: one per entry object with a
+// "resource" member, whatever its value (the parse lists each, placed or not).
+std::vector<const json::value*> entry_resources_of(const json::value& doc, std::string_view bundle)
+{
+    std::vector<const json::value*> out;
+    const auto* root = doc.if_object();
+    const json::value* context = root ? root->if_contains("context") : nullptr;
+    const json::value* b = context && context->is_object() ? context->get_object().if_contains(bundle) : nullptr;
+    const json::value* entry = b && b->is_object() ? b->get_object().if_contains("entry") : nullptr;
+    const auto consider = [&out](const json::value& child) {
+        if (const auto* o = child.if_object())
+            if (const json::value* r = o->if_contains("resource"))
+                out.push_back(r);
+    };
+    if (entry && entry->is_array())
+        for (const auto& child : entry->get_array())
+            consider(child);
+    else if (entry && entry->is_object())
+        for (const auto& kv : entry->get_object())
+            consider(kv.value());
+    return out;
+}
+
+void check_entry_resources(std::string_view text, const json::value& doc, const crd::core::parse_facts& facts)
+{
+    for (const std::string_view bundle : {"draftOrders", "appointments"})
+    {
+        const auto expected = entry_resources_of(doc, bundle);
+        std::size_t i = 0;
+        for (const auto& located : facts.entry_resources)
+        {
+            if (located.bundle != bundle)
+                continue;
+            if (i == expected.size())
+                broken("the parse placed more entry resources than the document has", text);
+            const auto r = located.range;
+            if (!r.empty())
+            {
+                if (r.end > text.size() || r.begin >= r.end || text[r.begin] != '{' || text[r.end - 1] != '}')
+                    broken("an entry resource's range is not an object of the text", text);
+                boost::system::error_code ec;
+                const auto alone = crd::core::parse_document(text.substr(r.begin, r.size()), crd::fuzz::request_max_depth, ec);
+                if (!alone || !crd::fuzz::same_document(*alone, *expected[i]))
+                    broken("an entry resource's range is not that resource", text);
+            }
+            ++i;
+        }
+        if (i != expected.size())
+            broken("the parse placed fewer entry resources than the document has", text);
     }
 }
 
@@ -97,6 +151,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (from_facts.same_members != compared.same_members || from_facts.repeated_key != compared.repeated_key ||
         from_facts.cut.begin != compared.cut.begin || from_facts.cut.end != compared.cut.end)
         broken("compare_text_to_document and compare_text_to_tree disagree", text);
+
+    // Every order the parse placed is exactly its text (when the text has no repeated key, the
+    // only case the ranges are used in).
+    if (compared.same_members)
+        check_entry_resources(text, *doc, *crd::core::parse_facts_of(doc));
 
     const std::string out = crd::core::serialize_json(*doc);
     if (out != json::serialize(*doc))

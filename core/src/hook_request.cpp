@@ -8,7 +8,7 @@
 
 #include <algorithm>
 #include <array>
-#include <memory_resource>
+#include <numeric>
 #include <optional>
 #include <set>
 #include <string>
@@ -216,40 +216,41 @@ checked_void check_user(const json::object& ctx, hook_request& out, bool require
     return {};
 }
 
-// Whether an earlier item (from index `first` on) is the same resource. Up to a few dozen orders a
-// scan costs less than building an index; above that the index keeps a request of many orders
-// O(n log n). A tree, not a hash table: ids are the caller's, and an unkeyed hash could be flooded.
-class repeat_finder
+// The first item (from index `first` on) that is the same resource as an earlier one, if any. Up
+// to a few dozen items a scan costs less than sorting; above that a sort keeps a request of many
+// orders O(n log n) whatever ids the caller chose: no hash table to flood, and no allocation per
+// item (issue 19: a std::set of them cost 1.2k instructions per order).
+std::optional<std::size_t> first_repeat(const std::vector<request_item>& items, std::size_t first)
 {
-public:
-    repeat_finder(const std::vector<request_item>& items, std::size_t first, std::size_t expected) : items_(items), first_(first)
+    constexpr std::size_t max_scanned = 32;
+    const auto same = [](const request_item& a, const request_item& b) { return a.id == b.id && a.resource_type == b.resource_type; };
+    const std::size_t n = items.size() - first;
+    if (n <= max_scanned)
     {
-        if (expected > max_scanned)
-            index_.emplace(&nodes_);
+        for (std::size_t i = first + 1; i < items.size(); ++i)
+            for (std::size_t k = first; k < i; ++k)
+                if (same(items[k], items[i]))
+                    return i;
+        return std::nullopt;
     }
-
-    // Records items_[i]; true when an earlier one has the same type and id.
-    bool repeats(std::size_t i)
-    {
-        const auto& item = items_[i];
-        if (index_)
-            return !index_->emplace(item.id, item.resource_type).second;
-        for (std::size_t k = first_; k < i; ++k)
-            if (items_[k].id == item.id && items_[k].resource_type == item.resource_type)
-                return true;
-        return false;
-    }
-
-private:
-    static constexpr std::size_t max_scanned = 32;
-    const std::vector<request_item>& items_;
-    std::size_t first_;
-    // (id, type): ids tell orders apart at their first bytes, where their types (mostly one) are
-    // the same for every order. The nodes come from one buffer freed with the finder (issue 19: a
-    // heap allocation per order was a third of the index's cost).
-    std::pmr::monotonic_buffer_resource nodes_;
-    std::optional<std::pmr::set<std::pair<std::string_view, std::string_view>>> index_;
-};
+    // Sorted by id (ids tell orders apart at their first bytes; their types are mostly one), type
+    // and position: equal resources are adjacent, in request order, and each group's second is
+    // its first repetition.
+    std::vector<std::size_t> order(n);
+    std::iota(order.begin(), order.end(), first);
+    std::sort(order.begin(), order.end(), [&items](std::size_t a, std::size_t b) {
+        if (const int by_id = items[a].id.compare(items[b].id); by_id != 0)
+            return by_id < 0;
+        if (const int by_type = items[a].resource_type.compare(items[b].resource_type); by_type != 0)
+            return by_type < 0;
+        return a < b;
+    });
+    std::optional<std::size_t> found;
+    for (std::size_t j = 1; j < n; ++j)
+        if (same(items[order[j - 1]], items[order[j]]) && (!found || order[j] < *found))
+            found = order[j];
+    return found;
+}
 
 // A Bundle of resources of the allowed types, each with an id: its entries' resources become
 // request items, in order.
@@ -272,9 +273,7 @@ checked_void check_orders(
 
     const std::size_t first = out.items.size();
     out.items.reserve(first + arr->size());
-    repeat_finder seen(out.items, first, arr->size());
-    for (std::size_t i = 0; i < arr->size(); ++i)
-    {
+    const auto check_entry = [&](std::size_t i) -> checked_void {
         const field_path entry_path(entries_path, i);
         CRD_TRY_ASSIGN(const json::object* entry, as_object((*arr)[i], entry_path));
         const field_path res_path(entry_path, "resource");
@@ -286,10 +285,29 @@ checked_void check_orders(
         const field_path id_path(res_path, "id");
         CRD_TRY_ASSIGN(const json::value* id_value, require(*resource, "id", id_path));
         CRD_TRY_ASSIGN(auto id, fhir_id_field(*id_value, id_path));
-        out.items.push_back({type, id, resource, true});
-        if (seen.repeats(out.items.size() - 1))
-            return fail(request_errc::bad_value, id_path, "repeats " + quoted(std::string(type) + "/" + std::string(id)) + " in the same Bundle");
-    }
+        out.items.push_back({type, id, resource, true, {}});
+        return {};
+    };
+    // Repeats are looked for once every entry is read, but reported as a check of each entry in
+    // turn would: the first repetition, unless an entry before it was refused for something else.
+    const auto repeat_error = [&](std::size_t at) {
+        const request_item& item = out.items[at];
+        // Each path names its parent: all three live until fail() has written the path out.
+        const field_path entry_path(entries_path, at - first);
+        const field_path res_path(entry_path, "resource");
+        const field_path id_path(res_path, "id");
+        return fail(request_errc::bad_value, id_path,
+            "repeats " + quoted(std::string(item.resource_type) + "/" + std::string(item.id)) + " in the same Bundle");
+    };
+    for (std::size_t i = 0; i < arr->size(); ++i)
+        if (auto checked = check_entry(i); checked.has_error())
+        {
+            if (const auto repeat = first_repeat(out.items, first))
+                return repeat_error(*repeat);
+            return checked;
+        }
+    if (const auto repeat = first_repeat(out.items, first))
+        return repeat_error(*repeat);
     return {};
 }
 
@@ -381,7 +399,7 @@ checked_void check_order_dispatch(const json::object& ctx, hook_request& out, co
             return fail(request_errc::bad_value, path, "must reference an order (" + list_of(order_types) + ")");
         if (!seen.insert(ref).second)
             return fail(request_errc::bad_value, path, "repeats " + quoted(ref));
-        out.items.push_back({type_of(ref), id_of(ref), out.find_prefetched(ref), true});
+        out.items.push_back({type_of(ref), id_of(ref), out.find_prefetched(ref), true, {}});
     }
 
     static constexpr std::array<std::string_view, 3> task_keys{"fulfillmentTasks", "fulfillment-tasks", "task"};
@@ -598,9 +616,40 @@ checked_void validate(const service_definition& service, hook_request& out, cons
 #undef CRD_TRY_ASSIGN
 #undef CRD_TRY
 #undef CRD_CONCAT
+
 #undef CRD_CONCAT_INNER
 
 }  // namespace
+
+void locate_item_texts(hook_request& request)
+{
+    if (request.source_text.empty() || request.service == nullptr)
+        return;
+    std::string_view bundle;
+    switch (request.service->kind)
+    {
+    case hook_kind::order_sign:
+    case hook_kind::order_select: bundle = "draftOrders"; break;
+    case hook_kind::appointment_book: bundle = "appointments"; break;
+    default: return;  // their items are not a context bundle's entries
+    }
+    const parse_facts* facts = parse_facts_of(request.document);
+    if (facts == nullptr || facts->text.data() != request.source_text.data() || facts->text.size() != request.source_text.size())
+        return;
+    // The bundle's i-th entry is the i-th item (check_orders reads them in order): never guess
+    // when the counts differ.
+    const auto in_bundle = [bundle](const located_resource& r) { return r.bundle == bundle; };
+    if (static_cast<std::size_t>(std::count_if(facts->entry_resources.begin(), facts->entry_resources.end(), in_bundle)) != request.items.size())
+        return;
+    std::size_t i = 0;
+    for (const auto& r : facts->entry_resources)
+        if (in_bundle(r))
+        {
+            if (!r.range.empty() && r.range.end <= request.source_text.size())
+                request.items[i].text = request.source_text.substr(r.range.begin, r.range.size());
+            ++i;
+        }
+}
 
 std::string quote_for_diagnostics(std::string_view value)
 {

@@ -39,12 +39,28 @@ struct finite_document_handler
     parse_facts* facts = nullptr;
     std::size_t depth = 0;  // open objects and arrays: 1 inside the root
 
+    // Placing the orders' resources (parse_facts::entry_resources), with facts only. The key path
+    // down to context.<bundle>.entry[i].resource, as far as it matters:
+    bool in_context = false;     // under the top-level key "context"
+    std::string_view bundle;     // under context.draftOrders or context.appointments: which
+    bool in_entries = false;     // under <bundle>.entry
+    bool resource_open = false;  // the last located resource's object (at depth 6) is being read
+    // Closing brackets read since the last located resource's own (included); 0 when its end is
+    // placed. The parser gives no position for a bracket: the next token that has one (a key, a
+    // string, a number) places it, by walking back over these brackets.
+    std::size_t closes_pending = 0;
+
     finite_document_handler(json::storage_ptr sp, unsigned char* temporary, std::size_t temporary_size) : st(std::move(sp), temporary, temporary_size)
     {
     }
 
     static bool on_document_begin(json::error_code& /*ec*/) { return true; }
-    static bool on_document_end(json::error_code& /*ec*/) { return true; }
+    bool on_document_end(json::error_code& /*ec*/)
+    {
+        if (facts && closes_pending != 0)
+            place_pending(facts->text.size());  // the last thing in the text (but whitespace)
+        return true;
+    }
     bool on_object_begin(json::error_code& /*ec*/)
     {
         ++depth;
@@ -52,9 +68,13 @@ struct finite_document_handler
     }
     bool on_object_end(std::size_t n, json::error_code& /*ec*/)
     {
-        --depth;
         if (facts)
+        {
             facts->object_members += n;
+            if ((resource_open && depth == 6) || closes_pending != 0) [[unlikely]]
+                note_object_close();
+        }
+        --depth;
         st.push_object(n);
         return true;
     }
@@ -65,22 +85,167 @@ struct finite_document_handler
     }
     bool on_array_end(std::size_t n, json::error_code& /*ec*/)
     {
+        if (facts && closes_pending != 0) [[unlikely]]
+            ++closes_pending;
         --depth;
         st.push_array(n);
         return true;
     }
     bool on_key_part(json::string_view s, std::size_t /*n*/, json::error_code& /*ec*/)
     {
+        if (facts && closes_pending != 0) [[unlikely]]
+            unplace_pending();  // a key in pieces has no place in the text to start from
         st.push_chars(s);
         return true;
     }
     bool on_key(json::string_view s, std::size_t n, json::error_code& /*ec*/)
     {
-        if (facts && depth == 1)
-            locate_top_level_key(s, n);
+        // Keys deep in the tree (most of them) cost one test: the placing below is out of line.
+        if (facts && (closes_pending != 0 || depth <= 5)) [[unlikely]]
+            note_key(s, n);
         st.push_key(s);
         return true;
     }
+
+    [[gnu::noinline]] void note_object_close()
+    {
+        if (resource_open && depth == 6)
+        {
+            resource_open = false;
+            closes_pending = 1;
+        }
+        else if (closes_pending != 0)
+            ++closes_pending;
+    }
+
+    [[gnu::noinline]] void note_key(json::string_view s, std::size_t n)
+    {
+        if (closes_pending != 0)
+            place_pending(quoted_offset(s, n));
+        if (depth <= 5)
+            follow_key(s, n);
+    }
+
+    [[gnu::noinline]] void place_pending_at_string(json::string_view s, std::size_t n) { place_pending(quoted_offset(s, n)); }
+    [[gnu::noinline]] void place_pending_at_number(json::string_view s) { place_pending(number_offset(s)); }
+
+    // The offset of the opening quote of a string or key read in one piece (n == its size)
+    // straight from the text, else npos: one with an escape was assembled in the parser's buffer.
+    std::size_t quoted_offset(json::string_view s, std::size_t n) const
+    {
+        const auto text_begin = reinterpret_cast<std::uintptr_t>(facts->text.data());
+        const auto at = reinterpret_cast<std::uintptr_t>(s.data());
+        if (n != s.size() || at <= text_begin || at + s.size() >= text_begin + facts->text.size())
+            return std::string_view::npos;
+        const std::size_t quote = at - text_begin - 1;
+        if (facts->text[quote] != '"' || facts->text[quote + 1 + s.size()] != '"')
+            return std::string_view::npos;
+        return quote;
+    }
+
+    // The offset of a number's first character, else npos.
+    std::size_t number_offset(json::string_view s) const
+    {
+        const auto text_begin = reinterpret_cast<std::uintptr_t>(facts->text.data());
+        const auto at = reinterpret_cast<std::uintptr_t>(s.data());
+        if (s.empty() || at < text_begin || at + s.size() > text_begin + facts->text.size())
+            return std::string_view::npos;
+        return at - text_begin;
+    }
+
+    void follow_key(json::string_view key, std::size_t n)
+    {
+        switch (depth)
+        {
+        case 1:
+            in_context = key == "context";
+            bundle = {};
+            in_entries = false;
+            locate_top_level_key(key, n);
+            return;
+        case 2:
+            bundle = !in_context             ? std::string_view()
+                     : key == "draftOrders"  ? std::string_view("draftOrders")
+                     : key == "appointments" ? std::string_view("appointments")
+                                             : std::string_view();
+            in_entries = false;
+            return;
+        case 3: in_entries = !bundle.empty() && key == "entry"; return;
+        case 5:
+            if (in_entries && key == "resource")
+                locate_resource_start(key, n);
+            return;
+        default: return;
+        }
+    }
+
+    // A resource's opening brace: after its key, the colon and any whitespace. Every such key gets
+    // its entry, placed or not, so that the i-th entry is the i-th order's.
+    void locate_resource_start(json::string_view key, std::size_t n)
+    {
+        located_resource& r = facts->entry_resources.emplace_back(located_resource{bundle, {}});
+        const std::string_view text = facts->text;
+        const std::size_t quote = quoted_offset(key, n);
+        if (quote == std::string_view::npos)
+            return;
+        std::size_t at = quote + 1 + key.size() + 1;
+        while (at < text.size() && is_whitespace(text[at]))
+            ++at;
+        if (at == text.size() || text[at] != ':')
+            return;
+        ++at;
+        while (at < text.size() && is_whitespace(text[at]))
+            ++at;
+        if (at == text.size() || text[at] != '{')
+            return;         // not an object: validation refuses it
+        r.range = {at, 0};  // end placed when the object has closed (place_pending)
+        resource_open = true;
+    }
+
+    // The last located resource ends at the closes_pending-th closing bracket before `token` (the
+    // offset of the next token the parser placed, or the text's end): only whitespace and
+    // brackets, commas and colons lie between, as no other token was read since.
+    void place_pending(std::size_t token)
+    {
+        byte_range& range = facts->entry_resources.back().range;
+        std::size_t closes = closes_pending;
+        closes_pending = 0;
+        if (token == std::string_view::npos)
+        {
+            range = {};
+            return;
+        }
+        const std::string_view text = facts->text;
+        for (std::size_t at = token; at > range.begin + 1;)
+        {
+            const char c = text[--at];
+            if (c == '}' || c == ']')
+            {
+                if (--closes == 0)
+                {
+                    if (c == '}')
+                    {
+                        range.end = at + 1;
+                        return;
+                    }
+                    break;
+                }
+            }
+            else if (!is_whitespace(c) && c != ',' && c != ':' && c != '{' && c != '[')
+                break;
+        }
+        range = {};
+    }
+
+    // A token with no place in the text came before the pending end could be placed.
+    [[gnu::noinline]] void unplace_pending()
+    {
+        closes_pending = 0;
+        facts->entry_resources.back().range = {};
+    }
+
+    static bool is_whitespace(char c) noexcept { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
     // A key read in one piece (n == its size) straight from the text lies between two quotes of
     // the text; one with an escape was assembled in the parser's buffer, or in parts.
     void locate_top_level_key(json::string_view key, std::size_t n) const
@@ -99,42 +264,56 @@ struct finite_document_handler
     }
     bool on_string_part(json::string_view s, std::size_t /*n*/, json::error_code& /*ec*/)
     {
+        if (facts && closes_pending != 0) [[unlikely]]
+            unplace_pending();
         st.push_chars(s);
         return true;
     }
-    bool on_string(json::string_view s, std::size_t /*n*/, json::error_code& /*ec*/)
+    bool on_string(json::string_view s, std::size_t n, json::error_code& /*ec*/)
     {
+        if (facts && closes_pending != 0) [[unlikely]]
+            place_pending_at_string(s, n);
         st.push_string(s);
         return true;
     }
     static bool on_number_part(json::string_view /*s*/, json::error_code& /*ec*/) { return true; }
-    bool on_int64(std::int64_t i, json::string_view /*s*/, json::error_code& /*ec*/)
+    bool on_int64(std::int64_t i, json::string_view s, json::error_code& /*ec*/)
     {
+        if (facts && closes_pending != 0) [[unlikely]]
+            place_pending_at_number(s);
         st.push_int64(i);
         return true;
     }
-    bool on_uint64(std::uint64_t u, json::string_view /*s*/, json::error_code& /*ec*/)
+    bool on_uint64(std::uint64_t u, json::string_view s, json::error_code& /*ec*/)
     {
+        if (facts && closes_pending != 0) [[unlikely]]
+            place_pending_at_number(s);
         st.push_uint64(u);
         return true;
     }
-    bool on_double(double d, json::string_view /*s*/, json::error_code& ec)
+    bool on_double(double d, json::string_view s, json::error_code& ec)
     {
         if (!std::isfinite(d))
         {
             ec = errc::json_number_out_of_range;
             return false;
         }
+        if (facts && closes_pending != 0) [[unlikely]]
+            place_pending_at_number(s);
         st.push_double(d);
         return true;
     }
     bool on_bool(bool b, json::error_code& /*ec*/)
     {
+        if (facts && closes_pending != 0) [[unlikely]]
+            unplace_pending();  // true and false have no place given
         st.push_bool(b);
         return true;
     }
     bool on_null(json::error_code& /*ec*/)
     {
+        if (facts && closes_pending != 0) [[unlikely]]
+            unplace_pending();
         st.push_null();
         return true;
     }
@@ -321,7 +500,13 @@ void write_escape(char*& cur, unsigned char c)
 class json_writer
 {
 public:
-    explicit json_writer(std::string& out) : out_(out), used_(out.size()) {}
+    explicit json_writer(std::string& out, std::span<const verbatim_object> verbatim = {})
+        : out_(out)
+        , used_(out.size())
+        , next_verbatim_(verbatim.data())
+        , verbatim_end_(verbatim.data() + verbatim.size())
+    {
+    }
     json_writer(const json_writer&) = delete;
     json_writer& operator=(const json_writer&) = delete;
     ~json_writer() { out_.resize(used_); }  // drops the unwritten tail of the last growth
@@ -476,6 +661,12 @@ private:
 
     void write_object(const json::object& o)
     {
+        if (next_verbatim_ != verbatim_end_ && o.begin() == next_verbatim_->members && o.size() > next_verbatim_->members_as_sent &&
+            next_verbatim_->text.size() >= 2)
+        {
+            write_verbatim(o, *next_verbatim_++);
+            return;
+        }
         put('{');
         bool first = true;
         for (const auto& member : o)
@@ -489,8 +680,27 @@ private:
         put('}');
     }
 
+    // The text but its closing brace, then the members added since, then the brace.
+    void write_verbatim(const json::object& o, const verbatim_object& v)
+    {
+        put(v.text.substr(0, v.text.size() - 1));
+        bool first = v.members_as_sent == 0;
+        for (auto member = o.begin() + static_cast<std::ptrdiff_t>(v.members_as_sent); member != o.end(); ++member)
+        {
+            if (!first)
+                put(',');
+            first = false;
+            write_key(member->key());
+            write(member->value());
+        }
+        put('}');
+    }
+
     std::string& out_;
     std::size_t used_;  // bytes of out_ written; out_.size() is its writable length
+    // serialize_json's verbatim objects not met yet.
+    const verbatim_object* next_verbatim_;
+    const verbatim_object* verbatim_end_;
 };
 
 }  // namespace
@@ -500,6 +710,14 @@ std::string serialize_json(const json::value& v, std::size_t size_hint)
     std::string out;
     out.reserve(size_hint);
     append_json(out, v);
+    return out;
+}
+
+std::string serialize_json(const json::value& v, std::size_t size_hint, std::span<const verbatim_object> verbatim)
+{
+    std::string out;
+    out.reserve(size_hint);
+    json_writer(out, verbatim).write(v);
     return out;
 }
 

@@ -250,7 +250,7 @@ std::vector<answered_item> items_of(const core::hook_request& request, core::req
         const std::string ref = "Encounter/" + std::string(request.encounter_id);
         if (const json::object* enc = request.find_prefetched(ref))
         {
-            encounter_slot = {"Encounter", request.encounter_id, enc, true};
+            encounter_slot = {"Encounter", request.encounter_id, enc, true, {}};
             items.push_back({&encounter_slot, enc, ref});
         }
     }
@@ -344,7 +344,8 @@ void append_update_action(json::array& actions, const core::hook_request& reques
     action.emplace("resource", nullptr);
     // Both objects are move-constructed in `sp`: assigning them into default-constructed members
     // would deep-copy them onto the heap (Boost.JSON copies across memory resources).
-    deferred_resource later{actions.size(), target, target ? json::object(sp) : minimal_resource(item, request, sp), std::move(coverage_information)};
+    deferred_resource later{actions.size(), target, target ? json::object(sp) : minimal_resource(item, request, sp), std::move(coverage_information),
+        target != nullptr && target == item.resource ? item.text : std::string_view()};
     actions.push_back(std::move(action));
     deferred->push_back(std::move(later));
 }
@@ -426,8 +427,25 @@ void place_resources(json::array& actions, std::vector<deferred_resource>& defer
             // The request document is the caller's to give (rules_engine::evaluate's non-const
             // overload) and nothing reads its orders once the answer is built.
             resource = std::move(const_cast<json::object&>(*d.target));  // NOLINT(cppcoreguidelines-pro-type-const-cast)
-        actions[d.action].as_object()["resource"] = with_coverage_information(std::move(resource), std::move(d.coverage_information));
+        // The order as sent and then its coverage information: the writer may copy the caller's
+        // bytes for the first part. Not when the order had an extension member, which
+        // with_coverage_information rewrites in place (the member count then stays the same).
+        const std::size_t members_as_sent = resource.size();
+        json::value& slot = actions[d.action].as_object()["resource"];
+        slot = with_coverage_information(std::move(resource), std::move(d.coverage_information));
+        if (!d.target_text.empty() && d.target != nullptr && slot.get_object().size() == members_as_sent + 1)
+        {
+            d.placed_members = slot.get_object().begin();
+            d.members_as_sent = members_as_sent;
+        }
     }
+}
+
+void collect_verbatim(const std::vector<deferred_resource>& deferred, std::vector<core::verbatim_object>& out)
+{
+    for (const auto& d : deferred)
+        if (d.placed_members != nullptr)
+            out.push_back({d.placed_members, d.members_as_sent, d.target_text});
 }
 
 card_parts::card_parts(const card_origin& origin, core::crd_version version, json::storage_ptr sp)

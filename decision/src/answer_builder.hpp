@@ -63,6 +63,11 @@ struct deferred_resource
     const boost::json::object* target = nullptr;  // the order echoed; null: `minimal` is
     boost::json::object minimal;
     boost::json::object coverage_information;  // the rendered extension
+    std::string_view target_text;              // the order's own bytes (request_item::text), when known
+    // Set by place_resources when the placed resource is target_text's members followed by the
+    // coverage information (the order had no extension): where its members lie, how many are the text's.
+    const boost::json::key_value_pair* placed_members = nullptr;
+    std::size_t members_as_sent = 0;
 };
 
 // Appends the update action that carries `a` on `item` (or, for an Appointment basedOn a
@@ -103,6 +108,10 @@ void append_update(boost::json::array& actions, const core::hook_request& reques
 // which the caller must own and no longer read (its orders are left empty); an order two updates
 // echo, or one in another memory resource, is copied instead.
 void place_resources(boost::json::array& actions, std::vector<deferred_resource>& deferred, boost::json::storage_ptr sp);
+
+// The placed resources that may be written as the caller's bytes (core::verbatim_object), in the
+// answer's order, appended to `out`.
+void collect_verbatim(const std::vector<deferred_resource>& deferred, std::vector<core::verbatim_object>& out);
 
 // Appends the cards of `advice` about one item: an External Reference card when it has links, an
 // Instructions card when it has instructions (CRD cards.md). `several`: the answer covers more

@@ -63,6 +63,8 @@ core::api_response crd_service::answered(core::hook_request&& request, json::obj
         .request_document = std::move(request.document),
         .answer_document = std::move(request.answer_document),
         .body = boost::json::value(std::move(response)),
+        // Only the decision's own answer holds the objects they name.
+        .verbatim = decision == "ok" ? std::move(request.verbatim) : std::vector<core::verbatim_object>(),
         .hook_instance = std::move(hook_instance),
         .decision = std::move(decision),
         .crd_version = std::string(core::to_string(request.version)),
@@ -118,6 +120,7 @@ net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, 
     {
         validated->source_text = ctx.body;
         validated->fhir_authorization_bytes = text.cut;
+        core::locate_item_texts(*validated);
     }
     validated->trace = ctx.trace;  // before prefetch: its FHIR calls are child spans too
     if (prefetch_)

@@ -472,6 +472,8 @@ result<json::object> answer_from_decisions(
 {
     std::vector<answer::deferred_resource> deferred;
     auto built = build_from_decisions(answer, request, source_label, report, &deferred);
+    if (built)
+        answer::collect_verbatim(deferred, request.verbatim);
     if (!deferred.empty())
     {
         // As rules_engine::evaluate: the index would point at emptied objects.

@@ -184,6 +184,7 @@ json::object rules_engine::evaluate(core::hook_request& request) const
 {
     std::vector<answer::deferred_resource> deferred;
     auto answer = build_answer(request, &deferred);
+    answer::collect_verbatim(deferred, request.verbatim);
     // Orders (and prefetched resources an answer echoes) have been moved into the answer: the
     // request's indexes would point at emptied objects, and their keys into tables the answer may
     // have reallocated (freed, outside an arena). Nothing looks them up after this; make it so.

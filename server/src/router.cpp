@@ -20,6 +20,7 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <span>
 
 namespace json = boost::json;
 
@@ -42,11 +43,12 @@ std::size_t answer_room_for(std::string_view request_body)
     return std::clamp(2 * request_body.size(), default_answer_room, largest_answer_room);
 }
 
-http_response json_response(unsigned status, const json::value& body, std::size_t room = default_answer_room)
+http_response json_response(
+    unsigned status, const json::value& body, std::size_t room = default_answer_room, std::span<const core::verbatim_object> verbatim = {})
 {
     http_response r;
     r.status = status;
-    r.body = core::serialize_json(body, room);
+    r.body = core::serialize_json(body, room, verbatim);
     return r;
 }
 
@@ -827,7 +829,7 @@ net::awaitable<http_response> router::hook_call(core::hook_handler& handler, con
                 info.hook_instance = answer.hook_instance;
                 record.decision = std::move(answer.decision);
                 record.crd_version = std::move(answer.crd_version);
-                response = json_response(answer.status, answer.body, answer_room_for(request.body));
+                response = json_response(answer.status, answer.body, answer_room_for(request.body), answer.verbatim);
             }
             catch (const std::exception& e)
             {

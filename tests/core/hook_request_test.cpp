@@ -664,6 +664,34 @@ BOOST_AUTO_TEST_CASE(a_repeat_among_many_orders_names_its_first_repetition)
     }
 }
 
+BOOST_AUTO_TEST_CASE(a_repeat_and_another_fault_are_reported_in_entry_order)
+{
+    // Whichever comes first in the Bundle is the one reported, at every size: a repeat before a
+    // bad entry, a bad entry before a repeat; among several repeats the earliest repetition.
+    for (std::size_t n : {6U, 40U, 200U})
+        BOOST_TEST_CONTEXT(n)
+        {
+            auto doc = order_select_with(n, 1);
+            auto& entries = doc.as_object()["context"].as_object()["draftOrders"].as_object()["entry"].as_array();
+            const auto id_of = [&](std::size_t i) -> json::value& { return entries.at(i).as_object()["resource"].as_object()["id"]; };
+            id_of(n - 1) = "m0";  // repeats entry 0, last
+            id_of(4) = "m2";      // repeats entry 2, earlier
+            auto p = crd::test::problem_if(validate(doc));
+            BOOST_TEST_REQUIRE(p.has_value());
+            BOOST_TEST(p->expression == "context.draftOrders.entry[4].resource.id");
+
+            entries.at(5).as_object()["resource"].as_object()["resourceType"] = "Patient";  // after the repeat
+            p = crd::test::problem_if(validate(doc));
+            BOOST_TEST_REQUIRE(p.has_value());
+            BOOST_TEST(p->expression == "context.draftOrders.entry[4].resource.id");
+
+            entries.at(3).as_object()["resource"].as_object()["resourceType"] = "Patient";  // before it
+            p = crd::test::problem_if(validate(doc));
+            BOOST_TEST_REQUIRE(p.has_value());
+            BOOST_TEST(p->expression == "context.draftOrders.entry[3].resource.resourceType");
+        }
+}
+
 BOOST_AUTO_TEST_CASE(ids_references_and_tokens_are_ascii_only)
 {
     BOOST_TEST(!is_fhir_id("caf\xC3\xA9"));

@@ -205,4 +205,58 @@ BOOST_AUTO_TEST_CASE(a_string_ending_at_a_page_edge_is_scanned_without_the_16_by
         }
 }
 
+BOOST_AUTO_TEST_CASE(a_verbatim_object_is_its_text_and_then_the_members_added_since)
+{
+    using crd::core::verbatim_object;
+    // An order as the caller spaced it, moved into an answer, with a member added after.
+    const std::string text = R"({"answer": [{"resourceType" : "ServiceRequest",  "id":"a\u0062", "n": 1.50}, {"id": "b"}]})";
+    boost::system::error_code ec;
+    auto doc = crd::core::parse_document(text, crd::core::max_json_depth, ec);
+    BOOST_TEST_REQUIRE(!ec);
+    auto& orders = doc->at("answer").as_array();
+    const std::size_t first_at = text.find(R"({"resourceType")");
+    const std::string_view first_text = std::string_view(text).substr(first_at, text.find('}') + 1 - first_at);
+    const std::string_view second_text = std::string_view(text).substr(text.find(R"({"id": "b"})"), 11);
+    orders[0].as_object()["extension"] = json::array{json::object{{"url", "u"}}};
+    orders[1].as_object()["extension"] = json::array{};
+    const std::vector<verbatim_object> verbatim = {
+        {orders[0].as_object().begin(), 3, first_text},
+        {orders[1].as_object().begin(), 1, second_text},
+    };
+    const std::string written = crd::core::serialize_json(*doc, 64, verbatim);
+    BOOST_TEST(
+        written ==
+        R"({"answer":[{"resourceType" : "ServiceRequest",  "id":"a\u0062", "n": 1.50,"extension":[{"url":"u"}]},{"id": "b","extension":[]}]})");
+    BOOST_TEST(json::parse(written) == *doc);
+
+    // An object with no members as sent: the added ones follow its brace.
+    json::value empty_order = json::object{{"extension", 1}};
+    const std::vector<verbatim_object> from_empty = {{empty_order.as_object().begin(), 0, "{ }"}};
+    BOOST_TEST(crd::core::serialize_json(empty_order, 64, from_empty) == R"({ "extension":1})");
+}
+
+BOOST_AUTO_TEST_CASE(a_verbatim_object_that_changed_or_was_not_met_is_written_from_the_tree)
+{
+    using crd::core::verbatim_object;
+    json::value answer = json::parse(R"({"a": {"id": "x"}, "b": {"id": "y"}, "c": {"id": "z"}})");
+    auto& a = answer.at("a").as_object();
+    auto& b = answer.at("b").as_object();
+    auto& c = answer.at("c").as_object();
+    b["extension"] = 1;
+    c["extension"] = 2;
+    const std::string plain = boost::json::serialize(answer);
+    // `a` has no member added after its text: not the verbatim text's object any more.
+    const std::vector<verbatim_object> unchanged = {{a.begin(), 1, R"({"id":"OLD"})"}};
+    BOOST_TEST(crd::core::serialize_json(answer, 64, unchanged) == plain);
+    // Listed out of the writer's order: the first that is never met holds back the rest.
+    const std::vector<verbatim_object> out_of_order = {{c.begin(), 1, R"({"id":"Z"})"}, {b.begin(), 1, R"({"id":"Y"})"}};
+    BOOST_TEST(
+        crd::core::serialize_json(answer, 64, out_of_order) == R"({"a":{"id":"x"},"b":{"id":"y","extension":1},"c":{"id":"Z","extension":2}})");
+    // Members elsewhere: the object is not the one named.
+    json::object moved_copy(c);
+    json::value holder = moved_copy;
+    const std::vector<verbatim_object> elsewhere = {{c.begin(), 1, R"({"id":"Z"})"}};
+    BOOST_TEST(crd::core::serialize_json(holder, 64, elsewhere) == boost::json::serialize(holder));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -11,6 +11,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace json = boost::json;
 using namespace crd::core;
@@ -251,6 +253,113 @@ BOOST_AUTO_TEST_CASE(facts_of_one_text_are_never_used_for_another)
     doc->as_object()["context"].as_object()["added"] = 1;  // the tree now has a member the text has not
     const auto after_change = compare_text_to_document(text, doc, "fhirAuthorization");
     BOOST_TEST(!after_change.same_members);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// parse_facts::entry_resources: where each order of a hook request lies in its text, so that an
+// echoed order can be written as the caller's own bytes.
+BOOST_AUTO_TEST_SUITE(entry_resources_)
+
+namespace {
+
+struct placed
+{
+    document_ptr doc;
+    std::vector<located_resource> resources;
+};
+
+placed place(std::string_view text)
+{
+    boost::system::error_code ec;
+    placed out;
+    out.doc = parse_document(text, max_json_depth, ec);
+    BOOST_TEST_REQUIRE(!ec, ec.message());
+    out.resources = parse_facts_of(out.doc)->entry_resources;
+    return out;
+}
+
+// Every placed range is exactly the resource's object: the same tree when read on its own.
+void check_ranges(std::string_view text, const placed& p, std::string_view bundle)
+{
+    const auto& entries = p.doc->at("context").at(bundle).at("entry").as_array();
+    BOOST_TEST_REQUIRE(p.resources.size() == entries.size());
+    for (std::size_t i = 0; i < entries.size(); ++i)
+    {
+        BOOST_TEST(p.resources[i].bundle == bundle);
+        if (p.resources[i].range.empty())
+            continue;
+        const auto r = p.resources[i].range;
+        BOOST_TEST_CONTEXT("entry " << i << ": " << text.substr(r.begin, r.size()))
+        {
+            BOOST_TEST(text[r.begin] == '{');
+            BOOST_TEST(text[r.end - 1] == '}');
+            BOOST_TEST(json::parse(text.substr(r.begin, r.size())) == entries[i].at("resource"));
+        }
+    }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(each_order_is_placed_whatever_follows_it)
+{
+    // Compact and spaced; a key after the resource; a number, a string, nested brackets and the
+    // end of the document after the last one; the bundle's other members before and after.
+    const std::vector<std::string> texts = {
+        R"({"hook":"order-sign","context":{"draftOrders":{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"ServiceRequest","id":"a"}},{"resource":{"id":"b","x":[{"y":{}}]}}]}}})",
+        "{ \"context\" : { \"draftOrders\" : { \"entry\" : [ { \"resource\" : { \"id\" : \"a\" , \"n\" : [ 1 , { } ] } } ,\n\t{ "
+        "\"resource\":{\"id\":\"b\"}\r\n} ] } } }  \n",
+        R"({"context":{"draftOrders":{"entry":[{"resource":{"id":"a"},"fullUrl":"urn:a"},{"fullUrl":"urn:b","resource":{"id":"b","q":{"v":2.5}}}],"total":2}},"prefetch":{"p":{"entry":[{"resource":{"id":"not an order"}}]}}})",
+        R"({"context":{"draftOrders":{"entry":[{"resource":{"id":"a","v":[]}}],"n":7}}})",
+        R"({"context":{"draftOrders":{"entry":[{"resource":{"id":"a"}}]},"more":[1,2]},"last":-3})",
+        R"({"context":{"appointments":{"entry":[{"resource":{"resourceType":"Appointment","id":"a"}},{"resource":{"id":"b"}}]}}})",
+    };
+    for (const auto& text : texts)
+        BOOST_TEST_CONTEXT(text)
+        {
+            const auto p = place(text);
+            const std::string_view bundle = p.doc->at("context").as_object().contains("appointments") ? "appointments" : "draftOrders";
+            check_ranges(text, p, bundle);
+            for (const auto& r : p.resources)
+                BOOST_TEST(!r.range.empty());
+        }
+}
+
+BOOST_AUTO_TEST_CASE(only_orders_of_the_context_bundles_are_placed)
+{
+    const std::string text = R"({"prefetch":{"draftOrders":{"entry":[{"resource":{}}]}},"context":{"other":{"entry":[{"resource":{}}]},)"
+                             R"("draftOrders":{"x":{"entry":[{"resource":{}}]},"entry":[{"nested":{"resource":{}}}]}}})";
+    BOOST_TEST(place(text).resources.empty());
+}
+
+BOOST_AUTO_TEST_CASE(an_order_that_cannot_be_placed_exactly_keeps_its_entry_but_no_range)
+{
+    // An escaped "resource" key; an escaped key, a literal or an escaped string straight after the
+    // resource; a value that is not an object. Each order keeps its position in the list, so the
+    // i-th is still the i-th order's; a literal after a key is no obstacle.
+    const std::vector<std::pair<std::string, std::vector<bool>>> cases = {
+        {R"({"context":{"draftOrders":{"entry":[{"\u0072esource":{"id":"a"}},{"resource":{"id":"b"}}]}}})", {false, true}},
+        {R"({"context":{"draftOrders":{"entry":[{"resource":{"id":"a"},"\u0066":1},{"resource":{"id":"b"}}]}}})", {false, true}},
+        {R"({"context":{"draftOrders":{"entry":[{"resource":{"id":"a"},"f":true},{"resource":{"id":"b"}}]}}})", {true, true}},
+        {R"({"context":{"draftOrders":{"entry":[{"resource":{"id":"a"}},null,{"resource":{"id":"b"}}]}}})", {false, true}},
+        {R"({"context":{"draftOrders":{"entry":[{"resource":{"id":"a"}},false,{"resource":{"id":"b"}}]}}})", {false, true}},
+        {R"({"context":{"draftOrders":{"entry":[{"resource":"a"},{"resource":{"id":"b"}}]}}})", {false, true}},
+        {R"({"context":{"draftOrders":{"entry":[{"resource":{"id":"a"}},{"resource":{"id":"b"}},"x\ty"]}}})", {true, false}},
+    };
+    const std::string_view ids[] = {"a", "b"};
+    for (const auto& [text, expected] : cases)
+        BOOST_TEST_CONTEXT(text)
+        {
+            const auto p = place(text);
+            BOOST_TEST_REQUIRE(p.resources.size() == expected.size());
+            for (std::size_t i = 0; i < expected.size(); ++i)
+            {
+                const auto r = p.resources[i].range;
+                BOOST_TEST(!r.empty() == expected[i]);
+                if (!r.empty())
+                    BOOST_TEST(json::parse(text.substr(r.begin, r.size())) == (json::object{{"id", ids[i]}}));
+            }
+        }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

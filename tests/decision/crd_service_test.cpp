@@ -8,6 +8,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <regex>
+#include <string>
 #include <set>
 
 namespace json = boost::json;
@@ -205,6 +206,127 @@ BOOST_AUTO_TEST_CASE(max_cards_with_a_disabled_card_type_counts_only_the_enabled
     BOOST_TEST_REQUIRE(limited.status == 200U);
     BOOST_TEST_REQUIRE(limited.body.at("cards").as_array().size() == 1U);
     BOOST_TEST(limited.body.at("cards").at(0).at("source").at("topic").at("code").as_string() == "network");
+}
+
+namespace {
+
+// `v` written with a line per member and element, indented: a caller's own spacing, which a
+// re-serialised tree would not keep.
+void write_spaced(const json::value& v, std::string& out, int indent = 0)
+{
+    const std::string pad(static_cast<std::size_t>(indent + 2), ' ');
+    if (v.is_object() && !v.get_object().empty())
+    {
+        out += "{\n";
+        bool first = true;
+        for (const auto& kv : v.get_object())
+        {
+            out += first ? "" : ",\n";
+            first = false;
+            out += pad + json::serialize(json::value(kv.key())) + " : ";
+            write_spaced(kv.value(), out, indent + 2);
+        }
+        out += "\n" + std::string(static_cast<std::size_t>(indent), ' ') + "}";
+    }
+    else if (v.is_array() && !v.get_array().empty())
+    {
+        out += "[\n";
+        bool first = true;
+        for (const auto& e : v.get_array())
+        {
+            out += first ? "" : ",\n";
+            first = false;
+            out += pad;
+            write_spaced(e, out, indent + 2);
+        }
+        out += "\n" + std::string(static_cast<std::size_t>(indent), ' ') + "]";
+    }
+    else
+        out += json::serialize(v);
+}
+
+// A call as the listener makes it: the document parsed from `text`, which is the context's body.
+core::api_response call_with_text(core::hook_handler& h, const std::string& text)
+{
+    boost::system::error_code ec;
+    auto doc = core::parse_document(text, core::max_json_depth, ec);
+    BOOST_TEST_REQUIRE(!ec);
+    core::request_context ctx;
+    ctx.received = clock::now();
+    ctx.body = text;
+    return test::run_coro(h.handle(std::move(doc), ctx));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(echoed_orders_are_written_as_the_callers_own_bytes)
+{
+    crd_service sign(*core::find_service("order-sign-crd"), engine(), std::chrono::seconds(4));
+    for (const char* version : {"2.0", "2.2"})
+        BOOST_TEST_CONTEXT(version)
+        {
+            auto doc = test::load_fixture("crd-order-sign-1.json");
+            doc.at("extension").as_object()["davinci-crd.requestedVersion"] = version;
+            std::string text;
+            write_spaced(doc, text);
+            const auto r = call_with_text(sign, text);
+            BOOST_TEST_REQUIRE(r.status == 200U);
+            BOOST_TEST_REQUIRE(r.verbatim.size() == 2U);
+            const std::string written = core::serialize_json(r.body, 4096, r.verbatim);
+            BOOST_TEST(json::parse(written) == r.body);
+            // Each order as the caller spaced it, then its coverage information.
+            const auto& entries = doc.at("context").at("draftOrders").at("entry").as_array();
+            for (const auto& entry : entries)
+            {
+                std::string order;
+                write_spaced(entry.at("resource"), order, 10);
+                order.pop_back();  // the closing brace: the coverage information follows
+                const auto at = written.find(order);
+                BOOST_TEST_REQUIRE(at != std::string::npos);
+                BOOST_TEST(written.compare(at + order.size(), 13, R"(,"extension":)") == 0);
+            }
+            BOOST_TEST(written.size() > core::serialize_json(r.body).size());  // the caller's spaces kept
+        }
+}
+
+BOOST_AUTO_TEST_CASE(an_order_with_extensions_or_an_answer_without_its_updates_is_written_from_the_tree)
+{
+    crd_service sign(*core::find_service("order-sign-crd"), engine(), std::chrono::seconds(4));
+    // The first order has an extension of its own: the coverage information joins it, so that
+    // order is written from the tree and only the second from the caller's bytes.
+    auto doc = test::load_fixture("crd-order-sign-1.json");
+    doc.at("context").at("draftOrders").at("entry").at(0).at("resource").as_object()["extension"] =
+        json::array{json::object{{"url", "http://example.org/own"}, {"valueString", "kept"}}};
+    std::string text;
+    write_spaced(doc, text);
+    const auto r = call_with_text(sign, text);
+    BOOST_TEST_REQUIRE(r.status == 200U);
+    BOOST_TEST_REQUIRE(r.verbatim.size() == 1U);
+    auto written = core::serialize_json(r.body, 4096, r.verbatim);
+    BOOST_TEST(json::parse(written) == r.body);
+    const auto& first = r.body.at("systemActions").at(0).at("resource").at("extension").as_array();
+    BOOST_TEST_REQUIRE(first.size() == 2U);
+    BOOST_TEST(first.at(0).at("valueString").as_string() == "kept");
+
+    // coverage-info false: the updates are left out, their texts are never met.
+    doc.at("extension").as_object()["davinci-crd.configuration"] = json::object{{"coverage-info", false}};
+    std::string without_updates_text;
+    write_spaced(doc, without_updates_text);
+    // (A new answer, not assigned over `r`: an api_response holds the arena its body lives in.)
+    const auto without_updates = call_with_text(sign, without_updates_text);
+    BOOST_TEST_REQUIRE(without_updates.status == 200U);
+    BOOST_TEST(!without_updates.body.as_object().contains("systemActions"));
+    written = core::serialize_json(without_updates.body, 4096, without_updates.verbatim);
+    BOOST_TEST(json::parse(written) == without_updates.body);
+    BOOST_TEST(written == core::serialize_json(without_updates.body));
+
+    // A failed decision answers from the request: nothing is taken as the caller's bytes.
+    failing_decision down(errc::decision_timeout);
+    crd_service degraded(
+        *core::find_service("order-sign-crd"), down, std::chrono::seconds(4), nullptr, 0.5, {}, core::failure_policy::conditional, "Plan");
+    auto undetermined = call_with_text(degraded, without_updates_text);
+    BOOST_TEST(undetermined.status == 200U);
+    BOOST_TEST(undetermined.verbatim.empty());
 }
 
 BOOST_AUTO_TEST_CASE(invalid_requests_get_an_operation_outcome)

@@ -30,6 +30,9 @@ struct api_response
     // The decision service's answer document, kept for the same reason: `body` may be its nodes.
     document_ptr answer_document;
     boost::json::value body;
+    // Objects of `body` the writer may copy as the caller's bytes (hook_request::verbatim): the
+    // request body they point into is the listener's, alive until this answer is written.
+    std::vector<verbatim_object> verbatim;
     // For the access log and the audit record: the call's hookInstance once validated, and how the
     // decision step ended ("ok", "timeout", "error", "breaker_open", "conditional"; empty if not reached).
     std::string hook_instance;

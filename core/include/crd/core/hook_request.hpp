@@ -33,6 +33,9 @@ struct request_item
     const boost::json::object* resource = nullptr;
     // order-select: advice should be limited to the selected orders.
     bool selected = true;
+    // The resource's own bytes in hook_request::source_text (its object, braces included), when
+    // the parse placed them exactly (locate_item_texts); empty otherwise.
+    std::string_view text;
 };
 
 // A decision service's own error answer, kept to be relayed to the caller (decision.on_failure
@@ -84,6 +87,11 @@ struct hook_request
     // tree. They point into the HTTP body (core::request_context::body), alive until the handler has
     // answered; a decision source releasing the request uses them before. Empty: re-serialise.
     std::string_view source_text;
+    // Objects of the answer that are the caller's own bytes (an order echoed as sent), for the
+    // writer to copy instead of re-serialising (core::verbatim_object): set by the decision source
+    // that moves the orders into its answer, in the order the answer holds them. Their texts are
+    // source_text's, so only what answers before the body is gone may use them.
+    std::vector<verbatim_object> verbatim;
     // The top-level fhirAuthorization member within source_text, with one adjacent comma; empty when
     // there is none.
     byte_range fhir_authorization_bytes;
@@ -131,6 +139,11 @@ struct hook_request
 // hookInstance becomes the X-CDS-Hook-Instance header of decision calls and a field of every
 // log and audit line: a UUID is 36 bytes, this leaves room for other id schemes.
 inline constexpr std::size_t max_hook_instance_bytes = 256;
+
+// Gives each order or appointment its own bytes (request_item::text) from the parse's placing of
+// them (parse_facts::entry_resources), once the handler has found that source_text says exactly what
+// the tree says. Nothing is set unless every item of the hook's bundle was placed in order.
+void locate_item_texts(hook_request& request);
 
 // Counts bounded per request (limits.max_orders, limits.max_selections): the work a call may
 // ask of validation and the rules engine grows with them.

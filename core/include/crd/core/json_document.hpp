@@ -14,9 +14,11 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace crd::core {
 
@@ -47,6 +49,25 @@ constexpr std::size_t arena_bytes_for(std::size_t text_bytes) noexcept
 // at this depth is also re-parsed at it (audit), never rejected further down the line.
 inline constexpr std::size_t max_json_depth = 64;
 
+// A span of a text, [begin, end) in bytes.
+struct byte_range
+{
+    std::size_t begin = 0;
+    std::size_t end = 0;
+    bool empty() const noexcept { return begin == end; }
+    std::size_t size() const noexcept { return end - begin; }
+};
+
+// Where one order or appointment of a hook request lies in its text: the object that is
+// context.<bundle>.entry[i].resource, its braces included. `range` is empty when it could not be
+// placed exactly (a key written with an escape, a literal right after the object): that resource
+// is then written from the tree.
+struct located_resource
+{
+    std::string_view bundle;  // "draftOrders" or "appointments"
+    byte_range range;
+};
+
 // What parse_document saw of its text while it built the tree: enough for
 // compare_text_to_document to check the two agree without another pass over the text.
 struct parse_facts
@@ -60,6 +81,10 @@ struct parse_facts
     std::array<std::size_t, key_room> top_level_keys{};
     std::size_t top_level_key_count = 0;
     bool keys_located = true;
+    // One per key "resource" of an object in context.draftOrders.entry or context.appointments.entry,
+    // in text order (issue 19: an echoed order is written as the caller's own bytes, see
+    // core::verbatim_object). Meaningful only while the text says exactly what the tree says.
+    std::vector<located_resource> entry_resources;
 };
 
 // The facts of a document from parse_document; nullptr for any other (a value made with new).
@@ -90,6 +115,24 @@ void append_json(std::string& out, const boost::json::object& o);
 void append_json(std::string& out, const boost::json::array& a);
 void append_json_string(std::string& out, std::string_view s);
 
+// An object of an answer to be written as the caller's own bytes (issue 19: an order echoed in an
+// update action is most of a large answer, and its text is already at hand): its first
+// `members_as_sent` members are exactly what `text` says (the object with its braces, as the caller
+// wrote it), and any members after them were added since. `members` is where the object's members
+// lie (its begin()), which stays with the object when it is moved.
+struct verbatim_object
+{
+    const boost::json::key_value_pair* members = nullptr;
+    std::size_t members_as_sent = 0;
+    std::string_view text;
+};
+
+// serialize_json, writing the objects of `verbatim`, in the order the writer meets them, as their
+// text followed by the members added since. An object is only taken for the next of `verbatim` while
+// its members still lie where they were and it has more of them than the text holds; otherwise it,
+// and any later one, is written from the tree. The texts must outlive the call.
+std::string serialize_json(const boost::json::value& v, std::size_t size_hint, std::span<const verbatim_object> verbatim);
+
 // The path ("context.draftOrders.entry[0].resource.quantity.value") of the first number that is
 // infinite or NaN, if any.
 std::optional<std::string> first_nonfinite_number(const boost::json::value& v);
@@ -112,13 +155,6 @@ boost::json::value read_json_file(const std::string& path, std::string_view what
 std::optional<std::string> first_duplicate_key(std::string_view text, std::size_t max_depth = max_json_depth);
 
 // Bytes [begin, end) of a text.
-struct byte_range
-{
-    std::size_t begin = 0;
-    std::size_t end = 0;
-    bool empty() const noexcept { return begin == end; }
-    std::size_t size() const noexcept { return end - begin; }
-};
 
 // How a JSON text compares with the tree parsed from it (parse_document). Boost.JSON keeps the last
 // of a repeated key silently, so a reader keeping the first would read a value we never saw.
