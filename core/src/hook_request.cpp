@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <numeric>
 #include <optional>
 #include <set>
@@ -238,10 +239,17 @@ std::optional<std::size_t> first_repeat(const std::vector<request_item>& items, 
     // its first repetition.
     std::vector<std::size_t> order(n);
     std::iota(order.begin(), order.end(), first);
-    std::sort(order.begin(), order.end(), [&items](std::size_t a, std::size_t b) {
-        if (const int by_id = items[a].id.compare(items[b].id); by_id != 0)
+    // Any order that keeps equal resources together will do: by length before bytes is cheaper
+    // than the lexicographic compare (ids are short and mostly differ in length or early).
+    const auto shorter_or_less = [](std::string_view x, std::string_view y) -> int {
+        if (x.size() != y.size())
+            return x.size() < y.size() ? -1 : 1;
+        return x.empty() ? 0 : std::memcmp(x.data(), y.data(), x.size());
+    };
+    std::sort(order.begin(), order.end(), [&items, &shorter_or_less](std::size_t a, std::size_t b) {
+        if (const int by_id = shorter_or_less(items[a].id, items[b].id); by_id != 0)
             return by_id < 0;
-        if (const int by_type = items[a].resource_type.compare(items[b].resource_type); by_type != 0)
+        if (const int by_type = shorter_or_less(items[a].resource_type, items[b].resource_type); by_type != 0)
             return by_type < 0;
         return a < b;
     });
@@ -638,17 +646,23 @@ void locate_item_texts(hook_request& request)
         return;
     // The bundle's i-th entry is the i-th item (check_orders reads them in order): never guess
     // when the counts differ.
-    const auto in_bundle = [bundle](const located_resource& r) { return r.bundle == bundle; };
-    if (static_cast<std::size_t>(std::count_if(facts->entry_resources.begin(), facts->entry_resources.end(), in_bundle)) != request.items.size())
-        return;
     std::size_t i = 0;
+    bool more_than_items = false;
     for (const auto& r : facts->entry_resources)
-        if (in_bundle(r))
+        if (r.bundle == bundle)
         {
+            if (i == request.items.size())
+            {
+                more_than_items = true;
+                break;
+            }
             if (!r.range.empty() && r.range.end <= request.source_text.size())
                 request.items[i].text = request.source_text.substr(r.range.begin, r.range.size());
             ++i;
         }
+    if (more_than_items || i != request.items.size())
+        for (auto& item : request.items)
+            item.text = {};
 }
 
 std::string quote_for_diagnostics(std::string_view value)

@@ -240,9 +240,15 @@ json::object card_source(std::string_view label, std::string_view url, std::stri
 std::vector<answered_item> items_of(const core::hook_request& request, core::request_item& encounter_slot)
 {
     std::vector<answered_item> items;
+    items.reserve(request.items.size() + 1);
     for (const auto& item : request.items)
         if (item.selected)
-            items.push_back({&item, item.resource, std::string(item.resource_type) + "/" + std::string(item.id)});
+        {
+            std::string reference;
+            reference.reserve(item.resource_type.size() + 1 + item.id.size());
+            reference.append(item.resource_type).append(1, '/').append(item.id);
+            items.push_back({&item, item.resource, std::move(reference)});
+        }
     // Encounter hooks carry no orders: the encounter itself (from prefetch) is what is decided on.
     const auto kind = request.service->kind;
     if (kind == core::hook_kind::encounter_start || kind == core::hook_kind::encounter_discharge)
@@ -443,6 +449,7 @@ void place_resources(json::array& actions, std::vector<deferred_resource>& defer
 
 void collect_verbatim(const std::vector<deferred_resource>& deferred, std::vector<core::verbatim_object>& out)
 {
+    out.reserve(out.size() + deferred.size());
     for (const auto& d : deferred)
         if (d.placed_members != nullptr)
             out.push_back({d.placed_members, d.members_as_sent, d.target_text});

@@ -18,8 +18,8 @@ void add_coding(const json::value& v, std::vector<coding>& out)
     if (!v.is_object())
         return;
     const auto& c = v.get_object();
-    if (!str(c, "code").empty())
-        out.push_back({str(c, "system"), str(c, "code"), str(c, "display")});
+    if (const auto code = str(c, "code"); !code.empty())
+        out.push_back({str(c, "system"), code, str(c, "display")});
 }
 
 void add_concept(const json::value* v, std::vector<coding>& out)
@@ -194,18 +194,26 @@ namespace {
 
 // The Coverage an order is billed to (null when the request does not hold it) and, in
 // `reference`, the reference that names it.
-const json::object* locate_coverage(const json::object* resource, const core::hook_request& request, std::string& reference)
+// The order's first insurance reference as written; empty when it names none.
+std::string_view insurance_reference(const json::object* resource)
 {
     if (resource)
-    {
         if (const json::value* insurance = resource->if_contains("insurance"); insurance && insurance->is_array())
             for (const auto& ref : insurance->get_array())
                 if (ref.is_object())
                     if (auto r = str(ref.get_object(), "reference"); !r.empty())
-                    {
-                        reference = std::string(relative_reference(r));
-                        return request.find_prefetched(r);
-                    }
+                        return r;
+    return {};
+}
+
+// The Coverage an order is billed to: the one its insurance reference names (`insurance`, from
+// insurance_reference), else the request's first.
+const json::object* locate_coverage(std::string_view insurance, const core::hook_request& request, std::string& reference)
+{
+    if (!insurance.empty())
+    {
+        reference = std::string(relative_reference(insurance));
+        return request.find_prefetched(insurance);
     }
     const json::object* coverage = request.first_prefetched("Coverage");
     if (coverage && !str(*coverage, "id").empty())
@@ -245,23 +253,33 @@ void read_coverage(const json::object& coverage, const core::hook_request& reque
 coverage_ref coverage_for(const json::object* resource, const core::hook_request& request)
 {
     coverage_ref out;
-    if (const json::object* coverage = locate_coverage(resource, request, out.reference))
+    if (const json::object* coverage = locate_coverage(insurance_reference(resource), request, out.reference))
         read_coverage(*coverage, request, out);
     return out;
 }
 
 const coverage_ref& coverage_memo::of(const json::object* resource, const core::hook_request& request)
 {
+    // The Coverage follows from the insurance reference alone (the request is the same for every
+    // order): orders that write it alike share one look-up (issue 19: locating it again was 1k
+    // instructions per order).
+    const std::string_view insurance = insurance_reference(resource);
+    for (const auto& r : read_)
+        if (r.insurance == insurance)
+            return r.ref;
     std::string reference;
-    const json::object* coverage = locate_coverage(resource, request, reference);
-    for (const auto& [read_from, ref] : read_)
-        if (read_from == coverage && ref.reference == reference)
-            return ref;
+    const json::object* coverage = locate_coverage(insurance, request, reference);
+    for (const auto& r : read_)
+        if (r.coverage == coverage && r.ref.reference == reference)
+        {
+            // Another spelling of a Coverage already read: remembered under this one too.
+            return read_.emplace_back(read{insurance, coverage, r.ref}).ref;
+        }
     coverage_ref out;
     out.reference = std::move(reference);
     if (coverage)
         read_coverage(*coverage, request, out);
-    return read_.emplace_back(coverage, std::move(out)).second;
+    return read_.emplace_back(read{insurance, coverage, std::move(out)}).ref;
 }
 
 }  // namespace crd::decision

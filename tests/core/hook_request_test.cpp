@@ -4,6 +4,7 @@
 #include "fixtures.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -690,6 +691,65 @@ BOOST_AUTO_TEST_CASE(a_repeat_and_another_fault_are_reported_in_entry_order)
             BOOST_TEST_REQUIRE(p.has_value());
             BOOST_TEST(p->expression == "context.draftOrders.entry[3].resource.resourceType");
         }
+}
+
+namespace {
+
+// The request as a hook call has it: parsed from `text`, validated, the text kept as its own.
+hook_request parsed_request(const std::string& text, std::string_view service_id)
+{
+    boost::system::error_code ec;
+    auto doc = parse_document(text, max_json_depth, ec);
+    BOOST_TEST_REQUIRE(!ec);
+    auto r = validate_hook_request(*find_service(service_id), std::move(doc));
+    BOOST_TEST_REQUIRE(r.has_value());
+    r->source_text = text;
+    return std::move(*r);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(each_order_gets_its_own_bytes_only_when_every_one_is_accounted_for)
+{
+    const std::string text = json::serialize(crd::test::load_fixture("crd-order-sign-1.json"));
+    auto request = parsed_request(text, "order-sign-crd");
+    locate_item_texts(request);
+    BOOST_TEST_REQUIRE(request.items.size() == 2U);
+    for (const auto& item : request.items)
+    {
+        BOOST_TEST_REQUIRE(!item.text.empty());
+        BOOST_TEST((item.text.data() >= text.data() && item.text.data() + item.text.size() <= text.data() + text.size()));  // a view into the text
+        BOOST_TEST(json::parse(item.text) == json::value(*item.resource));
+    }
+
+    // An item more or less than the text's entries: none is given bytes, rather than the wrong ones.
+    request = parsed_request(text, "order-sign-crd");
+    request.items.pop_back();
+    locate_item_texts(request);
+    BOOST_TEST(request.items.at(0).text.empty());
+    request = parsed_request(text, "order-sign-crd");
+    request.items.push_back(request.items.at(0));
+    locate_item_texts(request);
+    for (const auto& item : request.items)
+        BOOST_TEST(item.text.empty());
+
+    // Another copy of the text than the one parsed, or none: nothing.
+    request = parsed_request(text, "order-sign-crd");
+    const std::string copy = text;
+    request.source_text = copy;
+    locate_item_texts(request);
+    BOOST_TEST(request.items.at(0).text.empty());
+    request.source_text = {};
+    locate_item_texts(request);
+    BOOST_TEST(request.items.at(0).text.empty());
+
+    // Appointments are their bundle's; an encounter hook has no bundle of its own.
+    const std::string appointments = json::serialize(crd::test::load_fixture("crd-appointment-book-1.json"));
+    auto booked = parsed_request(appointments, "appointment-book-crd");
+    locate_item_texts(booked);
+    BOOST_TEST_REQUIRE(!booked.items.empty());
+    for (const auto& item : booked.items)
+        BOOST_TEST(json::parse(item.text) == json::value(*item.resource));
 }
 
 BOOST_AUTO_TEST_CASE(ids_references_and_tokens_are_ascii_only)

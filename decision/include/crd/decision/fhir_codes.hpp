@@ -61,8 +61,14 @@ public:
     const coverage_ref& of(const boost::json::object* resource, const core::hook_request& request);
 
 private:
+    struct read
+    {
+        std::string_view insurance;  // the order's insurance reference as written (empty: none)
+        const boost::json::object* coverage;
+        coverage_ref ref;
+    };
     // A list: references handed out stay valid, and a call whose orders name one Coverage allocates once.
-    std::list<std::pair<const boost::json::object*, coverage_ref>> read_;
+    std::list<read> read_;
 };
 
 // "http://ehr/fhir/Organization/1" -> "Organization/1"; relative references are returned as-is.
