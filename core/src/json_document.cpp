@@ -18,6 +18,7 @@ namespace json = boost::json;
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 namespace crd::core {
@@ -39,8 +40,9 @@ struct finite_document_handler
     parse_facts* facts = nullptr;
     std::size_t depth = 0;  // open objects and arrays: 1 inside the root
 
-    // Placing the orders' resources (parse_facts::entry_resources), with facts only. The key path
-    // down to context.<bundle>.entry[i].resource, as far as it matters:
+    // Placing the orders' resources (parse_facts::entry_resources), with facts and when asked
+    // (entry_placing). The key path down to context.<bundle>.entry[i].resource, as far as it matters:
+    bool place_entries = false;
     bool in_context = false;     // under the top-level key "context"
     std::string_view bundle;     // under context.draftOrders or context.appointments: which
     bool in_entries = false;     // under <bundle>.entry
@@ -49,6 +51,15 @@ struct finite_document_handler
     // placed. The parser gives no position for a bracket: the next token that has one (a key, a
     // string, a number) places it, by walking back over these brackets.
     std::size_t closes_pending = 0;
+    // Keys at this depth or shallower are noted (note_key): 0 without facts, 1 for the top-level
+    // keys, 5 under "context" while placing, every depth while an end is pending. One compare per
+    // key, where the flags above would take several (a request has thousands of keys).
+    std::size_t note_depth = 0;
+
+    void update_note_depth() noexcept
+    {
+        note_depth = facts == nullptr ? 0 : closes_pending != 0 ? std::numeric_limits<std::size_t>::max() : in_context ? 5 : 1;
+    }
 
     finite_document_handler(json::storage_ptr sp, unsigned char* temporary, std::size_t temporary_size) : st(std::move(sp), temporary, temporary_size)
     {
@@ -57,7 +68,7 @@ struct finite_document_handler
     static bool on_document_begin(json::error_code& /*ec*/) { return true; }
     bool on_document_end(json::error_code& /*ec*/)
     {
-        if (facts && closes_pending != 0)
+        if (closes_pending != 0)
             place_pending(facts->text.size());  // the last thing in the text (but whitespace)
         return true;
     }
@@ -85,7 +96,7 @@ struct finite_document_handler
     }
     bool on_array_end(std::size_t n, json::error_code& /*ec*/)
     {
-        if (facts && closes_pending != 0) [[unlikely]]
+        if (closes_pending != 0) [[unlikely]]
             ++closes_pending;
         --depth;
         st.push_array(n);
@@ -93,15 +104,16 @@ struct finite_document_handler
     }
     bool on_key_part(json::string_view s, std::size_t /*n*/, json::error_code& /*ec*/)
     {
-        if (facts && closes_pending != 0) [[unlikely]]
+        if (closes_pending != 0) [[unlikely]]
             unplace_pending();  // a key in pieces has no place in the text to start from
         st.push_chars(s);
         return true;
     }
     bool on_key(json::string_view s, std::size_t n, json::error_code& /*ec*/)
     {
-        // Keys deep in the tree (most of them) cost one test: the placing below is out of line.
-        if (facts && (closes_pending != 0 || depth <= 5)) [[unlikely]]
+        // Keys deep in the tree or outside the context (most of them) cost a test or two: the
+        // placing below is out of line.
+        if (depth <= note_depth) [[unlikely]]
             note_key(s, n);
         st.push_key(s);
         return true;
@@ -113,6 +125,7 @@ struct finite_document_handler
         {
             resource_open = false;
             closes_pending = 1;
+            update_note_depth();
         }
         else if (closes_pending != 0)
             ++closes_pending;
@@ -155,24 +168,30 @@ struct finite_document_handler
 
     void follow_key(json::string_view key, std::size_t n)
     {
+        // Only a key read in one piece is compared: Boost.JSON hands a key with an escape after
+        // its first character over in parts, this being the last, which could equal "draftOrders"
+        // or "resource" while the key does not ("x\u0064raftOrders"). A tracked key in parts is
+        // then not followed: its orders go unplaced, and locate_item_texts, counting, gives none.
+        const std::string_view whole = n == key.size() ? std::string_view(key) : std::string_view();
         switch (depth)
         {
         case 1:
-            in_context = key == "context";
+            in_context = place_entries && whole == "context";
             bundle = {};
             in_entries = false;
+            update_note_depth();
             locate_top_level_key(key, n);
             return;
         case 2:
-            bundle = !in_context             ? std::string_view()
-                     : key == "draftOrders"  ? std::string_view("draftOrders")
-                     : key == "appointments" ? std::string_view("appointments")
-                                             : std::string_view();
+            bundle = !in_context               ? std::string_view()
+                     : whole == "draftOrders"  ? std::string_view("draftOrders")
+                     : whole == "appointments" ? std::string_view("appointments")
+                                               : std::string_view();
             in_entries = false;
             return;
-        case 3: in_entries = !bundle.empty() && key == "entry"; return;
+        case 3: in_entries = !bundle.empty() && whole == "entry"; return;
         case 5:
-            if (in_entries && key == "resource")
+            if (in_entries && whole == "resource")
                 locate_resource_start(key, n);
             return;
         default: return;
@@ -210,6 +229,7 @@ struct finite_document_handler
         byte_range& range = facts->entry_resources.back().range;
         std::size_t closes = closes_pending;
         closes_pending = 0;
+        update_note_depth();
         if (token == std::string_view::npos)
         {
             range = {};
@@ -241,6 +261,7 @@ struct finite_document_handler
     [[gnu::noinline]] void unplace_pending()
     {
         closes_pending = 0;
+        update_note_depth();
         facts->entry_resources.back().range = {};
     }
 
@@ -264,14 +285,14 @@ struct finite_document_handler
     }
     bool on_string_part(json::string_view s, std::size_t /*n*/, json::error_code& /*ec*/)
     {
-        if (facts && closes_pending != 0) [[unlikely]]
+        if (closes_pending != 0) [[unlikely]]
             unplace_pending();
         st.push_chars(s);
         return true;
     }
     bool on_string(json::string_view s, std::size_t n, json::error_code& /*ec*/)
     {
-        if (facts && closes_pending != 0) [[unlikely]]
+        if (closes_pending != 0) [[unlikely]]
             place_pending_at_string(s, n);
         st.push_string(s);
         return true;
@@ -279,14 +300,14 @@ struct finite_document_handler
     static bool on_number_part(json::string_view /*s*/, json::error_code& /*ec*/) { return true; }
     bool on_int64(std::int64_t i, json::string_view s, json::error_code& /*ec*/)
     {
-        if (facts && closes_pending != 0) [[unlikely]]
+        if (closes_pending != 0) [[unlikely]]
             place_pending_at_number(s);
         st.push_int64(i);
         return true;
     }
     bool on_uint64(std::uint64_t u, json::string_view s, json::error_code& /*ec*/)
     {
-        if (facts && closes_pending != 0) [[unlikely]]
+        if (closes_pending != 0) [[unlikely]]
             place_pending_at_number(s);
         st.push_uint64(u);
         return true;
@@ -298,21 +319,21 @@ struct finite_document_handler
             ec = errc::json_number_out_of_range;
             return false;
         }
-        if (facts && closes_pending != 0) [[unlikely]]
+        if (closes_pending != 0) [[unlikely]]
             place_pending_at_number(s);
         st.push_double(d);
         return true;
     }
     bool on_bool(bool b, json::error_code& /*ec*/)
     {
-        if (facts && closes_pending != 0) [[unlikely]]
+        if (closes_pending != 0) [[unlikely]]
             unplace_pending();  // true and false have no place given
         st.push_bool(b);
         return true;
     }
     bool on_null(json::error_code& /*ec*/)
     {
-        if (facts && closes_pending != 0) [[unlikely]]
+        if (closes_pending != 0) [[unlikely]]
             unplace_pending();
         st.push_null();
         return true;
@@ -331,6 +352,8 @@ json::value parse_finite(std::string_view text, const json::parse_options& optio
     json::basic_parser<finite_document_handler> parser(options, json::storage_ptr(), temporary, temporary_size);
     parser.handler().st.reset(std::move(sp));
     parser.handler().facts = facts;
+    parser.handler().place_entries = facts != nullptr && facts->entries_placed;
+    parser.handler().update_note_depth();
     // more = false: an incomplete document is an error, not a wait for more.
     const auto used = parser.write_some(false, text.data(), text.size(), ec);
     if (!ec && used < text.size())
@@ -749,7 +772,7 @@ void append_json_string(std::string& out, std::string_view s)
     json_writer(out).write_string(s);
 }
 
-document_ptr parse_document(std::string_view text, std::size_t max_depth, boost::system::error_code& ec)
+document_ptr parse_document(std::string_view text, std::size_t max_depth, boost::system::error_code& ec, entry_placing placing)
 {
     // The parser's temporary stack stays on this stack frame: inside the arena its growth would
     // be kept for the life of the request.
@@ -758,6 +781,7 @@ document_ptr parse_document(std::string_view text, std::size_t max_depth, boost:
     options.max_depth = max_depth;
     auto arena = std::make_unique<document_arena>(arena_bytes_for(text.size()));
     arena->facts.text = text;
+    arena->facts.entries_placed = placing == entry_placing::on;
     // The same resource on both sides: release() moves the document into the arena's value.
     arena->value = parse_finite(text, options, json::storage_ptr(&arena->resource), temporary.data(), temporary.size(), ec, &arena->facts);
     if (ec)

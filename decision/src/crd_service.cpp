@@ -82,6 +82,7 @@ crd_service::crd_service(const core::service_definition& service, core::decision
     , on_failure_(on_failure)
     , failure_label_(std::move(failure_label))
     , card_types_(decision.card_types(service))
+    , echoes_request_orders_(decision.echoes_request_orders(service))
 {
     discovery_["hook"] = service_.hook;
     discovery_["id"] = service_.id;

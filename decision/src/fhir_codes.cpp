@@ -264,22 +264,19 @@ const coverage_ref& coverage_memo::of(const json::object* resource, const core::
     // order): orders that write it alike share one look-up (issue 19: locating it again was 1k
     // instructions per order).
     const std::string_view insurance = insurance_reference(resource);
-    for (const auto& r : read_)
-        if (r.insurance == insurance)
-            return r.ref;
+    if (last_ != nullptr && insurance == last_insurance_)
+        return *last_;
     std::string reference;
     const json::object* coverage = locate_coverage(insurance, request, reference);
-    for (const auto& r : read_)
-        if (r.coverage == coverage && r.ref.reference == reference)
-        {
-            // Another spelling of a Coverage already read: remembered under this one too.
-            return read_.emplace_back(read{insurance, coverage, r.ref}).ref;
-        }
+    last_insurance_ = insurance;
+    for (const auto& [read_from, ref] : read_)
+        if (read_from == coverage && ref.reference == reference)
+            return *(last_ = &ref);
     coverage_ref out;
     out.reference = std::move(reference);
     if (coverage)
         read_coverage(*coverage, request, out);
-    return read_.emplace_back(read{insurance, coverage, std::move(out)}).ref;
+    return *(last_ = &read_.emplace_back(coverage, std::move(out)).second);
 }
 
 }  // namespace crd::decision

@@ -303,6 +303,12 @@ result<json::object> remote_decision::render_decisions(
     return rendered;
 }
 
+bool remote_decision::echoes_request_orders(const core::service_definition& service) const noexcept
+{
+    const auto it = protocol_of_service_.find(service.id);
+    return it != protocol_of_service_.end() && it->second == core::decision_protocol::decisions;
+}
+
 net::awaitable<result<json::object>> remote_decision::decide(core::hook_request& request, clock::time_point deadline)
 {
     const auto service_it = origin_of_service_.find(request.service->id);

@@ -818,7 +818,8 @@ net::awaitable<http_response> router::hook_call(core::hook_handler& handler, con
     {
         // The parsed document lives in one arena freed with the request: no per-node allocations.
         boost::system::error_code ec;
-        auto document = core::parse_document(request.body, settings_.max_json_depth, ec);
+        auto document = core::parse_document(
+            request.body, settings_.max_json_depth, ec, handler.echoes_request_orders() ? core::entry_placing::on : core::entry_placing::off);
         if (!document)
             response = invalid_json(request.body, ec, settings_.max_json_depth);
         else

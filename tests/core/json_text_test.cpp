@@ -332,6 +332,26 @@ BOOST_AUTO_TEST_CASE(only_orders_of_the_context_bundles_are_placed)
     BOOST_TEST(place(text).resources.empty());
 }
 
+BOOST_AUTO_TEST_CASE(a_key_in_pieces_is_never_taken_for_a_tracked_one)
+{
+    // Boost.JSON hands a key with an escape after its first character over in pieces; the last
+    // piece alone may read "draftOrders" or "resource". Found in review: such keys were followed,
+    // so the real orders got a fake bundle's bytes, or another entry's.
+    const std::string fake_bundle = R"({"context":{"draft\u004frders":{"entry":[{"resource":{"id":"a"}}]},)"
+                                    R"("x\u0064raftOrders":{"entry":[{"resource":{}},{"resource":{"id":"evil"}}]}}})";
+    BOOST_TEST(place(fake_bundle).resources.empty());
+
+    // A key whose last piece, after the parser's buffer filled, is exactly "resource".
+    const std::string long_key = "\\n" + std::string(4094, 'a') + "resource";
+    const std::string fake_resource =
+        R"({"context":{"draftOrders":{"entry":[{"res\u006furce":{"id":"a"}},{"resource":{"id":"b"},"z":1,")" + long_key + R"(":{"id":"c"}}]}}})";
+    const auto p = place(fake_resource);
+    BOOST_TEST_REQUIRE(p.resources.size() == 1U);  // entry 1's own resource only; entry 0's is in pieces
+    const auto r = p.resources[0].range;
+    BOOST_TEST_REQUIRE(!r.empty());
+    BOOST_TEST(json::parse(std::string_view(fake_resource).substr(r.begin, r.size())) == (json::object{{"id", "b"}}));
+}
+
 BOOST_AUTO_TEST_CASE(an_order_that_cannot_be_placed_exactly_keeps_its_entry_but_no_range)
 {
     // An escaped "resource" key; an escaped key, a literal or an escaped string straight after the

@@ -47,6 +47,12 @@ public:
     // "embedded-rules" or "remote": for logs and the start-up summary.
     virtual std::string_view mode() const noexcept = 0;
 
+    // Whether this source's answers for `service` echo the caller's orders as sent (moved from
+    // the request into the update actions): the listener then has the parse place each order in
+    // the text (core::parse_facts::entry_resources), for the writer to copy. Fixed for the
+    // source's life.
+    virtual bool echoes_request_orders(const service_definition& /*service*/) const noexcept { return false; }
+
     virtual readiness ready() const { return {}; }
 
     // Starts background work (e.g. refreshing upstream addresses) on the application's control

@@ -81,6 +81,10 @@ public:
     // Cancellation: none beyond the deadline the handler derives from ctx.received.
     // Thread safety: handlers are immutable after start-up and may be called from any thread.
     virtual net::awaitable<api_response> handle(document_ptr body, request_context ctx) = 0;
+
+    // Whether the body's parse should place the caller's orders in its text
+    // (core::entry_placing): only an answer that echoes them as sent uses it.
+    virtual bool echoes_request_orders() const noexcept { return false; }
 };
 
 class hook_registry

@@ -85,6 +85,7 @@ struct parse_facts
     // in text order (issue 19: an echoed order is written as the caller's own bytes, see
     // core::verbatim_object). Meaningful only while the text says exactly what the tree says.
     std::vector<located_resource> entry_resources;
+    bool entries_placed = true;  // false: parse_document was asked not to (entry_placing::off)
 };
 
 // The facts of a document from parse_document; nullptr for any other (a value made with new).
@@ -94,7 +95,14 @@ const parse_facts* parse_facts_of(const document_ptr& doc) noexcept;
 // when the text is not JSON, nests deeper than `max_depth`, or holds a number outside double range
 // (errc::json_number_out_of_range: Boost.JSON 1.81 reads 1e400 as inf and 0e400 as NaN, which
 // would be written back as Infinity/NaN, not JSON).
-document_ptr parse_document(std::string_view text, std::size_t max_depth, boost::system::error_code& ec);
+// Whether parse_document places the orders' resources in the text (parse_facts::entry_resources):
+// only a caller whose answer echoes the request's own orders uses them.
+enum class entry_placing
+{
+    off,
+    on,
+};
+document_ptr parse_document(std::string_view text, std::size_t max_depth, boost::system::error_code& ec, entry_placing placing = entry_placing::on);
 
 // The strict reader for every other JSON we take in (decision answers, FHIR resources, JWKS, JOSE
 // headers, configuration and rules files, feedback): the same errors as parse_document.

@@ -23,6 +23,7 @@ public:
     const core::service_definition& service() const noexcept override { return service_; }
     boost::json::object discovery() const override { return discovery_; }
     net::awaitable<core::api_response> handle(core::document_ptr body, core::request_context ctx) override;
+    bool echoes_request_orders() const noexcept override { return echoes_request_orders_; }
 
     std::chrono::milliseconds timeout() const noexcept { return timeout_; }
 
@@ -39,6 +40,7 @@ private:
     core::failure_policy on_failure_;
     std::string failure_label_;  // Card.source.label of the failure answer's card
     std::vector<std::string> card_types_;
+    bool echoes_request_orders_;  // the decision source's, for this service (fixed for its life)
     boost::json::object discovery_;
 };
 

@@ -61,14 +61,13 @@ public:
     const coverage_ref& of(const boost::json::object* resource, const core::hook_request& request);
 
 private:
-    struct read
-    {
-        std::string_view insurance;  // the order's insurance reference as written (empty: none)
-        const boost::json::object* coverage;
-        coverage_ref ref;
-    };
     // A list: references handed out stay valid, and a call whose orders name one Coverage allocates once.
-    std::list<read> read_;
+    std::list<std::pair<const boost::json::object*, coverage_ref>> read_;
+    // The last order's insurance reference as written and what it led to: orders that spell it
+    // alike (the usual case) skip the look-up. One, not one per spelling: a caller spelling one
+    // Coverage a different way per order would otherwise make the list as long as the orders.
+    std::string_view last_insurance_;
+    const coverage_ref* last_ = nullptr;
 };
 
 // "http://ehr/fhir/Organization/1" -> "Organization/1"; relative references are returned as-is.

@@ -46,6 +46,9 @@ public:
     // sent is the compact summary and the per-order answer is rendered into the CDS Hooks response.
     net::awaitable<result<boost::json::object>> decide(core::hook_request& request, clock::time_point deadline) override;
     std::string_view mode() const noexcept override { return "remote"; }
+    // The decisions protocol renders the answer around the request's own orders; a CDS Hooks
+    // service's answer carries resources of its own.
+    bool echoes_request_orders(const core::service_definition& service) const noexcept override;
     core::readiness ready() const override;
     // The decision service may answer any CRD card type; each can be switched off by the caller.
     std::vector<std::string> card_types(const core::service_definition& service) const override;

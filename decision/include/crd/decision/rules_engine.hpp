@@ -48,6 +48,8 @@ public:
     // Completes immediately with evaluate(request); the deadline cannot be reached.
     net::awaitable<result<boost::json::object>> decide(core::hook_request& request, clock::time_point deadline) override;
     std::string_view mode() const noexcept override { return "embedded-rules"; }
+    // evaluate(request&) moves the orders into the answer.
+    bool echoes_request_orders(const core::service_definition& /*service*/) const noexcept override { return true; }
     std::vector<std::string> card_types(const core::service_definition& service) const override;
 
     // The CDS Hooks response for a validated request: for primary hooks one coverage-information
