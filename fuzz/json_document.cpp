@@ -84,27 +84,28 @@ void check_entry_resources(std::string_view text, const json::value& doc, const 
     for (const std::string_view bundle : {"draftOrders", "appointments"})
     {
         const auto expected = entry_resources_of(doc, bundle);
-        std::size_t i = 0;
+        std::vector<crd::core::byte_range> placed;
         for (const auto& located : facts.entry_resources)
+            if (located.bundle == bundle)
+                placed.push_back(located.range);
+        // Fewer when a tracked key came in pieces (an escape inside it): the orders are then not
+        // given bytes at all (locate_item_texts counts). Never more, and never another's.
+        if (placed.size() > expected.size())
+            broken("the parse placed more entry resources than the document has", text);
+        if (placed.size() != expected.size())
+            continue;
+        for (std::size_t i = 0; i < placed.size(); ++i)
         {
-            if (located.bundle != bundle)
+            const auto r = placed[i];
+            if (r.empty())
                 continue;
-            if (i == expected.size())
-                broken("the parse placed more entry resources than the document has", text);
-            const auto r = located.range;
-            if (!r.empty())
-            {
-                if (r.end > text.size() || r.begin >= r.end || text[r.begin] != '{' || text[r.end - 1] != '}')
-                    broken("an entry resource's range is not an object of the text", text);
-                boost::system::error_code ec;
-                const auto alone = crd::core::parse_document(text.substr(r.begin, r.size()), crd::fuzz::request_max_depth, ec);
-                if (!alone || !crd::fuzz::same_document(*alone, *expected[i]))
-                    broken("an entry resource's range is not that resource", text);
-            }
-            ++i;
+            if (r.end > text.size() || r.begin >= r.end || text[r.begin] != '{' || text[r.end - 1] != '}')
+                broken("an entry resource's range is not an object of the text", text);
+            boost::system::error_code ec;
+            const auto alone = crd::core::parse_document(text.substr(r.begin, r.size()), crd::fuzz::request_max_depth, ec);
+            if (!alone || !crd::fuzz::same_document(*alone, *expected[i]))
+                broken("an entry resource's range is not that resource", text);
         }
-        if (i != expected.size())
-            broken("the parse placed fewer entry resources than the document has", text);
     }
 }
 
