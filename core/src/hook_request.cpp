@@ -624,7 +624,6 @@ checked_void validate(const service_definition& service, hook_request& out, cons
 #undef CRD_TRY_ASSIGN
 #undef CRD_TRY
 #undef CRD_CONCAT
-
 #undef CRD_CONCAT_INNER
 
 }  // namespace

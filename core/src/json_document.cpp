@@ -208,12 +208,12 @@ struct finite_document_handler
         if (quote == std::string_view::npos)
             return;
         std::size_t at = quote + 1 + key.size() + 1;
-        while (at < text.size() && is_whitespace(text[at]))
+        while (at < text.size() && is_json_whitespace(text[at]))
             ++at;
         if (at == text.size() || text[at] != ':')
             return;
         ++at;
-        while (at < text.size() && is_whitespace(text[at]))
+        while (at < text.size() && is_json_whitespace(text[at]))
             ++at;
         if (at == text.size() || text[at] != '{')
             return;         // not an object: validation refuses it
@@ -251,7 +251,7 @@ struct finite_document_handler
                     break;
                 }
             }
-            else if (!is_whitespace(c) && c != ',' && c != ':' && c != '{' && c != '[')
+            else if (!is_json_whitespace(c) && c != ',' && c != ':' && c != '{' && c != '[')
                 break;
         }
         range = {};
@@ -265,18 +265,12 @@ struct finite_document_handler
         facts->entry_resources.back().range = {};
     }
 
-    static bool is_whitespace(char c) noexcept { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
-
-    // A key read in one piece (n == its size) straight from the text lies between two quotes of
-    // the text; one with an escape was assembled in the parser's buffer, or in parts.
+    // Records a top-level key's opening quote; one that cannot be placed (quoted_offset) or finds
+    // no room leaves the keys unlocated.
     void locate_top_level_key(json::string_view key, std::size_t n) const
     {
-        const auto text_begin = reinterpret_cast<std::uintptr_t>(facts->text.data());
-        const auto at = reinterpret_cast<std::uintptr_t>(key.data());
-        const bool in_text = n == key.size() && at > text_begin && at + key.size() < text_begin + facts->text.size();
-        const std::size_t quote = at - text_begin - 1;
-        if (!in_text || facts->text[quote] != '"' || facts->text[quote + 1 + key.size()] != '"' ||
-            facts->top_level_key_count == parse_facts::key_room)
+        const std::size_t quote = quoted_offset(key, n);
+        if (quote == std::string_view::npos || facts->top_level_key_count == parse_facts::key_room)
         {
             facts->keys_located = false;
             return;

@@ -105,11 +105,6 @@ struct duplicate_finder
     bool on_comment(json::string_view, json::error_code&) { return true; }
 };
 
-bool is_json_whitespace(char c) noexcept
-{
-    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
-}
-
 // One open object or array of the text, and the tree node it stands for.
 struct open_container
 {

@@ -49,6 +49,12 @@ constexpr std::size_t arena_bytes_for(std::size_t text_bytes) noexcept
 // at this depth is also re-parsed at it (audit), never rejected further down the line.
 inline constexpr std::size_t max_json_depth = 64;
 
+// JSON's four whitespace characters (RFC 8259 §2), for the places that read a text beside its parse.
+constexpr bool is_json_whitespace(char c) noexcept
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
 // A span of a text, [begin, end) in bytes.
 struct byte_range
 {
