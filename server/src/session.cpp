@@ -320,7 +320,12 @@ net::awaitable<void> serve(
             expires_after(*entry, limits.idle_timeout);
             // 4 KB holds a typical hook call's header and a small body; larger ones grow it.
             auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
-            if (ec)
+            // stop() closes the connections waiting here, and may do so after a request was read
+            // but before this resumes: it must not be handled then. Its answer could not be sent,
+            // and what it did (a client JWT's jti claimed in the shared replay cache) would make
+            // the balancer's retry on another instance fail. Unanswered, the connection closing
+            // tells the client to send it elsewhere.
+            if (ec || shard.stopping)
                 break;
             buffer.commit(n);
         }

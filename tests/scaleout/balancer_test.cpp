@@ -108,6 +108,17 @@ void replace_all(std::string& text, const std::string& from, const std::string& 
         text.replace(at, from.size(), to);
 }
 
+// The lines of a log that do not contain `text` (haproxy's log: the calls that did not answer 200).
+std::string lines_without(const std::string& log, std::string_view text)
+{
+    std::istringstream in(log);
+    std::string out;
+    for (std::string line; std::getline(in, line);)
+        if (line.find(text) == std::string::npos)
+            out += line + '\n';
+    return out;
+}
+
 std::string sign_body()
 {
     auto doc = test::load_fixture("crd-order-sign-5.json");
@@ -294,9 +305,14 @@ BOOST_AUTO_TEST_CASE(sigterm_to_one_instance_under_steady_load_fails_no_call)
     BOOST_TEST(status.value_or(-1) == 0);  // a clean drain, not a kill
     BOOST_TEST(before > 20U);
     BOOST_TEST(ok.load() > before + 20U);  // calls went on through the other instance
+    std::ostringstream failed;
     for (const auto& [what, n] : failures)
-        BOOST_TEST_MESSAGE("failed: " << what << " x" << n);
-    BOOST_TEST(failures.empty(), "calls failed during the drain; haproxy log:\n" << read_file(s.dir / "haproxy.log").substr(0, 4000));
+        failed << "  " << what << " x" << n << '\n';
+    BOOST_TEST(failures.empty(), "calls failed during the drain:\n"
+                                     << failed.str() << "haproxy's lines for other answers than 200:\n"
+                                     << lines_without(read_file(s.dir / "haproxy.log"), " 200 ").substr(0, 4000) << "the stopped instance's log:\n"
+                                     << s.a.log().substr(0, 4000) << "the other's log:\n"
+                                     << s.b.log().substr(0, 4000));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
