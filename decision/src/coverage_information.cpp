@@ -258,88 +258,207 @@ json::object with_coverage_information(json::object resource, json::object exten
     return resource;
 }
 
-json::object render_coverage_information(coverage_assertion in, crd_version v, rendering_report& report, json::storage_ptr sp)
+namespace {
+
+// The sub-extensions of a fitted assertion in the profile's order, each handed to `out`: one with a
+// single string value as out.text(url, value key, value), a valueReference as out.reference(url,
+// reference), any other as out.structured(make), `make(sp)` building it. The one place that order
+// is written: rendering builds from it, and says_exactly compares an extension with it.
+template <class Out>
+void each_sub_extension(const coverage_assertion& a, crd_version v, rendering_report& report, Out& out)
 {
-    fit_to_version(in, v, report);
-    const coverage_assertion& a = in;
-    json::array ext(sp);
-    ext.reserve(6 + a.doc_needed.size() + a.doc_purpose.size() + a.info_needed.size() + a.billing_codes.size() + a.reasons.size() + a.details.size() +
-                a.dependencies.size() + a.questionnaires.size() + a.responses.size() + a.contacts.size());
-    json::object coverage(1, sp);
     if (!a.coverage_reference.empty())
-        coverage.emplace("reference", a.coverage_reference);
+        out.reference("coverage", a.coverage_reference);
     else
-        coverage.emplace("display",
-            a.coverage_display.empty() ? std::string_view("No coverage was identified in the request") : std::string_view(a.coverage_display));
-    ext.push_back(value_ext("coverage", "valueReference", std::move(coverage), sp));
-    ext.push_back(value_ext("covered", "valueCode", json::string(a.covered, sp), sp));
+        out.structured([&](const json::storage_ptr& sp) {
+            const std::string_view display =
+                a.coverage_display.empty() ? std::string_view("No coverage was identified in the request") : std::string_view(a.coverage_display);
+            json::object coverage(1, sp);
+            coverage.emplace("display", display);
+            return value_ext("coverage", "valueReference", std::move(coverage), sp);
+        });
+    out.text("covered", "valueCode", a.covered);
     if (!a.pa_needed.empty())
-        ext.push_back(value_ext("pa-needed", "valueCode", json::string(a.pa_needed, sp), sp));
+        out.text("pa-needed", "valueCode", a.pa_needed);
     for (const auto& d : a.doc_needed)
-        ext.push_back(value_ext("doc-needed", "valueCode", json::string(d, sp), sp));
+        out.text("doc-needed", "valueCode", d);
     for (const auto& p : a.doc_purpose)
-        ext.push_back(value_ext("doc-purpose", "valueCode", json::string(p, sp), sp));
+        out.text("doc-purpose", "valueCode", p);
     for (const auto& i : a.info_needed)
-        ext.push_back(value_ext("info-needed", "valueCode", json::string(i, sp), sp));
+        out.text("info-needed", "valueCode", i);
     for (const auto& b : a.billing_codes)
-        ext.push_back(value_ext("billingCode", "valueCoding", coding_of(b, sp), sp));
+        out.structured([&](const json::storage_ptr& sp) { return value_ext("billingCode", "valueCoding", coding_of(b, sp), sp); });
     for (const auto& r : a.reasons)
-        ext.push_back(value_ext("reason", "valueCodeableConcept", codeable_concept(r, sp), sp));
+        out.structured([&](const json::storage_ptr& sp) { return value_ext("reason", "valueCodeableConcept", codeable_concept(r, sp), sp); });
     for (const auto& d : a.details)
-    {
-        json::array parts(sp);
-        if (!d.category.empty())
-            parts.push_back(value_ext("category", "valueCode", json::string(d.category, sp), sp));
-        parts.push_back(value_ext("code", "valueCodeableConcept", codeable_concept(d.code, sp), sp));
-        json::object value(d.value, sp);
-        value["url"] = "value";
-        parts.push_back(std::move(value));
-        if (!d.qualification.empty())
-            parts.push_back(value_ext("qualification", "valueString", json::string(d.qualification, sp), sp));
-        json::object detail(sp);
-        detail["url"] = "detail";
-        detail["extension"] = std::move(parts);
-        ext.push_back(std::move(detail));
-    }
+        out.structured([&](const json::storage_ptr& sp) {
+            json::array parts(sp);
+            if (!d.category.empty())
+                parts.push_back(value_ext("category", "valueCode", json::string(d.category, sp), sp));
+            parts.push_back(value_ext("code", "valueCodeableConcept", codeable_concept(d.code, sp), sp));
+            json::object value(d.value, sp);
+            value["url"] = "value";
+            parts.push_back(std::move(value));
+            if (!d.qualification.empty())
+                parts.push_back(value_ext("qualification", "valueString", json::string(d.qualification, sp), sp));
+            json::object detail(sp);
+            detail["url"] = "detail";
+            detail["extension"] = std::move(parts);
+            return detail;
+        });
     for (const auto& d : a.dependencies)
-        ext.push_back(value_ext("dependency", "valueReference", json::object({{"reference", d}}, sp), sp));
+        out.reference("dependency", d);
     for (const auto& q : a.questionnaires)
-        ext.push_back(value_ext("questionnaire", "valueCanonical", json::string(q, sp), sp));
+        out.text("questionnaire", "valueCanonical", q);
     for (const auto& r : a.responses)
-        ext.push_back(value_ext("response", "valueReference", json::object({{"reference", r}}, sp), sp));
-    ext.push_back(value_ext("date", "valueDate", json::string(a.date, sp), sp));
-    ext.push_back(value_ext("coverage-assertion-id", "valueString", json::string(a.assertion_id, sp), sp));
+        out.reference("response", r);
+    out.text("date", "valueDate", a.date);
+    out.text("coverage-assertion-id", "valueString", a.assertion_id);
     if (!a.satisfied_pa_id.empty())
-        ext.push_back(value_ext("satisfied-pa-id", "valueString", json::string(a.satisfied_pa_id, sp), sp));
+        out.text("satisfied-pa-id", "valueString", a.satisfied_pa_id);
     for (const auto& c : a.contacts)
     {
         if (v == crd_version::v2_2)
         {
-            json::object detail(sp);
-            if (!c.name.empty())
-                detail["name"] = c.name;
-            json::array telecom(sp);
-            for (const auto& t : c.telecom)
-                telecom.push_back(json::object({{"system", t.system}, {"value", t.value}}, sp));
-            if (!telecom.empty())
-                detail["telecom"] = std::move(telecom);
-            ext.push_back(value_ext("contact", "valueContactDetail", std::move(detail), sp));
+            out.structured([&](const json::storage_ptr& sp) {
+                json::object detail(sp);
+                if (!c.name.empty())
+                    detail["name"] = c.name;
+                json::array telecom(sp);
+                for (const auto& t : c.telecom)
+                    telecom.push_back(json::object({{"system", t.system}, {"value", t.value}}, sp));
+                if (!telecom.empty())
+                    detail["telecom"] = std::move(telecom);
+                return value_ext("contact", "valueContactDetail", std::move(detail), sp);
+            });
         }
         else
         {
             if (!c.name.empty())
                 note(report, report.downgraded, "contact name has no place in a CRD " + std::string(core::to_string(v)) + " ContactPoint");
             for (const auto& t : c.telecom)
-                ext.push_back(value_ext("contact", "valueContactPoint", json::object({{"system", t.system}, {"value", t.value}}, sp), sp));
+                out.structured([&](const json::storage_ptr& sp) {
+                    return value_ext("contact", "valueContactPoint", json::object({{"system", t.system}, {"value", t.value}}, sp), sp);
+                });
         }
     }
     if (!a.expiry_date.empty())
-        ext.push_back(value_ext("expiry-date", "valueDate", json::string(a.expiry_date, sp), sp));
+        out.text("expiry-date", "valueDate", a.expiry_date);
+}
 
-    json::object out(2, sp);
-    out.emplace("url", coverage_information_url);
-    out.emplace("extension", std::move(ext));
-    return out;
+// Builds the sub-extensions in `sp`.
+struct building_out
+{
+    json::array& ext;
+    const json::storage_ptr& sp;
+
+    void text(std::string_view url, std::string_view value_key, std::string_view value)
+    {
+        ext.push_back(value_ext(url, value_key, json::string(value, sp), sp));
+    }
+    void reference(std::string_view url, std::string_view reference)
+    {
+        json::object r(1, sp);
+        r.emplace("reference", reference);
+        ext.push_back(value_ext(url, "valueReference", std::move(r), sp));
+    }
+    template <class Make>
+    void structured(const Make& make)
+    {
+        ext.push_back(make(sp));
+    }
+};
+
+json::object render_fitted(const coverage_assertion& a, crd_version v, rendering_report& report, const json::storage_ptr& sp)
+{
+    json::array ext(sp);
+    ext.reserve(6 + a.doc_needed.size() + a.doc_purpose.size() + a.info_needed.size() + a.billing_codes.size() + a.reasons.size() + a.details.size() +
+                a.dependencies.size() + a.questionnaires.size() + a.responses.size() + a.contacts.size());
+    building_out out{ext, sp};
+    each_sub_extension(a, v, report, out);
+    json::object rendered(2, sp);
+    rendered.emplace("url", coverage_information_url);
+    rendered.emplace("extension", std::move(ext));
+    return rendered;
+}
+
+// The value of `o`'s member at `index` (< o.size()) when its key is `key`; null otherwise.
+const json::value* member_at(const json::object& o, std::size_t index, std::string_view key)
+{
+    const auto& m = *(o.begin() + static_cast<std::ptrdiff_t>(index));
+    return m.key() == key ? &m.value() : nullptr;
+}
+
+bool is_string(const json::value* v, std::string_view s)
+{
+    return v && v->is_string() && v->get_string() == s;
+}
+
+// Compares an extension's sub-extensions, in order, with what building_out would write. Only
+// sub-extensions with one string or a reference are compared: anything structured counts as a
+// difference (the extension is then rendered as before).
+struct comparing_out
+{
+    const json::array& ext;
+    std::size_t next = 0;
+    bool same = true;
+
+    const json::object* take(std::string_view url)
+    {
+        if (!same || next == ext.size() || !ext[next].is_object())
+            return nullptr;
+        const auto& o = ext[next++].get_object();
+        return o.size() == 2 && is_string(member_at(o, 0, "url"), url) ? &o : nullptr;
+    }
+    void text(std::string_view url, std::string_view value_key, std::string_view value)
+    {
+        const json::object* o = take(url);
+        same = o && is_string(member_at(*o, 1, value_key), value);
+    }
+    void reference(std::string_view url, std::string_view reference)
+    {
+        const json::object* o = take(url);
+        const json::value* r = o ? member_at(*o, 1, "valueReference") : nullptr;
+        same = r && r->is_object() && r->get_object().size() == 1 && is_string(member_at(r->get_object(), 0, "reference"), reference);
+    }
+    template <class Make>
+    void structured(const Make&)
+    {
+        same = false;
+    }
+};
+
+// True when rendering `a` (fitted to `v`) would write exactly `extension`, member for member and
+// in order: then the extension can stay as it is. Assertions with structured sub-extensions
+// (billing codes, reasons, details, contacts, a coverage display) are never taken for the same.
+bool says_exactly(const json::object& extension, const coverage_assertion& a, crd_version v, rendering_report& report)
+{
+    if (!a.billing_codes.empty() || !a.reasons.empty() || !a.details.empty() || !a.contacts.empty() || a.coverage_reference.empty())
+        return false;
+    if (extension.size() != 2 || !is_string(member_at(extension, 0, "url"), coverage_information_url))
+        return false;
+    const json::value* subs = member_at(extension, 1, "extension");
+    if (!subs || !subs->is_array())
+        return false;
+    comparing_out out{subs->get_array()};
+    each_sub_extension(a, v, report, out);
+    return out.same && out.next == out.ext.size();
+}
+
+}  // namespace
+
+json::object render_coverage_information(coverage_assertion in, crd_version v, rendering_report& report, json::storage_ptr sp)
+{
+    fit_to_version(in, v, report);
+    return render_fitted(in, v, report, sp);
+}
+
+void rerender_coverage_information(json::object& extension, coverage_assertion a, crd_version v, rendering_report& report)
+{
+    fit_to_version(a, v, report);
+    if (says_exactly(extension, a, v, report))
+        return;
+    extension = render_fitted(a, v, report, extension.storage());
 }
 
 // --- reading -----------------------------------------------------------------------------------

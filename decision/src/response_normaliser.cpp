@@ -447,37 +447,64 @@ bool rerender_resource(json::object& resource, const core::hook_request& request
     json::value* extensions = resource.if_contains("extension");
     if (!extensions || !extensions->is_array())
         return true;
-    std::vector<json::object> rendered;
-    for (const auto& e : extensions->get_array())
-        if (is_coverage_information(e))
+    // Each re-rendered where it is: one the service already said in this version stays as it is.
+    std::size_t found = 0;
+    bool at_the_end = true;  // no other extension after coverage information: nothing to move
+    for (auto& e : extensions->get_array())
+    {
+        if (!is_coverage_information(e))
         {
-            coverage_assertion a;
-            if (!read_coverage_information(e.get_object(), a, rendering))
-            {
-                report.notes.push_back(where + ": coverage information without covered, dropped");
-                return false;
-            }
-            rendered.push_back(render_coverage_information(std::move(a), version, rendering, resource.storage()));
+            at_the_end = found == 0;
+            continue;
         }
-    if (rendered.empty())
+        coverage_assertion a;
+        if (!read_coverage_information(e.get_object(), a, rendering))
+        {
+            report.notes.push_back(where + ": coverage information without covered, dropped");
+            return false;
+        }
+        rerender_coverage_information(e.get_object(), std::move(a), version, rendering);
+        ++found;
+    }
+    if (found == 0)
         return true;
     // 2.1+: the order as the EHR sent it, plus the extension; nothing else changed.
     if (version >= core::crd_version::v2_1)
         if (const json::object* sent = order_as_sent(request, str(resource, "resourceType"), str(resource, "id")))
             if (!same_apart_from_coverage_information(resource, *sent))
             {
+                json::array rendered(resource.storage());
+                rendered.reserve(found);
+                for (auto& e : extensions->get_array())
+                    if (is_coverage_information(e))
+                        rendered.push_back(std::move(e));  // one memory resource: a move
                 resource = json::object(*sent, resource.storage());
                 report.notes.push_back(where + ": resource replaced by the order as sent (only the coverage information may change)");
                 ++report.actions_repaired;
+                json::array kept(resource.storage());
+                if (json::value* existing = resource.if_contains("extension"); existing && existing->is_array())
+                    for (auto& e : existing->get_array())
+                        if (!is_coverage_information(e))
+                            kept.push_back(std::move(e));
+                for (auto& r : rendered)
+                    kept.push_back(std::move(r));
+                resource["extension"] = std::move(kept);
+                return true;
             }
+    if (at_the_end)
+        return true;
+    // Every other extension first, in order, then the coverage information. (What the first pass
+    // moves leaves null, which the second does not take for coverage information.)
+    auto& list = extensions->get_array();
     json::array kept(resource.storage());
-    if (json::value* existing = resource.if_contains("extension"); existing && existing->is_array())
-        for (auto& e : existing->get_array())
-            if (!is_coverage_information(e))
-                kept.push_back(std::move(e));
-    for (auto& r : rendered)
-        kept.push_back(std::move(r));
-    resource["extension"] = std::move(kept);
+    kept.reserve(list.size());
+    for (auto& e : list)
+        if (!is_coverage_information(e))
+            kept.push_back(std::move(e));
+    for (auto& e : list)
+        if (is_coverage_information(e))
+            kept.push_back(std::move(e));
+    *extensions = std::move(kept);
     return true;
 }
 

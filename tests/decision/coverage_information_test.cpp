@@ -1163,3 +1163,158 @@ BOOST_AUTO_TEST_CASE(the_update_resource_replaces_only_the_coverage_information)
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Re-rendering a decision service's extension in the caller's version (issue 19): one already said
+// exactly as the rendering would say it is left as it is, and every other gets what rendering gives.
+BOOST_AUTO_TEST_SUITE(coverage_information_rerendering)
+
+namespace {
+
+// What re-rendering gave: the extension, the report, and whether the extension was left as it was
+// (its sub-extension list is the very same one).
+struct rerendered
+{
+    json::object ext;
+    rendering_report report;
+    bool left_as_it_was = false;
+};
+
+rerendered rerender(const json::object& input, crd_version v)
+{
+    rerendered r;
+    r.ext = input;
+    const auto* before = r.ext.at("extension").as_array().data();
+    coverage_assertion a;
+    BOOST_TEST_REQUIRE(read_coverage_information(r.ext, a, r.report));
+    rerender_coverage_information(r.ext, std::move(a), v, r.report);
+    const auto* list = r.ext.if_contains("extension");
+    r.left_as_it_was = list && list->is_array() && list->get_array().data() == before;
+    return r;
+}
+
+// What rendering what was read gives: the answer before this lever.
+rendered render_what_is_read(const json::object& input, crd_version v)
+{
+    rendered r;
+    coverage_assertion a;
+    BOOST_TEST_REQUIRE(read_coverage_information(input, a, r.report));
+    r.ext = render_coverage_information(std::move(a), v, r.report);
+    return r;
+}
+
+// Assertions with only sub-extensions of one string or a reference, in every shape the versions allow.
+std::vector<coverage_assertion> simple_assertions()
+{
+    std::vector<coverage_assertion> out{
+        minimal_assertion("covered"), minimal_assertion("not-covered", ""), minimal_assertion("covered", "auth-needed")};
+    auto docs = minimal_assertion("conditional", "auth-needed");
+    docs.doc_needed = {"clinical"};
+    docs.doc_purpose = {"withpa"};
+    docs.info_needed = {"performer", "OTH"};
+    docs.questionnaires = {"http://payer.example/Questionnaire/q1"};
+    docs.dependencies = {"ServiceRequest/sr2"};
+    out.push_back(docs);
+    auto satisfied = minimal_assertion("covered", "satisfied");
+    satisfied.satisfied_pa_id = "PA-1";
+    satisfied.expiry_date = "2026-12-31";
+    out.push_back(satisfied);
+    auto responses = minimal_assertion("covered", "auth-needed");
+    responses.doc_needed = {"both"};
+    responses.responses = {"QuestionnaireResponse/qr1"};
+    out.push_back(responses);
+    return out;
+}
+
+std::string compact(const json::object& o)
+{
+    return json::serialize(o);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(an_extension_the_service_said_in_the_callers_version_is_left_as_it_is)
+{
+    unsigned checked = 0;
+    for (const auto v : served_crd_versions)
+        for (const auto& a : simple_assertions())
+        {
+            const auto said = render(a, v).ext;  // what a service of version v answers
+            // A reason the version demands (2.1+: with OTH; 2.2: with doc-purpose) is structured:
+            // such an extension is rendered again, as the next case shows.
+            if (std::ranges::count(urls_of(said), "reason") > 0)
+                continue;
+            ++checked;
+            BOOST_TEST_CONTEXT(v << " " << compact(said))
+            {
+                const auto r = rerender(said, v);
+                BOOST_TEST(r.left_as_it_was);
+                BOOST_TEST(compact(r.ext) == compact(said));
+                BOOST_TEST(!r.report.changed());
+            }
+        }
+    BOOST_TEST(checked >= 15U);
+}
+
+BOOST_AUTO_TEST_CASE(every_other_extension_gets_what_rendering_gives)
+{
+    std::vector<json::object> inputs;
+    for (const auto v : served_crd_versions)
+    {
+        for (const auto& a : simple_assertions())
+            inputs.push_back(render(a, v).ext);
+        inputs.push_back(render(full_assertion(), v).ext);
+        auto display = minimal_assertion("covered");
+        display.coverage_reference.clear();
+        display.coverage_display = "Plan A";
+        inputs.push_back(render(display, v).ext);
+    }
+    // Said otherwise than the rendering says it: each must be rendered again.
+    const auto base = render(minimal_assertion("covered", "auth-needed"), crd_version::v2_2).ext;
+    auto reordered = base;  // two sub-extensions swapped
+    std::swap(reordered["extension"].as_array()[1], reordered["extension"].as_array()[2]);
+    inputs.push_back(reordered);
+    auto url_last = json::object{{"extension", base.at("extension")}, {"url", base.at("url")}};
+    inputs.push_back(url_last);
+    auto extra_member = base;  // an id on a sub-extension
+    extra_member["extension"].as_array()[1].as_object()["id"] = "x";
+    inputs.push_back(extra_member);
+    auto value_first = base;  // value key before url
+    auto& covered = value_first["extension"].as_array()[1].as_object();
+    covered = json::object{{"valueCode", covered.at("valueCode")}, {"url", covered.at("url")}};
+    inputs.push_back(value_first);
+    auto other_type = base;  // pa-needed as a number
+    other_type["extension"].as_array()[2] = json::object{{"url", "pa-needed"}, {"valueCode", 1}};
+    inputs.push_back(other_type);
+    auto reference_with_display = base;
+    reference_with_display["extension"].as_array()[0].as_object()["valueReference"].as_object()["display"] = "Plan A";
+    inputs.push_back(reference_with_display);
+    auto unknown = base;  // a sub-extension the reader leaves out
+    unknown["extension"].as_array().push_back(json::object{{"url", "something-else"}, {"valueString", "x"}});
+    inputs.push_back(unknown);
+    auto id_on_it = base;
+    id_on_it["id"] = "ci1";
+    inputs.push_back(id_on_it);
+    auto short_list = base;  // coverage-assertion-id left out: read, then rendered with it empty
+    short_list["extension"].as_array().pop_back();
+    inputs.push_back(short_list);
+
+    unsigned left = 0, rendered_again = 0;
+    for (const auto& input : inputs)
+        for (const auto v : served_crd_versions)
+            BOOST_TEST_CONTEXT(v << " " << compact(input))
+            {
+                const auto before = render_what_is_read(input, v);
+                const auto now = rerender(input, v);
+                BOOST_TEST(compact(now.ext) == compact(before.ext));
+                BOOST_TEST(now.report.notes == before.report.notes, boost::test_tools::per_element());
+                BOOST_TEST(now.report.changed() == before.report.changed());
+                // Left only when the rendering would have written exactly the input.
+                if (now.left_as_it_was)
+                    BOOST_TEST(compact(before.ext) == compact(input));
+                (now.left_as_it_was ? left : rendered_again) += 1;
+            }
+    BOOST_TEST(left > 0U);
+    BOOST_TEST(rendered_again > 0U);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

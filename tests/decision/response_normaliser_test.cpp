@@ -99,6 +99,39 @@ BOOST_AUTO_TEST_CASE(an_update_of_the_order_as_sent_is_relayed_unrepaired_from_2
     }
 }
 
+BOOST_AUTO_TEST_CASE(coverage_information_goes_after_the_orders_own_extensions_whether_rendered_again_or_left)
+{
+    // The order's own extension, sent by the EHR, then the service's coverage information (said in
+    // 2.2). In each version the coverage information comes after the order's own extensions: moved
+    // there when the service put it first, and re-rendered where the version says it otherwise.
+    const json::object own{{"url", "http://example.org/own"}, {"valueString", "x"}};
+    for (const char* version : {"2.0", "2.1", "2.2"})
+        for (const bool coverage_first : {false, true})
+            BOOST_TEST_CONTEXT(version << (coverage_first ? ", coverage information first" : ", own extension first"))
+            {
+                const auto add_own = [&](json::object& order) { order["extension"] = json::array{own}; };
+                auto answered = answer_updating_first_order(version, add_own, add_own);
+                auto& extensions = answered.response.at("systemActions").at(0).at("resource").at("extension").as_array();
+                BOOST_TEST_REQUIRE(extensions.size() == 2U);
+                const json::object said = extensions[1].as_object();  // as the service rendered it (2.2)
+                if (coverage_first)
+                    std::swap(extensions[0], extensions[1]);
+                normalise_report report;
+                rendering_report rendering;
+                render_in_version(answered.response, answered.request, answered.request.version, report, rendering);
+                const auto& out = answered.response.at("systemActions").at(0).at("resource").at("extension").as_array();
+                BOOST_TEST_REQUIRE(out.size() == 2U);
+                BOOST_TEST(out[0] == own);
+                BOOST_TEST_REQUIRE(is_coverage_information(out[1]));
+                coverage_assertion a;
+                rendering_report read_report;
+                BOOST_TEST_REQUIRE(read_coverage_information(said, a, read_report));
+                rendering_report expected_report;
+                BOOST_TEST(out[1] == render_coverage_information(a, answered.request.version, expected_report));
+                BOOST_TEST(report.actions_repaired == 0U);
+            }
+}
+
 BOOST_AUTO_TEST_CASE(an_update_of_the_order_with_its_members_reordered_is_the_order_as_sent)
 {
     // JSON objects have no order: the same members written in another order are the same order.
