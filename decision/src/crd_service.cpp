@@ -168,7 +168,7 @@ net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, 
     // The decision may release the request once sent, unless a failure is answered from it.
     const auto deadline = ctx.received + timeout_;
     std::string hook_instance(request.hook_instance);
-    const std::string trace_id = request.trace.trace_id_hex();  // the decision source may release the request
+    const core::trace_context trace = request.trace;  // the decision source may release the request
     request.keep_for_failure_answer = version >= core::crd_version::v2_1 || on_failure_ == core::failure_policy::conditional;
     request.relay_upstream_outcome = on_failure_ == core::failure_policy::relay;
     auto decided = co_await decision_.decide(request, deadline);
@@ -179,7 +179,7 @@ net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, 
         log::warning("decision_failed", {
                                             {"service", service_.id},
                                             {"hookInstance", hook_instance},
-                                            {"trace_id", trace_id},
+                                            {"trace_id", trace.trace_id_hex()},
                                             {"error", failure.message()},
                                         });
         // decision.on_failure "relay": the service's own OperationOutcome and status. A 2.0 caller

@@ -237,7 +237,7 @@ std::vector<std::string> remote_decision::card_types(const core::service_definit
 }
 
 result<json::object> remote_decision::normalise_and_render(json::value body, const core::hook_request& request, core::crd_version version,
-    std::string_view service_id, std::string_view hook_instance, std::string_view trace_id)
+    std::string_view service_id, std::string_view hook_instance, const core::trace_context& trace)
 {
     normalise_report report;
     auto normalised = normalise_response(std::move(body), report);
@@ -266,7 +266,7 @@ result<json::object> remote_decision::normalise_and_render(json::value body, con
         log::warning("decision_response_repaired", {
                                                        {"service", service_id},
                                                        {"hookInstance", hook_instance},
-                                                       {"trace_id", trace_id},
+                                                       {"trace_id", trace.trace_id_hex()},
                                                        {"cards_dropped", report.cards_dropped},
                                                        {"cards_repaired", report.cards_repaired},
                                                        {"actions_dropped", report.actions_dropped},
@@ -278,7 +278,7 @@ result<json::object> remote_decision::normalise_and_render(json::value body, con
 }
 
 result<json::object> remote_decision::render_decisions(
-    const json::value& body, core::hook_request& request, std::string_view service_id, std::string_view hook_instance, std::string_view trace_id)
+    const json::value& body, core::hook_request& request, std::string_view service_id, std::string_view hook_instance, const core::trace_context& trace)
 {
     decisions_report repairs;
     auto rendered = answer_from_decisions(body, request, cfg_.decision.source_label, repairs);
@@ -294,7 +294,7 @@ result<json::object> remote_decision::render_decisions(
         log::warning("decision_response_repaired", {
                                                        {"service", service_id},
                                                        {"hookInstance", hook_instance},
-                                                       {"trace_id", trace_id},
+                                                       {"trace_id", trace.trace_id_hex()},
                                                        {"protocol", "decisions"},
                                                        {"notes", std::move(notes)},
                                                        {"ignored_fields", std::move(ignored)},
@@ -319,7 +319,8 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
     // Kept apart from the request, which is released once sent (see core::decision_service).
     const std::string service_id(request.service->id);
     const std::string hook_instance(request.hook_instance);
-    const std::string trace_id = request.trace.trace_id_hex();  // joins these log lines to the access log's
+    // Joins these log lines to the access log's; its hex is written only when a line is.
+    const core::trace_context trace = request.trace;
     const auto version = request.version;                       // the answer is said in it, after the request is released
     const bool relay_outcome = request.relay_upstream_outcome;
     const auto protocol_it = protocol_of_service_.find(request.service->id);
@@ -393,13 +394,13 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
             {
                 // Relayed, inf would reach the EHR as "Infinity": not JSON. Counted, then a 502.
                 decision_metrics::instance().nonfinite_numbers.add();
-                log::warning("decision_response_nonfinite", {{"service", service_id}, {"hookInstance", hook_instance}, {"trace_id", trace_id}});
+                log::warning("decision_response_nonfinite", {{"service", service_id}, {"hookInstance", hook_instance}, {"trace_id", trace.trace_id_hex()}});
             }
             if (parse_error)
                 failure = errc::decision_bad_response;
             else if (per_order)
             {
-                auto rendered = render_decisions(body, request, service_id, hook_instance, trace_id);
+                auto rendered = render_decisions(body, request, service_id, hook_instance, trace);
                 if (!rendered)
                     failure = rendered.error();
                 else
@@ -407,7 +408,7 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
             }
             else
             {
-                auto normalised = normalise_and_render(std::move(body), request, version, service_id, hook_instance, trace_id);
+                auto normalised = normalise_and_render(std::move(body), request, version, service_id, hook_instance, trace);
                 if (!normalised)
                     failure = normalised.error();
                 else
@@ -421,7 +422,7 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
             log::warning("decision_call_failed", {
                                                      {"service", service_id},
                                                      {"hookInstance", hook_instance},
-                                                     {"trace_id", trace_id},
+                                                     {"trace_id", trace.trace_id_hex()},
                                                      {"origin", o.url.origin()},
                                                      {"error", sent ? "HTTP " + std::to_string(sent->status) : sent.error().message()},
                                                  });

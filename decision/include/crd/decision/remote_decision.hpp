@@ -64,10 +64,10 @@ public:
 private:
     // A CDS Hooks answer: normalised, then said in the caller's version; repairs counted and logged.
     result<boost::json::object> normalise_and_render(boost::json::value body, const core::hook_request& request, core::crd_version version,
-        std::string_view service_id, std::string_view hook_instance, std::string_view trace_id);
+        std::string_view service_id, std::string_view hook_instance, const core::trace_context& trace);
     // A decisions-protocol answer: rendered into the request's orders; repairs counted and logged.
     result<boost::json::object> render_decisions(const boost::json::value& body, core::hook_request& request, std::string_view service_id,
-        std::string_view hook_instance, std::string_view trace_id);
+        std::string_view hook_instance, const core::trace_context& trace);
 
     const core::config& cfg_;
     std::vector<std::unique_ptr<origin>> origins_;
