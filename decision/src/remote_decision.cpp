@@ -277,8 +277,8 @@ result<json::object> remote_decision::normalise_and_render(json::value body, con
     return normalised;
 }
 
-result<json::object> remote_decision::render_decisions(
-    const json::value& body, core::hook_request& request, std::string_view service_id, std::string_view hook_instance, const core::trace_context& trace)
+result<json::object> remote_decision::render_decisions(const json::value& body, core::hook_request& request, std::string_view service_id,
+    std::string_view hook_instance, const core::trace_context& trace)
 {
     decisions_report repairs;
     auto rendered = answer_from_decisions(body, request, cfg_.decision.source_label, repairs);
@@ -321,7 +321,7 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
     const std::string hook_instance(request.hook_instance);
     // Joins these log lines to the access log's; its hex is written only when a line is.
     const core::trace_context trace = request.trace;
-    const auto version = request.version;                       // the answer is said in it, after the request is released
+    const auto version = request.version;  // the answer is said in it, after the request is released
     const bool relay_outcome = request.relay_upstream_outcome;
     const auto protocol_it = protocol_of_service_.find(request.service->id);
     const bool per_order = protocol_it != protocol_of_service_.end() && protocol_it->second == core::decision_protocol::decisions;
@@ -394,7 +394,8 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
             {
                 // Relayed, inf would reach the EHR as "Infinity": not JSON. Counted, then a 502.
                 decision_metrics::instance().nonfinite_numbers.add();
-                log::warning("decision_response_nonfinite", {{"service", service_id}, {"hookInstance", hook_instance}, {"trace_id", trace.trace_id_hex()}});
+                log::warning(
+                    "decision_response_nonfinite", {{"service", service_id}, {"hookInstance", hook_instance}, {"trace_id", trace.trace_id_hex()}});
             }
             if (parse_error)
                 failure = errc::decision_bad_response;
