@@ -58,17 +58,14 @@ core::api_response crd_service::answered(core::hook_request&& request, json::obj
     // Initialised, not assigned: json::value's move assignment deep-copies an answer held in
     // another memory resource (the request document's arena), where its move constructor keeps it.
     std::string hook_instance(request.hook_instance);  // a view into the document: copied before it moves
-    return core::api_response{
-        .status = 200,
-        .request_document = std::move(request.document),
-        .answer_document = std::move(request.answer_document),
-        .body = boost::json::value(std::move(response)),
-        // Only the decision's own answer holds the objects they name.
-        .verbatim = decision == "ok" ? std::move(request.verbatim) : std::vector<core::verbatim_object>(),
-        .hook_instance = std::move(hook_instance),
-        .decision = std::move(decision),
-        .crd_version = std::string(core::to_string(request.version)),
-    };
+    core::api_response r(200, std::move(request.document), std::move(request.answer_document), boost::json::value(std::move(response)));
+    // Only the decision's own answer holds the objects they name.
+    if (decision == "ok")
+        r.verbatim = std::move(request.verbatim);
+    r.hook_instance = std::move(hook_instance);
+    r.decision = std::move(decision);
+    r.crd_version = std::string(core::to_string(request.version));
+    return r;
 }
 
 crd_service::crd_service(const core::service_definition& service, core::decision_service& decision, std::chrono::milliseconds timeout,

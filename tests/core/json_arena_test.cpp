@@ -1,5 +1,6 @@
 // core::json_arena: the bump allocator documents and answers live in.
 #include <crd/core/json_arena.hpp>
+#include <crd/core/hook.hpp>
 #include <crd/core/json_document.hpp>
 
 #include <boost/json/parse.hpp>
@@ -120,6 +121,44 @@ BOOST_AUTO_TEST_CASE(an_arena_is_equal_only_to_itself)
     const json::memory_resource& ra = a;
     BOOST_TEST(ra.is_equal(a));
     BOOST_TEST(!ra.is_equal(b));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// An answer whose body lives in the arena of a document it keeps (api_response: the request's, the
+// decision service's) may be assigned over another such answer: the old body goes before the arena
+// it lives in, and the new one keeps its own.
+BOOST_AUTO_TEST_SUITE(api_response_)
+
+namespace {
+
+crd::core::api_response answer_in_its_document(const std::string& text)
+{
+    boost::system::error_code ec;
+    auto document = crd::core::parse_document(text, crd::core::max_json_depth, ec);
+    BOOST_TEST_REQUIRE(!ec);
+    boost::json::value body(std::move(*document));  // move construction keeps the arena
+    return {200, nullptr, std::move(document), std::move(body)};
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(one_assigned_over_another_frees_the_old_body_before_its_arena_and_keeps_the_new_one_in_its_own)
+{
+    const std::string second_text = R"({"cards":[{"summary":"the second answer, long enough not to be inline","indicator":"warning"}]})";
+    auto first = answer_in_its_document(R"({"cards":[{"summary":"the first answer, long enough not to be inline","indicator":"info"}]})");
+    auto second = answer_in_its_document(second_text);
+    const auto* second_arena = second.body.storage().get();
+    const auto* second_cards = &second.body.at("cards");
+    first = std::move(second);  // member by member: the first arena went while its body still lived in it (ASan: use after free)
+    BOOST_TEST(boost::json::serialize(first.body) == second_text);
+    BOOST_TEST((first.body.storage().get() == second_arena));  // not copied into another memory resource
+    BOOST_TEST((&first.body.at("cards") == second_cards));
+    first = crd::core::api_response{};
+    BOOST_TEST(first.body.is_null());
+    auto& self = first;
+    first = std::move(self);
+    BOOST_TEST(first.status == 200U);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

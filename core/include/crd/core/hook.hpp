@@ -40,6 +40,39 @@ struct api_response
     // The CRD version answered in ("2.0", "2.1", "2.2"); empty when the call never got that far.
     std::string crd_version;
 
+    api_response() = default;
+    // A body that may live in the documents' arenas is taken by move construction: json::value's
+    // move assignment would deep-copy one held in another memory resource into the default one.
+    api_response(unsigned answer_status, document_ptr request, document_ptr answer, boost::json::value answer_body) noexcept
+        : status(answer_status)
+        , request_document(std::move(request))
+        , answer_document(std::move(answer))
+        , body(std::move(answer_body))
+    {
+    }
+    api_response(api_response&&) noexcept = default;
+    // Member by member, the old documents went first while the old body still lived in their
+    // arenas, and the new body was copied into the old body's memory resource. The old body goes
+    // first here, and the new one keeps its own memory resource, which comes with its documents.
+    api_response& operator=(api_response&& other) noexcept
+    {
+        if (this == &other)
+            return *this;
+        verbatim = std::move(other.verbatim);
+        std::destroy_at(&body);
+        std::construct_at(&body, std::move(other.body));
+        request_document = std::move(other.request_document);
+        answer_document = std::move(other.answer_document);
+        status = other.status;
+        hook_instance = std::move(other.hook_instance);
+        decision = std::move(other.decision);
+        crd_version = std::move(other.crd_version);
+        return *this;
+    }
+    api_response(const api_response&) = delete;
+    api_response& operator=(const api_response&) = delete;
+    ~api_response() = default;
+
     static api_response from(const problem& p)
     {
         api_response r;
