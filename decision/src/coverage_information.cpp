@@ -431,7 +431,7 @@ struct comparing_out
 // True when rendering `a` (fitted to `v`) would write exactly `extension`, member for member and
 // in order: then the extension can stay as it is. Assertions with structured sub-extensions
 // (billing codes, reasons, details, contacts, a coverage display) are never taken for the same.
-bool says_exactly(const json::object& extension, const coverage_assertion& a, crd_version v, rendering_report& report)
+bool says_exactly(const json::object& extension, const coverage_assertion& a, crd_version v)
 {
     if (!a.billing_codes.empty() || !a.reasons.empty() || !a.details.empty() || !a.contacts.empty() || a.coverage_reference.empty())
         return false;
@@ -441,7 +441,9 @@ bool says_exactly(const json::object& extension, const coverage_assertion& a, cr
     if (!subs || !subs->is_array())
         return false;
     comparing_out out{subs->get_array()};
-    each_sub_extension(a, v, report, out);
+    // Its own report: whatever the walk notes is noted again by the rendering, if one follows.
+    rendering_report ignored;
+    each_sub_extension(a, v, ignored, out);
     return out.same && out.next == out.ext.size();
 }
 
@@ -456,7 +458,7 @@ json::object render_coverage_information(coverage_assertion in, crd_version v, r
 void rerender_coverage_information(json::object& extension, coverage_assertion a, crd_version v, rendering_report& report)
 {
     fit_to_version(a, v, report);
-    if (says_exactly(extension, a, v, report))
+    if (says_exactly(extension, a, v))
         return;
     extension = render_fitted(a, v, report, extension.storage());
 }

@@ -440,7 +440,8 @@ bool same_apart_from_coverage_information(const json::object& resource, const js
 }
 
 // Re-renders the coverage information of one resource in `version`. False when the resource
-// carried coverage information that cannot be read: the action is dropped.
+// carried coverage information that cannot be read: the action is dropped (the resource may then
+// have been re-rendered in part, and is not used).
 bool rerender_resource(json::object& resource, const core::hook_request& request, core::crd_version version, rendering_report& rendering,
     normalise_report& report, const std::string& where)
 {
