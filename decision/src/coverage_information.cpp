@@ -430,11 +430,10 @@ struct comparing_out
 
 // True when rendering `a` (fitted to `v`) would write exactly `extension`, member for member and
 // in order: then the extension can stay as it is. Assertions with structured sub-extensions
-// (billing codes, reasons, details, contacts, a coverage display) are never taken for the same.
+// (billing codes, reasons, details, contacts, a coverage display) are never taken for the same
+// (comparing_out::structured).
 bool says_exactly(const json::object& extension, const coverage_assertion& a, crd_version v)
 {
-    if (!a.billing_codes.empty() || !a.reasons.empty() || !a.details.empty() || !a.contacts.empty() || a.coverage_reference.empty())
-        return false;
     if (extension.size() != 2 || !is_string(member_at(extension, 0, "url"), coverage_information_url))
         return false;
     const json::value* subs = member_at(extension, 1, "extension");

@@ -303,10 +303,15 @@ result<json::object> remote_decision::render_decisions(const json::value& body, 
     return rendered;
 }
 
+bool remote_decision::uses_decisions_protocol(std::string_view service_id) const noexcept
+{
+    const auto it = protocol_of_service_.find(service_id);
+    return it != protocol_of_service_.end() && it->second == core::decision_protocol::decisions;
+}
+
 bool remote_decision::echoes_request_orders(const core::service_definition& service) const noexcept
 {
-    const auto it = protocol_of_service_.find(service.id);
-    return it != protocol_of_service_.end() && it->second == core::decision_protocol::decisions;
+    return uses_decisions_protocol(service.id);
 }
 
 net::awaitable<result<json::object>> remote_decision::decide(core::hook_request& request, clock::time_point deadline)
@@ -323,8 +328,7 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
     const core::trace_context trace = request.trace;
     const auto version = request.version;  // the answer is said in it, after the request is released
     const bool relay_outcome = request.relay_upstream_outcome;
-    const auto protocol_it = protocol_of_service_.find(request.service->id);
-    const bool per_order = protocol_it != protocol_of_service_.end() && protocol_it->second == core::decision_protocol::decisions;
+    const bool per_order = uses_decisions_protocol(request.service->id);
 
     // The pools of the context this call runs on (a shard's, created on first use).
     auto ex = co_await net::this_coro::executor;

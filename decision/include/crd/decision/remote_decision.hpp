@@ -62,6 +62,8 @@ public:
     struct shard_clients;
 
 private:
+    // decision.protocol "decisions" for this service (per-order decisions rendered into its orders).
+    bool uses_decisions_protocol(std::string_view service_id) const noexcept;
     // A CDS Hooks answer: normalised, then said in the caller's version; repairs counted and logged.
     result<boost::json::object> normalise_and_render(boost::json::value body, const core::hook_request& request, core::crd_version version,
         std::string_view service_id, std::string_view hook_instance, const core::trace_context& trace);
