@@ -307,7 +307,7 @@ net::awaitable<void> serve(
     beast::error_code peer_error;
     const auto peer = lowest.socket().remote_endpoint(peer_error);
     const std::string remote_address = peer_error ? std::string() : peer.address().to_string();
-    beast::flat_buffer buffer;  // persists across keep-alive requests: it may hold the next one
+    core::read_buffer buffer;  // persists across keep-alive requests: it may hold the next one
 
     for (;;)
     {

@@ -46,7 +46,7 @@ struct connection
 
     std::optional<beast::tcp_stream> plain;
     std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
-    beast::flat_buffer buffer;  // leftover bytes belong to the connection, not to one call
+    core::read_buffer buffer;  // leftover bytes belong to the connection, not to one call
     clock::time_point last_used;
     bool reused = false;
     // One timer per call, armed once at the call's deadline. Beast's own per-operation timers stay

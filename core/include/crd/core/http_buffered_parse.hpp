@@ -5,6 +5,8 @@
 // before the message goes on (issue 19). Included only by the two sources that read HTTP, so Beast
 // stays out of the other headers.
 
+#include <crd/core/block_cache.hpp>
+
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -20,12 +22,17 @@ enum class parse_until
     message,  // the whole message
 };
 
+// The read buffer of the listener's connections and the upstream client's: its memory comes from
+// the blocks a thread keeps for its next call (core::allocate_block), as both give it back between
+// calls.
+using read_buffer = boost::beast::basic_flat_buffer<block_allocator<char>>;
+
 // True when what `buffer` holds was enough; false with `ec` clear when more must be read, or with
 // `ec` set when the bytes are not HTTP we take (the errors Beast's reads give). What the parser
 // took is consumed; a pipelined next message stays in the buffer.
-template <bool is_request, class Body, class Allocator>
-bool parse_buffered(boost::beast::http::parser<is_request, Body, Allocator>& parser, boost::beast::flat_buffer& buffer, parse_until until,
-    boost::system::error_code& ec)
+template <bool is_request, class Body, class Allocator, class BufferAllocator>
+bool parse_buffered(boost::beast::http::parser<is_request, Body, Allocator>& parser, boost::beast::basic_flat_buffer<BufferAllocator>& buffer,
+    parse_until until, boost::system::error_code& ec)
 {
     const bool whole_message = until == parse_until::message;
     parser.eager(whole_message);

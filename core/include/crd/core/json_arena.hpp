@@ -34,6 +34,7 @@ private:
     struct block
     {
         block* previous;
+        std::size_t bytes;  // the whole block, this header included
     };
     std::uintptr_t next_ = 0;  // first free byte of the current block
     std::uintptr_t end_ = 0;   // one past its last byte

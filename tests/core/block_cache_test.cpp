@@ -1,0 +1,126 @@
+// core::allocate_block / release_block: the blocks a thread keeps for its next call (issue 19).
+#include <crd/core/block_cache.hpp>
+#include <crd/core/http_buffered_parse.hpp>
+#include <crd/core/json_arena.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <cstring>
+#include <thread>
+#include <vector>
+
+using crd::core::allocate_block;
+using crd::core::blocks_kept;
+using crd::core::blocks_kept_per_size;
+using crd::core::release_block;
+
+namespace {
+
+// Empties this thread's kept blocks of `bytes`, so that a test starts from none.
+void drain(std::size_t bytes)
+{
+    std::vector<void*> taken;
+    while (blocks_kept(bytes) != 0)
+        taken.push_back(allocate_block(bytes));
+    for (void* p : taken)
+        ::operator delete(p);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(block_cache_)
+
+BOOST_AUTO_TEST_CASE(a_block_given_back_is_the_next_one_of_its_size_handed_out)
+{
+    for (std::size_t bytes : {std::size_t{4096}, std::size_t{16384}, std::size_t{65536}})
+    {
+        drain(bytes);
+        void* first = allocate_block(bytes);
+        std::memset(first, 0x5A, bytes);  // all of it is ours
+        release_block(first, bytes);
+        BOOST_TEST(blocks_kept(bytes) == 1U);
+        void* again = allocate_block(bytes);
+        BOOST_TEST(again == first);
+        BOOST_TEST(blocks_kept(bytes) == 0U);
+        release_block(again, bytes);
+        drain(bytes);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(only_powers_of_two_from_4_kb_to_64_kb_are_kept)
+{
+    for (std::size_t bytes :
+        {std::size_t{1}, std::size_t{2048}, std::size_t{4095}, std::size_t{4097}, std::size_t{6000}, std::size_t{131072}, std::size_t{1} << 20})
+    {
+        void* p = allocate_block(bytes);
+        std::memset(p, 0x11, bytes);
+        release_block(p, bytes);
+        BOOST_TEST_INFO("bytes " << bytes);
+        BOOST_TEST(blocks_kept(bytes) == 0U);
+    }
+    release_block(nullptr, 4096);  // as operator delete: nothing to give back
+    BOOST_TEST(blocks_kept(4096) == 0U);
+}
+
+BOOST_AUTO_TEST_CASE(a_thread_keeps_no_more_than_its_bound_of_one_size)
+{
+    const std::size_t bytes = 8192;
+    drain(bytes);
+    std::vector<void*> blocks;
+    for (std::size_t i = 0; i < blocks_kept_per_size + 5; ++i)
+        blocks.push_back(allocate_block(bytes));
+    for (void* p : blocks)
+        release_block(p, bytes);
+    BOOST_TEST(blocks_kept(bytes) == blocks_kept_per_size);
+    drain(bytes);
+}
+
+BOOST_AUTO_TEST_CASE(a_block_given_back_on_another_thread_is_kept_by_that_thread)
+{
+    const std::size_t bytes = 32768;
+    drain(bytes);
+    void* p = allocate_block(bytes);
+    std::size_t kept_there = 0;
+    std::thread other([&] {
+        release_block(p, bytes);
+        kept_there = blocks_kept(bytes);
+    });  // and freed when that thread ends
+    other.join();
+    BOOST_TEST(kept_there == 1U);
+    BOOST_TEST(blocks_kept(bytes) == 0U);
+}
+
+BOOST_AUTO_TEST_CASE(an_arenas_first_block_is_kept_for_the_next_arena)
+{
+    drain(4096);
+    const void* first_allocation = nullptr;
+    {
+        crd::core::json_arena arena(4096);
+        boost::json::memory_resource& resource = arena;
+        first_allocation = resource.allocate(100, 8);
+        // The header is part of the 4 KB: the block is a size the thread keeps.
+        BOOST_TEST(arena.reserved_bytes() < 4096U);
+        BOOST_TEST(arena.reserved_bytes() >= 4000U);
+    }
+    BOOST_TEST(blocks_kept(4096) == 1U);
+    crd::core::json_arena next(4096);
+    boost::json::memory_resource& resource = next;
+    BOOST_TEST(resource.allocate(100, 8) == first_allocation);
+    BOOST_TEST(blocks_kept(4096) == 0U);
+}
+
+BOOST_AUTO_TEST_CASE(a_read_buffer_gives_its_memory_back_to_the_thread)
+{
+    drain(4096);
+    crd::core::read_buffer buffer;
+    auto space = buffer.prepare(4096);
+    std::memset(space.data(), 'x', space.size());
+    buffer.commit(space.size());
+    buffer.consume(buffer.size());
+    buffer.shrink_to_fit();
+    BOOST_TEST(buffer.capacity() == 0U);
+    BOOST_TEST(blocks_kept(4096) == 1U);
+    drain(4096);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
