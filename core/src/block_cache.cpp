@@ -23,7 +23,8 @@ constexpr std::size_t not_kept = size_count;
 // The index of a size kept, or not_kept.
 std::size_t size_index(std::size_t bytes) noexcept
 {
-    if (bytes < smallest_kept_block || bytes > largest_kept_block || !std::has_single_bit(bytes))
+    // (bytes & (bytes - 1)) rather than std::has_single_bit, which is a libgcc call without -mpopcnt.
+    if (bytes < smallest_kept_block || bytes > largest_kept_block || (bytes & (bytes - 1)) != 0)
         return not_kept;
     return static_cast<std::size_t>(std::countr_zero(bytes) - smallest_shift);
 }
