@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
 
 #include <unistd.h>
 
@@ -33,6 +34,25 @@ BOOST_AUTO_TEST_CASE(field_values_and_framing_fields_for_hand_written_heads)
     BOOST_TEST(is_framing_field("connection"));
     BOOST_TEST(!is_framing_field("Content-Type"));
     BOOST_TEST(!is_framing_field("Connections"));
+}
+
+// is_safe_field_value reads sixteen bytes at a time: every byte value, at every place in values
+// of every length up to three blocks, gives what the byte-by-byte rule gives.
+BOOST_AUTO_TEST_CASE(every_byte_is_judged_alike_wherever_it_lies_in_a_value)
+{
+    const auto refused = [](unsigned char b) { return (b < 0x20 && b != '\t') || b == 0x7F; };
+    for (std::size_t length = 1; length <= 48; ++length)
+        for (std::size_t at = 0; at < length; ++at)
+            for (unsigned b = 0; b < 256; ++b)
+            {
+                std::string value(length, 'v');
+                value[at] = static_cast<char>(b);
+                if (is_safe_field_value(value) == refused(static_cast<unsigned char>(b)))
+                {
+                    BOOST_TEST_REQUIRE(false, "byte " << b << " at " << at << " of " << length);
+                }
+            }
+    BOOST_TEST(is_safe_field_value(std::string(40, '\t') + "\x80\xff obs-text"));
 }
 
 BOOST_AUTO_TEST_CASE(timestamps_are_utc_with_milliseconds)

@@ -2,6 +2,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <string>
+
 using crd::core::parse_http_url;
 
 BOOST_AUTO_TEST_SUITE(url_)
@@ -94,6 +96,29 @@ BOOST_AUTO_TEST_CASE(every_accepted_url_has_an_origin_that_parses_to_itself)
     }
     BOOST_TEST(parse_http_url("http://LOCALHOST:8080/jwks.json")->origin() == "http://localhost:8080");
     BOOST_TEST(parse_http_url("https://[2001:DB8::1]:443/")->origin() == "https://[2001:db8::1]");
+}
+
+// The check for spaces, control characters, non-ASCII and '#' reads sixteen bytes at a time: every
+// byte value, at every place in the path of URLs of every length up to three blocks past the
+// origin, gives what the byte-by-byte rule gives.
+BOOST_AUTO_TEST_CASE(every_byte_is_judged_alike_wherever_it_lies_in_a_url)
+{
+    const auto refused = [](unsigned char b) { return b <= 0x20 || b >= 0x7F || b == '#'; };
+    const std::string origin = "https://h.example/";
+    for (std::size_t length = 1; length <= 48; ++length)
+        for (std::size_t at = 0; at < length; ++at)
+            for (unsigned b = 0; b < 256; ++b)
+            {
+                std::string url = origin + std::string(length, 'p');
+                url[origin.size() + at] = static_cast<char>(b);
+                if (crd::core::is_http_url(url) == refused(static_cast<unsigned char>(b)))
+                {
+                    BOOST_TEST_REQUIRE(false, "byte " << b << " at " << at << " of " << length);
+                }
+            }
+    // In the scheme and the host too, within the first block.
+    BOOST_TEST(!crd::core::is_http_url("http\x01://h.example/"));
+    BOOST_TEST(!crd::core::is_http_url("http://h.ex\xC3\xA9mple/"));
 }
 
 BOOST_AUTO_TEST_CASE(canonical_form_compares_urls_as_the_same_resource)
