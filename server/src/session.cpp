@@ -258,33 +258,79 @@ result<void, error> check_framing(const http::request_parser<request_body>& pars
     return {};
 }
 
-http_request_view head_view(const http::request<request_body>& req, std::string_view remote_address)
+// The header fields the listener reads on every request, found in one walk over the fields (issue
+// 19): each of Beast's look-ups by name is a search of its tree of fields with case-insensitive
+// compares, and a request took seven. The first of a repeated field, as Beast's look-up gives.
+struct head_fields
+{
+    std::string_view content_type;
+    std::string_view origin;
+    std::string_view authorization;
+    std::string_view expect;
+    std::string_view traceparent;
+    std::size_t traceparents = 0;
+    // Several tracestate lines are one list (RFC 9110 §5.3); an oversized one is dropped by the
+    // parser, and the header limit bounds the join.
+    std::string tracestate;
+};
+
+head_fields read_head_fields(const http::request<request_body>& req)
+{
+    head_fields out;
+    const auto first = [](std::string_view& slot, std::string_view value) {
+        if (slot.data() == nullptr)
+            slot = value;
+    };
+    for (const auto& f : req)
+    {
+        switch (f.name())
+        {
+        case http::field::content_type: first(out.content_type, f.value()); break;
+        case http::field::origin: first(out.origin, f.value()); break;
+        case http::field::authorization: first(out.authorization, f.value()); break;
+        case http::field::expect: first(out.expect, f.value()); break;
+        case http::field::unknown:
+            // W3C Trace Context's fields are not among Beast's known names.
+            if (beast::iequals(f.name_string(), "traceparent"))
+            {
+                if (out.traceparents++ == 0)
+                    out.traceparent = f.value();
+            }
+            else if (beast::iequals(f.name_string(), "tracestate"))
+            {
+                if (!out.tracestate.empty())
+                    out.tracestate.push_back(',');
+                out.tracestate.append(f.value());
+            }
+            break;
+        default: break;
+        }
+    }
+    // An absent field reads as empty, as Beast's look-up gives it.
+    for (std::string_view* slot : {&out.content_type, &out.origin, &out.authorization, &out.expect, &out.traceparent})
+        if (slot->data() == nullptr)
+            *slot = std::string_view("", 0);
+    return out;
+}
+
+http_request_view head_view(const http::request<request_body>& req, const head_fields& fields, std::string_view remote_address)
 {
     http_request_view view;
     view.method = req.method_string();
     view.target = req.target();
-    view.content_type = req[http::field::content_type];
-    view.origin = req[http::field::origin];
-    view.authorization = req[http::field::authorization];
+    view.content_type = fields.content_type;
+    view.origin = fields.origin;
+    view.authorization = fields.authorization;
     view.remote_address = remote_address;
     view.header = [&req](std::string_view name) { return req[name]; };  // Beast's lookup is case-insensitive
     return view;
 }
 
 // crd-server's span of a request: a child of the caller's traceparent, or a new trace when there is
-// none, it is malformed or it comes more than once. Several tracestate lines are one list (RFC 9110
-// §5.3); an oversized one is dropped by the parser, and the header limit bounds the join.
-core::trace_context incoming_trace(const http::request<request_body>& req)
+// none, it is malformed or it comes more than once.
+core::trace_context incoming_trace(const head_fields& fields)
 {
-    std::string state;
-    const auto [first, last] = req.equal_range("tracestate");
-    for (auto field = first; field != last; ++field)
-    {
-        if (!state.empty())
-            state.push_back(',');
-        state.append(field->value());
-    }
-    return core::server_span(req["traceparent"], req.count("traceparent"), state);
+    return core::server_span(fields.traceparent, fields.traceparents, fields.tracestate);
 }
 
 bool connection_ended(const beast::error_code& ec)
@@ -361,7 +407,8 @@ net::awaitable<void> serve(
         const auto received = clock::now();
         const unsigned version = parser.get().version();
         // One span per request, for the early check (100-continue) and the call alike.
-        const auto trace = incoming_trace(parser.get());
+        const head_fields fields = read_head_fields(parser.get());
+        const auto trace = incoming_trace(fields);
         if (auto framing = check_framing(parser); framing.has_error())
         {
             co_await reject(stream, *entry, limits, version, framing.error());
@@ -373,9 +420,9 @@ net::awaitable<void> serve(
         // taken: a refusal (401, 404, 415, ...) is sent instead and the body is never read.
         core::request_context early;  // the caller, when authenticated on the header
         bool authenticated_early = false;
-        if (version >= 11 && beast::iequals(parser.get()[http::field::expect], "100-continue"))
+        if (version >= 11 && beast::iequals(fields.expect, "100-continue"))
         {
-            auto head = head_view(parser.get(), remote_address);
+            auto head = head_view(parser.get(), fields, remote_address);
             head.received = received;
             head.trace = trace;
             if (auto refused = co_await r.before_body(head, early))
@@ -417,7 +464,7 @@ net::awaitable<void> serve(
             buffer.shrink_to_fit();
 
         const auto& req = parser.get();
-        http_request_view view = head_view(req, remote_address);
+        http_request_view view = head_view(req, fields, remote_address);
         view.body = req.body().view();
         view.received = received;
         view.trace = trace;

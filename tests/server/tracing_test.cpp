@@ -80,6 +80,24 @@ struct traced_call
         return c.request("POST", "/cds-services/order-sign-crd", json::serialize(doc), std::move(trace_headers));
     }
 
+    // The same call written by hand: a field given twice stays twice (http_client::request sets each
+    // field, so a second one would replace the first).
+    test::http_result post_raw(const test::header_list& trace_headers)
+    {
+        auto doc = test::load_fixture("crd-order-sign-5.json");
+        auto& o = doc.as_object();
+        o["fhirServer"] = fhir.base();
+        o["fhirAuthorization"].as_object()["access_token"] = "ehr-access-token";
+        o.erase("prefetch");
+        const std::string body = json::serialize(doc);
+        std::string head = "POST /cds-services/order-sign-crd HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
+        for (const auto& [name, value] : trace_headers)
+            head += name + ": " + value + "\r\n";
+        test::http_client c(app->port());
+        c.send_raw(head + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+        return c.read_response();
+    }
+
     // Stops the server (the audit log is flushed) and returns the audit file.
     std::string audit_text()
     {
@@ -245,6 +263,31 @@ BOOST_AUTO_TEST_CASE(a_malformed_traceparent_starts_a_new_trace_and_is_never_ech
     const auto folded = core::to_lower(everything);
     BOOST_TEST(folded.find(core::to_lower(bad_trace)) == std::string::npos);
     BOOST_TEST(folded.find("private-marker") == std::string::npos);
+}
+
+// The listener finds its header fields in one walk (issue 19): by name in any case, the tracestate
+// lines joined in the order sent, a traceparent given twice taken as none (W3C Trace Context §3.2.1:
+// several traceparent values cannot be told apart), and a field in another case is the same field.
+BOOST_AUTO_TEST_CASE(trace_fields_are_read_in_any_case_and_tracestate_lines_join_in_order)
+{
+    traced_call call;
+    const auto r = call.post_raw({{"TraceParent", ehr_traceparent}, {"TRACESTATE", "rojo=00f067aa0ba902b7"}, {"tracestate", "congo=t61rcWkgMzE"}});
+    BOOST_TEST_REQUIRE(r.status == 200U, r.body);
+    const auto sent = call.decision_header("traceparent");
+    BOOST_TEST_REQUIRE(sent.size() == 1U);
+    BOOST_TEST(parsed(sent[0]).trace_id_hex() == ehr_trace_id);
+    BOOST_TEST((call.decision_header("tracestate") == std::vector<std::string>{ehr_tracestate}));
+}
+
+BOOST_AUTO_TEST_CASE(a_traceparent_given_twice_starts_a_new_trace)
+{
+    traced_call call;
+    const auto r = call.post_raw({{"traceparent", ehr_traceparent}, {"Traceparent", ehr_traceparent}, {"tracestate", ehr_tracestate}});
+    BOOST_TEST_REQUIRE(r.status == 200U, r.body);
+    const auto sent = call.decision_header("traceparent");
+    BOOST_TEST_REQUIRE(sent.size() == 1U);
+    BOOST_TEST(parsed(sent[0]).trace_id_hex() != ehr_trace_id);
+    BOOST_TEST(call.decision_header("tracestate").empty());
 }
 
 BOOST_AUTO_TEST_CASE(without_a_traceparent_crd_server_starts_the_trace)
