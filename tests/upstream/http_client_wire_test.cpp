@@ -479,6 +479,33 @@ BOOST_AUTO_TEST_CASE(an_answer_read_at_once_is_parsed_as_one_read_in_pieces)
     }
 }
 
+BOOST_AUTO_TEST_CASE(the_answers_content_type_cache_control_and_location_are_read_by_name_in_any_case)
+{
+    // Found in one walk over the fields (issue 19): the first of a repeated field, as Beast's
+    // look-up by name gives, and an absent one empty.
+    {
+        wire_peer peer({.response = "HTTP/1.1 201 Created\r\ncache-CONTROL: max-age=60\r\nX-Other: x\r\nLOCATION: /Task/1\r\n"
+                                    "content-type: application/fhir+json\r\nContent-Type: text/plain\r\nLocation: /Task/2\r\n"
+                                    "Content-Length: 2\r\n\r\n{}"});
+        wire_client c(peer.url());
+        auto r = c.send(post());
+        BOOST_TEST_REQUIRE(r.has_value(), r.error().message());
+        BOOST_TEST(r->status == 201U);
+        BOOST_TEST(r->content_type == "application/fhir+json");
+        BOOST_TEST(r->cache_control == "max-age=60");
+        BOOST_TEST(r->location == "/Task/1");
+    }
+    {
+        wire_peer peer({.response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"});
+        wire_client c(peer.url());
+        auto r = c.send(post());
+        BOOST_TEST_REQUIRE(r.has_value(), r.error().message());
+        BOOST_TEST(r->content_type.empty());
+        BOOST_TEST(r->cache_control.empty());
+        BOOST_TEST(r->location.empty());
+    }
+}
+
 BOOST_AUTO_TEST_CASE(a_large_answer_arrives_whole)
 {
     std::string body(300 * 1024, 'a');

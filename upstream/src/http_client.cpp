@@ -18,6 +18,7 @@
 #include <list>
 #include <tuple>
 #include <type_traits>
+#include <utility>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -512,9 +513,25 @@ net::awaitable<exchange_result> exchange(
     auto& res = parser.get();
     response r;
     r.status = res.result_int();
-    r.content_type = std::string(res[http::field::content_type]);
-    r.cache_control = std::string(res[http::field::cache_control]);
-    r.location = std::string(res[http::field::location]);
+    // The three fields in one walk, not three searches of Beast's field tree (issue 19); the first of
+    // a repeated one, as Beast's look-up gives.
+    bool content_type_seen = false;
+    bool cache_control_seen = false;
+    bool location_seen = false;
+    for (const auto& f : res)
+    {
+        const auto take = [&f](bool& seen, std::string& slot) {
+            if (!std::exchange(seen, true))
+                slot.assign(f.value().data(), f.value().size());
+        };
+        switch (f.name())
+        {
+        case http::field::content_type: take(content_type_seen, r.content_type); break;
+        case http::field::cache_control: take(cache_control_seen, r.cache_control); break;
+        case http::field::location: take(location_seen, r.location); break;
+        default: break;
+        }
+    }
     out.keep_alive = res.keep_alive();
     r.body = std::move(res.body());
     out.value = std::move(r);
