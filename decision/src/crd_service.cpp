@@ -126,9 +126,8 @@ net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, 
         // Missing prefetch is fetched within a share of the budget, leaving the rest to the decision.
         const auto share = std::chrono::duration_cast<clock::duration>(timeout_ * prefetch_share_);
         const auto& templates = discovery_.at("prefetch").as_object();
-        validated = co_await prefetch_->complete(std::move(*validated), templates, ctx.received + share);
-        if (validated.has_error())
-            co_return core::api_response::from(core::to_problem(validated.error()));
+        if (auto completed = co_await prefetch_->complete(*validated, templates, ctx.received + share); completed.has_error())
+            co_return core::api_response::from(core::to_problem(completed.error()));
     }
     auto& request = *validated;
     request.forward_headers = std::move(ctx.forward_headers);

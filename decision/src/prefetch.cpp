@@ -449,8 +449,8 @@ struct worker_ended
 prefetch_fulfiller::prefetch_fulfiller(const core::config& cfg) : impl_(std::make_unique<impl>(cfg)) {}
 prefetch_fulfiller::~prefetch_fulfiller() = default;
 
-net::awaitable<result<core::hook_request, error>> prefetch_fulfiller::complete(
-    core::hook_request request, const json::object& templates, clock::time_point deadline)
+net::awaitable<result<void, error>> prefetch_fulfiller::complete(
+    core::hook_request& request, const json::object& templates, clock::time_point deadline)
 {
     const auto& doc = request.document->get_object();
     const json::object empty_context;
@@ -482,7 +482,7 @@ net::awaitable<result<core::hook_request, error>> prefetch_fulfiller::complete(
                 jobs.push_back({"crd-order-" + std::string(item.resource_type) + "-" + std::string(item.id),
                     std::string(item.resource_type) + "/" + std::string(item.id), std::nullopt});
     if (jobs.empty())
-        co_return std::move(request);
+        co_return result<void, error>();
 
     // FHIR access: fhirServer plus a token, over https unless prefetch.allow_http.
     const json::value* auth = doc.if_contains("fhirAuthorization");
@@ -498,7 +498,7 @@ net::awaitable<result<core::hook_request, error>> prefetch_fulfiller::complete(
                 "prefetch." + missing_required.front() + " is missing and cannot be fetched: send it in prefetch, or fhirServer " +
                     (impl_->cfg.prefetch.allow_http ? "" : "(https) ") + "with fhirAuthorization",
                 "prefetch." + missing_required.front()};
-        co_return std::move(request);
+        co_return result<void, error>();
     }
 
     // prefetch.allowed_origins: the payer's list of EHR FHIR servers. Any other is never called (a
@@ -514,7 +514,7 @@ net::awaitable<result<core::hook_request, error>> prefetch_fulfiller::complete(
             co_return error{core::request_errc::prefetch_incomplete,
                 "prefetch." + missing_required.front() + " is missing and fhirServer is not a FHIR server this payer calls: send it in prefetch",
                 "prefetch." + missing_required.front()};
-        co_return std::move(request);
+        co_return result<void, error>();
     }
 
     auto origin = impl_->origin_for(*server);
@@ -528,7 +528,7 @@ net::awaitable<result<core::hook_request, error>> prefetch_fulfiller::complete(
             decision_metrics::instance().prefetch_fetches.add(prefetch_outcome::error);
             request.prefetch_failures.push_back(job.key);
         }
-        co_return std::move(request);
+        co_return result<void, error>();
     }
 
     // Parallel fetches, at most prefetch.max_concurrency at a time, all within the deadline.
@@ -561,15 +561,15 @@ net::awaitable<result<core::hook_request, error>> prefetch_fulfiller::complete(
     log::debug("prefetch_completed", {{"hookInstance", hook_instance}, {"fetched", merged}, {"wanted", jobs.size()}});
     const auto version = request.version;
     auto completed = core::validate_hook_request(*request.service, std::move(document), request_limits_of(impl_->cfg));
-    if (completed)
-    {
-        completed->version = version;
-        completed->trace = std::move(request.trace);
-        for (const auto& job : jobs)
-            if (job.failed)
-                completed->prefetch_failures.push_back(job.key);
-    }
-    co_return completed;
+    if (!completed)
+        co_return completed.error();
+    completed->version = version;
+    completed->trace = std::move(request.trace);
+    for (const auto& job : jobs)
+        if (job.failed)
+            completed->prefetch_failures.push_back(job.key);
+    request = std::move(*completed);
+    co_return result<void, error>();
 }
 
 }  // namespace crd::decision

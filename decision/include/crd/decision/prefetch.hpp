@@ -33,12 +33,14 @@ public:
     prefetch_fulfiller& operator=(const prefetch_fulfiller&) = delete;
 
     // Completes the request's prefetch from `templates` (the service's discovery prefetch) and,
-    // for order-dispatch, the orders it references. Returns the request unchanged when nothing is
-    // missing, the re-validated request with fetched keys merged, or a 412 error (prefetch_incomplete) when required
-    // data is missing and there is no FHIR access. Fetch failures are logged and counted, and leave
-    // the key absent. Never throws for upstream failures.
-    net::awaitable<result<core::hook_request, error>> complete(
-        core::hook_request request, const boost::json::object& templates, clock::time_point deadline);
+    // for order-dispatch, the orders it references. Leaves the request unchanged when nothing is
+    // missing, replaces it with the re-validated request with fetched keys merged, or returns a 412
+    // error (prefetch_incomplete) when required data is missing and there is no FHIR access (the
+    // request is then not to be used). Fetch failures are logged and counted, and leave the key
+    // absent. Never throws for upstream failures. The request is the caller's, who awaits this: it
+    // is worked on in place, not moved in and out (issue 19: each move of a hook_request is some
+    // thirty members).
+    net::awaitable<result<void, error>> complete(core::hook_request& request, const boost::json::object& templates, clock::time_point deadline);
 
     struct impl;
 
