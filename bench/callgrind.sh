@@ -27,6 +27,9 @@
 #                            in gateway-decisions mode, so that the two protocols are compared on one answer
 #   CRD_CALLGRIND_BODY=PATH  sends that request body instead of TREE/bench/bodies/payerbox-order-sign.json
 #                            (e.g. bench/make-large-order-sign.sh's 100 orders)
+#   CRD_CALLGRIND_SERVICE=ID calls that service instead of order-sign-crd (e.g. appointment-book-crd with
+#                            CRD_CALLGRIND_BODY=tests/fixtures/crd-examples/crd-appointment-book-3.json; point
+#                            its fhirServer at a closed local port first, as bench/run.sh does)
 set -euo pipefail
 tree=$1 mode=$2 n=$3 outdir=$4
 build=${CRD_CALLGRIND_BUILD:-$tree/build-release}
@@ -63,9 +66,9 @@ JSON
 fi
 
 drive() {  # calls: wait for the port, then send the calls over one keep-alive connection
-    python3 - "$port" "$body" "$1" <<'PY'
+    python3 - "$port" "$body" "$1" "${CRD_CALLGRIND_SERVICE:-order-sign-crd}" <<'PY'
 import http.client, socket, sys, time
-port, body_path, calls = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+port, body_path, calls, service = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
 body = open(body_path, 'rb').read()
 deadline = time.time() + 120
 while True:  # valgrind start-up takes a few seconds
@@ -76,7 +79,7 @@ while True:  # valgrind start-up takes a few seconds
         time.sleep(0.2)
 conn = http.client.HTTPConnection('127.0.0.1', port, timeout=60)
 for i in range(calls):
-    conn.request('POST', '/cds-services/order-sign-crd', body, {'Content-Type': 'application/json'})
+    conn.request('POST', '/cds-services/' + service, body, {'Content-Type': 'application/json'})
     r = conn.getresponse(); data = r.read()
     if r.status != 200: sys.exit(f'call {i}: status {r.status}: {data[:200]!r}')
 conn.close()
