@@ -3,15 +3,6 @@
 #include <array>
 #include <bit>
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define CRD_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define CRD_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define CRD_POISON(p, n) ((void)(p), (void)(n))
-#define CRD_UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
-
 namespace crd::core {
 namespace {
 
@@ -49,10 +40,7 @@ struct kept_blocks
         thread_kept_closed = true;
         for (std::size_t i = 0; i < size_count; ++i)
             for (std::size_t k = 0; k < count[i]; ++k)
-            {
-                CRD_UNPOISON(blocks[i][k], smallest_kept_block << i);
                 ::operator delete(blocks[i][k]);
-            }
     }
 };
 
@@ -62,11 +50,12 @@ thread_local kept_blocks thread_kept;
 
 void* allocate_block(std::size_t bytes)
 {
+    if constexpr (!blocks_are_kept)
+        return ::operator new(bytes);
     const std::size_t i = size_index(bytes);
     if (i != not_kept && !thread_kept_closed && thread_kept.count[i] != 0)
     {
         void* block = thread_kept.blocks[i][--thread_kept.count[i]];
-        CRD_UNPOISON(block, bytes);
         return block;
     }
     return ::operator new(bytes);
@@ -76,10 +65,14 @@ void release_block(void* block, std::size_t bytes) noexcept
 {
     if (block == nullptr)
         return;
+    if constexpr (!blocks_are_kept)
+    {
+        ::operator delete(block);
+        return;
+    }
     const std::size_t i = size_index(bytes);
     if (i != not_kept && !thread_kept_closed && thread_kept.count[i] < blocks_kept_per_size)
     {
-        CRD_POISON(block, bytes);
         thread_kept.blocks[i][thread_kept.count[i]++] = block;
         return;
     }

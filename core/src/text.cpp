@@ -5,7 +5,9 @@
 #include <cstring>
 #include <ctime>
 
+#if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
 
 namespace crd::core {
 namespace {
@@ -28,6 +30,7 @@ bool is_safe_field_value(std::string_view value) noexcept
     // here, the upstream client's twice (issue 19). Unsigned: obs-text (0x80-0xFF) is allowed.
     const char* at = value.data();
     const char* const end = at + value.size();
+#if defined(__SSE2__)
     const __m128i last_control = _mm_set1_epi8(0x1F);
     const __m128i tab = _mm_set1_epi8('\t');
     const __m128i del = _mm_set1_epi8(0x7F);
@@ -40,6 +43,7 @@ bool is_safe_field_value(std::string_view value) noexcept
         if (_mm_movemask_epi8(refused) != 0)
             return false;
     }
+#endif
     return std::none_of(at, end, [](char c) {
         const auto b = static_cast<unsigned char>(c);
         return (b < 0x20 && c != '\t') || b == 0x7F;

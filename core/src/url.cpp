@@ -5,7 +5,9 @@
 #include <charconv>
 #include <cstring>
 
+#if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -91,6 +93,7 @@ bool has_bad_url_byte(std::string_view text) noexcept
     // every call passes here (issue 19).
     const char* at = text.data();
     const char* const end = at + text.size();
+#if defined(__SSE2__)
     const __m128i space = _mm_set1_epi8(0x20);
     const __m128i del = _mm_set1_epi8(0x7F);
     const __m128i hash = _mm_set1_epi8('#');
@@ -103,6 +106,7 @@ bool has_bad_url_byte(std::string_view text) noexcept
         if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(low, high), _mm_cmpeq_epi8(bytes, hash))) != 0)
             return true;
     }
+#endif
     return std::any_of(at, end, [](char c) { return static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f || c == '#'; });
 }
 

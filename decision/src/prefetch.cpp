@@ -562,7 +562,13 @@ net::awaitable<result<void, error>> prefetch_fulfiller::complete(
     const auto version = request.version;
     auto completed = core::validate_hook_request(*request.service, std::move(document), request_limits_of(impl_->cfg));
     if (!completed)
+    {
+        // The request's views pointed into the document just refused: none is left dangling.
+        const auto* service = request.service;
+        request = core::hook_request{};
+        request.service = service;
         co_return completed.error();
+    }
     completed->version = version;
     completed->trace = std::move(request.trace);
     for (const auto& job : jobs)

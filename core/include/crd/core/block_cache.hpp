@@ -8,13 +8,31 @@
 // Bounded: a thread keeps at most blocks_kept_per_size of each size from 4 KB to 64 KB (under
 // 1 MB in all); every other size, and every block beyond that, goes to operator new and delete as
 // before. The memory kept is memory glibc would keep anyway (the trim threshold crd-server sets
-// keeps freed heap mapped), so resident memory does not change. Under AddressSanitizer a kept
-// block is poisoned until it is handed out again: a use after free is still reported.
+// keeps freed heap mapped), so resident memory does not change.
+//
+// Under AddressSanitizer (GCC's or Clang's, the fuzzers included) nothing is kept: every block goes
+// to operator new and delete. A kept block is handed out again at once, to the next call of its
+// size, where ASan's quarantine would hold it back; a stale view into the last call's document or
+// buffer would then read the next call's bytes without a report.
 
 #include <cstddef>
 #include <new>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define CRD_ADDRESS_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CRD_ADDRESS_SANITIZER 1
+#endif
+#endif
+
 namespace crd::core {
+
+#if defined(CRD_ADDRESS_SANITIZER)
+inline constexpr bool blocks_are_kept = false;
+#else
+inline constexpr bool blocks_are_kept = true;
+#endif
 
 inline constexpr std::size_t smallest_kept_block = 4 * 1024;
 inline constexpr std::size_t largest_kept_block = 64 * 1024;
@@ -32,6 +50,8 @@ std::size_t blocks_kept(std::size_t bytes) noexcept;
 template <class T>
 struct block_allocator
 {
+    // Blocks are aligned as plain operator new aligns.
+    static_assert(alignof(T) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
     using value_type = T;
 
     block_allocator() noexcept = default;
