@@ -16,6 +16,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <sstream>
+#include <string>
 #include <thread>
 
 namespace json = boost::json;
@@ -229,6 +231,31 @@ BOOST_AUTO_TEST_CASE(oversized_bodies_are_413_and_the_connection_is_closed)
     }
     test::http_client fresh(s.port());
     BOOST_TEST(fresh.request("GET", "/health").status == 200U);
+}
+
+BOOST_AUTO_TEST_CASE(a_chunked_bodys_trailer_fields_never_stand_for_its_header_fields)
+{
+    // RFC 9110 §6.5.1: a trailer must not carry what framing, routing or authentication need. The
+    // listener reads content type, origin and authorization from the header section only (issue
+    // 19's one walk over the fields, made before the body is read).
+    test::running_application s;
+    const auto body = request_body("crd-order-sign-5.json");
+    std::ostringstream size;
+    size << std::hex << body.size();
+    const std::string chunked = size.str() + "\r\n" + body + "\r\n0\r\n";
+    {
+        test::http_client client(s.port());
+        client.send_raw("POST /cds-services/order-sign-crd HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked +
+                        "Content-Type: application/json\r\n\r\n");
+        BOOST_TEST(client.read_response().status == 415U);
+    }
+    {
+        test::http_client client(s.port());
+        client.send_raw("POST /cds-services/order-sign-crd HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n" +
+                        chunked + "X-Trailer: t\r\n\r\n");
+        BOOST_TEST(client.read_response().status == 200U);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(expect_100_continue_is_answered_before_the_body)
