@@ -16,6 +16,31 @@ target_compile_options(crd_options INTERFACE
     # (GCC bug 105329): "__builtin_memcpy ... may overlap".
     -Wno-restrict
     $<$<BOOL:${CRD_WARNINGS_AS_ERRORS}>:-Werror>)
+# The malloc crd-server links. jemalloc's per-thread caches serve the blocks a hook call takes and
+# gives back (coroutine frames of 1-2.5 KB, bodies, documents) several times cheaper than glibc,
+# which caches only blocks up to 1 KB per thread (bench/README.md, ninth part). Under sanitizers the
+# sanitizer's own allocator must stay, so the default is then "system".
+set(CRD_ALLOCATOR "" CACHE STRING "The malloc crd-server links: jemalloc or system (empty: jemalloc, or system under sanitizers)")
+if(CRD_ALLOCATOR STREQUAL "")
+    if(CRD_SANITIZERS)
+        set(CRD_ALLOCATOR_USED system)
+    else()
+        set(CRD_ALLOCATOR_USED jemalloc)
+    endif()
+else()
+    set(CRD_ALLOCATOR_USED ${CRD_ALLOCATOR})
+endif()
+if(CRD_ALLOCATOR_USED STREQUAL "jemalloc")
+    find_library(CRD_JEMALLOC_LIBRARY NAMES jemalloc)
+    if(NOT CRD_JEMALLOC_LIBRARY)
+        message(FATAL_ERROR "jemalloc not found: run scripts/install-deps.sh (Debian's libjemalloc-dev), "
+            "or configure with -DCRD_ALLOCATOR=system")
+    endif()
+elseif(NOT CRD_ALLOCATOR_USED STREQUAL "system")
+    message(FATAL_ERROR "CRD_ALLOCATOR is jemalloc or system, not '${CRD_ALLOCATOR_USED}'")
+endif()
+message(STATUS "crd-server allocator: ${CRD_ALLOCATOR_USED}")
+
 if(CRD_SANITIZERS)
     target_compile_options(crd_options INTERFACE -fsanitize=${CRD_SANITIZERS} -fno-omit-frame-pointer)
     target_link_options(crd_options INTERFACE -fsanitize=${CRD_SANITIZERS})

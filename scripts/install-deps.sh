@@ -8,6 +8,8 @@ packages=(
     g++ make cmake
     libboost1.81-dev libboost-test1.81-dev libboost-system1.81-dev
     libssl-dev
+    # crd-server's malloc (cmake/crd_options.cmake, CRD_ALLOCATOR)
+    libjemalloc-dev
     curl
     # The package test (tests/package): cpack's DEB generator needs dpkg-deb and dpkg-shlibdeps
     # (dpkg-dev), lintian checks the package, logrotate reads its logrotate file. promtool (in

@@ -418,8 +418,12 @@ core::config load(const std::string& path)
 // of system time per call, so two threads ran slower than one (issue 19). Fixed thresholds keep up
 // to 32 MB free per arena for the next call and put blocks under 8 MB (a body is at most 1 MB by
 // default) on the heap. An operator's own MALLOC_* or GLIBC_TUNABLES setting wins.
+// jemalloc, which the Release binary runs on, keeps freed pages by its own decay (MALLOC_CONF's
+// dirty_decay_ms, 10 s by default) and has no such thresholds: glibc's are left alone there.
 bool tune_allocator(const core::env_lookup& env)
 {
+    if (runs_on_jemalloc())
+        return false;
     if (env("GLIBC_TUNABLES") || env("MALLOC_TRIM_THRESHOLD_") || env("MALLOC_MMAP_THRESHOLD_"))
         return false;
     return mallopt(M_MMAP_THRESHOLD, 8 * 1024 * 1024) == 1 && mallopt(M_TRIM_THRESHOLD, 32 * 1024 * 1024) == 1;
@@ -451,7 +455,7 @@ int run_command_line(int argc, char** argv)
         }
         if (arg == "--version")
         {
-            std::cout << "crd-server " << CRD_VERSION << "\n";
+            std::cout << "crd-server " << CRD_VERSION << "\nallocator: " << process_allocator() << "\n";
             return 0;
         }
         if ((arg == "--config" || arg == "--check-config") && i + 1 < argc)
@@ -475,7 +479,7 @@ int run_command_line(int argc, char** argv)
         }
         tune_allocator(core::process_environment());
         log::set_level(cfg.level);
-        log::info("configuration", {{"config", config_path.empty() ? std::string("(defaults)") : config_path}});
+        log::info("configuration", {{"config", config_path.empty() ? std::string("(defaults)") : config_path}, {"allocator", process_allocator()}});
         application app(std::move(cfg));
 
         // Signals are handled on the main thread; the shards never see them.

@@ -2,7 +2,10 @@
 
 #include <crd/core/hooks.hpp>
 
+#include <dlfcn.h>
+
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace crd::server {
@@ -113,9 +116,48 @@ std::string render_metrics(std::string_view version)
 {
     std::string out;
     out.append("# HELP crd_build_info Build information; the value is always 1.\n# TYPE crd_build_info gauge\n");
-    metrics::text::sample(out, "crd_build_info", metrics::text::label("version", version), std::uint64_t{1});
+    metrics::text::sample(out, "crd_build_info",
+        metrics::text::label("version", version) + "," + metrics::text::label("allocator", process_allocator()), std::uint64_t{1});
     out += metrics::process_registry().render();
     return out;
+}
+
+namespace {
+
+// jemalloc's control entry point, looked up rather than linked: the library (and every test that
+// links it) builds the same either way, and only the executable's link line decides the allocator.
+using mallctl_function = int (*)(const char*, void*, std::size_t*, void*, std::size_t);
+
+mallctl_function find_mallctl() noexcept
+{
+    return reinterpret_cast<mallctl_function>(::dlsym(RTLD_DEFAULT, "mallctl"));
+}
+
+std::string describe_allocator()
+{
+    const auto mallctl = find_mallctl();
+    if (mallctl == nullptr)
+        return "system";
+    const char* version = nullptr;
+    std::size_t size = sizeof(version);
+    if (mallctl("version", static_cast<void*>(&version), &size, nullptr, 0) != 0 || version == nullptr)
+        return "jemalloc";
+    // "5.3.0-0-g54eaed1d8b56b1aa528be3bdd1877e59c56fa90c": the release is enough for a label.
+    const std::string_view full(version);
+    return "jemalloc " + std::string(full.substr(0, full.find('-')));
+}
+
+}  // namespace
+
+std::string_view process_allocator()
+{
+    static const std::string described = describe_allocator();
+    return described;
+}
+
+bool runs_on_jemalloc()
+{
+    return process_allocator() != "system";
 }
 
 namespace {

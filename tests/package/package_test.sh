@@ -40,7 +40,8 @@ deb=$build/crd-server_${version}-${revision}_${arch}.deb
 step "control fields"
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends" >&2
-for lib in libc6 libssl3 libstdc++6; do
+# libjemalloc2: the package's binary runs on jemalloc (CRD_ALLOCATOR's default outside sanitizers).
+for lib in libc6 libssl3 libstdc++6 libjemalloc2; do
     [[ $depends == *"$lib"* ]] || fail "Depends lacks $lib (dpkg-shlibdeps did not run?): $depends"
 done
 [ "$(dpkg-deb -f "$deb" Version)" = "${version}-${revision}" ] || fail "Version is $(dpkg-deb -f "$deb" Version)"
@@ -86,7 +87,8 @@ grep -qx 'StateDirectory=crd-server' "$unit" || fail "the unit lost its StateDir
 
 step "the installed binary checks the installed configuration"
 binary=$root/usr/sbin/crd-server
-[ "$("$binary" --version)" = "crd-server $version" ] || fail "--version says $("$binary" --version)"
+[ "$("$binary" --version)" = "crd-server $version"$'\n'"allocator: jemalloc $(dpkg-query -W -f='${Version}' libjemalloc2 | cut -d- -f1)" ] ||
+    fail "--version says $("$binary" --version)"
 check=$("$binary" --check-config "$root/etc/crd-server/crd-server.json") || fail "--check-config refused the installed configuration"
 [ "$check" = "configuration OK: $root/etc/crd-server/crd-server.json" ] || fail "--check-config said: $check"
 # A broken rules file next to it must be refused: the check really reads the installed rules.

@@ -52,6 +52,8 @@ BOOST_AUTO_TEST_CASE(help_and_version)
     auto v = run({"--version"});
     BOOST_TEST(v.code == 0);
     BOOST_TEST(v.out.rfind("crd-server ", 0) == 0U);
+    // This test process links no jemalloc (only the crd-server executable does: cli.allocator).
+    BOOST_TEST(v.out.find("\nallocator: system\n") != std::string::npos, v.out);
     auto h = run({"--help"});
     BOOST_TEST(h.code == 0);
     BOOST_TEST(h.out.find("--check-config") != std::string::npos);

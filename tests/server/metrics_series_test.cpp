@@ -196,7 +196,7 @@ std::set<std::string> expected_series()
             s.insert(name + "{" + key + "=\"" + v + "\"}");
     };
 
-    s.insert("crd_build_info{version=\"test-version\"}");
+    s.insert("crd_build_info{allocator=\"system\",version=\"test-version\"}");
     for (const auto& r : routes)
         for (const auto& st : statuses)
             s.insert("crd_http_requests_total{route=\"" + r + "\",status=\"" + st + "\"}");

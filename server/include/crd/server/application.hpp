@@ -51,7 +51,7 @@ void check_configuration(const core::config& cfg);
 
 // Fixes glibc's trim and mmap thresholds so a thread keeps its freed heap for the next large call
 // (application.cpp says why). Not when the environment sets the allocator's own knobs
-// (GLIBC_TUNABLES, MALLOC_TRIM_THRESHOLD_, MALLOC_MMAP_THRESHOLD_). True when applied.
+// (GLIBC_TUNABLES, MALLOC_TRIM_THRESHOLD_, MALLOC_MMAP_THRESHOLD_), and not on jemalloc. True when applied.
 bool tune_allocator(const core::env_lookup& env);
 
 // The command line: --config FILE, --check-config FILE, --help, --version. Returns the exit code.

@@ -118,4 +118,11 @@ private:
 // metrics::process_registry(), whichever module owns it.
 std::string render_metrics(std::string_view version);
 
+// The malloc this process runs on, as crd_build_info's allocator label says it: "jemalloc <version>"
+// when jemalloc provides malloc (the Release crd-server links it: bench/README.md, ninth part),
+// else "system" (glibc's, or a sanitizer's). Found once, by asking for jemalloc's mallctl.
+std::string_view process_allocator();
+// True when jemalloc provides malloc.
+bool runs_on_jemalloc();
+
 }  // namespace crd::server
