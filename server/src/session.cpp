@@ -272,6 +272,10 @@ struct head_fields
     // Several tracestate lines are one list (RFC 9110 §5.3); an oversized one is dropped by the
     // parser, and the header limit bounds the join.
     std::string tracestate;
+    // How many fields the header section has. Beast appends a chunked body's trailer fields to the
+    // same list, after these, and a trailer must never stand for a header field (RFC 9110 §6.5.1):
+    // the look-up by name (requests.required_headers, decision.forward_headers) stops here.
+    std::size_t count = 0;
 };
 
 head_fields read_head_fields(const http::request<request_body>& req)
@@ -283,6 +287,7 @@ head_fields read_head_fields(const http::request<request_body>& req)
     };
     for (const auto& f : req)
     {
+        ++out.count;
         switch (f.name())
         {
         case http::field::content_type: first(out.content_type, f.value()); break;
@@ -319,7 +324,19 @@ http_request_view head_view(const http::request<request_body>& req, const head_f
     view.origin = fields.origin;
     view.authorization = fields.authorization;
     view.remote_address = remote_address;
-    view.header = [&req](std::string_view name) { return req[name]; };  // Beast's lookup is case-insensitive
+    // The first field of that name (case-insensitive) in the header section, as Beast's look-up
+    // gives the first; never a trailer field.
+    view.header = [&req, count = fields.count](std::string_view name) -> std::string_view {
+        std::size_t seen = 0;
+        for (const auto& f : req)
+        {
+            if (seen++ == count)
+                break;
+            if (beast::iequals(f.name_string(), name))
+                return f.value();
+        }
+        return std::string_view{};
+    };
     return view;
 }
 

@@ -121,6 +121,37 @@ BOOST_AUTO_TEST_CASE(required_headers_are_enforced_audited_and_forwarded)
     BOOST_TEST(s.audit().find(R"("headers":{"x-client-id":"payer-gw-7"})") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_chunked_bodys_trailer_neither_supplies_a_required_header_nor_is_forwarded)
+{
+    // RFC 9110 §6.5.1: trailer fields are not header fields. A required header sent only after the
+    // body does not satisfy requests.required_headers, and a trailer never reaches the decision
+    // service in place of (or beside) the header's own value.
+    fake_decision_service decision;
+    server_with s({{"auth", {{"required", false}}}, {"requests", {{"required_headers", json::array{"X-Client-Id"}}}},
+        {"decision", {{"url", decision.url()}, {"forward_headers", json::array{"x-client-id", "x-tenant"}}}}});
+    const auto body = sign_body();
+    std::ostringstream size;
+    size << std::hex << body.size();
+    const std::string chunked = size.str() + "\r\n" + body + "\r\n0\r\n";
+    const std::string head = "POST /cds-services/order-sign-crd HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                             "Transfer-Encoding: chunked\r\n";
+    {
+        test::http_client c(s.app.port());
+        c.send_raw(head + "\r\n" + chunked + "X-Client-Id: payer-gw-7\r\n\r\n");
+        const auto r = c.read_response();
+        BOOST_TEST(r.status == 400U);
+        BOOST_TEST(diagnostics(r).find("x-client-id") != std::string::npos);
+        BOOST_TEST(decision.requests() == 0U);
+    }
+    {
+        test::http_client c(s.app.port());
+        c.send_raw(head + "X-Client-Id: payer-gw-7\r\n\r\n" + chunked + "X-Client-Id: from-the-trailer\r\nX-Tenant: t-9\r\n\r\n");
+        BOOST_TEST(c.read_response().status == 200U);
+        BOOST_TEST(decision.last_header("x-client-id") == "payer-gw-7");
+        BOOST_TEST(decision.last_header("x-tenant") == "");
+    }
+}
+
 BOOST_AUTO_TEST_CASE(a_refusal_says_why_in_the_body_and_the_challenge_without_token_contents)
 {
     server_with s({{"auth", inline_client()}, {"cors", {{"allowed_origins", json::array{"*"}}}}});
