@@ -6,6 +6,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -130,6 +131,33 @@ BOOST_AUTO_TEST_CASE(a_read_buffer_gives_its_memory_back_to_the_thread)
     BOOST_TEST(buffer.capacity() == 0U);
     BOOST_TEST(blocks_kept(4096) == one_kept);
     drain(4096);
+}
+
+BOOST_AUTO_TEST_CASE(a_block_given_back_after_the_threads_cache_is_gone_is_freed_not_kept)
+{
+    // A thread's thread_local objects are destroyed in the reverse order of their construction. One
+    // made before the thread's first block outlives the thread's kept blocks, and a block it gives
+    // back from its destructor (as a static object's would at exit) must be freed, not stored
+    // in the destroyed cache.
+    static std::atomic<std::size_t> kept_before_exit{99};
+    static std::atomic<std::size_t> kept_after_cache_gone{99};
+    struct gives_back_at_exit
+    {
+        void* block = nullptr;
+        ~gives_back_at_exit()
+        {
+            release_block(block, 4096);
+            kept_after_cache_gone = blocks_kept(4096);
+        }
+    };
+    std::thread([] {
+        thread_local gives_back_at_exit late;  // constructed first, so destroyed last
+        late.block = allocate_block(4096);     // the thread's kept blocks are made here
+        release_block(allocate_block(4096), 4096);
+        kept_before_exit = blocks_kept(4096);
+    }).join();
+    BOOST_TEST(kept_before_exit.load() == one_kept);
+    BOOST_TEST(kept_after_cache_gone.load() == 0U);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
