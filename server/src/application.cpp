@@ -398,7 +398,7 @@ constexpr std::string_view usage = "Usage: crd-server [--config FILE]\n"
                                    "  --check-config FILE  validate the configuration and the rules it names, then exit\n"
                                    "  --hash-secret        read a client secret from stdin, print its auth.clients[].secret_hash\n"
                                    "  --help               show this text\n"
-                                   "  --version            print the version\n"
+                                   "  --version            print the version and the allocator (jemalloc or system)\n"
                                    "\n"
                                    "Environment: CDS_DECISION_SERVICE_URL overrides decision.url; CDS_ENABLED_HOOKS (comma list of\n"
                                    "service ids) overrides services.enabled.\n";
@@ -420,9 +420,9 @@ core::config load(const std::string& path)
 // default) on the heap. An operator's own MALLOC_* or GLIBC_TUNABLES setting wins.
 // jemalloc, which the Release binary runs on, keeps freed pages by its own decay (MALLOC_CONF's
 // dirty_decay_ms, 10 s by default) and has no such thresholds: glibc's are left alone there.
-bool tune_allocator(const core::env_lookup& env)
+bool tune_allocator(const core::env_lookup& env, bool jemalloc_serves_malloc)
 {
-    if (runs_on_jemalloc())
+    if (jemalloc_serves_malloc)
         return false;
     if (env("GLIBC_TUNABLES") || env("MALLOC_TRIM_THRESHOLD_") || env("MALLOC_MMAP_THRESHOLD_"))
         return false;
@@ -477,7 +477,7 @@ int run_command_line(int argc, char** argv)
             std::cout << "configuration OK: " << config_path << "\n";
             return 0;
         }
-        tune_allocator(core::process_environment());
+        tune_allocator(core::process_environment(), runs_on_jemalloc());
         log::set_level(cfg.level);
         log::info("configuration", {{"config", config_path.empty() ? std::string("(defaults)") : config_path}, {"allocator", process_allocator()}});
         application app(std::move(cfg));

@@ -133,10 +133,21 @@ mallctl_function find_mallctl() noexcept
     return reinterpret_cast<mallctl_function>(::dlsym(RTLD_DEFAULT, "mallctl"));
 }
 
+// jemalloc serves malloc only when the malloc every library calls is its own: a sanitizer's malloc
+// can come first while jemalloc is loaded beside it, and then mallctl alone would mislead.
+bool malloc_is_from_the_object_of(const void* function) noexcept
+{
+    Dl_info of_function{};
+    Dl_info of_malloc{};
+    void* const malloc_found = ::dlsym(RTLD_DEFAULT, "malloc");
+    return malloc_found != nullptr && ::dladdr(function, &of_function) != 0 && ::dladdr(malloc_found, &of_malloc) != 0 &&
+           of_function.dli_fbase == of_malloc.dli_fbase;
+}
+
 std::string describe_allocator()
 {
     const auto mallctl = find_mallctl();
-    if (mallctl == nullptr)
+    if (mallctl == nullptr || !malloc_is_from_the_object_of(reinterpret_cast<const void*>(mallctl)))
         return "system";
     const char* version = nullptr;
     std::size_t size = sizeof(version);

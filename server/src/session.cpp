@@ -272,10 +272,15 @@ struct head_fields
     // Several tracestate lines are one list (RFC 9110 §5.3); an oversized one is dropped by the
     // parser, and the header limit bounds the join.
     std::string tracestate;
-    // How many fields the header section has. Beast appends a chunked body's trailer fields to the
-    // same list, after these, and a trailer must never stand for a header field (RFC 9110 §6.5.1):
-    // the look-up by name (requests.required_headers, decision.forward_headers) stops here.
-    std::size_t count = 0;
+    // The header section's last field. Beast adds a chunked body's trailer fields to the same list:
+    // one of a new name after every field, one repeating a name right after that name's last field
+    // (basic_fields::insert keeps a name's fields together). A trailer must never stand for a
+    // header field (RFC 9110 §6.5.1): the look-up by name (requests.required_headers,
+    // decision.forward_headers) stops at this field, and a name's first field is its header one.
+    // Elements never move once inserted, so the pointer stays good while the request lives.
+    const http::fields::value_type* last = nullptr;
+    // Connection and the version, as the header section says (a trailer cannot close the connection).
+    bool keep_alive = false;
 };
 
 head_fields read_head_fields(const http::request<request_body>& req)
@@ -285,9 +290,10 @@ head_fields read_head_fields(const http::request<request_body>& req)
         if (slot.data() == nullptr)
             slot = value;
     };
+    out.keep_alive = req.keep_alive();
     for (const auto& f : req)
     {
-        ++out.count;
+        out.last = &f;
         switch (f.name())
         {
         case http::field::content_type: first(out.content_type, f.value()); break;
@@ -326,16 +332,17 @@ http_request_view head_view(const http::request<request_body>& req, const head_f
     view.remote_address = remote_address;
     // The first field of that name (case-insensitive) in the header section, as Beast's look-up
     // gives the first; never a trailer field.
-    view.header = [&req, count = fields.count](std::string_view name) -> std::string_view {
-        std::size_t seen = 0;
+    view.header = [&req, last = fields.last](std::string_view name) -> std::string_view {
+        if (last == nullptr)
+            return {};
         for (const auto& f : req)
         {
-            if (seen++ == count)
-                break;
             if (beast::iequals(f.name_string(), name))
                 return f.value();
+            if (&f == last)
+                break;
         }
-        return std::string_view{};
+        return {};
     };
     return view;
 }
@@ -487,7 +494,7 @@ net::awaitable<void> serve(
 
         const bool head = req.method() == http::verb::head;
         const http_response answer = co_await r.dispatch(view);
-        const bool keep_alive = req.keep_alive() && !shard.stopping;
+        const bool keep_alive = fields.keep_alive && !shard.stopping;
         if (auto ec = co_await write_response(stream, *entry, limits.write_timeout, answer, version, keep_alive, head); ec || !keep_alive)
             break;
     }

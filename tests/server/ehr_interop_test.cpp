@@ -150,6 +150,22 @@ BOOST_AUTO_TEST_CASE(a_chunked_bodys_trailer_neither_supplies_a_required_header_
         BOOST_TEST(decision.last_header("x-client-id") == "payer-gw-7");
         BOOST_TEST(decision.last_header("x-tenant") == "");
     }
+    {
+        // A trailer repeating an earlier header's name goes into the list beside that name, before
+        // the header section's last field: the header fields after it are still the request's. And
+        // a trailer "Connection: close" does not close the connection the header kept alive.
+        test::http_client c(s.app.port());
+        const std::string header_last = "POST /cds-services/order-sign-crd HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                        "Transfer-Encoding: chunked\r\nX-Tenant: t-1\r\nX-Client-Id: payer-gw-8\r\n\r\n";
+        c.send_raw(header_last + chunked + "Host: y\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n");
+        const auto r = c.read_response();
+        BOOST_TEST(r.status == 200U);
+        BOOST_TEST(r.header("connection").find("close") == std::string::npos);
+        BOOST_TEST(decision.last_header("x-client-id") == "payer-gw-8");
+        BOOST_TEST(decision.last_header("x-tenant") == "t-1");
+        c.send_raw(header_last + chunked + "\r\n");  // the same connection takes the next call
+        BOOST_TEST(c.read_response().status == 200U);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(a_refusal_says_why_in_the_body_and_the_challenge_without_token_contents)

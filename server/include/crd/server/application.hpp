@@ -52,7 +52,8 @@ void check_configuration(const core::config& cfg);
 // Fixes glibc's trim and mmap thresholds so a thread keeps its freed heap for the next large call
 // (application.cpp says why). Not when the environment sets the allocator's own knobs
 // (GLIBC_TUNABLES, MALLOC_TRIM_THRESHOLD_, MALLOC_MMAP_THRESHOLD_), and not on jemalloc. True when applied.
-bool tune_allocator(const core::env_lookup& env);
+// `jemalloc_serves_malloc`: runs_on_jemalloc() (server_metrics.hpp), given so tests can say either.
+bool tune_allocator(const core::env_lookup& env, bool jemalloc_serves_malloc);
 
 // The command line: --config FILE, --check-config FILE, --help, --version. Returns the exit code.
 int run_command_line(int argc, char** argv);
