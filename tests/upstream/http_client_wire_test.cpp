@@ -506,6 +506,38 @@ BOOST_AUTO_TEST_CASE(the_answers_content_type_cache_control_and_location_are_rea
     }
 }
 
+BOOST_AUTO_TEST_CASE(a_chunked_answers_trailer_never_stands_for_its_header_fields)
+{
+    // RFC 9110 §6.5.1: trailer fields are not header fields. A content type, caching rule, location
+    // or "Connection: close" sent only after a chunked body is not the answer's; one the header
+    // gave stays the header's, whatever a trailer repeats.
+    const std::string chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Other: x\r\n\r\n2\r\n{}\r\n0\r\n"
+                                "X-Other: y\r\nContent-Type: text/plain\r\nCache-Control: max-age=999\r\nLocation: /Task/9\r\n"
+                                "Connection: close\r\n\r\n";
+    {
+        wire_peer peer({.response = chunked});
+        wire_client c(peer.url());
+        for (int i = 0; i < 2; ++i)
+        {
+            auto r = c.send(post());
+            BOOST_TEST_REQUIRE(r.has_value(), r.error().message());
+            BOOST_TEST(r->body == "{}");
+            BOOST_TEST(r->content_type.empty());
+            BOOST_TEST(r->cache_control.empty());
+            BOOST_TEST(r->location.empty());
+        }
+        BOOST_TEST(peer.connections() == 1U);  // kept alive, as the header said
+    }
+    {
+        wire_peer peer({.response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                    "2\r\n{}\r\n0\r\nContent-Type: text/plain\r\n\r\n"});
+        wire_client c(peer.url());
+        auto r = c.send(post());
+        BOOST_TEST_REQUIRE(r.has_value(), r.error().message());
+        BOOST_TEST(r->content_type == "application/json");
+    }
+}
+
 BOOST_AUTO_TEST_CASE(a_large_answer_arrives_whole)
 {
     std::string body(300 * 1024, 'a');

@@ -471,6 +471,25 @@ net::awaitable<exchange_result> exchange(
     }
     http::response_parser<http::string_body> parser;
     parser.body_limit(pool.cfg.max_response_bytes);
+    // Beast adds a chunked answer's trailer fields to the header's list: a new name after every
+    // field, a repeated one beside that name's last field. Trailer fields are not header fields
+    // (RFC 9110 §6.5.1): the header section's last field and its keep-alive are taken when the
+    // first chunk begins, before any trailer; an answer with a sized body has no trailer.
+    struct header_section
+    {
+        const http::fields::value_type* last = nullptr;
+        bool keep_alive = false;
+        bool recorded = false;
+    } head;
+    auto record_head = [&head, &parser](std::uint64_t /*size*/, beast::string_view /*extensions*/, error_code& /*ec*/) {
+        if (std::exchange(head.recorded, true))
+            return;
+        const auto& fields = parser.get();
+        if (fields.begin() != fields.end())
+            head.last = &*std::prev(fields.end());
+        head.keep_alive = fields.keep_alive();
+    };
+    parser.on_chunk_header(record_head);
     // The read buffer is given only once the answer starts to arrive: with 2,000 calls waiting on a
     // slow decision service, 16 KB each held while waiting was 32 MB of the server's memory.
     if (c.buffer.size() == 0)
@@ -514,7 +533,7 @@ net::awaitable<exchange_result> exchange(
     response r;
     r.status = res.result_int();
     // The three fields in one walk, not three searches of Beast's field tree (issue 19); the first of
-    // a repeated one, as Beast's look-up gives.
+    // a repeated one, as Beast's look-up gives; none from a trailer (header_section above).
     bool content_type_seen = false;
     bool cache_control_seen = false;
     bool location_seen = false;
@@ -531,8 +550,10 @@ net::awaitable<exchange_result> exchange(
         case http::field::location: take(location_seen, r.location); break;
         default: break;
         }
+        if (&f == head.last)
+            break;
     }
-    out.keep_alive = res.keep_alive();
+    out.keep_alive = head.recorded ? head.keep_alive : res.keep_alive();
     r.body = std::move(res.body());
     out.value = std::move(r);
     co_return out;
