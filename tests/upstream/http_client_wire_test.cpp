@@ -43,6 +43,7 @@ struct peer_script
     std::chrono::milliseconds delay{0};               // before answering each request
     bool read_requests = true;                        // false: accept, then never read (the client's write stalls)
     std::size_t send_then_stall = std::string::npos;  // send only this many bytes of the response, then wait
+    bool close_after_answer = false;                  // end the connection after each answer (a body up to its end)
 };
 
 // A loopback HTTP/1.1 peer on its own thread: records each request's bytes exactly as received
@@ -164,6 +165,12 @@ private:
                 co_return;
             if (answer.size() < script_.response.size())
                 co_return co_await hold();
+            if (script_.close_after_answer)
+            {
+                error_code ignored;
+                socket.shutdown(tcp::socket::shutdown_send, ignored);
+                co_return;
+            }
         }
     }
 
@@ -536,6 +543,25 @@ BOOST_AUTO_TEST_CASE(a_chunked_answers_trailer_never_stands_for_its_header_field
         BOOST_TEST_REQUIRE(r.has_value(), r.error().message());
         BOOST_TEST(r->content_type == "application/json");
     }
+}
+
+BOOST_AUTO_TEST_CASE(an_answer_that_ends_with_its_connection_leaves_nothing_in_the_pool)
+{
+    // No Content-Length and not chunked: the body runs to the end of the connection (RFC 9112
+    // section 6.3), which cannot carry another exchange, whatever HTTP/1.1's default says. Pooled,
+    // the next call would write into a closed connection and need a retry.
+    wire_peer peer({.response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{}", .close_after_answer = true});
+    wire_client c(peer.url());
+    for (int i = 0; i < 2; ++i)
+    {
+        auto r = c.send(post());
+        BOOST_TEST_REQUIRE(r.has_value(), r.error().message());
+        BOOST_TEST(r->body == "{}");
+        BOOST_TEST(c.client->stats().idle == 0U);
+    }
+    BOOST_TEST(c.client->stats().retries == 0U);
+    BOOST_TEST(c.client->stats().connects == 2U);
+    BOOST_TEST(peer.connections() == 2U);
 }
 
 BOOST_AUTO_TEST_CASE(a_large_answer_arrives_whole)

@@ -10,7 +10,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <array>
@@ -445,6 +445,79 @@ net::awaitable<std::tuple<error_code, std::size_t>> write_head_and_body(Stream& 
     co_return std::tuple{error_code(), sent};
 }
 
+// The decision service's (or FHIR server's) answer as the client uses it: status, body, and the
+// three header fields it reads. Beast's parser does the HTTP (framing, chunking, limits); the fields
+// are not filed in http::fields, whose tree of separately allocated nodes cost more than the rest
+// of reading the answer (issue 19). Each is the first of its name in the header section; a chunked
+// answer's trailer fields are not header fields (RFC 9110 section 6.5.1) and are ignored, and
+// keep-alive is the header section's too (a trailer "Connection: close" does not count).
+class answer_parser final : public http::basic_parser<false>
+{
+public:
+    explicit answer_parser(std::uint64_t max_body_bytes) { body_limit(max_body_bytes); }
+
+    // Whether the connection may carry another exchange: HTTP/1.1 without "Connection: close" (or
+    // 1.0 with keep-alive), and a body that did not end with the connection.
+    bool keeps_alive() const noexcept { return keeps_alive_; }
+    response answer() && { return std::move(answer_); }
+
+private:
+    void on_request_impl(http::verb /*method*/, beast::string_view /*method_str*/, beast::string_view /*target*/, int /*version*/,
+        error_code& /*ec*/) override
+    {
+    }
+    void on_response_impl(int code, beast::string_view /*reason*/, int /*version*/, error_code& /*ec*/) override
+    {
+        answer_.status = static_cast<unsigned>(code);
+    }
+    void on_field_impl(http::field name, beast::string_view /*name_string*/, beast::string_view value, error_code& /*ec*/) override
+    {
+        if (header_done_)
+            return;
+        const auto take = [value](bool& seen, std::string& slot) {
+            if (!std::exchange(seen, true))
+                slot.assign(value.data(), value.size());
+        };
+        switch (name)
+        {
+        case http::field::content_type: take(content_type_seen_, answer_.content_type); break;
+        case http::field::cache_control: take(cache_control_seen_, answer_.cache_control); break;
+        case http::field::location: take(location_seen_, answer_.location); break;
+        default: break;
+        }
+    }
+    void on_header_impl(error_code& /*ec*/) override
+    {
+        header_done_ = true;
+        keeps_alive_ = keep_alive();  // before any trailer field can change what it says
+    }
+    void on_body_init_impl(const boost::optional<std::uint64_t>& content_length, error_code& /*ec*/) override
+    {
+        // Beast has already refused a length over the limit.
+        if (content_length)
+            answer_.body.reserve(static_cast<std::size_t>(*content_length));
+    }
+    std::size_t on_body_impl(beast::string_view s, error_code& /*ec*/) override
+    {
+        answer_.body.append(s.data(), s.size());
+        return s.size();
+    }
+    void on_chunk_header_impl(std::uint64_t /*size*/, beast::string_view /*extensions*/, error_code& /*ec*/) override {}
+    std::size_t on_chunk_body_impl(std::uint64_t /*remain*/, beast::string_view s, error_code& /*ec*/) override
+    {
+        answer_.body.append(s.data(), s.size());
+        return s.size();
+    }
+    void on_finish_impl(error_code& /*ec*/) override {}
+
+    response answer_;
+    bool header_done_ = false;
+    bool keeps_alive_ = false;
+    bool content_type_seen_ = false;
+    bool cache_control_seen_ = false;
+    bool location_seen_ = false;
+};
+
 struct exchange_result
 {
     result<response> value{error_code(errc::upstream_timeout)};
@@ -469,27 +542,7 @@ net::awaitable<exchange_result> exchange(
         out.before_response_bytes = !timer.expired();
         co_return out;
     }
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(pool.cfg.max_response_bytes);
-    // Beast adds a chunked answer's trailer fields to the header's list: a new name after every
-    // field, a repeated one beside that name's last field. Trailer fields are not header fields
-    // (RFC 9110 §6.5.1): the header section's last field and its keep-alive are taken when the
-    // first chunk begins, before any trailer; an answer with a sized body has no trailer.
-    struct header_section
-    {
-        const http::fields::value_type* last = nullptr;
-        bool keep_alive = false;
-        bool recorded = false;
-    } head;
-    auto record_head = [&head, &parser](std::uint64_t /*size*/, beast::string_view /*extensions*/, error_code& /*ec*/) {
-        if (std::exchange(head.recorded, true))
-            return;
-        const auto& fields = parser.get();
-        if (fields.begin() != fields.end())
-            head.last = &*std::prev(fields.end());
-        head.keep_alive = fields.keep_alive();
-    };
-    parser.on_chunk_header(record_head);
+    answer_parser parser(pool.cfg.max_response_bytes);
     // The read buffer is given only once the answer starts to arrive: with 2,000 calls waiting on a
     // slow decision service, 16 KB each held while waiting was 32 MB of the server's memory.
     if (c.buffer.size() == 0)
@@ -529,33 +582,8 @@ net::awaitable<exchange_result> exchange(
         out.before_response_bytes = !parser.got_some() && !timer.expired();
         co_return out;
     }
-    auto& res = parser.get();
-    response r;
-    r.status = res.result_int();
-    // The three fields in one walk, not three searches of Beast's field tree (issue 19); the first of
-    // a repeated one, as Beast's look-up gives; none from a trailer (header_section above).
-    bool content_type_seen = false;
-    bool cache_control_seen = false;
-    bool location_seen = false;
-    for (const auto& f : res)
-    {
-        const auto take = [&f](bool& seen, std::string& slot) {
-            if (!std::exchange(seen, true))
-                slot.assign(f.value().data(), f.value().size());
-        };
-        switch (f.name())
-        {
-        case http::field::content_type: take(content_type_seen, r.content_type); break;
-        case http::field::cache_control: take(cache_control_seen, r.cache_control); break;
-        case http::field::location: take(location_seen, r.location); break;
-        default: break;
-        }
-        if (&f == head.last)
-            break;
-    }
-    out.keep_alive = head.recorded ? head.keep_alive : res.keep_alive();
-    r.body = std::move(res.body());
-    out.value = std::move(r);
+    out.keep_alive = parser.keeps_alive();
+    out.value = std::move(parser).answer();
     co_return out;
 }
 

@@ -9,7 +9,7 @@
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <cstddef>
@@ -30,8 +30,9 @@ using read_buffer = boost::beast::basic_flat_buffer<block_allocator<char>>;
 // True when what `buffer` holds was enough; false with `ec` clear when more must be read, or with
 // `ec` set when the bytes are not HTTP we take (the errors Beast's reads give). What the parser
 // took is consumed; a pipelined next message stays in the buffer.
-template <bool is_request, class Body, class Allocator, class BufferAllocator>
-bool parse_buffered(boost::beast::http::parser<is_request, Body, Allocator>& parser, boost::beast::basic_flat_buffer<BufferAllocator>& buffer,
+// Any Beast parser: http::parser, or one of the client's own that keeps only what it needs.
+template <bool is_request, class BufferAllocator>
+bool parse_buffered(boost::beast::http::basic_parser<is_request>& parser, boost::beast::basic_flat_buffer<BufferAllocator>& buffer,
     parse_until until, boost::system::error_code& ec)
 {
     const bool whole_message = until == parse_until::message;
