@@ -32,9 +32,18 @@ char ascii_lower(char c)
     return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
+// Letters, digits, '-' and '_': a table, as every card link and fhirServer of every call is checked
+// a byte at a time (issue 19).
+constexpr std::array<bool, 256> hostname_chars = [] {
+    std::array<bool, 256> table{};
+    for (int c = 0; c < 256; ++c)
+        table[static_cast<std::size_t>(c)] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    return table;
+}();
+
 bool is_hostname_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    return hostname_chars[static_cast<unsigned char>(c)];
 }
 
 // A DNS name or dotted IPv4 address: labels of letters, digits, '-' and '_', one optional
@@ -126,7 +135,10 @@ std::optional<url_parts> split_http_url(std::string_view text)
     out.port = out.https ? 443 : 80;
 
     std::string_view rest = text.substr(scheme_end + 3);
-    const auto authority_end = std::min(rest.find('/'), rest.find('?'));
+    // The authority ends at the first '/' or '?'. A '?' can only end it before the first '/', so
+    // the second search reads no further than the authority (memchr, not a loop a byte at a time).
+    const auto slash = rest.find('/');
+    const auto authority_end = std::min(slash, rest.substr(0, slash).find('?'));
     std::string_view authority = rest.substr(0, authority_end);
     out.target = authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
     if (authority.empty() || authority.find('@') != std::string_view::npos)

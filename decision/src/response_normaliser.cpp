@@ -441,9 +441,11 @@ bool same_apart_from_coverage_information(const json::object& resource, const js
 
 // Re-renders the coverage information of one resource in `version`. False when the resource
 // carried coverage information that cannot be read: the action is dropped (the resource may then
-// have been re-rendered in part, and is not used).
+// have been re-rendered in part, and is not used). `where()` names the action in a note, only
+// written when there is one (most answers need none).
+template <class Where>
 bool rerender_resource(json::object& resource, const core::hook_request& request, core::crd_version version, rendering_report& rendering,
-    normalise_report& report, const std::string& where)
+    normalise_report& report, const Where& where)
 {
     json::value* extensions = resource.if_contains("extension");
     if (!extensions || !extensions->is_array())
@@ -461,7 +463,7 @@ bool rerender_resource(json::object& resource, const core::hook_request& request
         coverage_assertion a;
         if (!read_coverage_information(e.get_object(), a, rendering))
         {
-            report.notes.push_back(where + ": coverage information without covered, dropped");
+            report.notes.push_back(where() + ": coverage information without covered, dropped");
             return false;
         }
         rerender_coverage_information(e.get_object(), std::move(a), version, rendering);
@@ -480,7 +482,7 @@ bool rerender_resource(json::object& resource, const core::hook_request& request
                     if (is_coverage_information(e))
                         rendered.push_back(std::move(e));  // one memory resource: a move
                 resource = json::object(*sent, resource.storage());
-                report.notes.push_back(where + ": resource replaced by the order as sent (only the coverage information may change)");
+                report.notes.push_back(where() + ": resource replaced by the order as sent (only the coverage information may change)");
                 ++report.actions_repaired;
                 json::array kept(resource.storage());
                 if (json::value* existing = resource.if_contains("extension"); existing && existing->is_array())
@@ -533,7 +535,8 @@ void render_in_version(
         std::size_t c = 0;
         for (auto& card_value : cards->get_array())
         {
-            const std::string where = "cards[" + std::to_string(c++) + "]";
+            const std::size_t card_index = c++;
+            const auto where = [card_index] { return indexed("cards", card_index); };
             auto& card = card_value.get_object();
             if (json::value* source = card.if_contains("source"); source && source->is_object())
                 if (json::value* topic = source->get_object().if_contains("topic"); topic && topic->is_object())
@@ -568,7 +571,7 @@ void render_in_version(
                     }
                     if (version >= core::crd_version::v2_1)
                     {
-                        report.notes.push_back(where + ": coverage information moved from a card suggestion to systemActions");
+                        report.notes.push_back(where() + ": coverage information moved from a card suggestion to systemActions");
                         ++report.actions_repaired;
                         moved.push_back(std::move(action));
                     }
@@ -592,28 +595,34 @@ void render_in_version(
                 *suggestions = std::move(kept_suggestions);
         }
     }
-    json::array actions(sp);
-    if (json::value* existing = response.if_contains("systemActions"); existing && existing->is_array())
+    // The service's systemActions stay where they are, those that cannot be read dropped in place;
+    // the list is only rebuilt when actions moved out of cards join it.
+    json::value* existing = response.if_contains("systemActions");
+    if (existing && existing->is_array())
     {
-        std::size_t k = 0;
-        for (auto& action : existing->get_array())
-        {
-            const std::string where = "systemActions[" + std::to_string(k++) + "]";
+        keep_if(existing->get_array(), [&](json::value& action, std::size_t i) {
             if (carries_coverage_information(action) &&
-                !rerender_resource(action.get_object()["resource"].get_object(), request, version, rendering, report, where))
+                !rerender_resource(action.get_object()["resource"].get_object(), request, version, rendering, report,
+                    [i] { return indexed("systemActions", i); }))
             {
                 ++report.actions_dropped;
-                continue;
+                return false;
             }
-            actions.push_back(std::move(action));
-        }
+            return true;
+        });
     }
-    for (auto& m : moved)
-        actions.push_back(std::move(m));
-    if (actions.empty())
+    if (!moved.empty())
+    {
+        if (!existing || !existing->is_array())
+        {
+            response["systemActions"] = std::move(moved);
+            return;
+        }
+        for (auto& m : moved)
+            existing->get_array().push_back(std::move(m));
+    }
+    if (existing && (!existing->is_array() || existing->get_array().empty()))
         response.erase("systemActions");
-    else
-        response["systemActions"] = std::move(actions);
 }
 
 }  // namespace crd::decision

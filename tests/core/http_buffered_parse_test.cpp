@@ -4,6 +4,7 @@
 #include <crd/core/http_buffered_parse.hpp>
 
 #include <boost/asio/buffer.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/test/unit_test.hpp>
 
