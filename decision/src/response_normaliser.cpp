@@ -601,9 +601,8 @@ void render_in_version(
     if (existing && existing->is_array())
     {
         keep_if(existing->get_array(), [&](json::value& action, std::size_t i) {
-            if (carries_coverage_information(action) &&
-                !rerender_resource(action.get_object()["resource"].get_object(), request, version, rendering, report,
-                    [i] { return indexed("systemActions", i); }))
+            if (carries_coverage_information(action) && !rerender_resource(action.get_object()["resource"].get_object(), request, version, rendering,
+                                                            report, [i] { return indexed("systemActions", i); }))
             {
                 ++report.actions_dropped;
                 return false;

@@ -462,8 +462,8 @@ public:
     response answer() && { return std::move(answer_); }
 
 private:
-    void on_request_impl(http::verb /*method*/, beast::string_view /*method_str*/, beast::string_view /*target*/, int /*version*/,
-        error_code& /*ec*/) override
+    void on_request_impl(
+        http::verb /*method*/, beast::string_view /*method_str*/, beast::string_view /*target*/, int /*version*/, error_code& /*ec*/) override
     {
     }
     void on_response_impl(int code, beast::string_view /*reason*/, int /*version*/, error_code& /*ec*/) override

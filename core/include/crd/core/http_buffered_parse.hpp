@@ -32,8 +32,8 @@ using read_buffer = boost::beast::basic_flat_buffer<block_allocator<char>>;
 // took is consumed; a pipelined next message stays in the buffer.
 // Any Beast parser: http::parser, or one of the client's own that keeps only what it needs.
 template <bool is_request, class BufferAllocator>
-bool parse_buffered(boost::beast::http::basic_parser<is_request>& parser, boost::beast::basic_flat_buffer<BufferAllocator>& buffer,
-    parse_until until, boost::system::error_code& ec)
+bool parse_buffered(boost::beast::http::basic_parser<is_request>& parser, boost::beast::basic_flat_buffer<BufferAllocator>& buffer, parse_until until,
+    boost::system::error_code& ec)
 {
     const bool whole_message = until == parse_until::message;
     parser.eager(whole_message);
