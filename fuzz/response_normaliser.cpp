@@ -1,8 +1,12 @@
 // Target: decision::normalise_response, which stands between a decision service's answer and the
 // EHR. The body is parsed into one arena with the depth limit (core::parse_document: the strictness
 // the remote decision client reads answers with), normalised, and serialised as it would be relayed.
-// Properties: no memory or UB error, and what is relayed is JSON: the serialised answer parses
-// again (a non-finite number would be written as Infinity/NaN).
+// Then it is said in a CRD version (picked from the input's size) with render_in_version, as a
+// remote decision does. Properties: no memory or UB error; what is relayed is JSON: the serialised
+// answer parses again (a non-finite number would be written as Infinity/NaN); and an answer the
+// two report unedited (normalise_report::edited), from a text that gives no key twice
+// (core::exact_text_of), says exactly what its text says: remote_decision relays that text as it
+// came instead of the tree.
 
 #include "fuzz_common.hpp"
 
@@ -24,11 +28,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto doc = crd::core::parse_document(text, crd::fuzz::request_max_depth, ec);
     if (!doc)
         return 0;
+    const std::string_view exact = crd::core::exact_text_of(doc);
     crd::decision::normalise_report report;
     auto normalised = crd::decision::normalise_response(std::move(*doc), report);
     if (!normalised)
         return 0;
+    constexpr crd::core::crd_version versions[] = {crd::core::crd_version::v2_0, crd::core::crd_version::v2_1, crd::core::crd_version::v2_2};
+    crd::decision::rendering_report rendering;
+    crd::decision::render_in_version(*normalised, crd::core::hook_request{}, versions[size % 3], report, rendering);
     const std::string relayed = json::serialize(*normalised);
+    if (!report.edited && !exact.empty())
+    {
+        boost::system::error_code as_sent_ec;
+        const auto as_sent = crd::core::parse_document(exact, 4 * crd::fuzz::request_max_depth, as_sent_ec);
+        if (!as_sent || json::serialize(*as_sent) != relayed)
+            broken("an answer reported unedited no longer says what its text says (it would be relayed as the text)", text);
+    }
     boost::system::error_code again;
     // (A generous depth: this checks that the text is JSON, not how deep the normaliser nests.)
     const auto reparsed_doc = crd::core::parse_document(relayed, 4 * crd::fuzz::request_max_depth, again);

@@ -425,6 +425,8 @@ json::value parse_json(std::string_view text, boost::system::error_code& ec, std
 struct document_arena
 {
     explicit document_arena(std::size_t initial_bytes) : resource(initial_bytes) {}
+    // The text, when the document keeps it (parse_document taking a string): facts.text views it.
+    std::string owned_text;
     json_arena resource;
     // Declared after the resource, so destroyed before it; a typed pointer marks deallocation
     // trivial, which lets the value skip destroying its nodes.
@@ -678,7 +680,8 @@ private:
 
     void write_object(const json::object& o)
     {
-        if (next_verbatim_ != verbatim_end_ && o.begin() == next_verbatim_->members && o.size() > next_verbatim_->members_as_sent &&
+        if (next_verbatim_ != verbatim_end_ && o.begin() == next_verbatim_->members &&
+            (next_verbatim_->whole ? o.size() == next_verbatim_->members_as_sent : o.size() > next_verbatim_->members_as_sent) &&
             next_verbatim_->text.size() >= 2)
         {
             write_verbatim(o, *next_verbatim_++);
@@ -766,14 +769,16 @@ void append_json_string(std::string& out, std::string_view s)
     json_writer(out).write_string(s);
 }
 
-document_ptr parse_document(std::string_view text, std::size_t max_depth, boost::system::error_code& ec, entry_placing placing)
+namespace {
+
+document_ptr parse_into(
+    std::unique_ptr<document_arena> arena, std::string_view text, std::size_t max_depth, boost::system::error_code& ec, entry_placing placing)
 {
     // The parser's temporary stack stays on this stack frame: inside the arena its growth would
     // be kept for the life of the request.
     std::array<unsigned char, 4096> temporary;  // NOLINT(cppcoreguidelines-pro-type-member-init): scratch the parser writes before it reads
     json::parse_options options;
     options.max_depth = max_depth;
-    auto arena = std::make_unique<document_arena>(arena_bytes_for(text.size()));
     arena->facts.text = text;
     arena->facts.entries_placed = placing == entry_placing::on;
     // The same resource on both sides: release() moves the document into the arena's value.
@@ -782,6 +787,21 @@ document_ptr parse_document(std::string_view text, std::size_t max_depth, boost:
         return nullptr;
     auto* owner = arena.release();
     return document_ptr(&owner->value, document_deleter(owner));
+}
+
+}  // namespace
+
+document_ptr parse_document(std::string_view text, std::size_t max_depth, boost::system::error_code& ec, entry_placing placing)
+{
+    return parse_into(std::make_unique<document_arena>(arena_bytes_for(text.size())), text, max_depth, ec, placing);
+}
+
+document_ptr parse_document_keeping_text(std::string&& text, std::size_t max_depth, boost::system::error_code& ec, entry_placing placing)
+{
+    auto arena = std::make_unique<document_arena>(arena_bytes_for(text.size()));
+    arena->owned_text = std::move(text);
+    const std::string_view kept = arena->owned_text;
+    return parse_into(std::move(arena), kept, max_depth, ec, placing);
 }
 
 const parse_facts* parse_facts_of(const document_ptr& doc) noexcept

@@ -450,6 +450,19 @@ text_and_tree compare_text_to_document(std::string_view text, const document_ptr
     return out;
 }
 
+std::string_view exact_text_of(const document_ptr& doc) noexcept
+{
+    const parse_facts* facts = parse_facts_of(doc);
+    if (!facts || !doc || tree_object_members(*doc) != facts->object_members)
+        return {};
+    std::string_view text = facts->text;
+    while (!text.empty() && is_json_whitespace(text.front()))
+        text.remove_prefix(1);
+    while (!text.empty() && is_json_whitespace(text.back()))
+        text.remove_suffix(1);
+    return text;
+}
+
 std::optional<std::string> first_duplicate_key(std::string_view text, std::size_t max_depth)
 {
     json::parse_options options;

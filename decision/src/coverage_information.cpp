@@ -1,5 +1,7 @@
 #include <crd/decision/coverage_information.hpp>
 
+#include <crd/core/ids.hpp>
+
 #include <boost/json/array.hpp>
 
 #include <algorithm>
@@ -225,6 +227,19 @@ void fit_to_version(coverage_assertion& a, crd_version v, rendering_report& repo
             a.reasons.push_back({{}, {}, {}, "The payer needs more information to determine coverage."});
             note(report, report.repaired, "reason added (crd-ci-q6/q8/q9)");
         }
+    }
+    // date and coverage-assertion-id are 1..1 in every version, and a FHIR date or string is never
+    // empty: an assertion a decision service sent without them is dated today (the day the payer
+    // asserts it to the EHR) and given an id of its own, not said with "".
+    if (a.date.empty())
+    {
+        a.date = core::today_utc();
+        note(report, report.repaired, "date added: required, the day of the answer");
+    }
+    if (a.assertion_id.empty())
+    {
+        a.assertion_id = core::new_uuid();
+        note(report, report.repaired, "coverage-assertion-id added: required, a new id");
     }
 }
 
@@ -454,12 +469,13 @@ json::object render_coverage_information(coverage_assertion in, crd_version v, r
     return render_fitted(in, v, report, sp);
 }
 
-void rerender_coverage_information(json::object& extension, coverage_assertion a, crd_version v, rendering_report& report)
+bool rerender_coverage_information(json::object& extension, coverage_assertion a, crd_version v, rendering_report& report)
 {
     fit_to_version(a, v, report);
     if (says_exactly(extension, a, v))
-        return;
+        return false;
     extension = render_fitted(a, v, report, extension.storage());
+    return true;
 }
 
 // --- reading -----------------------------------------------------------------------------------

@@ -121,8 +121,9 @@ void card_budget::add(std::string_view indicator) noexcept
         ++at_least_as_severe_[s];
 }
 
-void apply_options(json::object& response, const crd_options& options)
+bool apply_options(json::object& response, const crd_options& options)
 {
+    bool changed = false;
     if (json::value* cards = response.if_contains("cards"); cards && cards->is_array())
     {
         auto& arr = cards->get_array();
@@ -153,6 +154,7 @@ void apply_options(json::object& response, const crd_options& options)
                     if (severities[i] == s)
                         kept.push_back(std::move(arr[i]));
             arr = std::move(kept);
+            changed = true;
         }
     }
     if (!options.coverage_info)
@@ -163,12 +165,17 @@ void apply_options(json::object& response, const crd_options& options)
             for (auto& a : actions->get_array())
                 if (!carries_coverage_information(a))
                     kept.push_back(std::move(a));
+            changed = changed || kept.size() != actions->get_array().size();
             if (kept.empty())
+            {
                 response.erase("systemActions");
+                changed = true;
+            }
             else
                 actions->get_array() = std::move(kept);
         }
     }
+    return changed;
 }
 
 }  // namespace crd::decision

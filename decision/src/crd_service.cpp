@@ -54,14 +54,23 @@ std::string outcome_name(const error_code& ec)
 
 core::api_response crd_service::answered(core::hook_request&& request, json::object response, const crd_options& options, std::string decision) const
 {
-    apply_options(response, options);
+    const bool options_changed = apply_options(response, options);
     // Initialised, not assigned: json::value's move assignment deep-copies an answer held in
     // another memory resource (the request document's arena), where its move constructor keeps it.
     std::string hook_instance(request.hook_instance);  // a view into the document: copied before it moves
+    const std::string_view answer_text = decision == "ok" && !options_changed ? request.answer_text : std::string_view();
     core::api_response r(200, std::move(request.document), std::move(request.answer_document), boost::json::value(std::move(response)));
     // Only the decision's own answer holds the objects they name.
     if (decision == "ok")
         r.verbatim = std::move(request.verbatim);
+    // The decision service's answer, unchanged: its own bytes, not the tree written again (issue
+    // 19). The root is the first object the writer meets. The moves above kept its members where
+    // they were, which the writer checks.
+    if (!answer_text.empty())
+    {
+        const auto& root = r.body.get_object();
+        r.verbatim.insert(r.verbatim.begin(), core::verbatim_object{root.begin(), root.size(), answer_text, true});
+    }
     r.hook_instance = std::move(hook_instance);
     r.decision = std::move(decision);
     r.crd_version = std::string(core::to_string(request.version));

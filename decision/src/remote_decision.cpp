@@ -237,7 +237,7 @@ std::vector<std::string> remote_decision::card_types(const core::service_definit
 }
 
 result<json::object> remote_decision::normalise_and_render(json::value body, const core::hook_request& request, core::crd_version version,
-    std::string_view service_id, std::string_view hook_instance, const core::trace_context& trace)
+    std::string_view service_id, std::string_view hook_instance, const core::trace_context& trace, bool& edited)
 {
     normalise_report report;
     auto normalised = normalise_response(std::move(body), report);
@@ -249,6 +249,7 @@ result<json::object> remote_decision::normalise_and_render(json::value body, con
     count_rendering(rendering);
     for (auto& n : rendering.notes)
         report.notes.push_back(std::move(n));
+    edited = report.edited;
     if (report.changed())
     {
         counters_.cards_dropped.fetch_add(report.cards_dropped, std::memory_order_relaxed);
@@ -347,6 +348,7 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
     // The arena the answer is parsed into (see below): declared first, so it outlives the answer.
     core::document_ptr answer_document;
     std::optional<json::object> answer;
+    std::string_view answer_text;  // its text, when relayed as it came (hook_request::answer_text)
     auto permit = o.breaker.admit();
     if (!permit)
     {
@@ -392,7 +394,9 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
             // it (no reference count per node, and no walk over them to free the answer), and the
             // request carries it to the response (api_response) until the answer is serialised.
             // Declared before `body`, so whatever this call leaves in the arena goes first.
-            answer_document = core::parse_document(sent->body, core::max_json_depth, parse_error);
+            // The document keeps the text: an answer nothing is changed in is relayed as it came.
+            answer_document = core::parse_document_keeping_text(std::move(sent->body), core::max_json_depth, parse_error, core::entry_placing::off);
+            const std::string_view exact_text = per_order ? std::string_view() : core::exact_text_of(answer_document);
             json::value body = answer_document ? std::move(*answer_document) : json::value();
             if (parse_error == errc::json_number_out_of_range)
             {
@@ -413,11 +417,16 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
             }
             else
             {
-                auto normalised = normalise_and_render(std::move(body), request, version, service_id, hook_instance, trace);
+                bool edited = true;
+                auto normalised = normalise_and_render(std::move(body), request, version, service_id, hook_instance, trace, edited);
                 if (!normalised)
                     failure = normalised.error();
                 else
+                {
                     answer.emplace(std::move(*normalised));
+                    if (!edited)
+                        answer_text = exact_text;
+                }
             }
         }
         else
@@ -444,6 +453,7 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
     if (!failure)
     {
         request.answer_document = std::move(answer_document);
+        request.answer_text = answer_text;
         counters_.ok.fetch_add(1, std::memory_order_relaxed);
         decision_metrics::instance().calls.add(decision_outcome::ok);
         co_return std::move(*answer);

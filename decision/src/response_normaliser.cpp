@@ -39,31 +39,40 @@ bool is_empty_value(const json::value& x) noexcept
 }
 
 // Only containers are descended into: most members of an answer are scalars, and this runs over
-// every node of every card and action.
-void prune_empty(json::value& v)
+// every node of every card and action. True when anything was removed.
+bool prune_empty(json::value& v)
 {
+    bool pruned = false;
     if (json::object* o = v.if_object())
     {
         for (auto it = o->begin(); it != o->end();)
         {
             json::value& x = it->value();
             if (x.is_structured())
-                prune_empty(x);
+                pruned = prune_empty(x) || pruned;
             // erase moves the last member into this place: the loop looks at it next.
-            it = is_empty_value(x) ? o->erase(it) : std::next(it);
+            if (is_empty_value(x))
+            {
+                it = o->erase(it);
+                pruned = true;
+            }
+            else
+                ++it;
         }
     }
     else if (json::array* a = v.if_array())
         for (auto& x : *a)
             if (x.is_structured())
-                prune_empty(x);
+                pruned = prune_empty(x) || pruned;
+    return pruned;
 }
 
 // Keeps the elements of `a` for which keep(element, index) is true, in order, in place: a list
 // with nothing to drop (the usual answer) costs no new array, and one with many costs one pass
 // (the kept move forward, the tail goes at once). `index` is the element's original position.
+// True when any was dropped.
 template <class Keep>
-void keep_if(json::array& a, Keep keep)
+bool keep_if(json::array& a, Keep keep)
 {
     std::size_t kept = 0;
     for (std::size_t i = 0; i < a.size(); ++i)
@@ -73,7 +82,9 @@ void keep_if(json::array& a, Keep keep)
                 a[kept] = std::move(a[i]);  // one array, one memory resource: a move
             ++kept;
         }
+    const bool dropped = kept != a.size();
     a.erase(a.begin() + static_cast<std::ptrdiff_t>(kept), a.end());
+    return dropped;
 }
 
 std::string cut_summary(std::string_view s)
@@ -123,12 +134,14 @@ bool check_action(json::value& v, normalise_report& report, const Where& where)
         std::string target = has_resource ? std::string(str(resource->get_object(), "resourceType")) : std::string(str(a, "resourceId"));
         a["description"] = std::string(type == "create" ? "Create " : type == "update" ? "Update " : "Delete ") + target;
         ++report.actions_repaired;
+        report.edited = true;
         report.notes.push_back(where() + ": description added");
     }
     return true;
 }
 
-bool check_link(json::value& v)
+// `edited` is set when a kept link loses a member.
+bool check_link(json::value& v, bool& edited)
 {
     if (!v.is_object())
         return false;
@@ -136,8 +149,8 @@ bool check_link(json::value& v)
     const auto type = str(l, "type");
     if (str(l, "label").empty() || (type != "absolute" && type != "smart") || !core::is_http_url(str(l, "url")))
         return false;
-    if (type == "absolute")
-        l.erase("appContext");  // only meaningful for SMART links
+    if (type == "absolute" && l.erase("appContext") != 0)  // only meaningful for SMART links
+        edited = true;
     return true;
 }
 
@@ -205,6 +218,7 @@ bool check_card(json::value& v, normalise_report& report, std::size_t index)
     }
 
     bool repaired = false;
+    bool reshaped = false;  // changed without being counted a repair (report.edited)
     if (summary.size() > 139)
     {
         *m.summary = cut_summary(summary);
@@ -226,7 +240,7 @@ bool check_card(json::value& v, normalise_report& report, std::size_t index)
         bool dropped = !links->is_array();
         if (links->is_array())
             keep_if(links->get_array(), [&](json::value& l, std::size_t) {
-                const bool valid = check_link(l);
+                const bool valid = check_link(l, reshaped);
                 dropped = dropped || !valid;
                 return valid;
             });
@@ -260,7 +274,7 @@ bool check_card(json::value& v, normalise_report& report, std::size_t index)
                 if (json::value* actions = sug.if_contains("actions"))
                 {
                     if (actions->is_array())
-                        keep_if(actions->get_array(), [&](json::value& a, std::size_t k) {
+                        reshaped = keep_if(actions->get_array(), [&](json::value& a, std::size_t k) {
                             const unsigned before = report.actions_repaired;
                             if (check_action(a, report, [&] { return sw() + indexed(".actions", k); }))
                             {
@@ -269,14 +283,20 @@ bool check_card(json::value& v, normalise_report& report, std::size_t index)
                             }
                             ++report.actions_dropped;
                             return false;
-                        });
+                        }) || reshaped;
                     else
+                    {
                         *actions = json::array(v.storage());
+                        reshaped = true;
+                    }
                 }
                 return true;
             });
         else
+        {
             *suggestions = json::array(v.storage());
+            reshaped = true;
+        }
         const auto behaviour = string_of(m.selection_behavior);
         if (!suggestions->get_array().empty() && behaviour != "at-most-one" && behaviour != "any")
         {
@@ -290,9 +310,11 @@ bool check_card(json::value& v, normalise_report& report, std::size_t index)
         card["uuid"] = core::new_uuid();  // feedback needs it to name the card
         repaired = true;
     }
-    prune_empty(v);
+    reshaped = prune_empty(v) || reshaped;
     if (repaired)
         ++report.cards_repaired;
+    if (repaired || reshaped)
+        report.edited = true;
     return true;
 }
 
@@ -307,23 +329,28 @@ result<json::object> normalise_response(json::value body, normalise_report& repo
     if (!cards || !cards->is_array())
         return error_code(errc::decision_bad_response);
 
-    keep_if(cards->get_array(), [&](json::value& card, std::size_t i) {
-        if (check_card(card, report, i))
-            return true;
-        ++report.cards_dropped;
-        return false;
-    });
+    if (keep_if(cards->get_array(), [&](json::value& card, std::size_t i) {
+            if (check_card(card, report, i))
+                return true;
+            ++report.cards_dropped;
+            return false;
+        }))
+        report.edited = true;
     json::value* actions = obj.if_contains("systemActions");
     if (actions && actions->is_array())
-        keep_if(actions->get_array(), [&](json::value& action, std::size_t k) {
-            if (!check_action(action, report, [k] { return indexed("systemActions", k); }))
-            {
-                ++report.actions_dropped;
-                return false;
-            }
-            prune_empty(action);
-            return true;
-        });
+    {
+        if (keep_if(actions->get_array(), [&](json::value& action, std::size_t k) {
+                if (!check_action(action, report, [k] { return indexed("systemActions", k); }))
+                {
+                    ++report.actions_dropped;
+                    return false;
+                }
+                if (prune_empty(action))
+                    report.edited = true;
+                return true;
+            }))
+            report.edited = true;
+    }
     else if (actions)
         report.notes.push_back("systemActions: not an array, dropped");
 
@@ -334,9 +361,13 @@ result<json::object> normalise_response(json::value body, normalise_report& repo
     if (obj.size() <= 2 && member_is(0, "cards") && (obj.size() == 1 || member_is(1, "systemActions")))
     {
         if (actions && !keep_actions)
+        {
             obj.erase(obj.begin() + 1);
+            report.edited = true;
+        }
         return std::move(obj);
     }
+    report.edited = true;  // other members left out, or the two in another order
     // The answer's own memory resource, so both moves are moves.
     json::object out(body.storage());
     out.reserve(2);
@@ -466,7 +497,8 @@ bool rerender_resource(json::object& resource, const core::hook_request& request
             report.notes.push_back(where() + ": coverage information without covered, dropped");
             return false;
         }
-        rerender_coverage_information(e.get_object(), std::move(a), version, rendering);
+        if (rerender_coverage_information(e.get_object(), std::move(a), version, rendering))
+            report.edited = true;
         ++found;
     }
     if (found == 0)
@@ -492,10 +524,12 @@ bool rerender_resource(json::object& resource, const core::hook_request& request
                 for (auto& r : rendered)
                     kept.push_back(std::move(r));
                 resource["extension"] = std::move(kept);
+                report.edited = true;
                 return true;
             }
     if (at_the_end)
         return true;
+    report.edited = true;
     // Every other extension first, in order, then the coverage information. (What the first pass
     // moves leaves null, which the second does not take for coverage information.)
     auto& list = extensions->get_array();
@@ -545,7 +579,10 @@ void render_in_version(
                         const auto system = str(topic->get_object(), "system");
                         const auto wanted = version >= core::crd_version::v2_2 ? cdshooks_card_type_system : crd_card_type_system;
                         if ((system == crd_card_type_system || system == cdshooks_card_type_system || system.empty()) && system != wanted)
+                        {
                             topic->get_object()["system"] = wanted;
+                            report.edited = true;
+                        }
                     }
             json::value* suggestions = card.if_contains("suggestions");
             if (!suggestions || !suggestions->is_array())
@@ -567,12 +604,14 @@ void render_in_version(
                     if (!rerender_resource(resource, request, version, rendering, report, where))
                     {
                         ++report.actions_dropped;
+                        report.edited = true;
                         continue;
                     }
                     if (version >= core::crd_version::v2_1)
                     {
                         report.notes.push_back(where() + ": coverage information moved from a card suggestion to systemActions");
                         ++report.actions_repaired;
+                        report.edited = true;
                         moved.push_back(std::move(action));
                     }
                     else
@@ -590,9 +629,14 @@ void render_in_version(
             {
                 card.erase("suggestions");
                 card.erase("selectionBehavior");
+                report.edited = true;
             }
             else
+            {
+                if (kept_suggestions.size() != suggestions->get_array().size())
+                    report.edited = true;
                 *suggestions = std::move(kept_suggestions);
+            }
         }
     }
     // The service's systemActions stay where they are, those that cannot be read dropped in place;
@@ -600,18 +644,20 @@ void render_in_version(
     json::value* existing = response.if_contains("systemActions");
     if (existing && existing->is_array())
     {
-        keep_if(existing->get_array(), [&](json::value& action, std::size_t i) {
-            if (carries_coverage_information(action) && !rerender_resource(action.get_object()["resource"].get_object(), request, version, rendering,
-                                                            report, [i] { return indexed("systemActions", i); }))
-            {
-                ++report.actions_dropped;
-                return false;
-            }
-            return true;
-        });
+        if (keep_if(existing->get_array(), [&](json::value& action, std::size_t i) {
+                if (carries_coverage_information(action) && !rerender_resource(action.get_object()["resource"].get_object(), request, version,
+                                                                rendering, report, [i] { return indexed("systemActions", i); }))
+                {
+                    ++report.actions_dropped;
+                    return false;
+                }
+                return true;
+            }))
+            report.edited = true;
     }
     if (!moved.empty())
     {
+        report.edited = true;
         if (!existing || !existing->is_array())
         {
             response["systemActions"] = std::move(moved);
@@ -621,7 +667,10 @@ void render_in_version(
             existing->get_array().push_back(std::move(m));
     }
     if (existing && (!existing->is_array() || existing->get_array().empty()))
+    {
         response.erase("systemActions");
+        report.edited = true;
+    }
 }
 
 }  // namespace crd::decision

@@ -259,4 +259,42 @@ BOOST_AUTO_TEST_CASE(a_verbatim_object_that_changed_or_was_not_met_is_written_fr
     BOOST_TEST(crd::core::serialize_json(holder, 64, elsewhere) == boost::json::serialize(holder));
 }
 
+BOOST_AUTO_TEST_CASE(a_whole_verbatim_object_is_its_text_while_it_has_exactly_its_members)
+{
+    using crd::core::verbatim_object;
+    // A decision service's answer as it spaced and escaped it.
+    std::string text = "\n {\"cards\" : [ {\"summary\": \"caf\\u00e9\", \"n\": 1.50} ]}\r\n";
+    boost::system::error_code ec;
+    auto doc = crd::core::parse_document_keeping_text(std::move(text), crd::core::max_json_depth, ec);
+    BOOST_TEST_REQUIRE(!ec);
+    const std::string_view exact = crd::core::exact_text_of(doc);
+    BOOST_TEST(exact == R"({"cards" : [ {"summary": "caf\u00e9", "n": 1.50} ]})");
+    json::value answer = std::move(*doc);  // the tree moves out; the text stays with the document
+    auto& root = answer.as_object();
+    const std::vector<verbatim_object> whole = {{root.begin(), root.size(), exact, true}};
+    BOOST_TEST(crd::core::serialize_json(answer, 64, whole) == exact);
+    // A member added or taken away: the tree, not the text.
+    root["systemActions"] = json::array{};
+    BOOST_TEST(crd::core::serialize_json(answer, 64, whole) == boost::json::serialize(answer));
+    root.erase("systemActions");
+    root.erase("cards");
+    BOOST_TEST(crd::core::serialize_json(answer, 64, whole) == "{}");
+}
+
+BOOST_AUTO_TEST_CASE(exact_text_of_refuses_a_text_that_gives_a_key_twice)
+{
+    boost::system::error_code ec;
+    // Boost.JSON keeps the second "summary"; an EHR reading the text could take the first.
+    auto twice = crd::core::parse_document(R"({"cards": [{"summary": "first", "summary": "second"}]})", crd::core::max_json_depth, ec);
+    BOOST_TEST_REQUIRE(!ec);
+    BOOST_TEST(crd::core::exact_text_of(twice).empty());
+    auto deep = crd::core::parse_document(R"({"a": [{"b": {"c": 1, "d": 2, "c": 3}}]})", crd::core::max_json_depth, ec);
+    BOOST_TEST(crd::core::exact_text_of(deep).empty());
+    auto once = crd::core::parse_document(R"({"a": [{"b": {"c": 1, "d": 2}}], "c": 3})", crd::core::max_json_depth, ec);
+    BOOST_TEST(crd::core::exact_text_of(once) == R"({"a": [{"b": {"c": 1, "d": 2}}], "c": 3})");
+    // A value not made by parse_document has no text to vouch for.
+    crd::core::document_ptr made(new json::value(json::object{{"cards", json::array{}}}));
+    BOOST_TEST(crd::core::exact_text_of(made).empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

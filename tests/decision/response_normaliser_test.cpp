@@ -478,4 +478,89 @@ BOOST_AUTO_TEST_CASE(the_answer_has_cards_then_system_actions_and_nothing_else)
     BOOST_TEST(in_order.actions_dropped == 1U);
 }
 
+// report.edited decides whether the service's own bytes reach the EHR instead of the tree written
+// again (remote_decision): it must be set by every change, counted as a repair or not, in
+// normalising and in rendering for the caller's version, and by none when there is none.
+BOOST_AUTO_TEST_CASE(edited_is_set_by_every_change_and_only_by_one)
+{
+    const std::string card = good_card;
+    const std::string coverage_information = R"({"url": "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information",
+        "extension": [{"url": "covered", "valueCode": "covered"}]})";
+    const std::string coverage_action =
+        R"({"type": "update", "description": "D", "resource": {"resourceType": "DeviceRequest", "id": "d1", "extension": [)" + coverage_information +
+        "]}}";
+    const std::string card_with_topic = R"({"uuid": "u1", "summary": "S", "indicator": "info", "source": {"label": "P", "topic": {"code": "c"}})";
+    struct case_
+    {
+        std::string answer;
+        core::crd_version version;
+        bool edited;
+    };
+    const std::vector<case_> cases{
+        // Nothing to change.
+        {R"({"cards": [)" + card + "]}", core::crd_version::v2_0, false}, {R"({"cards": []})", core::crd_version::v2_2, false},
+        {R"({"cards": [)" + card + R"(], "systemActions": [{"type": "delete", "resourceId": "Task/1", "description": "D"}]})",
+            core::crd_version::v2_0, false},
+        {R"({"cards": [)" + card_with_topic + R"(, "links": [{"label": "L", "url": "https://p.example/x", "type": "smart", "appContext": "a"}]}]})",
+            core::crd_version::v2_0, false},
+        // Changes counted as repairs or drops.
+        {R"({"cards": [{"summary": "S", "indicator": "info", "source": {"label": "P", "topic": {"code": "c"}}}]})", core::crd_version::v2_0,
+            true},  // uuid added
+        {R"({"cards": [{"uuid": "u1", "summary": "S", "indicator": "nope", "source": {"label": "P"}}]})", core::crd_version::v2_0, true},
+        {R"({"cards": [], "systemActions": [{"type": "update", "resource": {"resourceType": "Task"}}]})", core::crd_version::v2_0,
+            true},  // description added
+        {R"({"cards": [], "systemActions": [{"type": "merge"}]})", core::crd_version::v2_0, true},
+        // Changes no counter sees.
+        {R"({"cards": [)" + card_with_topic + R"(, "detail": ""}]})", core::crd_version::v2_0, true},  // an empty member pruned
+        {R"({"cards": [)" + card_with_topic +
+                R"(, "links": [{"label": "L", "url": "https://p.example/x", "type": "absolute", "appContext": "a"}]}]})",
+            core::crd_version::v2_0, true},  // appContext of an absolute link
+        {R"({"cards": [)" + card_with_topic + R"(, "suggestions": [{"label": "L", "uuid": "s1", "actions": "none"}], "selectionBehavior": "any"}]})",
+            core::crd_version::v2_0, true},  // actions not a list
+        {R"({"cards": [], "systemActions": [{"type": "delete", "resourceId": "Task/1", "description": "D", "extension": []}]})",
+            core::crd_version::v2_0, true},                                        // an empty member of an action
+        {R"({"cards": [], "systemActions": []})", core::crd_version::v2_0, true},  // an empty list removed
+        {R"({"systemActions": [{"type": "delete", "resourceId": "Task/1", "description": "D"}], "cards": []})", core::crd_version::v2_0,
+            true},                                                                   // members reordered
+        {R"({"cards": [], "extension": {"x": 1}})", core::crd_version::v2_0, true},  // a member left out
+        // Rendering for the caller's version.
+        {R"({"cards": [{"uuid": "u1", "summary": "S", "indicator": "info", "source": {"label": "P", "topic": {"code": "coverage-info",
+            "system": "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp"}}}]})",
+            core::crd_version::v2_2, true},  // the card-type CodeSystem of 2.2
+        {R"({"cards": [{"uuid": "u1", "summary": "S", "indicator": "info", "source": {"label": "P", "topic": {"code": "c"}},
+            "suggestions": [{"label": "L", "uuid": "s1", "actions": [)" +
+                coverage_action + R"(]}], "selectionBehavior": "any"}]})",
+            core::crd_version::v2_1, true},  // coverage information moved out of a card
+        {R"({"cards": [], "systemActions": [{"type": "update", "description": "D", "resource": {"resourceType": "DeviceRequest", "id": "d1",
+            "extension": [)" +
+                coverage_information + R"(, {"url": "http://example.org/other", "valueString": "x"}]}}]})",
+            core::crd_version::v2_0, true},  // coverage information moved after the order's own extensions
+        {R"({"cards": [], "systemActions": [{"type": "update", "description": "D", "resource": {"resourceType": "DeviceRequest", "id": "d1",
+            "extension": [{"url": "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information",
+                           "extension": [{"url": "pa-needed", "valueCode": "no-auth"}]}]}}]})",
+            core::crd_version::v2_0, true},  // unreadable coverage information: the action dropped
+    };
+    for (const auto& c : cases)
+        BOOST_TEST_CONTEXT(c.answer << " in " << core::to_string(c.version))
+        {
+            normalise_report report;
+            auto out = normalise_response(json::parse(c.answer), report);
+            BOOST_TEST_REQUIRE(out.has_value());
+            rendering_report rendering;
+            render_in_version(*out, core::hook_request{}, c.version, report, rendering);
+            BOOST_TEST(report.edited == c.edited);
+            // Unedited, the tree says what the text says, member for member.
+            if (!report.edited)
+                BOOST_TEST(json::serialize(*out) == json::serialize(json::parse(c.answer)));
+        }
+    // And the coverage information a 2.0 service wrote, re-read, says exactly what 2.0 would.
+    normalise_report report;
+    const std::string as_2_0 = R"({"cards": [], "systemActions": [)" + coverage_action + "]}";
+    auto out = normalise_response(json::parse(as_2_0), report);
+    BOOST_TEST_REQUIRE(out.has_value());
+    rendering_report rendering;
+    render_in_version(*out, core::hook_request{}, core::crd_version::v2_0, report, rendering);
+    BOOST_TEST(report.edited == (json::serialize(*out) != json::serialize(json::parse(as_2_0))));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -493,4 +493,72 @@ BOOST_AUTO_TEST_CASE(forwarding_fhir_authorization_sends_the_callers_bytes_uncha
     BOOST_TEST(fake.last_body() == sent);
 }
 
+// Issue 19: an answer nothing had to be changed in reaches the EHR as the decision service wrote
+// it (its spacing, its escapes, its numbers), not re-serialised; one that was repaired, cut down by
+// the caller's configuration or said again in the caller's version is written from the tree.
+BOOST_AUTO_TEST_CASE(an_answer_nothing_is_changed_in_reaches_the_ehr_as_the_service_wrote_it)
+{
+    fake_decision_service fake;
+    // The default answer with the Coverage it is about, a date and an id, as crd-server says it in
+    // the caller's version: an answer that needs nothing.
+    std::string complete = fake_decision_service::default_body();
+    complete.insert(complete.find(R"({"url": "covered")"), R"({"url": "coverage", "valueReference": {"reference": "Coverage/cov-1"}}, )");
+    complete.insert(
+        complete.find(R"(}]}]})") + 1, R"(, {"url": "date", "valueDate": "2026-12-01"}, {"url": "coverage-assertion-id", "valueString": "ca-17"})");
+    fake.set_body(complete);
+    gateway g(remote_config(fake));
+    test::http_client client(g.app.port());
+    const auto rendered = g.sign(client);
+    BOOST_TEST_REQUIRE(rendered.status == 200U, rendered.body);
+    std::string as_written = "\n" + rendered.body + "\n";
+    // Spacing, an escape and a number the tree would write otherwise ("Caf\u00e9" as UTF-8, 1.50 as 1.5E0).
+    const std::string marker = R"("detail" : "Caf\u00e9 1.50",  "extension": {"x-score": 1.50}, )";
+    as_written.insert(as_written.find(R"("summary")"), marker);
+    fake.set_body(as_written);
+    auto r = g.sign(client);
+    BOOST_TEST_REQUIRE(r.status == 200U, r.body);
+    const auto trimmed = [](std::string s) {
+        s.erase(0, s.find_first_not_of(" \t\r\n"));
+        s.erase(s.find_last_not_of(" \t\r\n") + 1);
+        return s;
+    };
+    BOOST_TEST(r.body == trimmed(as_written));
+    BOOST_TEST(r.header("content-length") == std::to_string(r.body.size()));
+    BOOST_TEST(json::parse(r.body) == json::parse(as_written));
+
+    // Repaired (an empty member pruned): the tree, which no longer says what the text said.
+    std::string repaired = as_written;
+    repaired.insert(repaired.find(R"("summary")"), R"("overrideReasons": [], )");
+    fake.set_body(repaired);
+    auto fixed = g.sign(client);
+    BOOST_TEST_REQUIRE(fixed.status == 200U, fixed.body);
+    BOOST_TEST(fixed.body.find("overrideReasons") == std::string::npos);
+    BOOST_TEST(fixed.body.find(R"(\u00e9)") == std::string::npos);  // written from the tree: UTF-8
+    BOOST_TEST(json::parse(fixed.body) == json::parse(as_written));
+
+    // The caller's configuration leaves the coverage information out: the tree again.
+    fake.set_body(as_written);
+    auto doc = sign_fixture();
+    doc.at("extension").as_object()["davinci-crd.configuration"] = json::object{{"coverage-info", false}};
+    auto configured = client.request("POST", "/cds-services/order-sign-crd", json::serialize(doc));
+    BOOST_TEST_REQUIRE(configured.status == 200U, configured.body);
+    BOOST_TEST(!json::parse(configured.body).as_object().contains("systemActions"));
+}
+
+// A key the service gives twice in one object: Boost.JSON keeps the last, an EHR reading the text
+// could take the first, one never checked. The text is not relayed; the tree, with one, is.
+BOOST_AUTO_TEST_CASE(an_answer_with_a_key_given_twice_is_never_relayed_as_written)
+{
+    fake_decision_service fake;
+    std::string twice = fake_decision_service::default_body();
+    twice.insert(twice.find(R"("summary")"), R"("summary": "Covered, nothing needed", )");
+    fake.set_body(twice);
+    gateway g(remote_config(fake));
+    test::http_client client(g.app.port());
+    auto r = g.sign(client);
+    BOOST_TEST_REQUIRE(r.status == 200U, r.body);
+    BOOST_TEST(r.body.find("nothing needed") == std::string::npos);
+    BOOST_TEST(json::parse(r.body).at("cards").at(0).at("summary").as_string() == "Prior authorization required for the hospital bed");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

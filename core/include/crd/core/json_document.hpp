@@ -110,6 +110,17 @@ enum class entry_placing
 };
 document_ptr parse_document(std::string_view text, std::size_t max_depth, boost::system::error_code& ec, entry_placing placing = entry_placing::on);
 
+// The same, keeping `text` in the document's arena (parse_facts::text views it there): for a text
+// that must live as long as its tree, as a decision answer that may be relayed as it is.
+document_ptr parse_document_keeping_text(
+    std::string&& text, std::size_t max_depth, boost::system::error_code& ec, entry_placing placing = entry_placing::on);
+
+// The text of a document from parse_document without the whitespace around it, when it says exactly
+// what the tree says: no key given twice in one object (Boost.JSON keeps the last of a repeated key,
+// a reader of the text may take the first). Empty otherwise. Read before the tree is moved out or
+// changed: it compares the tree's member counts with the text's.
+std::string_view exact_text_of(const document_ptr& doc) noexcept;
+
 // The strict reader for every other JSON we take in (decision answers, FHIR resources, JWKS, JOSE
 // headers, configuration and rules files, feedback): the same errors as parse_document.
 boost::json::value parse_json(
@@ -134,11 +145,16 @@ void append_json_string(std::string& out, std::string_view s);
 // `members_as_sent` members are exactly what `text` says (the object with its braces, as the caller
 // wrote it), and any members after them were added since. `members` is where the object's members
 // lie (its begin()), which stays with the object when it is moved.
+//
+// `whole`: the object is exactly its text, nothing added (a decision service's answer relayed as it
+// came, when nothing in it was repaired: remote_decision). It is then taken only while it has
+// exactly `members_as_sent` members.
 struct verbatim_object
 {
     const boost::json::key_value_pair* members = nullptr;
     std::size_t members_as_sent = 0;
     std::string_view text;
+    bool whole = false;
 };
 
 // serialize_json, writing the objects of `verbatim`, in the order the writer meets them, as their

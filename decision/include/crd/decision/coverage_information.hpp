@@ -131,8 +131,9 @@ boost::json::object render_coverage_information(
 // Re-renders `extension`, read into `a`, in `version` (as render_coverage_information, in the
 // extension's memory resource). An extension that already says exactly what the rendering would,
 // the usual answer of a decision service of the caller's version, is left as it is: building it
-// again cost most of relaying an answer's coverage information (issue 19).
-void rerender_coverage_information(boost::json::object& extension, coverage_assertion a, core::crd_version version, rendering_report& report);
+// again cost most of relaying an answer's coverage information (issue 19). True when it was
+// rendered again (the extension changed), false when left as it was.
+bool rerender_coverage_information(boost::json::object& extension, coverage_assertion a, core::crd_version version, rendering_report& report);
 
 // Reads an ext-coverage-information extension in any of the versions (ContactPoint or
 // ContactDetail, detail with or without category, ...). Sub-extensions it does not know, or of

@@ -34,8 +34,9 @@ boost::json::array configuration_options(const std::vector<std::string>& card_ty
 result<crd_options, error> read_options(const boost::json::object* configuration, const std::vector<std::string>& card_types);
 
 // Applies options to a CDS Hooks response: drops disabled card types and coverage information,
-// keeps the max-cards most severe cards (critical, warning, info; stable within a level).
-void apply_options(boost::json::object& response, const crd_options& options);
+// keeps the max-cards most severe cards (critical, warning, info; stable within a level). True
+// when the response changed (a card left out or moved, an action left out).
+bool apply_options(boost::json::object& response, const crd_options& options);
 
 // A card's rank in apply_options' order: 0 critical, 1 warning, 2 info (or anything else).
 int card_severity(std::string_view indicator) noexcept;

@@ -65,8 +65,9 @@ private:
     // decision.protocol "decisions" for this service (per-order decisions rendered into its orders).
     bool uses_decisions_protocol(std::string_view service_id) const noexcept;
     // A CDS Hooks answer: normalised, then said in the caller's version; repairs counted and logged.
+    // `edited` is false when the answer's tree still says exactly what the service sent.
     result<boost::json::object> normalise_and_render(boost::json::value body, const core::hook_request& request, core::crd_version version,
-        std::string_view service_id, std::string_view hook_instance, const core::trace_context& trace);
+        std::string_view service_id, std::string_view hook_instance, const core::trace_context& trace, bool& edited);
     // A decisions-protocol answer: rendered into the request's orders; repairs counted and logged.
     result<boost::json::object> render_decisions(const boost::json::value& body, core::hook_request& request, std::string_view service_id,
         std::string_view hook_instance, const core::trace_context& trace);

@@ -21,6 +21,12 @@ struct normalise_report
     unsigned actions_dropped = 0;
     unsigned actions_repaired = 0;
     std::vector<std::string> notes;  // one line per drop or repair, for the request's log line
+    // Whether the answer's tree still says exactly what the service's text said: false once
+    // anything was dropped, added, cut, moved or re-rendered, counted above or not (an empty member
+    // pruned, an absolute link's appContext, a topic's CodeSystem). While it stays false the text
+    // may be relayed as it is instead of the tree re-serialised (remote_decision); the
+    // response_normaliser fuzz target checks the claim on every input.
+    bool edited = false;
 
     bool changed() const noexcept { return cards_dropped + cards_repaired + actions_dropped + actions_repaired > 0; }
 };
@@ -45,7 +51,7 @@ result<boost::json::object> normalise_response(boost::json::value body, normalis
 // - 2.1+: an update of an order of the request becomes that order as sent plus the extension,
 //   nothing else changed (Inferno compares them), when the request is still held;
 // - card topics use the version's card-type CodeSystem.
-// Changes are counted in `report` (actions repaired/dropped) and `rendering`.
+// Changes are counted in `report` (actions repaired/dropped, and `edited`) and `rendering`.
 void render_in_version(boost::json::object& response, const core::hook_request& request, core::crd_version version, normalise_report& report,
     rendering_report& rendering);
 
