@@ -3,7 +3,6 @@
 #include <crd/core/json_arena.hpp>
 
 #include <boost/json/basic_parser_impl.hpp>
-#include <boost/json/value_stack.hpp>
 #include <boost/json/detail/format.hpp>
 
 #include <emmintrin.h>
@@ -24,6 +23,166 @@ namespace json = boost::json;
 namespace crd::core {
 namespace {
 
+// The values of a document being parsed: json::value_stack's work (boost/json/impl/value_stack.ipp,
+// Boost 1.81, which Debian 12 pins), inline in the handler instead of a call into the library per
+// token, and with one fact more: whether an object came out smaller than the members read into it.
+// json::object keeps the last of a key given twice, so that is the one sign of a repeated key, and
+// knowing it here spares compare_text_to_document and exact_text_of a walk over the whole tree.
+// Values are built in place with json::detail::access, as value_stack builds them (objects and
+// arrays from their members on the stack, keys as key strings), and moved by memcpy, as it moves them.
+class document_stack
+{
+public:
+    document_stack(unsigned char* temporary, std::size_t temporary_size) noexcept
+    {
+        // The caller's bytes need not be aligned for values: the first aligned place in them.
+        void* at = temporary;
+        if (std::align(alignof(json::value), 16 * sizeof(json::value), at, temporary_size) != nullptr)
+        {
+            temporary_ = static_cast<json::value*>(at);
+            begin_ = temporary_;
+            top_ = begin_;
+            end_ = begin_ + temporary_size / sizeof(json::value);
+        }
+    }
+    document_stack(const document_stack&) = delete;
+    document_stack& operator=(const document_stack&) = delete;
+    ~document_stack()
+    {
+        clear();
+        if (begin_ != temporary_)
+            ::operator delete(begin_);
+    }
+
+    // The document's memory resource: values destroyed by clear() only where freeing them matters.
+    void reset(json::storage_ptr sp) noexcept
+    {
+        clear();
+        sp_ = std::move(sp);
+        run_destructors_ = !sp_.is_not_shared_and_deallocate_is_trivial();
+    }
+
+    // The one value left: the document.
+    json::value release() noexcept
+    {
+        --top_;
+        return json::pilfer(*top_);
+    }
+
+    bool repeated_key() const noexcept { return repeated_key_; }
+
+    void push_object(std::size_t n)
+    {
+        if (n == 0)
+            reserve_one();
+        json::value* const first = top_ - 2 * n;
+        json::detail::unchecked_object members(first, n, sp_);
+        top_ = first;
+        // Built aside, then moved into the first member's place: `members` are read while building.
+        union built_value
+        {
+            json::value value;
+            built_value() {}
+            ~built_value() {}
+        } built;
+        json::detail::access::construct_value(&built.value, std::move(members));
+        if (built.value.get_object().size() != n) [[unlikely]]
+            repeated_key_ = true;
+        std::memcpy(static_cast<void*>(top_), &built.value, sizeof(json::value));
+        ++top_;
+    }
+    void push_array(std::size_t n)
+    {
+        if (n == 0)
+            reserve_one();
+        json::value* const first = top_ - n;
+        json::detail::unchecked_array elements(first, n, sp_);
+        top_ = first;
+        union built_value
+        {
+            json::value value;
+            built_value() {}
+            ~built_value() {}
+        } built;
+        json::detail::access::construct_value(&built.value, std::move(elements));
+        std::memcpy(static_cast<void*>(top_), &built.value, sizeof(json::value));
+        ++top_;
+    }
+    // A piece of a key or string with an escape: kept until its last piece comes.
+    void push_chars(json::string_view s) { chars_.append(s.data(), s.size()); }
+    void push_key(json::string_view s)
+    {
+        reserve_one();
+        if (chars_.empty()) [[likely]]
+            json::detail::access::construct_value(top_, json::detail::key_t{}, s, sp_);
+        else
+        {
+            json::detail::access::construct_value(top_, json::detail::key_t{}, json::string_view(chars_), s, sp_);
+            chars_.clear();
+        }
+        ++top_;
+    }
+    void push_string(json::string_view s)
+    {
+        reserve_one();
+        if (chars_.empty()) [[likely]]
+            json::detail::access::construct_value(top_, s, sp_);
+        else
+        {
+            json::string& str = json::detail::access::construct_value(top_, json::string_kind, sp_).get_string();
+            str.reserve(chars_.size() + s.size());
+            str.append(chars_);
+            str.append(s);
+            chars_.clear();
+        }
+        ++top_;
+    }
+    template <class Scalar>
+    void push_scalar(Scalar x)
+    {
+        reserve_one();
+        json::detail::access::construct_value(top_, x, sp_);
+        ++top_;
+    }
+
+private:
+    void reserve_one()
+    {
+        if (top_ == end_) [[unlikely]]
+            grow();
+    }
+    void grow()
+    {
+        const std::size_t size = static_cast<std::size_t>(top_ - begin_);
+        const std::size_t capacity = std::max<std::size_t>(64, 2 * static_cast<std::size_t>(end_ - begin_));
+        auto* grown = static_cast<json::value*>(::operator new(capacity * sizeof(json::value)));
+        if (size != 0)
+            std::memcpy(static_cast<void*>(grown), begin_, size * sizeof(json::value));
+        if (begin_ != temporary_)
+            ::operator delete(begin_);
+        begin_ = grown;
+        top_ = grown + size;
+        end_ = grown + capacity;
+    }
+    void clear() noexcept
+    {
+        if (run_destructors_)
+            while (top_ != begin_)
+                (--top_)->~value();
+        top_ = begin_;
+        chars_.clear();
+    }
+
+    json::value* temporary_ = nullptr;  // the caller's bytes, when they hold the stack
+    json::value* begin_ = nullptr;
+    json::value* top_ = nullptr;
+    json::value* end_ = nullptr;
+    json::storage_ptr sp_;
+    bool run_destructors_ = false;
+    bool repeated_key_ = false;
+    std::string chars_;
+};
+
 // Boost.JSON's own document builder (the value_stack that json::parser drives, callback for callback
 // as boost/json/detail/impl/handler.ipp), plus one check: a number beyond double range (Boost.JSON
 // 1.81 reads 1e400 as inf and 0e400 as NaN) fails the parse where it is met, instead of a second
@@ -35,7 +194,7 @@ struct finite_document_handler
     static constexpr std::size_t max_key_size = json::string::max_size();
     static constexpr std::size_t max_string_size = json::string::max_size();
 
-    json::value_stack st;
+    document_stack st;
     // parse_document's record of the text (parse_facts); parse_json keeps none.
     parse_facts* facts = nullptr;
     std::size_t depth = 0;  // open objects and arrays: 1 inside the root
@@ -61,15 +220,15 @@ struct finite_document_handler
         note_depth = facts == nullptr ? 0 : closes_pending != 0 ? std::numeric_limits<std::size_t>::max() : in_context ? 5 : 1;
     }
 
-    finite_document_handler(json::storage_ptr sp, unsigned char* temporary, std::size_t temporary_size) : st(std::move(sp), temporary, temporary_size)
-    {
-    }
+    finite_document_handler(unsigned char* temporary, std::size_t temporary_size) : st(temporary, temporary_size) {}
 
     static bool on_document_begin(json::error_code& /*ec*/) { return true; }
     bool on_document_end(json::error_code& /*ec*/)
     {
         if (closes_pending != 0)
             place_pending(facts->text.size());  // the last thing in the text (but whitespace)
+        if (facts)
+            facts->repeated_key = st.repeated_key();
         return true;
     }
     bool on_object_begin(json::error_code& /*ec*/)
@@ -79,12 +238,8 @@ struct finite_document_handler
     }
     bool on_object_end(std::size_t n, json::error_code& /*ec*/)
     {
-        if (facts)
-        {
-            facts->object_members += n;
-            if ((resource_open && depth == 6) || closes_pending != 0) [[unlikely]]
-                note_object_close();
-        }
+        if (facts && ((resource_open && depth == 6) || closes_pending != 0)) [[unlikely]]
+            note_object_close();
         --depth;
         st.push_object(n);
         return true;
@@ -296,14 +451,14 @@ struct finite_document_handler
     {
         if (closes_pending != 0) [[unlikely]]
             place_pending_at_number(s);
-        st.push_int64(i);
+        st.push_scalar(i);
         return true;
     }
     bool on_uint64(std::uint64_t u, json::string_view s, json::error_code& /*ec*/)
     {
         if (closes_pending != 0) [[unlikely]]
             place_pending_at_number(s);
-        st.push_uint64(u);
+        st.push_scalar(u);
         return true;
     }
     bool on_double(double d, json::string_view s, json::error_code& ec)
@@ -315,21 +470,21 @@ struct finite_document_handler
         }
         if (closes_pending != 0) [[unlikely]]
             place_pending_at_number(s);
-        st.push_double(d);
+        st.push_scalar(d);
         return true;
     }
     bool on_bool(bool b, json::error_code& /*ec*/)
     {
         if (closes_pending != 0) [[unlikely]]
             unplace_pending();  // true and false have no place given
-        st.push_bool(b);
+        st.push_scalar(b);
         return true;
     }
     bool on_null(json::error_code& /*ec*/)
     {
         if (closes_pending != 0) [[unlikely]]
             unplace_pending();
-        st.push_null();
+        st.push_scalar(nullptr);
         return true;
     }
     static bool on_comment_part(json::string_view /*s*/, json::error_code& /*ec*/) { return true; }
@@ -341,9 +496,9 @@ struct finite_document_handler
 json::value parse_finite(std::string_view text, const json::parse_options& options, json::storage_ptr sp, unsigned char* temporary,
     std::size_t temporary_size, boost::system::error_code& ec, parse_facts* facts = nullptr)
 {
-    // The value_stack's own storage (its stack, beyond `temporary`) is the default resource; the
-    // document's is `sp`, given by reset(), as json::parser does.
-    json::basic_parser<finite_document_handler> parser(options, json::storage_ptr(), temporary, temporary_size);
+    // The stack's own storage, beyond `temporary`, is the heap's; the document's is `sp`, given by
+    // reset(), as json::parser does.
+    json::basic_parser<finite_document_handler> parser(options, temporary, temporary_size);
     parser.handler().st.reset(std::move(sp));
     parser.handler().facts = facts;
     parser.handler().place_entries = facts != nullptr && facts->entries_placed;

@@ -381,36 +381,10 @@ text_and_tree compare_text_to_tree(std::string_view text, const json::value& tre
     return out;
 }
 
-namespace {
-
-// Members over every object of the tree (the count parse_facts::object_members has for the text
-// when no key was repeated: Boost.JSON keeps one member per key).
-std::size_t tree_object_members(const json::value& v) noexcept
-{
-    std::size_t total = 0;
-    if (const auto* o = v.if_object())
-    {
-        total += o->size();
-        for (const auto& member : *o)
-            if (member.value().is_structured())
-                total += tree_object_members(member.value());
-    }
-    else if (const auto* a = v.if_array())
-    {
-        for (const auto& element : *a)
-            if (element.is_structured())
-                total += tree_object_members(element);
-    }
-    return total;
-}
-
-}  // namespace
-
 text_and_tree compare_text_to_document(std::string_view text, const document_ptr& doc, std::string_view cut_key)
 {
     const parse_facts* facts = parse_facts_of(doc);
-    if (!facts || facts->text.data() != text.data() || facts->text.size() != text.size() || !facts->keys_located ||
-        tree_object_members(*doc) != facts->object_members)
+    if (!facts || facts->text.data() != text.data() || facts->text.size() != text.size() || !facts->keys_located || facts->repeated_key)
         return compare_text_to_tree(text, *doc, cut_key);
     // Every object has the members its text has, in its order: the i-th top-level member of the
     // tree is the i-th key of the text.
@@ -453,7 +427,7 @@ text_and_tree compare_text_to_document(std::string_view text, const document_ptr
 std::string_view exact_text_of(const document_ptr& doc) noexcept
 {
     const parse_facts* facts = parse_facts_of(doc);
-    if (!facts || !doc || tree_object_members(*doc) != facts->object_members)
+    if (!facts || facts->repeated_key)
         return {};
     std::string_view text = facts->text;
     while (!text.empty() && is_json_whitespace(text.front()))
