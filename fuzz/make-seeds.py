@@ -149,6 +149,13 @@ put("response_normaliser", "repairable.json", json.dumps({"cards": [
      "suggestions": [{"label": "s", "actions": [{"type": "create", "resource": {"resourceType": "Task"}}]}]},
     {"summary": "", "indicator": "bad"}], "systemActions": []}, separators=(",", ":")))
 put("response_normaliser", "not-cards.json", '{"cards":{}}')
+# Answers nothing need be changed in (relayed as their text: the edited invariant), as a decision
+# service spaces them, and one with a key given twice.
+put("response_normaliser", "unedited-2.0.txt", (root / "bench" / "bodies" / "cds-hooks-answer-order-sign.json").read_text())
+put("response_normaliser", "unedited-spaced.txt", '{ "cards" : [ {"uuid": "u1", "summary": "S\\u00e9", "indicator": "info", '
+    '"source": {"label": "P", "topic": {"code": "coverage-info"}}, "extension": {"n": 1.50}} ]\n}')
+put("response_normaliser", "key-twice.txt", '{"cards": [{"uuid": "u1", "summary": "a", "summary": "b", "indicator": "info", '
+    '"source": {"label": "P", "topic": {"code": "c"}}}]}')
 if (data := attack_input("normaliser-nonfinite-min")) is not None:
     put("response_normaliser", "normaliser-nonfinite-min", data[1:])
 
