@@ -78,7 +78,7 @@ struct located_resource
 // compare_text_to_document to check the two agree without another pass over the text.
 struct parse_facts
 {
-    std::string_view text;           // the text the tree was parsed from
+    std::string_view text;      // the text the tree was parsed from
     bool repeated_key = false;  // an object of the text gives a key twice (its tree kept the last)
     // Offset of each top-level key's opening quote, in text order (a hook request has about ten
     // members: room for a fixed few, no allocation). keys_located is false when one could not be
