@@ -76,37 +76,18 @@ public:
         if (n == 0)
             reserve_one();
         json::value* const first = top_ - 2 * n;
-        json::detail::unchecked_object members(first, n, sp_);
         top_ = first;
-        // Built aside, then moved into the first member's place: `members` are read while building.
-        union built_value
-        {
-            json::value value;
-            built_value() {}
-            ~built_value() {}
-        } built;
-        json::detail::access::construct_value(&built.value, std::move(members));
-        if (built.value.get_object().size() != n) [[unlikely]]
+        const json::value& object = replace_with(first, json::detail::unchecked_object(first, n, sp_));
+        if (object.get_object().size() != n) [[unlikely]]
             repeated_key_ = true;
-        std::memcpy(static_cast<void*>(top_), &built.value, sizeof(json::value));
-        ++top_;
     }
     void push_array(std::size_t n)
     {
         if (n == 0)
             reserve_one();
         json::value* const first = top_ - n;
-        json::detail::unchecked_array elements(first, n, sp_);
         top_ = first;
-        union built_value
-        {
-            json::value value;
-            built_value() {}
-            ~built_value() {}
-        } built;
-        json::detail::access::construct_value(&built.value, std::move(elements));
-        std::memcpy(static_cast<void*>(top_), &built.value, sizeof(json::value));
-        ++top_;
+        replace_with(first, json::detail::unchecked_array(first, n, sp_));
     }
     // A piece of a key or string with an escape: kept until its last piece comes.
     void push_chars(json::string_view s) { chars_.append(s.data(), s.size()); }
@@ -146,6 +127,22 @@ public:
     }
 
 private:
+    // The container of the values from `first` up, built aside (they are read while it is built),
+    // then moved into the first one's place, which becomes the top.
+    template <class Unchecked>
+    const json::value& replace_with(json::value* first, Unchecked&& members)
+    {
+        union built_value
+        {
+            json::value value;
+            built_value() {}
+            ~built_value() {}
+        } built;
+        json::detail::access::construct_value(&built.value, std::forward<Unchecked>(members));
+        std::memcpy(static_cast<void*>(first), &built.value, sizeof(json::value));
+        top_ = first + 1;
+        return *first;
+    }
     void reserve_one()
     {
         if (top_ == end_) [[unlikely]]
