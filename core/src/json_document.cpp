@@ -956,6 +956,13 @@ document_ptr parse_document_keeping_text(std::string&& text, std::size_t max_dep
     return parse_into(std::move(arena), kept, max_depth, ec, placing);
 }
 
+void mark_tree_changed(const document_ptr& doc) noexcept
+{
+    document_arena* arena = doc.get_deleter().arena;
+    if (arena && doc.get() == &arena->value)
+        arena->facts.tree_changed = true;
+}
+
 const parse_facts* parse_facts_of(const document_ptr& doc) noexcept
 {
     const document_arena* arena = doc.get_deleter().arena;

@@ -427,7 +427,7 @@ text_and_tree compare_text_to_document(std::string_view text, const document_ptr
 std::string_view exact_text_of(const document_ptr& doc) noexcept
 {
     const parse_facts* facts = parse_facts_of(doc);
-    if (!facts || facts->repeated_key)
+    if (!facts || facts->repeated_key || facts->tree_changed)
         return {};
     std::string_view text = facts->text;
     while (!text.empty() && is_json_whitespace(text.front()))

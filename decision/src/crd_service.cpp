@@ -58,7 +58,7 @@ core::api_response crd_service::answered(core::hook_request&& request, json::obj
     // Initialised, not assigned: json::value's move assignment deep-copies an answer held in
     // another memory resource (the request document's arena), where its move constructor keeps it.
     std::string hook_instance(request.hook_instance);  // a view into the document: copied before it moves
-    const std::string_view answer_text = decision == "ok" && !options_changed ? request.answer_text : std::string_view();
+    const std::string_view answer_text = decision == "ok" && !options_changed ? core::exact_text_of(request.answer_document) : std::string_view();
     core::api_response r(200, std::move(request.document), std::move(request.answer_document), boost::json::value(std::move(response)));
     // Only the decision's own answer holds the objects they name.
     if (decision == "ok")

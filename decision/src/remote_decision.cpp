@@ -348,7 +348,6 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
     // The arena the answer is parsed into (see below): declared first, so it outlives the answer.
     core::document_ptr answer_document;
     std::optional<json::object> answer;
-    std::string_view answer_text;  // its text, when relayed as it came (hook_request::answer_text)
     auto permit = o.breaker.admit();
     if (!permit)
     {
@@ -396,7 +395,6 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
             // Declared before `body`, so whatever this call leaves in the arena goes first.
             // The document keeps the text: an answer nothing is changed in is relayed as it came.
             answer_document = core::parse_document_keeping_text(std::move(sent->body), core::max_json_depth, parse_error, core::entry_placing::off);
-            const std::string_view exact_text = per_order ? std::string_view() : core::exact_text_of(answer_document);
             json::value body = answer_document ? std::move(*answer_document) : json::value();
             if (parse_error == errc::json_number_out_of_range)
             {
@@ -409,6 +407,7 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
                 failure = errc::decision_bad_response;
             else if (per_order)
             {
+                core::mark_tree_changed(answer_document);  // the answer is built from it, not it
                 auto rendered = render_decisions(body, request, service_id, hook_instance, trace);
                 if (!rendered)
                     failure = rendered.error();
@@ -424,8 +423,8 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
                 else
                 {
                     answer.emplace(std::move(*normalised));
-                    if (!edited)
-                        answer_text = exact_text;
+                    if (edited)
+                        core::mark_tree_changed(answer_document);
                 }
             }
         }
@@ -453,7 +452,6 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
     if (!failure)
     {
         request.answer_document = std::move(answer_document);
-        request.answer_text = answer_text;
         counters_.ok.fetch_add(1, std::memory_order_relaxed);
         decision_metrics::instance().calls.add(decision_outcome::ok);
         co_return std::move(*answer);

@@ -279,6 +279,9 @@ BOOST_AUTO_TEST_CASE(a_whole_verbatim_object_is_its_text_while_it_has_exactly_it
     root.erase("systemActions");
     root.erase("cards");
     BOOST_TEST(crd::core::serialize_json(answer, 64, whole) == "{}");
+    // Marked changed, the document no longer vouches for its text.
+    crd::core::mark_tree_changed(doc);
+    BOOST_TEST(crd::core::exact_text_of(doc).empty());
 }
 
 BOOST_AUTO_TEST_CASE(exact_text_of_refuses_a_text_that_gives_a_key_twice)

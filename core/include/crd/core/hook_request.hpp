@@ -54,12 +54,11 @@ struct hook_request
     document_ptr document;
     // The arena a decision service's answer was parsed into (remote decisions): the answer's nodes
     // point into it without owning it, so it goes with the request to the response (api_response).
+    // Its text (core::exact_text_of) is relayed instead of the tree re-serialised while the tree
+    // still says exactly what it says: the decision source marks it changed otherwise
+    // (core::mark_tree_changed), and the handler does not relay it when it changes the answer itself
+    // (configuration options).
     document_ptr answer_document;
-    // The decision service's answer as its own bytes (its text, kept by answer_document), set by
-    // the decision source only while the answer's tree says exactly what they say: no key given
-    // twice, nothing repaired, dropped or rendered again. The handler then relays them instead of
-    // re-serialising the tree, unless it changes the answer itself (configuration options).
-    std::string_view answer_text;
 
     std::string_view hook_instance;
     std::string_view patient_id;

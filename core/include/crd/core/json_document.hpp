@@ -80,6 +80,7 @@ struct parse_facts
 {
     std::string_view text;      // the text the tree was parsed from
     bool repeated_key = false;  // an object of the text gives a key twice (its tree kept the last)
+    bool tree_changed = false;  // the tree no longer says what the text says (mark_tree_changed)
     // Offset of each top-level key's opening quote, in text order (a hook request has about ten
     // members: room for a fixed few, no allocation). keys_located is false when one could not be
     // placed: written with an escape (Boost.JSON unescapes it into its own buffer), or past room.
@@ -117,9 +118,13 @@ document_ptr parse_document_keeping_text(
 
 // The text of a document from parse_document without the whitespace around it, when it says exactly
 // what the tree says: no key given twice in one object (Boost.JSON keeps the last of a repeated key,
-// a reader of the text may take the first). Empty otherwise. A fact of the parse: the tree may have
-// been moved out or changed since.
+// a reader of the text may take the first), and nothing marked it changed since. Empty otherwise.
+// The tree may have been moved out of the document.
 std::string_view exact_text_of(const document_ptr& doc) noexcept;
+
+// Says that the document's tree (wherever it was moved) no longer says what its text says:
+// exact_text_of gives nothing from now on. Does nothing for a document not from parse_document.
+void mark_tree_changed(const document_ptr& doc) noexcept;
 
 // The strict reader for every other JSON we take in (decision answers, FHIR resources, JWKS, JOSE
 // headers, configuration and rules files, feedback): the same errors as parse_document.
