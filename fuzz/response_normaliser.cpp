@@ -2,15 +2,16 @@
 // EHR. The body is parsed into one arena with the depth limit (core::parse_document: the strictness
 // the remote decision client reads answers with), normalised, and serialised as it would be relayed.
 // Then it is said in a CRD version (picked from the input's size) with render_in_version, as a
-// remote decision does. Properties: no memory or UB error; what is relayed is JSON: the serialised
+// remote decision does, and the caller's options are applied (apply_options), as crd_service does. Properties: no memory or UB error; what is relayed is JSON: the serialised
 // answer parses again (a non-finite number would be written as Infinity/NaN); and an answer the
-// two report unedited (normalise_report::edited), from a text that gives no key twice
+// three report unchanged (normalise_report::edited, apply_options' result), from a text that gives no key twice
 // (core::exact_text_of), says exactly what its text says: remote_decision relays that text as it
 // came instead of the tree.
 
 #include "fuzz_common.hpp"
 
 #include <crd/core/json_document.hpp>
+#include <crd/decision/crd_configuration.hpp>
 #include <crd/decision/response_normaliser.hpp>
 
 #include <boost/json/serialize.hpp>
@@ -36,8 +37,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     constexpr crd::core::crd_version versions[] = {crd::core::crd_version::v2_0, crd::core::crd_version::v2_1, crd::core::crd_version::v2_2};
     crd::decision::rendering_report rendering;
     crd::decision::render_in_version(*normalised, crd::core::hook_request{}, versions[size % 3], report, rendering);
+    // The caller's options, as crd_service applies them after the decision: max-cards from the
+    // input's size, coverage information left out for one size in five.
+    crd::decision::crd_options options;
+    options.max_cards = 1 + size % 4;
+    options.coverage_info = size % 5 != 0;
+    const bool options_changed = crd::decision::apply_options(*normalised, options);
     const std::string relayed = json::serialize(*normalised);
-    if (!report.edited && !exact.empty())
+    if (!report.edited && !options_changed && !exact.empty())
     {
         boost::system::error_code as_sent_ec;
         const auto as_sent = crd::core::parse_document(exact, 4 * crd::fuzz::request_max_depth, as_sent_ec);

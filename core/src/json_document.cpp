@@ -110,11 +110,13 @@ public:
             json::detail::access::construct_value(top_, s, sp_);
         else
         {
-            json::string& str = json::detail::access::construct_value(top_, json::string_kind, sp_).get_string();
+            // Counted on the stack before it grows: a failed reserve leaves it to be destroyed.
+            json::string& str = json::detail::access::construct_value(top_++, json::string_kind, sp_).get_string();
             str.reserve(chars_.size() + s.size());
             str.append(chars_);
             str.append(s);
             chars_.clear();
+            return;
         }
         ++top_;
     }

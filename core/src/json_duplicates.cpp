@@ -384,7 +384,8 @@ text_and_tree compare_text_to_tree(std::string_view text, const json::value& tre
 text_and_tree compare_text_to_document(std::string_view text, const document_ptr& doc, std::string_view cut_key)
 {
     const parse_facts* facts = parse_facts_of(doc);
-    if (!facts || facts->text.data() != text.data() || facts->text.size() != text.size() || !facts->keys_located || facts->repeated_key)
+    if (!facts || facts->text.data() != text.data() || facts->text.size() != text.size() || !facts->keys_located || facts->repeated_key ||
+        facts->tree_changed)
         return compare_text_to_tree(text, *doc, cut_key);
     // Every object has the members its text has, in its order: the i-th top-level member of the
     // tree is the i-th key of the text.

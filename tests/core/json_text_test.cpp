@@ -473,4 +473,50 @@ BOOST_AUTO_TEST_CASE(what_is_not_one_whole_document_is_refused)
     BOOST_TEST(ec.failed());
 }
 
+// The parse's value stack grows past the parser's 4 KB scratch (256 values) onto the heap, keeps
+// keys and strings with escapes in pieces, and destroys what it built when the text fails partway,
+// in an arena (parse_document) and on the heap (parse_json): the sanitizer build runs this under
+// ASan and LSan, where any slip is a report.
+BOOST_AUTO_TEST_CASE(large_documents_with_escapes_parse_whole_or_fail_cleanly)
+{
+    std::string text = "{";
+    for (int i = 0; i < 600; ++i)
+    {
+        if (i > 0)
+            text += ", ";
+        const std::string n = std::to_string(i);
+        text += "\"k\\u00e9" + n + "\": [\"v\\n" + n + "\", {\"n\": " + n + ".5, \"t\": true}]";
+    }
+    text += "}";
+    boost::system::error_code ec;
+    const auto doc = parse_document(text, max_json_depth, ec);
+    BOOST_TEST_REQUIRE(!ec);
+    BOOST_TEST(doc->as_object().size() == 600U);
+    BOOST_TEST(doc->at("k\xc3\xa9"
+                       "599")
+                   .at(0)
+                   .as_string() == "v\n599");
+    BOOST_TEST(!parse_facts_of(doc)->repeated_key);
+    const auto on_the_heap = parse_json(text, ec);
+    BOOST_TEST_REQUIRE(!ec);
+    BOOST_TEST(on_the_heap == *doc);
+
+    const std::vector<std::string> failing{
+        text.substr(0, text.find("\\u00e9599")),              // cut inside a key with an escape
+        text.substr(0, text.find("\\n599") + 2),              // cut inside a string with an escape
+        text.substr(0, text.size() - 1) + ", \"x\": 1e400}",  // a number beyond double range at the end
+        text.substr(0, text.size() - 1) + ", \"x\": [1, 2}",  // a bracket that does not close
+    };
+    for (const auto& bad : failing)
+        BOOST_TEST_CONTEXT(bad.substr(bad.size() > 40 ? bad.size() - 40 : 0))
+        {
+            boost::system::error_code failed;
+            BOOST_TEST(!parse_document(bad, max_json_depth, failed));
+            BOOST_TEST(failed.failed());
+            boost::system::error_code failed_on_heap;
+            BOOST_TEST(parse_json(bad, failed_on_heap).is_null());
+            BOOST_TEST(failed_on_heap.failed());
+        }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

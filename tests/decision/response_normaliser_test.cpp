@@ -265,6 +265,7 @@ BOOST_AUTO_TEST_CASE(an_update_that_changes_the_order_gets_the_order_as_sent_fro
             rendering_report rendering;
             render_in_version(answered.response, answered.request, answered.request.version, report, rendering);
             BOOST_TEST(report.actions_repaired == 1U);
+            BOOST_TEST(report.edited);  // the service's text is not what the EHR gets
             const auto& resource = answered.response.at("systemActions").at(0).at("resource").as_object();
             for (const auto& member : answered.order)
                 if (member.key() != "extension")

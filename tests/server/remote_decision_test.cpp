@@ -561,4 +561,47 @@ BOOST_AUTO_TEST_CASE(an_answer_with_a_key_given_twice_is_never_relayed_as_writte
     BOOST_TEST(json::parse(r.body).at("cards").at(0).at("summary").as_string() == "Prior authorization required for the hospital bed");
 }
 
+// The caller's configuration changes an answer that needed no repair (max-cards and severity order,
+// applied after the decision): the EHR gets the tree as changed, never the service's text.
+BOOST_AUTO_TEST_CASE(an_answer_the_callers_options_change_is_written_from_the_tree)
+{
+    fake_decision_service fake;
+    const std::string card = R"({"uuid": "%U", "summary" : "%S", "indicator": "%I",
+        "source": {"label": "Remote Plan", "topic": {"system": "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp", "code": "coverage-info"}}})";
+    const auto make = [&](const std::string& uuid, const std::string& summary, const std::string& indicator) {
+        std::string c = card;
+        c.replace(c.find("%U"), 2, uuid);
+        c.replace(c.find("%S"), 2, summary);
+        c.replace(c.find("%I"), 2, indicator);
+        return c;
+    };
+    // Info before warning: the options put the most severe first.
+    fake.set_body("{\"cards\" : [" + make("u-1", "first, info", "info") + ", " + make("u-2", "second, warning", "warning") + "]}");
+    gateway g(remote_config(fake));
+    test::http_client client(g.app.port());
+    auto r = g.sign(client);
+    BOOST_TEST_REQUIRE(r.status == 200U, r.body);
+    BOOST_TEST(r.body.find("\"summary\" :") == std::string::npos);  // not the service's spacing
+    const auto body = json::parse(r.body);
+    BOOST_TEST_REQUIRE(body.at("cards").as_array().size() == 2U);
+    BOOST_TEST(body.at("cards").at(0).at("summary").as_string() == "second, warning");
+
+    // max-cards 1 keeps the warning only.
+    auto doc = sign_fixture();
+    doc.at("extension").as_object()["davinci-crd.configuration"] = json::object{{"max-cards", 1}};
+    auto one = client.request("POST", "/cds-services/order-sign-crd", json::serialize(doc));
+    BOOST_TEST_REQUIRE(one.status == 200U, one.body);
+    const auto kept = json::parse(one.body);
+    BOOST_TEST_REQUIRE(kept.at("cards").as_array().size() == 1U);
+    BOOST_TEST(kept.at("cards").at(0).at("summary").as_string() == "second, warning");
+    BOOST_TEST(one.body.find("first, info") == std::string::npos);
+
+    // In order and within max-cards: nothing changes, and the service's own bytes go.
+    const std::string in_order = "{\"cards\" : [" + make("u-2", "second, warning", "warning") + ", " + make("u-1", "first, info", "info") + "]}";
+    fake.set_body(in_order);
+    auto relayed = g.sign(client);
+    BOOST_TEST_REQUIRE(relayed.status == 200U, relayed.body);
+    BOOST_TEST(relayed.body == in_order);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
