@@ -154,6 +154,13 @@ put("response_normaliser", "not-cards.json", '{"cards":{}}')
 put("response_normaliser", "unedited-2.0.txt", (root / "bench" / "bodies" / "cds-hooks-answer-order-sign.json").read_text())
 put("response_normaliser", "unedited-spaced.txt", '{ "cards" : [ {"uuid": "u1", "summary": "S\\u00e9", "indicator": "info", '
     '"source": {"label": "P", "topic": {"code": "coverage-info"}}, "extension": {"n": 1.50}} ]\n}')
+# Shapes the one pass (answer_relay) follows: links of both kinds, cards most severe first, a
+# delete and a create action.
+put("response_normaliser", "relayable-unread.txt", '{"cards": [{"uuid": "u1", "summary": "S", "indicator": "critical", '
+    '"source": {"label": "P", "topic": {"code": "c"}}, "links": [{"label": "L", "url": "https://p.example/x", "type": "smart", '
+    '"appContext": "a"}, {"label": "M", "url": "http://p.example/y", "type": "absolute"}]}, {"uuid": "u2", "summary": "T", '
+    '"indicator": "info", "source": {"label": "P", "topic": {"code": "c"}}}], "systemActions": [{"type": "delete", '
+    '"resourceId": "Task/1", "description": "D"}, {"type": "create", "description": "C", "resource": {"resourceType": "Task"}}]}')
 put("response_normaliser", "key-twice.txt", '{"cards": [{"uuid": "u1", "summary": "a", "summary": "b", "indicator": "info", '
     '"source": {"label": "P", "topic": {"code": "c"}}}]}')
 if (data := attack_input("normaliser-nonfinite-min")) is not None:

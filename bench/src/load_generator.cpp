@@ -100,6 +100,8 @@ struct shared_state
 struct proc_sample
 {
     double cpu_s = 0;
+    double user_s = 0;    // of cpu_s, in user space
+    double system_s = 0;  // of cpu_s, in the kernel on the process's behalf
     long rss_kb = 0;
     long peak_rss_kb = 0;
 };
@@ -120,7 +122,12 @@ proc_sample read_proc(int pid)
         for (std::string x; rest >> x;)
             f.push_back(x);
         if (f.size() > 13)
-            s.cpu_s = (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+        {
+            const auto ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+            s.user_s = std::stod(f[11]) / ticks;
+            s.system_s = std::stod(f[12]) / ticks;
+            s.cpu_s = s.user_s + s.system_s;
+        }
     }
     std::ifstream status("/proc/" + std::to_string(pid) + "/status");
     for (std::string line; std::getline(status, line);)
@@ -440,6 +447,12 @@ int main(int argc, char** argv)
         // CPU per answered request in the measured window: what a call costs the server.
         out["server_cpu_us_per_request"] =
             lat.empty() ? 0.0 : std::round((after.cpu_s - before.cpu_s) * 1e7 / static_cast<double>(lat.size())) / 10.0;
+        // The split tells user-space work (parsing, rules) from the kernel's (sockets, timers).
+        const auto per_request_us = [&](double seconds) {
+            return lat.empty() ? 0.0 : std::round(seconds * 1e7 / static_cast<double>(lat.size())) / 10.0;
+        };
+        out["server_user_us_per_request"] = per_request_us(after.user_s - before.user_s);
+        out["server_system_us_per_request"] = per_request_us(after.system_s - before.system_s);
         out["server_rss_kb"] = after.rss_kb;
         out["server_peak_rss_kb"] = after.peak_rss_kb;
     }

@@ -958,6 +958,23 @@ document_ptr parse_document_keeping_text(std::string&& text, std::size_t max_dep
     return parse_into(std::move(arena), kept, max_depth, ec, placing);
 }
 
+document_ptr text_only_document(std::string&& text)
+{
+    auto arena = std::make_unique<document_arena>(0);  // no tree: the arena never allocates
+    arena->owned_text = std::move(text);
+    arena->facts.text = arena->owned_text;
+    arena->facts.text_only = true;
+    arena->facts.entries_placed = false;
+    auto* owner = arena.release();
+    return document_ptr(&owner->value, document_deleter(owner));
+}
+
+bool is_text_only(const document_ptr& doc) noexcept
+{
+    const parse_facts* facts = parse_facts_of(doc);
+    return facts != nullptr && facts->text_only;
+}
+
 void mark_tree_changed(const document_ptr& doc) noexcept
 {
     document_arena* arena = doc.get_deleter().arena;

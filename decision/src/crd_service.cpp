@@ -54,19 +54,24 @@ std::string outcome_name(const error_code& ec)
 
 core::api_response crd_service::answered(core::hook_request&& request, json::object response, const crd_options& options, std::string decision) const
 {
-    const bool options_changed = apply_options(response, options);
+    // An answer relayed unread was checked against these options already (answer_relay.hpp): it
+    // has no tree to apply them to, and they change nothing in it.
+    const bool text_only = decision == "ok" && core::is_text_only(request.answer_document);
+    const bool options_changed = !text_only && apply_options(response, options);
     // Initialised, not assigned: json::value's move assignment deep-copies an answer held in
     // another memory resource (the request document's arena), where its move constructor keeps it.
     std::string hook_instance(request.hook_instance);  // a view into the document: copied before it moves
     const std::string_view answer_text = decision == "ok" && !options_changed ? core::exact_text_of(request.answer_document) : std::string_view();
     core::api_response r(200, std::move(request.document), std::move(request.answer_document), boost::json::value(std::move(response)));
+    if (text_only)
+        r.body = nullptr;  // the text is the answer (api_response::body_text)
     // Only the decision's own answer holds the objects they name.
-    if (decision == "ok")
+    else if (decision == "ok")
         r.verbatim = std::move(request.verbatim);
     // The decision service's answer, unchanged: its own bytes, not the tree written again (issue
     // 19). The root is the first object the writer meets. The moves above kept its members where
     // they were, which the writer checks.
-    if (!answer_text.empty())
+    if (!text_only && !answer_text.empty())
     {
         const auto& root = r.body.get_object();
         r.verbatim.insert(r.verbatim.begin(), core::verbatim_object{root.begin(), root.size(), answer_text, true});
@@ -155,6 +160,9 @@ net::awaitable<core::api_response> crd_service::handle(core::document_ptr body, 
     // which cards count toward max-cards is known only once they are built.
     if (options->disabled_card_types.empty())
         request.cards_kept = options->max_cards;
+    // An answer may then be relayed unread when it has at most that many cards, most severe first
+    // (remote_decision): nothing else in these options changes one.
+    request.answer_may_be_relayed_unread = options->disabled_card_types.empty() && options->coverage_info;
 
     // CRD 2.2 (cards.md; Inferno's technical-issues tests): the EHR's FHIR server failed us while
     // the Coverage was still missing: a determination ("indeterminate", reason technical), not a

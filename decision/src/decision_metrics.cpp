@@ -14,6 +14,9 @@ decision_metrics::decision_metrics()
     , degraded{"crd_decision_degraded_total",
           "Failed decisions answered as a determination instead of an error (decision.on_failure 'conditional' for CRD 2.0; always for 2.1+)."}
     , nonfinite_numbers{"crd_decision_nonfinite_numbers_total", "Decision answers refused for a number outside double range (inf/NaN)."}
+    , relayed_unread{"crd_decision_answers_relayed_unread_total",
+          "Decision-service answers sent to the EHR exactly as written after one pass over their text (nothing to repair, no tree built); "
+          "the rest of crd_decision_calls_total{outcome=\"ok\"} were normalised on a tree."}
     , normalised{"crd_cards_normalised_total", "Decision-service cards and systemActions dropped or repaired.", {"kind", "action"},
           {label_pair{"card", "dropped"}, label_pair{"card", "repaired"}, label_pair{"systemAction", "dropped"},
               label_pair{"systemAction", "repaired"}}}
@@ -35,8 +38,8 @@ decision_metrics::decision_metrics()
     , relayed{"crd_decision_relayed_total", "Decision-service error answers (OperationOutcome) relayed to the caller with their status "
                                             "(decision.on_failure 'relay')."}
     , registered{metrics::process_registry(),
-          {&calls, &call_seconds, &degraded, &nonfinite_numbers, &normalised, &prefetch_fetches, &prefetch_seconds, &prefetch_origin_refused,
-              &feedback_forwarded, &responses_by_version, &coverage_rendering, &decisions_repaired, &relayed}}
+          {&calls, &call_seconds, &degraded, &nonfinite_numbers, &relayed_unread, &normalised, &prefetch_fetches, &prefetch_seconds,
+              &prefetch_origin_refused, &feedback_forwarded, &responses_by_version, &coverage_rendering, &decisions_repaired, &relayed}}
     , decision_pool(upstream::pool_gauges_for("decision"))
     , fhir_pool(upstream::pool_gauges_for("fhir"))
 {

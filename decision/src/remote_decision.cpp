@@ -1,6 +1,7 @@
 #include <crd/decision/remote_decision.hpp>
 
 #include <crd/core/json_document.hpp>
+#include <crd/decision/answer_relay.hpp>
 
 #include <boost/asio/error.hpp>
 #include <crd/core/log.hpp>
@@ -173,6 +174,17 @@ bool counts_against_upstream(const result<upstream::response>& sent, const error
     return true;
 }
 
+// CRD 2.1+ with the orders still held: an answer's coverage information updates them (CRD 2.1+
+// says it so), and each update is compared with its order as sent on the tree
+// (render_in_version), which the one pass leaves to the tree path. Not tried then: it would read
+// most of the answer only to say no.
+bool compares_orders_as_sent(const core::hook_request& request, core::crd_version version) noexcept
+{
+    if (version < core::crd_version::v2_1)
+        return false;
+    return std::any_of(request.items.begin(), request.items.end(), [](const core::request_item& item) { return item.resource != nullptr; });
+}
+
 }  // namespace
 
 remote_decision::remote_decision(const core::config& cfg) : cfg_(cfg)
@@ -330,6 +342,10 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
     const auto version = request.version;  // the answer is said in it, after the request is released
     const bool relay_outcome = request.relay_upstream_outcome;
     const bool per_order = uses_decisions_protocol(request.service->id);
+    // Read before the request may be released: whether the caller's options allow an answer to go
+    // unread (see below), and how many cards they keep.
+    const bool may_relay_unread = request.answer_may_be_relayed_unread && !per_order;
+    const std::size_t cards_kept = request.cards_kept;
 
     // The pools of the context this call runs on (a shard's, created on first use).
     auto ex = co_await net::this_coro::executor;
@@ -389,42 +405,56 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
         if (!failure)
         {
             error_code parse_error;
-            // One arena per response, as for the request: the nodes point into it without owning
-            // it (no reference count per node, and no walk over them to free the answer), and the
-            // request carries it to the response (api_response) until the answer is serialised.
-            // Declared before `body`, so whatever this call leaves in the arena goes first.
-            // The document keeps the text: an answer nothing is changed in is relayed as it came.
-            answer_document = core::parse_document_keeping_text(std::move(sent->body), core::max_json_depth, parse_error, core::entry_placing::off);
-            json::value body = answer_document ? std::move(*answer_document) : json::value();
-            if (parse_error == errc::json_number_out_of_range)
+            // The usual answer, said in the caller's version with nothing to repair, is read once
+            // and relayed as the service wrote it, with no tree built (answer_relay.hpp). Any
+            // other takes the tree path below, which repairs, counts and logs.
+            if (may_relay_unread && !compares_orders_as_sent(request, version) &&
+                relayable_as_written(sent->body, request, version, cards_kept).relayable)
             {
-                // Relayed, inf would reach the EHR as "Infinity": not JSON. Counted, then a 502.
-                decision_metrics::instance().nonfinite_numbers.add();
-                log::warning(
-                    "decision_response_nonfinite", {{"service", service_id}, {"hookInstance", hook_instance}, {"trace_id", trace.trace_id_hex()}});
-            }
-            if (parse_error)
-                failure = errc::decision_bad_response;
-            else if (per_order)
-            {
-                core::mark_tree_changed(answer_document);  // the answer is built from it, not it
-                auto rendered = render_decisions(body, request, service_id, hook_instance, trace);
-                if (!rendered)
-                    failure = rendered.error();
-                else
-                    answer.emplace(std::move(*rendered));
+                answer_document = core::text_only_document(std::move(sent->body));
+                decision_metrics::instance().relayed_unread.add();
+                answer.emplace();  // no tree: the text is the answer (crd_service::answered)
             }
             else
             {
-                bool edited = true;
-                auto normalised = normalise_and_render(std::move(body), request, version, service_id, hook_instance, trace, edited);
-                if (!normalised)
-                    failure = normalised.error();
+                // One arena per response, as for the request: the nodes point into it without owning
+                // it (no reference count per node, and no walk over them to free the answer), and the
+                // request carries it to the response (api_response) until the answer is serialised.
+                // Declared before `body`, so whatever this call leaves in the arena goes first.
+                // The document keeps the text: an answer nothing is changed in is relayed as it came.
+                answer_document =
+                    core::parse_document_keeping_text(std::move(sent->body), core::max_json_depth, parse_error, core::entry_placing::off);
+                json::value body = answer_document ? std::move(*answer_document) : json::value();
+                if (parse_error == errc::json_number_out_of_range)
+                {
+                    // Relayed, inf would reach the EHR as "Infinity": not JSON. Counted, then a 502.
+                    decision_metrics::instance().nonfinite_numbers.add();
+                    log::warning("decision_response_nonfinite",
+                        {{"service", service_id}, {"hookInstance", hook_instance}, {"trace_id", trace.trace_id_hex()}});
+                }
+                if (parse_error)
+                    failure = errc::decision_bad_response;
+                else if (per_order)
+                {
+                    core::mark_tree_changed(answer_document);  // the answer is built from it, not it
+                    auto rendered = render_decisions(body, request, service_id, hook_instance, trace);
+                    if (!rendered)
+                        failure = rendered.error();
+                    else
+                        answer.emplace(std::move(*rendered));
+                }
                 else
                 {
-                    answer.emplace(std::move(*normalised));
-                    if (edited)
-                        core::mark_tree_changed(answer_document);
+                    bool edited = true;
+                    auto normalised = normalise_and_render(std::move(body), request, version, service_id, hook_instance, trace, edited);
+                    if (!normalised)
+                        failure = normalised.error();
+                    else
+                    {
+                        answer.emplace(std::move(*normalised));
+                        if (edited)
+                            core::mark_tree_changed(answer_document);
+                    }
                 }
             }
         }

@@ -830,7 +830,13 @@ net::awaitable<http_response> router::hook_call(core::hook_handler& handler, con
                 info.hook_instance = answer.hook_instance;
                 record.decision = std::move(answer.decision);
                 record.crd_version = std::move(answer.crd_version);
-                response = json_response(answer.status, answer.body, answer_room_for(request.body), answer.verbatim);
+                if (const std::string_view as_written = answer.body_text(); !as_written.empty())
+                {
+                    response.status = answer.status;  // relayed as the decision service wrote it
+                    response.body.assign(as_written);
+                }
+                else
+                    response = json_response(answer.status, answer.body, answer_room_for(request.body), answer.verbatim);
             }
             catch (const std::exception& e)
             {

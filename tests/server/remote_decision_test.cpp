@@ -1,6 +1,7 @@
 // crd-server in front of a scripted decision service: every fault mode gets its documented answer.
 
 #include <crd/core/hooks.hpp>
+#include <crd/decision/decision_metrics.hpp>
 #include <crd/decision/remote_decision.hpp>
 
 #include "closed_port.hpp"
@@ -515,7 +516,11 @@ BOOST_AUTO_TEST_CASE(an_answer_nothing_is_changed_in_reaches_the_ehr_as_the_serv
     const std::string marker = R"("detail" : "Caf\u00e9 1.50",  "extension": {"x-score": 1.50}, )";
     as_written.insert(as_written.find(R"("summary")"), marker);
     fake.set_body(as_written);
+    // Read once and relayed without a tree (answer_relay.hpp), and counted so.
+    const auto& relayed_unread = decision::decision_metrics::instance().relayed_unread;
+    const auto unread_before = relayed_unread.value();
     auto r = g.sign(client);
+    BOOST_TEST(relayed_unread.value() == unread_before + 1);
     BOOST_TEST_REQUIRE(r.status == 200U, r.body);
     const auto trimmed = [](std::string s) {
         s.erase(0, s.find_first_not_of(" \t\r\n"));
@@ -532,6 +537,7 @@ BOOST_AUTO_TEST_CASE(an_answer_nothing_is_changed_in_reaches_the_ehr_as_the_serv
     fake.set_body(repaired);
     auto fixed = g.sign(client);
     BOOST_TEST_REQUIRE(fixed.status == 200U, fixed.body);
+    BOOST_TEST(relayed_unread.value() == unread_before + 1);  // the tree path
     BOOST_TEST(fixed.body.find("overrideReasons") == std::string::npos);
     BOOST_TEST(fixed.body.find(R"(\u00e9)") == std::string::npos);  // written from the tree: UTF-8
     BOOST_TEST(json::parse(fixed.body) == json::parse(as_written));
@@ -543,6 +549,53 @@ BOOST_AUTO_TEST_CASE(an_answer_nothing_is_changed_in_reaches_the_ehr_as_the_serv
     auto configured = client.request("POST", "/cds-services/order-sign-crd", json::serialize(doc));
     BOOST_TEST_REQUIRE(configured.status == 200U, configured.body);
     BOOST_TEST(!json::parse(configured.body).as_object().contains("systemActions"));
+    BOOST_TEST(relayed_unread.value() == unread_before + 1);
+}
+
+// What the caller's max-cards and the order of severity change is never relayed unread: an answer
+// whose cards come least severe first is reordered, one with more cards than the caller keeps is
+// cut, both on the tree; the same answer within the caller's options goes as written.
+BOOST_AUTO_TEST_CASE(an_answer_the_callers_options_reorder_or_cut_is_not_relayed_unread)
+{
+    const auto card = [](const char* uuid, const char* indicator) {
+        return std::string(R"({"uuid": ")") + uuid + R"(", "summary": "S", "indicator": ")" + indicator +
+               R"(", "source": {"label": "P", "topic": {"code": "c"}}})";
+    };
+    fake_decision_service fake;
+    gateway g(remote_config(fake));
+    test::http_client client(g.app.port());
+    const auto& relayed_unread = decision::decision_metrics::instance().relayed_unread;
+    const auto uuids = [](const test::http_result& r) {
+        std::vector<std::string> out;
+        const json::value answer = json::parse(r.body);
+        for (const auto& c : answer.at("cards").as_array())
+            out.emplace_back(c.at("uuid").as_string());
+        return out;
+    };
+
+    const std::string in_order = R"({"cards": [)" + card("a", "critical") + ", " + card("b", "info") + "]}";
+    fake.set_body(in_order);
+    auto before = relayed_unread.value();
+    auto r = g.sign(client);
+    BOOST_TEST_REQUIRE(r.status == 200U, r.body);
+    BOOST_TEST(r.body == in_order);
+    BOOST_TEST(relayed_unread.value() == before + 1);
+
+    fake.set_body(R"({"cards": [)" + card("b", "info") + ", " + card("a", "critical") + "]}");
+    before = relayed_unread.value();
+    r = g.sign(client);
+    BOOST_TEST_REQUIRE(r.status == 200U, r.body);
+    BOOST_TEST(uuids(r) == (std::vector<std::string>{"a", "b"}));
+    BOOST_TEST(relayed_unread.value() == before);
+
+    fake.set_body(in_order);
+    auto doc = sign_fixture();
+    doc.at("extension").as_object()["davinci-crd.configuration"] = json::object{{"max-cards", 1}};
+    before = relayed_unread.value();
+    r = client.request("POST", "/cds-services/order-sign-crd", json::serialize(doc));
+    BOOST_TEST_REQUIRE(r.status == 200U, r.body);
+    BOOST_TEST(uuids(r) == (std::vector<std::string>{"a"}));
+    BOOST_TEST(relayed_unread.value() == before);
 }
 
 // A key the service gives twice in one object: Boost.JSON keeps the last, an EHR reading the text

@@ -69,6 +69,11 @@ struct api_response
         crd_version = std::move(other.crd_version);
         return *this;
     }
+    // The answer's whole JSON text when it is relayed as a decision service wrote it, read once and
+    // never built into a tree (core::text_only_document): `body` is then null, and this is written
+    // instead. Empty otherwise. (Derived, not stored: every answer held while calls wait is the
+    // smaller for it.)
+    std::string_view body_text() const noexcept { return is_text_only(answer_document) ? exact_text_of(answer_document) : std::string_view(); }
     api_response(const api_response&) = delete;
     api_response& operator=(const api_response&) = delete;
     ~api_response() = default;

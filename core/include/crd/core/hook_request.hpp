@@ -77,6 +77,12 @@ struct hook_request
     // request (decision.on_failure "conditional", or a 2.1+ caller's technical determination): a
     // decision source must then keep the request after sending it (see core::decision_service).
     bool keep_for_failure_answer = false;
+    // Set by the handler before the decision step when the caller's options can change a decision
+    // service's answer only by the number and order of its cards (no card type disabled, coverage
+    // information wanted): a decision source may then read the answer's text once and relay it as
+    // written, without its tree, when it holds at most cards_kept cards, most severe first, and
+    // nothing in it needs changing (decision::relayable_as_written).
+    bool answer_may_be_relayed_unread = false;
     // The most cards the caller keeps (its max-cards), set by the handler before the decision step
     // when every card counts toward it (no card type disabled). A decision source may leave out a
     // card that this many cards at least as severe precede: the caller would never see it.

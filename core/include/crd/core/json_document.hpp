@@ -81,6 +81,7 @@ struct parse_facts
     std::string_view text;      // the text the tree was parsed from
     bool repeated_key = false;  // an object of the text gives a key twice (its tree kept the last)
     bool tree_changed = false;  // the tree no longer says what the text says (mark_tree_changed)
+    bool text_only = false;     // no tree was built: the document is its text (text_only_document)
     // Offset of each top-level key's opening quote, in text order (a hook request has about ten
     // members: room for a fixed few, no allocation). keys_located is false when one could not be
     // placed: written with an escape (Boost.JSON unescapes it into its own buffer), or past room.
@@ -121,6 +122,12 @@ document_ptr parse_document_keeping_text(
 // a reader of the text may take the first), and nothing marked it changed since. Empty otherwise.
 // The tree may have been moved out of the document.
 std::string_view exact_text_of(const document_ptr& doc) noexcept;
+
+// A document of `text` alone, with no tree (its value is null): a decision service's answer found
+// relayable as written in one pass over its text (decision::relayable_as_written), kept until it is
+// written. exact_text_of gives the text; nothing may read a tree from it (is_text_only).
+document_ptr text_only_document(std::string&& text);
+bool is_text_only(const document_ptr& doc) noexcept;
 
 // Says that the document's tree (wherever it was moved) no longer says what its text says:
 // exact_text_of gives nothing from now on. Does nothing for a document not from parse_document.

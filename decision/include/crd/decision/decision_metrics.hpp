@@ -70,6 +70,7 @@ struct decision_metrics
     metrics::histogram_family call_seconds;
     metrics::counter_family degraded;           // answered "conditional" after a failure
     metrics::counter_family nonfinite_numbers;  // answers refused for a number outside double range
+    metrics::counter_family relayed_unread;     // answers relayed as written after one pass, no tree built (answer_relay.hpp)
     metrics::counter_array<normalisation, 2> normalised;
     metrics::counter_array<prefetch_outcome> prefetch_fetches;
     metrics::histogram_family prefetch_seconds;
