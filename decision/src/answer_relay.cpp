@@ -424,7 +424,7 @@ private:
 
     // A value begins in the open container: which place it opens (containers), and whether the
     // rules allow its kind there. Sets current_ to the member it is the value of.
-    bool enter(value_kind kind, place& child, json::error_code& ec)
+    [[gnu::always_inline]] bool enter(value_kind kind, place& child, json::error_code& ec)
     {
         current_ = field::none;
         if (depth_ == 0)
@@ -540,7 +540,7 @@ private:
         return true;
     }
 
-    bool read_string(std::string_view s, std::size_t n, json::error_code& ec)
+    [[gnu::always_inline]] bool read_string(std::string_view s, std::size_t n, json::error_code& ec)
     {
         if (building_ || depth_ == 0)
             return true;
