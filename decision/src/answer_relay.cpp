@@ -198,6 +198,8 @@ public:
     static bool on_document_begin(json::error_code& /*ec*/) { return true; }
     bool on_document_end(json::error_code& ec)
     {
+        // A safeguard: the root's first key must be cards, holding an array, and {} is refused
+        // when it closes.
         if (!cards_seen_)
             return refuse("the answer has no cards", ec);
         return true;
@@ -257,8 +259,8 @@ public:
     bool on_key(json::string_view s, std::size_t n, json::error_code& ec)
     {
         // One with an escape comes unescaped in the parser's own buffer (in one piece when the
-        // escape is its first character), which the next escape overwrites: the keys compared
-        // for repeats must be the text's own.
+        // escape is its first character and it fits that buffer, else in parts), which the next
+        // escape overwrites: the keys compared for repeats must be the text's own.
         if (n != s.size() || !in_text(s))
             return refuse("a key is written with an escape", ec);
         open_container& object = frames_[depth_ - 1];
@@ -616,7 +618,9 @@ private:
             else
                 return true;
             // 2.1+: said as soon as it is known, so the pass stops before reading the rest of the
-            // resource (most of such an answer) only to hand it to the tree path.
+            // resource (most of such an answer) only to hand it to the tree path. (remote_decision
+            // does not try the pass for a 2.1+ request that holds orders at all; this keeps the
+            // reader right on its own, as its tests call it.)
             if (version_ >= core::crd_version::v2_1 && resource_.type_read && resource_.id_read && holds_order())
                 return refuse("a system action's resource is an order the request holds, in 2.1+", ec);
             return true;
@@ -745,7 +749,8 @@ relay_verdict relayable_as_written(std::string_view text, const core::hook_reque
     // The extensions built on the way live here: coverage information is a few hundred bytes.
     std::array<unsigned char, 4096> scratch_bytes;  // NOLINT(cppcoreguidelines-pro-type-member-init): the resource writes before it reads
     json::monotonic_resource scratch(scratch_bytes.data(), scratch_bytes.size());
-    std::array<unsigned char, 2048> stack_bytes;  // NOLINT(cppcoreguidelines-pro-type-member-init): as above
+    // Boost's value stack uses it as json::value storage without aligning it.
+    alignas(json::value) std::array<unsigned char, 2048> stack_bytes;  // NOLINT(cppcoreguidelines-pro-type-member-init): as above
     json::parse_options options;
     options.max_depth = core::max_json_depth;  // as parse_document: a text it refuses is refused here too
     json::basic_parser<relay_reader> parser(

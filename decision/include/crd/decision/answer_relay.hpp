@@ -39,8 +39,8 @@ struct relay_verdict
 //   of its resource reads, says exactly what rendering it in `version` would, and comes after the
 //   resource's other extensions; in 2.1+, not for an order `request` still holds (that comparison
 //   needs the tree);
-// - no key or string this reads the content of is written with an escape, and no number is
-//   outside double range.
+// - no key is written with an escape (keys are compared for repeats as the text writes them;
+//   strings are read unescaped, as the tree holds them), and no number is outside double range.
 relay_verdict relayable_as_written(std::string_view text, const core::hook_request& request, core::crd_version version, std::size_t cards_kept);
 
 }  // namespace crd::decision
