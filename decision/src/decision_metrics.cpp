@@ -17,6 +17,9 @@ decision_metrics::decision_metrics()
     , relayed_unread{"crd_decision_answers_relayed_unread_total",
           "Decision-service answers sent to the EHR exactly as written after one pass over their text (nothing to repair, no tree built); "
           "the rest of crd_decision_calls_total{outcome=\"ok\"} were normalised on a tree."}
+    , relay_pass_refused{"crd_decision_answers_read_twice_total",
+          "Decision-service answers the one pass said no to (something to repair, or a shape it does not follow), then built into a tree: "
+          "a service whose answers keep needing the tree has the pass tried on one answer in 64 only."}
     , normalised{"crd_cards_normalised_total", "Decision-service cards and systemActions dropped or repaired.", {"kind", "action"},
           {label_pair{"card", "dropped"}, label_pair{"card", "repaired"}, label_pair{"systemAction", "dropped"},
               label_pair{"systemAction", "repaired"}}}
@@ -37,9 +40,9 @@ decision_metrics::decision_metrics()
           "repair", {"missing_order", "unknown_order", "duplicate_order", "invalid_decision", "invalid_card"}}
     , relayed{"crd_decision_relayed_total", "Decision-service error answers (OperationOutcome) relayed to the caller with their status "
                                             "(decision.on_failure 'relay')."}
-    , registered{metrics::process_registry(),
-          {&calls, &call_seconds, &degraded, &nonfinite_numbers, &relayed_unread, &normalised, &prefetch_fetches, &prefetch_seconds,
-              &prefetch_origin_refused, &feedback_forwarded, &responses_by_version, &coverage_rendering, &decisions_repaired, &relayed}}
+    , registered{metrics::process_registry(), {&calls, &call_seconds, &degraded, &nonfinite_numbers, &relayed_unread, &relay_pass_refused,
+                                                  &normalised, &prefetch_fetches, &prefetch_seconds, &prefetch_origin_refused, &feedback_forwarded,
+                                                  &responses_by_version, &coverage_rendering, &decisions_repaired, &relayed}}
     , decision_pool(upstream::pool_gauges_for("decision"))
     , fhir_pool(upstream::pool_gauges_for("fhir"))
 {

@@ -40,6 +40,8 @@ struct remote_decision::origin
     // The last call could not connect at all (refused, unreachable, unresolved) and none has
     // connected since: /ready says not ready at once, before the breaker has counted enough.
     std::atomic<bool> last_connect_failed{false};
+    // Whether its answers are tried in one pass before the tree (answer_relay.hpp).
+    relay_pass_backoff relay_pass;
 };
 
 // The pools of one shard, one per origin: they hold that shard's sockets.
@@ -408,8 +410,15 @@ net::awaitable<result<json::object>> remote_decision::decide(core::hook_request&
             // The usual answer, said in the caller's version with nothing to repair, is read once
             // and relayed as the service wrote it, with no tree built (answer_relay.hpp). Any
             // other takes the tree path below, which repairs, counts and logs.
-            if (may_relay_unread && !compares_orders_as_sent(request, version) &&
-                relayable_as_written(sent->body, request, version, cards_kept).relayable)
+            bool relayable = false;
+            if (may_relay_unread && !compares_orders_as_sent(request, version) && o.relay_pass.should_try())
+            {
+                relayable = relayable_as_written(sent->body, request, version, cards_kept).relayable;
+                o.relay_pass.record(relayable);
+                if (!relayable)
+                    decision_metrics::instance().relay_pass_refused.add();
+            }
+            if (relayable)
             {
                 answer_document = core::text_only_document(std::move(sent->body));
                 decision_metrics::instance().relayed_unread.add();

@@ -322,6 +322,38 @@ BOOST_AUTO_TEST_CASE(coverage_information_for_an_order_the_request_holds_takes_t
         }
 }
 
+// A service whose answers keep needing the tree stops paying for a pass that says no: after eight
+// refusals in a row it is tried on one answer in 64, and every answer again once one goes as written.
+BOOST_AUTO_TEST_CASE(the_pass_backs_off_from_a_service_whose_answers_keep_needing_the_tree)
+{
+    relay_pass_backoff backoff;
+    for (unsigned i = 1; i < relay_pass_backoff::refusals_before_backoff; ++i)
+    {
+        BOOST_TEST(backoff.should_try());
+        backoff.record(false);
+    }
+    BOOST_TEST(backoff.should_try());
+    backoff.record(false);  // the eighth in a row
+    std::vector<unsigned> tried;
+    for (unsigned call = 1; call <= 2 * relay_pass_backoff::retry_every; ++call)
+        if (backoff.should_try())
+        {
+            tried.push_back(call);
+            backoff.record(false);
+        }
+    BOOST_TEST(tried == (std::vector<unsigned>{relay_pass_backoff::retry_every, 2 * relay_pass_backoff::retry_every}));
+    // One yes, and every answer is tried again; a single no does not stop that.
+    while (!backoff.should_try())
+    {
+    }
+    backoff.record(true);
+    for (unsigned call = 0; call < 3; ++call)
+    {
+        BOOST_TEST(backoff.should_try());
+        backoff.record(call != 1);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(a_text_only_document_is_its_text_and_no_tree)
 {
     auto doc = core::text_only_document("\n {\"cards\": []} \n");

@@ -53,6 +53,7 @@ void record_one_of_each()
     d.degraded.add();
     d.nonfinite_numbers.add();
     d.relayed_unread.add();
+    d.relay_pass_refused.add();
     for (std::size_t i = 0; i < static_cast<std::size_t>(decision::normalisation::count_); ++i)
         d.normalised.add(static_cast<decision::normalisation>(i));
     for (std::size_t i = 0; i < static_cast<std::size_t>(decision::prefetch_outcome::count_); ++i)
@@ -248,6 +249,7 @@ std::set<std::string> expected_series()
     s.insert("crd_accept_shed_total");
     s.insert("crd_decision_nonfinite_numbers_total");
     s.insert("crd_decision_answers_relayed_unread_total");
+    s.insert("crd_decision_answers_read_twice_total");
     s.insert("crd_tls_certificate_not_after_seconds");
     s.insert("crd_ready");
     return s;
@@ -293,6 +295,7 @@ const std::map<std::string, std::string> expected_types{
     {"crd_accept_shed_total", "counter"},
     {"crd_decision_nonfinite_numbers_total", "counter"},
     {"crd_decision_answers_relayed_unread_total", "counter"},
+    {"crd_decision_answers_read_twice_total", "counter"},
     {"crd_tls_certificate_not_after_seconds", "gauge"},
     {"crd_ready", "gauge"},
 };

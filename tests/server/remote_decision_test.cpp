@@ -1,6 +1,7 @@
 // crd-server in front of a scripted decision service: every fault mode gets its documented answer.
 
 #include <crd/core/hooks.hpp>
+#include <crd/decision/answer_relay.hpp>
 #include <crd/decision/decision_metrics.hpp>
 #include <crd/decision/remote_decision.hpp>
 
@@ -596,6 +597,26 @@ BOOST_AUTO_TEST_CASE(an_answer_the_callers_options_reorder_or_cut_is_not_relayed
     BOOST_TEST_REQUIRE(r.status == 200U, r.body);
     BOOST_TEST(uuids(r) == (std::vector<std::string>{"a"}));
     BOOST_TEST(relayed_unread.value() == before);
+}
+
+// A service whose answers always need a repair (here a card without a uuid) has them read twice
+// (the one pass, then the tree) only until the pass has said no eight times in a row: then it is
+// tried on one answer in 64. Every answer is still repaired.
+BOOST_AUTO_TEST_CASE(answers_that_keep_needing_the_tree_are_not_read_twice_for_long)
+{
+    fake_decision_service fake;
+    fake.set_body(R"({"cards": [{"summary": "S", "indicator": "info", "source": {"label": "P", "topic": {"code": "c"}}}]})");
+    gateway g(remote_config(fake));
+    test::http_client client(g.app.port());
+    const auto& read_twice = decision::decision_metrics::instance().relay_pass_refused;
+    const auto before = read_twice.value();
+    for (unsigned call = 0; call < decision::relay_pass_backoff::refusals_before_backoff + 10; ++call)
+    {
+        auto r = g.sign(client);
+        BOOST_TEST_REQUIRE(r.status == 200U, r.body);
+        BOOST_TEST(!json::parse(r.body).at("cards").at(0).at("uuid").as_string().empty());
+    }
+    BOOST_TEST(read_twice.value() == before + decision::relay_pass_backoff::refusals_before_backoff);
 }
 
 // A key the service gives twice in one object: Boost.JSON keeps the last, an EHR reading the text

@@ -12,6 +12,7 @@
 #include <crd/core/crd_version.hpp>
 #include <crd/core/hook_request.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <string_view>
 
@@ -42,5 +43,41 @@ struct relay_verdict
 // - no key is written with an escape (keys are compared for repeats as the text writes them;
 //   strings are read unescaped, as the tree holds them), and no number is outside double range.
 relay_verdict relayable_as_written(std::string_view text, const core::hook_request& request, core::crd_version version, std::size_t cards_kept);
+
+// Whether to try the one pass on a decision service's next answer. A pass that says no is paid on
+// top of the tree path (up to 25k instructions for a 1.2 KB answer refused at its last member), so
+// a service whose answers keep needing the tree (it leaves out uuids, answers in another CRD
+// version, sends suggestions) would be slower for the pass than without it: after
+// refusals_before_backoff refusals in a row, the pass is tried on one answer in retry_every, until
+// it says yes again. One per decision service, shared by the threads calling it (relaxed atomics:
+// a count off by one under a race changes only when the next try comes).
+class relay_pass_backoff
+{
+public:
+    static constexpr unsigned refusals_before_backoff = 8;
+    static constexpr unsigned retry_every = 64;
+
+    bool should_try() noexcept
+    {
+        if (refusals_.load(std::memory_order_relaxed) < refusals_before_backoff)
+            return true;
+        return (skipped_.fetch_add(1, std::memory_order_relaxed) + 1) % retry_every == 0;
+    }
+    void record(bool relayable) noexcept
+    {
+        const unsigned refusals = refusals_.load(std::memory_order_relaxed);
+        if (relayable)
+        {
+            if (refusals != 0)  // no write to a shared line while answers keep going as written
+                refusals_.store(0, std::memory_order_relaxed);
+        }
+        else if (refusals < refusals_before_backoff)
+            refusals_.store(refusals + 1, std::memory_order_relaxed);
+    }
+
+private:
+    std::atomic<unsigned> refusals_{0};  // in a row, up to refusals_before_backoff
+    std::atomic<unsigned> skipped_{0};
+};
 
 }  // namespace crd::decision

@@ -68,9 +68,10 @@ struct decision_metrics
 {
     metrics::counter_array<decision_outcome> calls;
     metrics::histogram_family call_seconds;
-    metrics::counter_family degraded;           // answered "conditional" after a failure
-    metrics::counter_family nonfinite_numbers;  // answers refused for a number outside double range
-    metrics::counter_family relayed_unread;     // answers relayed as written after one pass, no tree built (answer_relay.hpp)
+    metrics::counter_family degraded;            // answered "conditional" after a failure
+    metrics::counter_family nonfinite_numbers;   // answers refused for a number outside double range
+    metrics::counter_family relayed_unread;      // answers relayed as written after one pass, no tree built (answer_relay.hpp)
+    metrics::counter_family relay_pass_refused;  // answers the one pass said no to: read twice, the tree path's way too
     metrics::counter_array<normalisation, 2> normalised;
     metrics::counter_array<prefetch_outcome> prefetch_fetches;
     metrics::histogram_family prefetch_seconds;
