@@ -14,6 +14,8 @@
 #                         and the stand-ins keep the other core); 2 for the two-thread scaling rows
 #   CRD_BENCH_ONLY        an extended regular expression: run only the scenarios whose label matches
 #                         (for tuning: results go to results/partial.json.tmp, latest.json is kept)
+#   CRD_BENCH_RESULTS     the directory results are written to (default bench/results; bench/pgo-train.sh
+#                         points it at a scratch directory: a training run is not a measurement)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -26,7 +28,7 @@ bench="$build/bench/crd-bench"
 server=${CRD_BENCH_SERVER:-$build/server/crd-server}
 work=$(mktemp -d /tmp/crd-bench.XXXXXX)
 chmod 755 "$work"  # nginx workers run as an unprivileged user and must read the answer file
-results=bench/results
+results=${CRD_BENCH_RESULTS:-bench/results}
 mkdir -p "$results"
 port=18080            # crd-server, embedded rules
 nginx_port=18081      # nginx, static answer
