@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# System calls and context switches per call under the benchmark's gateway load, for crd-server as
+# a gateway and nginx as a reverse proxy in front of the same fake decision service, measured in one
+# run: issue 19's "system calls per gateway call no more than nginx's", under the load its CPU ratio
+# is measured with (bench/run.sh's gateway and nginx-proxy scenarios: 16 keep-alive connections,
+# closed loop, one server thread, one nginx worker). The kernel counts them (perf stat on the
+# raw_syscalls:sys_enter tracepoint of the server's process), which does not slow the server down
+# the way strace does (bench/syscalls.sh: one connection, one call at a time, the exact calls).
+# Usage: bench/syscalls-under-load.sh BUILD_DIR [SECONDS] [ROUNDS]
+#   SECONDS  load per measurement (default 8); ROUNDS  alternating nginx/crd-server pairs (default 3)
+#   CRD_BENCH_SERVER  another crd-server binary to measure (default BUILD_DIR/server/crd-server)
+# Prints one line per measurement: label, requests, syscalls per request, context switches per request.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=$(realpath "$1") seconds=${2:-8} rounds=${3:-3}
+scripts/install-deps.sh nginx-light linux-perf
+server=${CRD_BENCH_SERVER:-$build/server/crd-server}
+bench=$build/bench/crd-bench
+decision_port=18190 proxy_port=18191 gateway_port=18192   # away from bench/run.sh's 18080-18093
+work=$(mktemp -d /tmp/crd-syscalls-load.XXXXXX)
+chmod 755 "$work"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+"$build/bench/crd-fake-decision" --port "$decision_port" &
+pids+=("$!")
+cat > "$work/gateway.json" <<JSON
+{"listen": {"address": "127.0.0.1", "port": $gateway_port, "threads": 1}, "admin": {"port": 0}, "auth": {"required": false},
+ "decision": {"url": "http://127.0.0.1:$decision_port/decide", "pool_size": 64}, "log": {"level": "warning"}}
+JSON
+"$server" --config "$work/gateway.json" 2>"$work/gateway.log" &
+gateway_pid=$!; pids+=("$gateway_pid")
+mkdir -p "$work/nginx"
+cat > "$work/nginx/nginx.conf" <<CONF
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_buffer_size 1m;
+    client_max_body_size 1m;
+    upstream decision { server 127.0.0.1:$decision_port; keepalive 64; }
+    server {
+        listen 127.0.0.1:$proxy_port;
+        location / { proxy_pass http://decision; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    }
+}
+CONF
+nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -g 'daemon off;' &
+pids+=("$!")
+for _ in $(seq 50); do [ -s "$work/nginx/nginx.pid" ] && break; sleep 0.1; done
+nginx_worker=$(pgrep -P "$(cat "$work/nginx/nginx.pid")" | head -1)
+# Both warm: first connections, the decision service's pool, the server's caches.
+sign=(--header 'Content-Type: application/json' --body bench/bodies/payerbox-order-sign.json --connections 16)
+"$bench" --url "http://127.0.0.1:$proxy_port/decide" "${sign[@]}" --duration 1 --warmup 0 >/dev/null
+"$bench" --url "http://127.0.0.1:$gateway_port/cds-services/order-sign-crd" "${sign[@]}" --duration 1 --warmup 0 >/dev/null
+
+measure() {  # label, pid, url
+    local label=$1 pid=$2 url=$3
+    perf stat -x, -e raw_syscalls:sys_enter,context-switches -p "$pid" -o "$work/perf.txt" -- \
+        "$bench" --label "$label" --url "$url" "${sign[@]}" --duration "$seconds" --warmup 0 > "$work/load.json"
+    python3 - "$label" "$work/load.json" "$work/perf.txt" <<'PY'
+import json, sys
+label, load, perf = sys.argv[1:4]
+result = json.load(open(load))
+requests = result['requests']
+if requests == 0 or set(result['statuses']) != {'200'}:
+    sys.exit(f'{label}: not every call was answered 200: {result["statuses"]}')
+counts = {}
+for line in open(perf):
+    fields = line.strip().split(',')
+    if len(fields) > 2 and fields[0].isdigit():
+        counts[fields[2]] = int(fields[0])
+print(f'{label:12} requests {requests:7d}  syscalls/request {counts["raw_syscalls:sys_enter"] / requests:5.2f}'
+      f'  context switches/request {counts["context-switches"] / requests:5.3f}')
+PY
+}
+for _ in $(seq "$rounds"); do
+    measure nginx-proxy "$nginx_worker" "http://127.0.0.1:$proxy_port/decide"
+    measure gateway "$gateway_pid" "http://127.0.0.1:$gateway_port/cds-services/order-sign-crd"
+done
