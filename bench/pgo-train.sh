@@ -33,6 +33,7 @@ if grep -h '"statuses"' "$scratch/results/partial.json.tmp" | grep -v '"statuses
     echo "pgo-train: a scenario above was not answered 200 throughout" >&2
     exit 1
 fi
-counters=$(find "$profile" -name '*.gcda' 2>/dev/null | wc -l)
+counters=0
+[ -d "$profile" ] && counters=$(find "$profile" -name '*.gcda' | wc -l)
 [ "$counters" -gt 0 ] || { echo "pgo-train: no counters were written to $profile" >&2; exit 1; }
 echo "pgo-train: $counters counter files in $profile" >&2

@@ -5,7 +5,7 @@
 # (the limit) and with nginx as a plain reverse proxy in front of it (what a payer could put there
 # instead). Writes results/latest.json, results/latest.md (the table for bench/README.md) and
 # results/latency.png.
-# Usage: bench/run.sh [BUILD_DIR]   (./crd-dev bench builds Release first)
+# Usage: bench/run.sh [BUILD_DIR]   (./crd-dev bench first builds the profile-guided Release build-bench/)
 #   CRD_BENCH_DURATION_S  measured seconds per scenario (default 10; warm-up 2 s more)
 #   CRD_BENCH_SOAK_S      soak duration at a steady 500 requests/s (default 600; 0 skips it)
 #   CRD_BENCH_SERVER      the crd-server binary to measure (default BUILD_DIR/server/crd-server), e.g.

@@ -6,6 +6,8 @@
 # closed loop, one server thread, one nginx worker). The kernel counts them (perf stat on the
 # raw_syscalls:sys_enter tracepoint of the server's process), which does not slow the server down
 # the way strace does (bench/syscalls.sh: one connection, one call at a time, the exact calls).
+# Needs perf (linux-perf, installed here) and the right to read the tracepoint: root, or
+# kernel.perf_event_paranoid at -1 and access to /sys/kernel/tracing.
 # Usage: bench/syscalls-under-load.sh BUILD_DIR [SECONDS] [ROUNDS]
 #   SECONDS  load per measurement (default 8); ROUNDS  alternating nginx/crd-server pairs (default 3)
 #   CRD_BENCH_SERVER  another crd-server binary to measure (default BUILD_DIR/server/crd-server)
@@ -50,9 +52,15 @@ http {
 }
 CONF
 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -g 'daemon off;' &
-pids+=("$!")
-for _ in $(seq 50); do [ -s "$work/nginx/nginx.pid" ] && break; sleep 0.1; done
-nginx_worker=$(pgrep -P "$(cat "$work/nginx/nginx.pid")" | head -1)
+nginx_master=$!; pids+=("$nginx_master")
+# The master starts its worker after it is running: wait for the worker, whose calls are the ones counted.
+nginx_worker=
+for _ in $(seq 100); do
+    nginx_worker=$(pgrep -P "$nginx_master" | head -1 || true)
+    [ -n "$nginx_worker" ] && break
+    sleep 0.1
+done
+[ -n "$nginx_worker" ] || { echo "syscalls-under-load: nginx started no worker (see $work/nginx/error.log)" >&2; exit 1; }
 # Both warm: first connections, the decision service's pool, the server's caches.
 sign=(--header 'Content-Type: application/json' --body bench/bodies/payerbox-order-sign.json --connections 16)
 "$bench" --url "http://127.0.0.1:$proxy_port/decide" "${sign[@]}" --duration 1 --warmup 0 >/dev/null
@@ -74,6 +82,9 @@ for line in open(perf):
     fields = line.strip().split(',')
     if len(fields) > 2 and fields[0].isdigit():
         counts[fields[2]] = int(fields[0])
+missing = {'raw_syscalls:sys_enter', 'context-switches'} - set(counts)
+if missing:
+    sys.exit(f'{label}: perf counted no {", ".join(sorted(missing))} (root, or perf_event_paranoid and tracefs access, is needed): ' + open(perf).read())
 print(f'{label:12} requests {requests:7d}  syscalls/request {counts["raw_syscalls:sys_enter"] / requests:5.2f}'
       f'  context switches/request {counts["context-switches"] / requests:5.3f}')
 PY

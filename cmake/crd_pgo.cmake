@@ -5,8 +5,9 @@
 #   CRD_PGO=use       the build that reads them: hot paths laid out together, branches ordered by the
 #                     counts, inlining where calls are frequent (issue 19: 12% fewer instructions
 #                     per call than the plain Release build, and less CPU; bench/README.md)
-# Off by default: the everyday and CI builds do not depend on a training run. A profile belongs to
-# the sources it was trained on: GCC refuses one whose counters no longer match an edited function
+# Off by default: ./crd-dev build, test and sanitize never need a training run (CI builds the
+# profile-guided tree as a further step of its own, .ci/run). A profile belongs to the sources it
+# was trained on: GCC refuses one whose counters no longer match an edited function
 # (-Wcoverage-mismatch, an error by default), so after an edit run scripts/pgo-build.sh again
 # rather than rebuilding a CRD_PGO=use tree.
 set(CRD_PGO "" CACHE STRING "Profile-guided optimisation: empty (off), generate or use (scripts/pgo-build.sh)")
@@ -20,7 +21,12 @@ if(CRD_PGO)
     if(NOT CRD_PGO_PROFILE_DIR)
         message(FATAL_ERROR "CRD_PGO=${CRD_PGO} needs CRD_PGO_PROFILE_DIR (scripts/pgo-build.sh sets both)")
     endif()
-    get_filename_component(crd_pgo_dir "${CRD_PGO_PROFILE_DIR}" ABSOLUTE BASE_DIR "${CMAKE_BINARY_DIR}")
+    # Absolute, because both trees and bench/pgo-train.sh (run from the source tree) must name the
+    # same directory.
+    if(NOT IS_ABSOLUTE "${CRD_PGO_PROFILE_DIR}")
+        message(FATAL_ERROR "CRD_PGO_PROFILE_DIR must be an absolute path, not '${CRD_PGO_PROFILE_DIR}'")
+    endif()
+    set(crd_pgo_dir "${CRD_PGO_PROFILE_DIR}")
     # Counter files are named after each object's path below the build tree, not its absolute
     # path, so the instrumented tree and the optimised one may live in different directories.
     set(crd_pgo_prefix "-fprofile-prefix-path=${CMAKE_BINARY_DIR}")
@@ -34,12 +40,23 @@ if(CRD_PGO)
         if(NOT crd_pgo_counters)
             message(FATAL_ERROR "CRD_PGO=use: no profile (*.gcda) in ${crd_pgo_dir}; run scripts/pgo-build.sh")
         endif()
-        # -fprofile-partial-training: code the training never ran (error paths, TLS, reload) is
-        # optimised as in a plain Release build, not for size as never executed.
-        # -Wno-missing-profile: objects the training does not reach (tests, tools) have no counters.
-        add_compile_options(-fprofile-use=${crd_pgo_dir} -fprofile-partial-training ${crd_pgo_prefix} -Wno-missing-profile)
+        # -fprofile-partial-training: functions the training never entered (TLS, reload, most
+        # refusals) are optimised as in a plain Release build, not for size as never executed.
+        # (Within a function that did run, a branch never taken is still laid out as cold.)
+        # -Werror=missing-profile: a server object without counters (a renamed tree, a profile of
+        # other sources) is an error, not a build that quietly falls back to no profile. Code the
+        # training never links (tests, tools) says so with crd_pgo_untrained_code().
+        add_compile_options(-fprofile-use=${crd_pgo_dir} -fprofile-partial-training ${crd_pgo_prefix} -Werror=missing-profile)
     else()
         message(FATAL_ERROR "CRD_PGO is empty, generate or use, not '${CRD_PGO}'")
     endif()
     message(STATUS "Profile-guided optimisation: ${CRD_PGO} (${crd_pgo_dir})")
 endif()
+
+# Called by the folders whose code is not part of crd-server (tests/, bench/, testing/): the
+# training run writes no counters for it, and in a CRD_PGO=use tree that is expected.
+macro(crd_pgo_untrained_code)
+    if(CRD_PGO STREQUAL "use")
+        add_compile_options(-Wno-missing-profile)
+    endif()
+endmacro()
