@@ -130,32 +130,8 @@ bodies=bench/bodies
 "$bench" --url "http://127.0.0.1:$port/health" --method GET --connections 1 --duration 0.2 --warmup 0 >/dev/null 2>&1 || sleep 0.5
 curl -s -H 'Content-Type: application/json' --data-binary @$bodies/payerbox-order-sign.json \
     "http://127.0.0.1:$port/cds-services/order-sign-crd" > "$work/order-sign-response.json"
-mkdir -p "$work/nginx"
-cat > "$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_buffer_size 1m;
-    client_max_body_size 1m;
-    upstream decision { server 127.0.0.1:$decision_port; keepalive 64; }
-    server {
-        listen 127.0.0.1:$nginx_port;
-        location / { default_type application/json; root $work; try_files /order-sign-response.json =404; }
-    }
-    server {
-        listen 127.0.0.1:$proxy_port;
-        location / {
-            proxy_pass http://decision;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-    }
-}
-CONF
+. bench/nginx-conf.sh
+nginx_conf "$work" "$decision_port" "$proxy_port" "$nginx_port"
 # POST to a static file is 405 in nginx; GET of the same bytes is the HTTP-only floor we want.
 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -g 'daemon off;' &
 pids+=("$!")

@@ -33,24 +33,8 @@ cat > "$work/gateway.json" <<JSON
 JSON
 "$server" --config "$work/gateway.json" 2>"$work/gateway.log" &
 gateway_pid=$!; pids+=("$gateway_pid")
-mkdir -p "$work/nginx"
-cat > "$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_buffer_size 1m;
-    client_max_body_size 1m;
-    upstream decision { server 127.0.0.1:$decision_port; keepalive 64; }
-    server {
-        listen 127.0.0.1:$proxy_port;
-        location / { proxy_pass http://decision; proxy_http_version 1.1; proxy_set_header Connection ""; }
-    }
-}
-CONF
+. bench/nginx-conf.sh
+nginx_conf "$work" "$decision_port" "$proxy_port"
 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -g 'daemon off;' &
 nginx_master=$!; pids+=("$nginx_master")
 # The master starts its worker after it is running: wait for the worker, whose calls are the ones counted.
