@@ -10,6 +10,7 @@
 # Usage: bench/pgo-train.sh TRAIN_BUILD   (configured with -DCRD_PGO=generate)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[ $# -eq 1 ] || { echo "usage: bench/pgo-train.sh TRAIN_BUILD (configured with -DCRD_PGO=generate)" >&2; exit 2; }
 train=$(realpath "$1")
 profile=$(sed -n 's/^CRD_PGO_PROFILE_DIR:PATH=//p' "$train/CMakeCache.txt")
 grep -qx 'CRD_PGO:STRING=generate' "$train/CMakeCache.txt" ||

@@ -26,19 +26,18 @@ if(CRD_PGO)
     if(NOT IS_ABSOLUTE "${CRD_PGO_PROFILE_DIR}")
         message(FATAL_ERROR "CRD_PGO_PROFILE_DIR must be an absolute path, not '${CRD_PGO_PROFILE_DIR}'")
     endif()
-    set(crd_pgo_dir "${CRD_PGO_PROFILE_DIR}")
     # Counter files are named after each object's path below the build tree, not its absolute
     # path, so the instrumented tree and the optimised one may live in different directories.
     set(crd_pgo_prefix "-fprofile-prefix-path=${CMAKE_BINARY_DIR}")
     if(CRD_PGO STREQUAL "generate")
         # Atomic counters: the server's worker threads, the control thread and the audit writer
         # all run instrumented code at once.
-        add_compile_options(-fprofile-generate=${crd_pgo_dir} -fprofile-update=atomic ${crd_pgo_prefix})
-        add_link_options(-fprofile-generate=${crd_pgo_dir})
+        add_compile_options(-fprofile-generate=${CRD_PGO_PROFILE_DIR} -fprofile-update=atomic ${crd_pgo_prefix})
+        add_link_options(-fprofile-generate=${CRD_PGO_PROFILE_DIR})
     elseif(CRD_PGO STREQUAL "use")
-        file(GLOB_RECURSE crd_pgo_counters "${crd_pgo_dir}/*.gcda")
+        file(GLOB_RECURSE crd_pgo_counters "${CRD_PGO_PROFILE_DIR}/*.gcda")
         if(NOT crd_pgo_counters)
-            message(FATAL_ERROR "CRD_PGO=use: no profile (*.gcda) in ${crd_pgo_dir}; run scripts/pgo-build.sh")
+            message(FATAL_ERROR "CRD_PGO=use: no profile (*.gcda) in ${CRD_PGO_PROFILE_DIR}; run scripts/pgo-build.sh")
         endif()
         # -fprofile-partial-training: functions the training never entered (TLS, reload, most
         # refusals) are optimised as in a plain Release build, not for size as never executed.
@@ -46,11 +45,11 @@ if(CRD_PGO)
         # -Werror=missing-profile: a server object without counters (a renamed tree, a profile of
         # other sources) is an error, not a build that quietly falls back to no profile. Code the
         # training never links (tests, tools) says so with crd_pgo_untrained_code().
-        add_compile_options(-fprofile-use=${crd_pgo_dir} -fprofile-partial-training ${crd_pgo_prefix} -Werror=missing-profile)
+        add_compile_options(-fprofile-use=${CRD_PGO_PROFILE_DIR} -fprofile-partial-training ${crd_pgo_prefix} -Werror=missing-profile)
     else()
         message(FATAL_ERROR "CRD_PGO is empty, generate or use, not '${CRD_PGO}'")
     endif()
-    message(STATUS "Profile-guided optimisation: ${CRD_PGO} (${crd_pgo_dir})")
+    message(STATUS "Profile-guided optimisation: ${CRD_PGO} (${CRD_PGO_PROFILE_DIR})")
 endif()
 
 # Called by the folders whose code is not part of crd-server (tests/, bench/, testing/): the

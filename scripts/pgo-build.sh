@@ -11,7 +11,7 @@
 #                         (docs/operations.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 1 ] || { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 build=${1%/}; shift
 cmake_args=() targets=()
 while [ $# -gt 0 ]; do

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds the Debian package the way docs/operations.md says, in its plain Release form (a build
 # tree configured for /usr, only the crd-server target, `cpack -G DEB`; the profile-guided form
-# differs only in how the binary is optimised, and CI tests that build separately), checks it with lintian against the accepted list,
-# installs it with dpkg into a throw-away root and runs the installed binary's --check-config on
-# the installed configuration (its relative rules path resolves inside that root, so the check
-# reads the installed rules.json too).
+# differs only in how the binary is optimised, and CI tests that build separately), checks it
+# with lintian against the accepted list, installs it with dpkg into a throw-away root and runs
+# the installed binary's --check-config on the installed configuration (its relative rules path
+# resolves inside that root, so the check reads the installed rules.json too).
 #
 #   package_test.sh SOURCE_DIR WORK_DIR BUILD_TYPE VERSION REVISION
 set -euo pipefail
